@@ -1,0 +1,104 @@
+//! `export-answers`: a session's choices as an answers file, never with a secret in it.
+
+use super::{
+    Answers, ArtifactsAnswers, BundleAnswers, DeployAnswers, GatewayAnswers, RegistryAnswers,
+};
+use crate::wizard::Choices;
+use crate::wizard::state::PasswordSource;
+
+/// Renders the choices as an answers file. A typed password becomes a note to supply one.
+pub fn export(choices: &Choices, session_id: &str) -> String {
+    let mut notes = Vec::new();
+    let registry = choices.registry.as_ref().map(|r| {
+        let (password_env, password_file) = match &r.password_source {
+            Some(PasswordSource::Env(var)) => (Some(var.clone()), None),
+            Some(PasswordSource::File(file)) => (None, Some(file.clone())),
+            Some(PasswordSource::Prompt) => {
+                notes.push(
+                    "# The registry password was typed during the session and is not written here.\n\
+                     # For a headless run set registry.password_env or registry.password_file.",
+                );
+                (None, None)
+            }
+            None => (None, None),
+        };
+        RegistryAnswers {
+            target: r.target.clone(),
+            username: r.username.clone(),
+            password: None,
+            password_env,
+            password_file,
+            ca_file: r.ca_file.clone(),
+            insecure: r.insecure,
+            plain_http: r.plain_http,
+        }
+    });
+    let artifacts = (choices.images_archive.is_some()
+        || choices.charms_archive.is_some()
+        || choices.work_dir.is_some())
+    .then(|| ArtifactsAnswers {
+        images: choices.images_archive.clone(),
+        charms: choices.charms_archive.clone(),
+        work_dir: choices.work_dir.clone(),
+    });
+    let bundle = (choices.bundle.is_some() || choices.placeholder_registry.is_some()).then(|| {
+        BundleAnswers {
+            file: choices.bundle.clone(),
+            placeholder_registry: choices.placeholder_registry.clone(),
+        }
+    });
+    let deploy = (choices.model.is_some() || choices.dry_run).then(|| DeployAnswers {
+        model: choices.model.clone(),
+        dry_run: choices.dry_run,
+    });
+    let answers = Answers {
+        artifacts,
+        registry,
+        bundle,
+        mapping: choices.mapping_overrides.clone(),
+        gateway: choices
+            .gateway
+            .map(|service_type| GatewayAnswers { service_type }),
+        deploy,
+        skip: choices.skips.clone(),
+    };
+    let body =
+        toml::to_string_pretty(&answers).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
+    let mut out = format!(
+        "# ckf-airgap answers exported from session {session_id}.\n\
+         # Run headless with: ckf-airgap --mode headless --answers <this file>\n"
+    );
+    for note in notes {
+        out.push_str(note);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wizard::state::RegistryChoice;
+
+    #[test]
+    fn export_round_trips_through_the_parser_and_holds_no_password() {
+        let choices = Choices {
+            images_archive: Some("/srv/images.tar.gz".into()),
+            registry: Some(RegistryChoice {
+                target: "reg.example.com:5443/ckf".into(),
+                username: Some("admin".into()),
+                password_source: Some(PasswordSource::Prompt),
+                ..RegistryChoice::default()
+            }),
+            ..Choices::default()
+        };
+        let text = export(&choices, "s1");
+        assert!(text.contains("password was typed"));
+        let parsed = Answers::parse(&text).unwrap();
+        let back = parsed.to_choices();
+        assert_eq!(back.images_archive, choices.images_archive);
+        assert_eq!(back.registry.unwrap().target, "reg.example.com:5443/ckf");
+    }
+}

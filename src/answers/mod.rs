@@ -1,0 +1,149 @@
+//! The answers file: every choice of the wizard written down, for headless runs and for
+//! repeating an install. Secrets are never in it: the password comes from an environment
+//! variable or a file named in it.
+
+mod export;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use export::export;
+pub use validate::{Problem, validate, validate_target};
+
+use crate::wizard::Choices;
+use crate::wizard::state::{GatewayServiceType, PasswordSource, RegistryChoice};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<ArtifactsAnswers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryAnswers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleAnswers>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayAnswers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployAnswers>,
+    /// Steps to skip, with the reason recorded in the session.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skip: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactsAnswers {
+    pub images: Option<PathBuf>,
+    pub charms: Option<PathBuf>,
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAnswers {
+    pub target: String,
+    pub username: Option<String>,
+    /// Refused by validation: kept as a field only to explain why.
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleAnswers {
+    pub file: Option<PathBuf>,
+    pub placeholder_registry: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayAnswers {
+    pub service_type: GatewayServiceType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployAnswers {
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswersError {
+    #[error("cannot read the answers file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid answers file:\n{message}")]
+    Syntax { path: PathBuf, message: String },
+}
+
+impl Answers {
+    pub fn load(path: &Path) -> Result<Answers, AnswersError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Answers::parse(&text).map_err(|message| AnswersError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Answers, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// The choices these answers make. The password itself is resolved later, at run time.
+    pub fn to_choices(&self) -> Choices {
+        let mut choices = Choices::default();
+        if let Some(a) = &self.artifacts {
+            choices.images_archive = a.images.clone();
+            choices.charms_archive = a.charms.clone();
+            choices.work_dir = a.work_dir.clone();
+        }
+        if let Some(r) = &self.registry {
+            let password_source = match (&r.password_env, &r.password_file) {
+                (Some(var), _) => Some(PasswordSource::Env(var.clone())),
+                (None, Some(file)) => Some(PasswordSource::File(file.clone())),
+                (None, None) => None,
+            };
+            choices.registry = Some(RegistryChoice {
+                target: r.target.clone(),
+                username: r.username.clone(),
+                password_source,
+                ca_file: r.ca_file.clone(),
+                insecure: r.insecure,
+                plain_http: r.plain_http,
+            });
+        }
+        if let Some(b) = &self.bundle {
+            choices.bundle = b.file.clone();
+            choices.placeholder_registry = b.placeholder_registry.clone();
+        }
+        choices.mapping_overrides = self.mapping.clone();
+        choices.gateway = self.gateway.as_ref().map(|g| g.service_type);
+        if let Some(d) = &self.deploy {
+            choices.model = d.model.clone();
+            choices.dry_run = d.dry_run;
+        }
+        choices.skips = self.skip.clone();
+        choices
+    }
+}

@@ -1,0 +1,84 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ckf-airgap",
+    version,
+    about = "Install Charmed Kubeflow in an air-gapped environment, step by step, resumably.",
+    long_about = "Install Charmed Kubeflow in an air-gapped environment, step by step, resumably.\n\n\
+        With no command, starts the wizard and offers to resume the newest unfinished session.\n\
+        Every finished unit of work is saved, so an interrupted install continues where it stopped.",
+    after_help = "Sessions are kept in the state directory (--state-dir, $CKF_AIRGAP_STATE_DIR, \
+        else ~/.local/state/ckf-airgap)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Front end: a full-screen wizard, plain line prompts, or no prompts at all (needs --answers).
+    /// Default: tui when stdin and stdout are terminals.
+    #[arg(long, value_enum, global = true)]
+    pub mode: Option<Mode>,
+
+    /// Answers file (TOML) that fills in the wizard's choices; required by --mode headless.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Resume this session instead of the newest unfinished one.
+    #[arg(long, value_name = "ID", conflicts_with = "new")]
+    pub session: Option<String>,
+
+    /// Start a new session even when an unfinished one exists.
+    #[arg(long)]
+    pub new: bool,
+
+    /// Where sessions and logs are kept.
+    #[arg(long, value_name = "DIR", global = true, env = "CKF_AIRGAP_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Draw with ASCII only (for serial consoles and limited fonts).
+    #[arg(long, global = true)]
+    pub ascii: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Tui,
+    Line,
+    Headless,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show or remove saved sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Check an answers file without running anything.
+    ValidateAnswers {
+        /// The answers file (TOML).
+        file: PathBuf,
+    },
+    /// Write a session's choices as an answers file (never with the password).
+    ExportAnswers {
+        /// The session (default: the newest).
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions, newest first, with where each stopped.
+    List,
+    /// Show one session's steps and choices.
+    Show { id: String },
+    /// Delete a session and its files.
+    Remove { id: String },
+}

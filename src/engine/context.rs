@@ -1,0 +1,194 @@
+//! What a running step may do: read choices and its ledger, record finished units, report
+//! progress, ask the operator. Every recorded unit is on disk before `record_unit` returns.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::cancel::Cancel;
+use super::events::{Answer, EngineEvent, InputRequest, Level, Progress, Quantity};
+use super::work::StepError;
+use crate::secret::Secret;
+use crate::session::Session;
+use crate::wizard::{Choices, Msg, Step};
+
+/// Progress is sent at most this often; a finished count is always sent.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+pub type SharedSession = Arc<Mutex<Session>>;
+pub type PendingAnswer = Arc<Mutex<Option<oneshot::Sender<Answer>>>>;
+
+#[derive(Clone)]
+pub struct StepContext {
+    pub(crate) step: Step,
+    pub(crate) session: SharedSession,
+    pub(crate) events: mpsc::UnboundedSender<EngineEvent>,
+    pub(crate) cancel: Cancel,
+    pub(crate) interactive: bool,
+    pub(crate) pending_answer: PendingAnswer,
+    pub(crate) password: Arc<Mutex<Option<Secret>>>,
+    pub(crate) meter: Arc<Mutex<Meter>>,
+}
+
+pub(crate) struct Meter {
+    started: Instant,
+    last_sent: Option<Instant>,
+}
+
+impl Meter {
+    pub(crate) fn new() -> Meter {
+        Meter {
+            started: Instant::now(),
+            last_sent: None,
+        }
+    }
+}
+
+impl StepContext {
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    pub fn choices(&self) -> Choices {
+        self.with_session(|s| s.state().choices.clone())
+    }
+
+    pub fn is_done(&self, unit: &str) -> bool {
+        self.with_session(|s| s.state().unit_done(self.step, unit))
+    }
+
+    pub fn ledger_value(&self, unit: &str) -> Option<Value> {
+        self.with_session(|s| s.state().record(self.step).ledger.get(unit).cloned())
+    }
+
+    /// Records a finished unit and saves the session before returning.
+    pub fn record_unit(&self, unit: impl Into<String>, detail: Value) -> Result<(), StepError> {
+        let unit = unit.into();
+        let result = {
+            let mut session = self.session.lock().map_err(|_| {
+                StepError::failed("the session store is unusable after a crash in another task")
+            })?;
+            session.apply(Msg::UnitDone {
+                step: self.step,
+                unit: unit.clone(),
+                detail,
+            })
+        };
+        match result {
+            Ok(_) => {
+                tracing::debug!(step = %self.step, %unit, "unit done");
+                let _ = self.events.send(EngineEvent::UnitDone {
+                    step: self.step,
+                    unit,
+                });
+                Ok(())
+            }
+            Err(e) => Err(StepError::failed(format!("could not record progress: {e}"))),
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    pub fn cancel(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
+    pub fn log(&self, level: Level, line: impl Into<String>) {
+        let line = line.into();
+        match level {
+            Level::Info => tracing::info!(step = %self.step, "{line}"),
+            Level::Warn => tracing::warn!(step = %self.step, "{line}"),
+            Level::Error => tracing::error!(step = %self.step, "{line}"),
+        }
+        let _ = self.events.send(EngineEvent::Log {
+            step: Some(self.step),
+            level,
+            line,
+        });
+    }
+
+    pub fn phase(&self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::info!(step = %self.step, "{text}");
+        let _ = self.events.send(EngineEvent::Phase {
+            step: self.step,
+            text,
+        });
+    }
+
+    /// Reports progress; rate and ETA are derived from the time since the step started.
+    pub fn progress(
+        &self,
+        done: u64,
+        total: Option<u64>,
+        quantity: Quantity,
+        item: Option<String>,
+    ) {
+        let now = Instant::now();
+        let Ok(mut meter) = self.meter.lock() else {
+            return;
+        };
+        let finished = total.is_some_and(|t| done >= t);
+        if !finished
+            && meter
+                .last_sent
+                .is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL)
+        {
+            return;
+        }
+        meter.last_sent = Some(now);
+        let elapsed = now.duration_since(meter.started).as_secs_f64();
+        let rate = (elapsed > 0.5).then(|| done as f64 / elapsed);
+        let eta_secs = match (rate, total) {
+            (Some(r), Some(t)) if r > 0.0 => Some(((t.saturating_sub(done)) as f64 / r) as u64),
+            _ => None,
+        };
+        let _ = self.events.send(EngineEvent::Progress(Progress {
+            step: self.step,
+            done,
+            total,
+            quantity,
+            item,
+            rate_per_sec: rate,
+            eta_secs,
+        }));
+    }
+
+    /// Asks the operator. A headless run cannot ask, so the step fails with the answers key.
+    pub async fn ask(&self, request: InputRequest) -> Result<Answer, StepError> {
+        if !self.interactive {
+            return Err(StepError::NeedsInput(request));
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut slot) = self.pending_answer.lock() {
+            *slot = Some(tx);
+        }
+        let _ = self.events.send(EngineEvent::NeedsInput(request));
+        tokio::select! {
+            answer = rx => answer.map_err(|_| StepError::Cancelled),
+            () = self.cancel.cancelled() => Err(StepError::Cancelled),
+        }
+    }
+
+    /// The registry password, if one was given (it is never stored on disk).
+    pub fn password(&self) -> Option<Secret> {
+        self.password.lock().ok().and_then(|p| p.clone())
+    }
+
+    pub fn set_password(&self, secret: Secret) {
+        if let Ok(mut p) = self.password.lock() {
+            *p = Some(secret);
+        }
+    }
+
+    fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        match self.session.lock() {
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! What the engine tells the front ends, and what they tell it.
+
+use crate::secret::Secret;
+use crate::wizard::{Choices, Step, StepStatus, WizardState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    Bytes,
+    Items,
+}
+
+/// Progress of a running step. Rate and ETA are computed by the engine so every front end
+/// shows the same figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub step: Step,
+    pub done: u64,
+    pub total: Option<u64>,
+    pub quantity: Quantity,
+    /// The item in hand (an archive member, an image, a command).
+    pub item: Option<String>,
+    pub rate_per_sec: Option<f64>,
+    pub eta_secs: Option<u64>,
+}
+
+impl Progress {
+    pub fn fraction(&self) -> Option<f64> {
+        match self.total {
+            Some(0) => Some(1.0),
+            Some(total) => Some((self.done as f64 / total as f64).clamp(0.0, 1.0)),
+            None => None,
+        }
+    }
+}
+
+/// A question only the operator can answer. Headless runs fail on it with `answers_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRequest {
+    pub step: Step,
+    pub prompt: String,
+    pub kind: InputKind,
+    /// Where the answers file would have given this answer.
+    pub answers_key: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputKind {
+    Password,
+    Text,
+    Confirm,
+    Choice(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Password(Secret),
+    Text(String),
+    Confirm(bool),
+    Choice(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every step is done.
+    Finished,
+    /// Ctrl-C, SIGHUP, SIGTERM or the operator quit: progress is saved.
+    Interrupted,
+    /// A headless run hit a failure or a question it cannot answer.
+    Failed { step: Step, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// The persisted state changed; front ends render from this copy.
+    State(Box<WizardState>),
+    StepStarted(Step),
+    Progress(Progress),
+    /// What a long, silent piece of work is doing.
+    Phase {
+        step: Step,
+        text: String,
+    },
+    Log {
+        step: Option<Step>,
+        level: Level,
+        line: String,
+    },
+    UnitDone {
+        step: Step,
+        unit: String,
+    },
+    StepFinished {
+        step: Step,
+        status: StepStatus,
+    },
+    NeedsInput(InputRequest),
+    /// Something the operator should read (an invalidation, a refusal, a resume).
+    Notice(String),
+    Stopped(StopReason),
+}
+
+/// What a front end asks of the engine.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Run (or resume) the current step.
+    RunCurrent,
+    Next,
+    Back,
+    Skip {
+        reason: String,
+    },
+    Retry,
+    SetChoices(Box<Choices>),
+    Answer(Answer),
+    /// Save and stop.
+    Quit,
+}

@@ -1,0 +1,184 @@
+//! The wizard screen's state and key handling. Keys become engine commands or changes to
+//! what is shown; nothing here touches the terminal, so it is tested with injected keys.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::engine::{Answer, Command, EngineEvent, InputKind};
+use crate::frontend::view::View;
+use crate::secret::Secret;
+use crate::wizard::StepStatus;
+
+use super::theme::Theme;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    ConfirmQuit,
+    /// Typing the reason for a skip.
+    SkipReason(String),
+    /// Answering the engine's question; `buffer` is masked on screen for passwords.
+    Answer {
+        buffer: String,
+        choice: usize,
+    },
+}
+
+pub struct App {
+    pub view: View,
+    pub overlay: Overlay,
+    pub show_log: bool,
+    pub log_scroll: usize,
+    pub theme: Theme,
+    pub log_path: Option<String>,
+}
+
+impl App {
+    pub fn new(view: View, theme: Theme) -> App {
+        App {
+            view,
+            overlay: Overlay::None,
+            show_log: false,
+            log_scroll: 0,
+            theme,
+            log_path: None,
+        }
+    }
+
+    pub fn on_event(&mut self, event: &EngineEvent) {
+        self.view.apply(event);
+        if let EngineEvent::NeedsInput(_) = event {
+            self.overlay = Overlay::Answer {
+                buffer: String::new(),
+                choice: 0,
+            };
+        }
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.view.stopped.is_some()
+    }
+
+    /// Handles one key; returns the commands to send to the engine.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let ctrl_c =
+            key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+        if ctrl_c {
+            // In raw mode Ctrl-C is a key, not a signal: treat it as a confirmed quit.
+            return vec![Command::Quit];
+        }
+        match std::mem::replace(&mut self.overlay, Overlay::None) {
+            Overlay::None => self.on_wizard_key(key),
+            Overlay::Help => vec![],
+            Overlay::ConfirmQuit => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => vec![Command::Quit],
+                _ => vec![],
+            },
+            Overlay::SkipReason(mut reason) => match key.code {
+                KeyCode::Enter if !reason.trim().is_empty() => vec![Command::Skip { reason }],
+                KeyCode::Esc => vec![],
+                code => {
+                    edit(&mut reason, code);
+                    self.overlay = Overlay::SkipReason(reason);
+                    vec![]
+                }
+            },
+            Overlay::Answer { buffer, choice } => self.on_answer_key(key, buffer, choice),
+        }
+    }
+
+    fn on_answer_key(
+        &mut self,
+        key: KeyEvent,
+        mut buffer: String,
+        mut choice: usize,
+    ) -> Vec<Command> {
+        let Some(question) = self.view.question.clone() else {
+            return vec![];
+        };
+        let answer = match (&question.kind, key.code) {
+            (_, KeyCode::Esc) => return vec![Command::Quit],
+            (InputKind::Password, KeyCode::Enter) => {
+                Some(Answer::Password(Secret::new(std::mem::take(&mut buffer))))
+            }
+            (InputKind::Text, KeyCode::Enter) => Some(Answer::Text(std::mem::take(&mut buffer))),
+            (InputKind::Confirm, KeyCode::Char('y')) => Some(Answer::Confirm(true)),
+            (InputKind::Confirm, KeyCode::Char('n')) => Some(Answer::Confirm(false)),
+            (InputKind::Choice(options), KeyCode::Down) => {
+                choice = (choice + 1).min(options.len().saturating_sub(1));
+                None
+            }
+            (InputKind::Choice(_), KeyCode::Up) => {
+                choice = choice.saturating_sub(1);
+                None
+            }
+            (InputKind::Choice(_), KeyCode::Enter) => Some(Answer::Choice(choice)),
+            (InputKind::Password | InputKind::Text, code) => {
+                edit(&mut buffer, code);
+                None
+            }
+            _ => None,
+        };
+        match answer {
+            Some(a) => {
+                self.view.question = None;
+                vec![Command::Answer(a)]
+            }
+            None => {
+                self.overlay = Overlay::Answer { buffer, choice };
+                vec![]
+            }
+        }
+    }
+
+    fn on_wizard_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let status = self.view.state.status(self.view.state.current).clone();
+        match key.code {
+            KeyCode::Char('?') | KeyCode::F(1) => {
+                self.overlay = Overlay::Help;
+                vec![]
+            }
+            KeyCode::Char('q') | KeyCode::Esc => {
+                self.overlay = Overlay::ConfirmQuit;
+                vec![]
+            }
+            KeyCode::Char('l') => {
+                self.show_log = !self.show_log;
+                vec![]
+            }
+            KeyCode::PageUp => {
+                self.log_scroll = self.log_scroll.saturating_add(10).min(self.view.log.len());
+                vec![]
+            }
+            KeyCode::PageDown => {
+                self.log_scroll = self.log_scroll.saturating_sub(10);
+                vec![]
+            }
+            _ if self.view.running.is_some() => vec![],
+            KeyCode::Enter => match status {
+                StepStatus::Pending => vec![Command::RunCurrent],
+                StepStatus::Failed { .. } => vec![Command::Retry, Command::RunCurrent],
+                StepStatus::Done | StepStatus::Skipped { .. } => vec![Command::Next],
+                StepStatus::Running => vec![],
+            },
+            KeyCode::Char('n') | KeyCode::Right => vec![Command::Next],
+            KeyCode::Char('b') | KeyCode::Left => vec![Command::Back],
+            KeyCode::Char('r') => vec![Command::Retry, Command::RunCurrent],
+            KeyCode::Char('s') => {
+                self.overlay = Overlay::SkipReason(String::new());
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+}
+
+fn edit(buffer: &mut String, code: KeyCode) {
+    match code {
+        KeyCode::Char(c) => buffer.push(c),
+        KeyCode::Backspace => {
+            buffer.pop();
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,295 @@
+//! Drawing the wizard. Pure functions of `App`: the same input always draws the same screen.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{App, Overlay};
+use crate::engine::InputKind;
+use crate::frontend::view::progress_line;
+use crate::wizard::{Step, StepStatus};
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "The terminal is {}x{}; ckf-airgap needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\nEnlarge the window; the work goes on meanwhile.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_title(frame, app, top);
+    let [steps, body] =
+        Layout::horizontal([Constraint::Length(28), Constraint::Min(40)]).areas(middle);
+    draw_steps(frame, app, steps);
+    if app.show_log {
+        draw_log(frame, app, body);
+    } else {
+        draw_step(frame, app, body);
+    }
+    draw_footer(frame, app, bottom);
+    draw_overlay(frame, app, area);
+}
+
+fn block<'a>(app: &App, title: &'a str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_set(app.theme.border())
+        .title(title)
+}
+
+fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
+    let current = app.view.state.current;
+    let text = format!(
+        " ckf-airgap  session {}  step {}/{}: {}",
+        app.view.session_id,
+        current.index() + 1,
+        Step::ALL.len(),
+        current.title()
+    );
+    frame.render_widget(
+        Paragraph::new(text).style(ratatui::style::Style::default().add_modifier(Modifier::BOLD)),
+        area,
+    );
+}
+
+fn draw_steps(frame: &mut Frame, app: &App, area: Rect) {
+    let lines: Vec<Line> = Step::ALL
+        .iter()
+        .map(|step| {
+            let status = app.view.state.status(*step);
+            let (mark, style) = app.theme.status_mark(status);
+            let name = Span::raw(format!(" {}", step.title()));
+            let name = if *step == app.view.state.current {
+                name.style(app.theme.current())
+            } else {
+                name
+            };
+            Line::from(vec![Span::styled(mark, style), name])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block(app, " Steps ")), area);
+}
+
+fn draw_step(frame: &mut Frame, app: &App, area: Rect) {
+    let step = app.view.state.current;
+    let record = app.view.state.record(step);
+    let mut lines = vec![
+        Line::from(Span::styled(
+            step.title(),
+            app.theme.current().remove_modifier(Modifier::REVERSED),
+        )),
+        Line::from(""),
+    ];
+    let (mark, style) = app.theme.status_mark(&record.status);
+    let status_text = match &record.status {
+        StepStatus::Failed { reason } => format!("failed: {reason}"),
+        StepStatus::Skipped { reason } => format!("skipped: {reason}"),
+        other => other.label().to_string(),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("{mark} "), style),
+        Span::styled(status_text, style),
+    ]));
+    if let Some(note) = &record.note {
+        lines.push(Line::from(Span::styled(note.clone(), app.theme.warn())));
+    }
+    if !record.ledger.is_empty() {
+        lines.push(Line::from(format!(
+            "{} unit(s) finished",
+            record.ledger.len()
+        )));
+    }
+    if let Some(phase) = app.view.phase.get(&step) {
+        lines.push(Line::from(phase.clone()));
+    }
+    if let Some(p) = app.view.progress.get(&step) {
+        lines.push(Line::from(""));
+        if let Some(f) = p.fraction() {
+            lines.push(Line::from(gauge(
+                app,
+                f,
+                area.width.saturating_sub(4) as usize,
+            )));
+        }
+        lines.push(Line::from(progress_line(p)));
+    }
+    lines.push(Line::from(""));
+    for notice in &app.view.notices {
+        lines.push(Line::from(Span::styled(notice.clone(), app.theme.warn())));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(hint(app), app.theme.dim())));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(app, " Current step ")),
+        area,
+    );
+}
+
+fn hint(app: &App) -> String {
+    if app.view.running.is_some() {
+        return "Working. q stops and saves; the step resumes where it stopped.".into();
+    }
+    match app.view.state.status(app.view.state.current) {
+        StepStatus::Pending => "Enter runs this step.".into(),
+        StepStatus::Failed { .. } => "Enter retries; s skips with a reason; b goes back.".into(),
+        StepStatus::Done | StepStatus::Skipped { .. } if app.view.state.current == Step::Done => {
+            "The install is complete. q quits.".into()
+        }
+        StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),
+        StepStatus::Running => String::new(),
+    }
+}
+
+fn gauge(app: &App, fraction: f64, width: usize) -> String {
+    let (full, empty) = app.theme.gauge_chars();
+    let filled = ((fraction * width as f64).round() as usize).min(width);
+    let mut s: String = std::iter::repeat_n(full, filled).collect();
+    s.extend(std::iter::repeat_n(empty, width - filled));
+    s
+}
+
+fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
+    let height = area.height.saturating_sub(2) as usize;
+    let total = app.view.log.len();
+    let end = total.saturating_sub(app.log_scroll);
+    let start = end.saturating_sub(height);
+    let lines: Vec<Line> = app
+        .view
+        .log
+        .range(start..end)
+        .map(|l| Line::from(l.clone()))
+        .collect();
+    let title = format!(
+        " Log ({}-{} of {total}; PgUp/PgDn) ",
+        start.min(end) + usize::from(total > 0),
+        end
+    );
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(app, &title)),
+        area,
+    );
+}
+
+fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
+    let keys = if app.view.running.is_some() {
+        " q stop+save  l log  ? help"
+    } else {
+        " Enter run/next  b back  s skip  r retry  l log  ? help  q quit"
+    };
+    frame.render_widget(Paragraph::new(keys).style(app.theme.dim()), area);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
+    let (title, body): (&str, Vec<String>) = match &app.overlay {
+        Overlay::None => return,
+        Overlay::Help => (
+            " Help ",
+            vec![
+                format!("{}:", app.view.state.current.title()),
+                step_help(app.view.state.current).to_string(),
+                String::new(),
+                "Enter  run the step, or go on once it is done".into(),
+                "b      back to the previous step".into(),
+                "s      skip the step (a reason is recorded)".into(),
+                "r      retry a failed step (finished units are kept)".into(),
+                "l      show or hide the log; PgUp/PgDn scroll".into(),
+                "q      quit; everything finished is saved".into(),
+                String::new(),
+                app.log_path
+                    .as_ref()
+                    .map(|p| format!("Full log: {p}"))
+                    .unwrap_or_default(),
+                "Any key closes this help.".into(),
+            ],
+        ),
+        Overlay::ConfirmQuit => (
+            " Quit? ",
+            vec![
+                "Quit ckf-airgap? Finished work is saved;".into(),
+                "run ckf-airgap again to resume.".into(),
+                String::new(),
+                "y quit    any other key stays".into(),
+            ],
+        ),
+        Overlay::SkipReason(reason) => (
+            " Skip this step ",
+            vec![
+                "Why is this step skipped? (recorded in the session)".into(),
+                format!("> {reason}_"),
+                String::new(),
+                "Enter records the skip; Esc cancels".into(),
+            ],
+        ),
+        Overlay::Answer { buffer, choice } => {
+            let Some(q) = &app.view.question else { return };
+            let mut body = vec![q.prompt.clone(), String::new()];
+            match &q.kind {
+                InputKind::Password => {
+                    body.push(format!("> {}_", "*".repeat(buffer.chars().count())))
+                }
+                InputKind::Text => body.push(format!("> {buffer}_")),
+                InputKind::Confirm => body.push("y yes    n no".into()),
+                InputKind::Choice(options) => {
+                    for (i, o) in options.iter().enumerate() {
+                        body.push(format!("{} {o}", if i == *choice { ">" } else { " " }));
+                    }
+                }
+            }
+            (" Question ", body)
+        }
+    };
+    let height = body.len() as u16 + 2;
+    let popup = centered(area, 66, height);
+    frame.render_widget(Clear, popup);
+    let lines: Vec<Line> = body.into_iter().map(Line::from).collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(app, title)),
+        popup,
+    );
+}
+
+fn step_help(step: Step) -> &'static str {
+    match step {
+        Step::EnvironmentChecks => {
+            "checks the cluster, registry, Juju and disk before anything changes."
+        }
+        Step::Artifacts => "reads images.tar.gz and charms.tar.gz, verifying every layer.",
+        Step::RegistryLogin => "connects to the private registry and checks push rights.",
+        Step::ImagePush => "pushes every image straight from the archive; resumes per layer.",
+        Step::PlaceholderMapping => "maps every placeholder image in the bundle to a pushed image.",
+        Step::GatewayType => "chooses how the Istio gateway is exposed.",
+        Step::BundlePreview => "shows the bundle edits as a diff and writes a new file.",
+        Step::JujuDeploy => "runs the juju commands and watches the model settle.",
+        Step::Done => "shows how to reach the dashboard.",
+    }
+}

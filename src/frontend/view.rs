@@ -1,0 +1,163 @@
+//! The front ends' picture of the install, folded from engine events. Front ends render this;
+//! they never look inside the engine.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::engine::{EngineEvent, InputRequest, Level, Progress, Quantity, StopReason};
+use crate::wizard::{Step, WizardState};
+
+/// Enough history for the log pane; the full log is in the file.
+const LOG_LINES: usize = 2000;
+
+#[derive(Debug, Default, Clone)]
+pub struct View {
+    pub session_id: String,
+    pub state: WizardState,
+    pub running: Option<Step>,
+    pub progress: BTreeMap<Step, Progress>,
+    pub phase: BTreeMap<Step, String>,
+    pub log: VecDeque<String>,
+    pub notices: VecDeque<String>,
+    pub question: Option<InputRequest>,
+    pub stopped: Option<StopReason>,
+}
+
+impl View {
+    pub fn new(session_id: impl Into<String>) -> View {
+        View {
+            session_id: session_id.into(),
+            ..View::default()
+        }
+    }
+
+    pub fn apply(&mut self, event: &EngineEvent) {
+        match event {
+            EngineEvent::State(state) => self.state = (**state).clone(),
+            EngineEvent::StepStarted(step) => {
+                self.running = Some(*step);
+                self.progress.remove(step);
+                self.phase.remove(step);
+                self.push_log(format!("{}: started", step.title()));
+            }
+            EngineEvent::Progress(p) => {
+                self.progress.insert(p.step, p.clone());
+            }
+            EngineEvent::Phase { step, text } => {
+                self.phase.insert(*step, text.clone());
+            }
+            EngineEvent::Log { level, line, .. } => {
+                let prefix = match level {
+                    Level::Info => "",
+                    Level::Warn => "warning: ",
+                    Level::Error => "error: ",
+                };
+                self.push_log(format!("{prefix}{line}"));
+            }
+            EngineEvent::UnitDone { .. } => {}
+            EngineEvent::StepFinished { step, status } => {
+                self.running = None;
+                self.question = None;
+                self.push_log(format!("{}: {}", step.title(), status.label()));
+            }
+            EngineEvent::NeedsInput(request) => self.question = Some(request.clone()),
+            EngineEvent::Notice(text) => {
+                self.push_log(text.clone());
+                self.notices.push_back(text.clone());
+                while self.notices.len() > 3 {
+                    self.notices.pop_front();
+                }
+            }
+            EngineEvent::Stopped(reason) => self.stopped = Some(reason.clone()),
+        }
+    }
+
+    fn push_log(&mut self, line: String) {
+        self.log.push_back(line);
+        while self.log.len() > LOG_LINES {
+            self.log.pop_front();
+        }
+    }
+}
+
+/// "1.2 GiB", "340 KiB", "17 items".
+pub fn amount(n: u64, quantity: Quantity) -> String {
+    match quantity {
+        Quantity::Items => format!("{n}"),
+        Quantity::Bytes => {
+            const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+            let mut value = n as f64;
+            let mut unit = 0;
+            while value >= 1024.0 && unit < UNITS.len() - 1 {
+                value /= 1024.0;
+                unit += 1;
+            }
+            if unit == 0 {
+                format!("{n} B")
+            } else {
+                format!("{value:.1} {}", UNITS[unit])
+            }
+        }
+    }
+}
+
+/// One line describing progress: "42.0%  1.2 GiB of 2.9 GiB  90.0 MiB/s  ETA 20s".
+pub fn progress_line(p: &Progress) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = p.fraction() {
+        parts.push(format!("{:.1}%", f * 100.0));
+    }
+    match p.total {
+        Some(t) => parts.push(format!(
+            "{} of {}",
+            amount(p.done, p.quantity),
+            amount(t, p.quantity)
+        )),
+        None => parts.push(amount(p.done, p.quantity)),
+    }
+    if let Some(rate) = p.rate_per_sec {
+        let per = match p.quantity {
+            Quantity::Bytes => format!("{}/s", amount(rate as u64, Quantity::Bytes)),
+            Quantity::Items => format!("{rate:.1}/s"),
+        };
+        parts.push(per);
+    }
+    if let Some(eta) = p.eta_secs {
+        parts.push(format!("ETA {}", duration(eta)));
+    }
+    if let Some(item) = &p.item {
+        parts.push(item.clone());
+    }
+    parts.join("  ")
+}
+
+pub fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_and_progress_read_well() {
+        assert_eq!(amount(512, Quantity::Bytes), "512 B");
+        assert_eq!(amount(3 << 30, Quantity::Bytes), "3.0 GiB");
+        let p = Progress {
+            step: Step::Artifacts,
+            done: 1 << 30,
+            total: Some(4 << 30),
+            quantity: Quantity::Bytes,
+            item: Some("x.tar".into()),
+            rate_per_sec: Some(100.0 * 1024.0 * 1024.0),
+            eta_secs: Some(95),
+        };
+        assert_eq!(
+            progress_line(&p),
+            "25.0%  1.0 GiB of 4.0 GiB  100.0 MiB/s  ETA 1m35s  x.tar"
+        );
+    }
+}

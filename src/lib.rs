@@ -1,0 +1,14 @@
+//! ckf-airgap: a resumable wizard for installing Charmed Kubeflow in an air-gapped environment.
+//! See docs/ARCHITECTURE.md for the map of these modules.
+
+pub mod answers;
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod frontend;
+pub mod logging;
+pub mod run;
+pub mod secret;
+pub mod session;
+pub mod signals;
+pub mod wizard;

@@ -1,0 +1,82 @@
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use clap::Parser;
+use color_eyre::eyre::{Result, eyre};
+
+use ckf_airgap::cli::{Cli, Command, SessionsCommand};
+use ckf_airgap::commands::{self, Output};
+use ckf_airgap::run::{self, TUI_ACTIVE};
+use ckf_airgap::session::{SessionStore, paths};
+
+fn main() -> ExitCode {
+    if let Err(e) = install_hooks() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    match main_inner() {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(report) => {
+            // The TUI has already given the terminal back by the time an error gets here.
+            eprintln!("error: {report:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// color-eyre first; then a panic hook that gives the terminal back before the report is
+/// printed and ends the process, so a panic in a background task cannot leave a broken screen.
+fn install_hooks() -> Result<()> {
+    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .into_hooks();
+    eyre_hook.install()?;
+    let panic_hook = panic_hook.into_panic_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if TUI_ACTIVE.swap(false, Ordering::SeqCst) {
+            ratatui::restore();
+        }
+        tracing::error!("panic: {info}");
+        panic_hook(info);
+        eprintln!(
+            "The session was saved after its last finished unit; run ckf-airgap again to resume."
+        );
+        std::process::exit(101);
+    }));
+    Ok(())
+}
+
+fn print(out: Output) -> i32 {
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    out.status
+}
+
+fn main_inner() -> Result<i32> {
+    let cli = Cli::parse();
+    let state_dir = paths::state_dir(cli.state_dir.as_deref()).ok_or_else(|| {
+        eyre!("there is no home directory to keep sessions in; give --state-dir DIR")
+    })?;
+    if let Some(Command::ValidateAnswers { file }) = &cli.command {
+        return Ok(print(commands::validate_answers(file)));
+    }
+    let store = SessionStore::open(&state_dir)?;
+    match &cli.command {
+        Some(Command::Sessions(SessionsCommand::List)) => {
+            Ok(print(commands::sessions_list(&store)))
+        }
+        Some(Command::Sessions(SessionsCommand::Show { id })) => {
+            Ok(print(commands::sessions_show(&store, id)))
+        }
+        Some(Command::Sessions(SessionsCommand::Remove { id })) => {
+            Ok(print(commands::sessions_remove(&store, id)))
+        }
+        Some(Command::ExportAnswers { session, output }) => Ok(print(commands::export_answers(
+            &store,
+            session.as_deref(),
+            output.as_deref(),
+        ))),
+        Some(Command::ValidateAnswers { .. }) => Ok(0),
+        None => run::wizard(&cli, &state_dir, &store),
+    }
+}

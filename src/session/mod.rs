@@ -1,0 +1,9 @@
+//! Sessions on disk: atomic saves, a per-session lock, schema versions and migrations.
+
+pub mod atomic;
+pub mod lock;
+pub mod paths;
+pub mod schema;
+pub mod store;
+
+pub use store::{Session, SessionError, SessionStore, SessionSummary};

@@ -1,0 +1,9 @@
+//! The wizard's persisted model and its pure transitions.
+
+pub mod state;
+pub mod step;
+pub mod transition;
+
+pub use state::{Choices, StepRecord, StepStatus, WizardState};
+pub use step::Step;
+pub use transition::{Effect, Msg, Refusal, update};

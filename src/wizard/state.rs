@@ -1,0 +1,203 @@
+//! The persisted model of an install: where it stands, what each step finished, and what the
+//! operator chose. It holds no secret: the registry password lives only in memory.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::step::Step;
+
+/// Where one step stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum StepStatus {
+    #[default]
+    Pending,
+    /// Work is under way. Found on disk after a crash, it means "interrupted".
+    Running,
+    Done,
+    Failed {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl StepStatus {
+    /// Done or skipped: the wizard may move past it.
+    pub fn is_settled(&self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::Skipped { .. })
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::Failed { .. } => "failed",
+            StepStatus::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// The finished units of work of one step, keyed by a unit id the step chooses (a layer digest,
+/// a juju command, ...). A unit in the ledger is never done again while the step's inputs stand.
+pub type Ledger = BTreeMap<String, serde_json::Value>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StepRecord {
+    pub status: StepStatus,
+    /// Fingerprint of the inputs the step last ran with; a different one invalidates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ledger: Ledger,
+    /// A message for the operator about this step (why it was interrupted or invalidated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How the registry is reached. The password is deliberately absent: see `PasswordSource`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryChoice {
+    /// `host[:port][/path-prefix]`
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Where the password comes from; never the password itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_source: Option<PasswordSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PasswordSource {
+    /// Read from this environment variable at run time.
+    Env(String),
+    /// Read from this file at run time.
+    File(PathBuf),
+    /// Typed by the operator, kept in memory only.
+    Prompt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GatewayServiceType {
+    NodePort,
+    LoadBalancer,
+    ClusterIP,
+}
+
+impl GatewayServiceType {
+    pub const ALL: [GatewayServiceType; 3] = [
+        GatewayServiceType::NodePort,
+        GatewayServiceType::LoadBalancer,
+        GatewayServiceType::ClusterIP,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GatewayServiceType::NodePort => "NodePort",
+            GatewayServiceType::LoadBalancer => "LoadBalancer",
+            GatewayServiceType::ClusterIP => "ClusterIP",
+        }
+    }
+}
+
+/// Everything the operator chose. Exported (without secrets) by `export-answers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Choices {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_archive: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charms_archive: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder_registry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryChoice>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping_overrides: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayServiceType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// Checks or steps the operator chose to skip, with the recorded reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skips: BTreeMap<String, String>,
+}
+
+/// The whole persisted wizard: the current step and a record per step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WizardState {
+    pub current: Step,
+    pub steps: BTreeMap<Step, StepRecord>,
+    #[serde(default)]
+    pub choices: Choices,
+}
+
+impl Default for WizardState {
+    fn default() -> Self {
+        WizardState {
+            current: Step::first(),
+            steps: Step::ALL
+                .into_iter()
+                .map(|s| (s, StepRecord::default()))
+                .collect(),
+            choices: Choices::default(),
+        }
+    }
+}
+
+impl WizardState {
+    pub fn record(&self, step: Step) -> &StepRecord {
+        static PENDING: StepRecord = StepRecord {
+            status: StepStatus::Pending,
+            inputs: None,
+            ledger: BTreeMap::new(),
+            note: None,
+        };
+        self.steps.get(&step).unwrap_or(&PENDING)
+    }
+
+    pub fn record_mut(&mut self, step: Step) -> &mut StepRecord {
+        self.steps.entry(step).or_default()
+    }
+
+    pub fn status(&self, step: Step) -> &StepStatus {
+        &self.record(step).status
+    }
+
+    /// Finished: every step before Done is done or skipped.
+    pub fn is_finished(&self) -> bool {
+        Step::ALL
+            .into_iter()
+            .filter(|s| *s != Step::Done)
+            .all(|s| self.status(s).is_settled())
+    }
+
+    /// The step a resumed session starts at: the first one not done or skipped.
+    pub fn resume_point(&self) -> Step {
+        Step::ALL
+            .into_iter()
+            .find(|s| !self.status(*s).is_settled())
+            .unwrap_or(Step::Done)
+    }
+
+    pub fn unit_done(&self, step: Step, unit: &str) -> bool {
+        self.record(step).ledger.contains_key(unit)
+    }
+}
