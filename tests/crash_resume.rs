@@ -75,7 +75,9 @@ fn probe_child() {
         return; // Only meaningful when re-run by the tests below.
     };
     let record = PathBuf::from(std::env::var("PROBE_RECORD").unwrap());
-    let block_at = std::env::var("PROBE_BLOCK_AT").ok().map(|v| v.parse().unwrap());
+    let block_at = std::env::var("PROBE_BLOCK_AT")
+        .ok()
+        .map(|v| v.parse().unwrap());
     let store = SessionStore::open(Path::new(&state_dir)).unwrap();
     let session = match store.newest_unfinished().unwrap() {
         Some(s) => store.open_session(&s.id).unwrap(),
@@ -154,7 +156,11 @@ fn units_done(state_dir: &Path) -> (Vec<String>, StepStatus, Option<String>) {
     let id = store.list().unwrap()[0].id.clone();
     let session = store.open_session(&id).unwrap();
     let record = session.state().record(Step::EnvironmentChecks).clone();
-    (record.ledger.keys().cloned().collect(), record.status, record.note)
+    (
+        record.ledger.keys().cloned().collect(),
+        record.status,
+        record.note,
+    )
 }
 
 fn send_signal(child: &Child, signal: &str) {
@@ -218,7 +224,12 @@ fn sigint_checkpoints_and_a_second_sigint_during_the_checkpoint_corrupts_nothing
     let (done, _, _) = units_done(dir.path());
     assert_eq!(done, ["unit-0", "unit-1"]);
 
-    assert!(spawn_child(dir.path(), &record, None).wait().unwrap().success());
+    assert!(
+        spawn_child(dir.path(), &record, None)
+            .wait()
+            .unwrap()
+            .success()
+    );
     let lines = record_lines(&record);
     for i in 0..UNITS {
         let ends = lines.iter().filter(|l| **l == format!("end {i}")).count();

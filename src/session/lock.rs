@@ -29,6 +29,21 @@ pub struct SessionLock {
     _file: File,
 }
 
+/// A forked child holds a copy of every descriptor until it calls exec, and with it our lock;
+/// this process spawns juju and kubectl, so a lock can look taken for a few microseconds.
+/// A short back-off tells that apart from a real second process, which holds it for minutes.
+fn try_lock_with_backoff(file: &File) -> Result<(), TryLockError> {
+    let mut delay = std::time::Duration::from_millis(5);
+    for _ in 0..5 {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) => std::thread::sleep(delay),
+            other => return other,
+        }
+        delay *= 2;
+    }
+    file.try_lock()
+}
+
 impl SessionLock {
     pub fn acquire(path: &Path, session: &str) -> Result<SessionLock, LockError> {
         let io = |source| LockError::Io {
@@ -43,7 +58,7 @@ impl SessionLock {
             .mode(PRIVATE_FILE_MODE)
             .open(path)
             .map_err(io)?;
-        match file.try_lock() {
+        match try_lock_with_backoff(&file) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();

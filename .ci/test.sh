@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's test command (named in the README). On a fresh Debian machine, as root, it
+# installs what the tests need, then checks formatting and lints and runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: a real registry (CNCF distribution), an independent OCI
+# client to check what we push, and the tools that make TLS material and htpasswd files.
+need=()
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v pigz >/dev/null 2>&1 || need+=(pigz)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${need[*]}; install them (apt-get install ${need[*]}) and run again" >&2
+    exit 1
+  fi
+fi
+
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+cargo test --locked
