@@ -2,6 +2,7 @@
 //! See docs/ARCHITECTURE.md for the map of these modules.
 
 pub mod answers;
+pub mod artifacts;
 pub mod bundle;
 pub mod cli;
 pub mod commands;

@@ -1,0 +1,336 @@
+//! Walks the inner tar of one member (a `docker save` output) as a nested
+//! stream. Every regular file is hashed while it is written to a spool temp
+//! file (or kept in memory when small), in the same pass; gzip layer blobs are
+//! also inflated on the fly to get their diff_id. Nothing is renamed into the
+//! blob store here: the digests are checked only once the member's metadata,
+//! which docker puts after the layers, has been read.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+
+use sha2::{Digest, Sha256};
+
+use super::context::Ctx;
+use crate::artifacts::error::{ArtifactError, Result};
+use crate::artifacts::safety::{normalize_entry_path, resolve_link_target};
+use crate::artifacts::spool::{BlobStore, TempFile};
+
+/// Files at most this big are kept in memory: metadata and tiny layers.
+const INLINE_MAX: u64 = 1 << 20;
+/// Bound on all in-memory files of one member.
+const INLINE_TOTAL_MAX: u64 = 64 << 20;
+/// Cap on any metadata file that is parsed.
+pub const METADATA_MAX: u64 = 16 << 20;
+const CHUNK: usize = 256 << 10;
+const MAX_LINK_HOPS: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+pub enum Held {
+    Memory(Vec<u8>),
+    Temp(TempFile),
+}
+
+pub struct FileEntry {
+    pub sha256: String,
+    pub size: u64,
+    pub compression: Compression,
+    /// sha256 and size of the inflated stream, for gzip blobs.
+    pub uncompressed: Option<(String, u64)>,
+    pub held: Option<Held>,
+}
+
+#[derive(Default)]
+pub struct MemberContents {
+    pub files: HashMap<String, FileEntry>,
+    /// Link path → member-relative target (already checked to stay inside).
+    pub links: HashMap<String, String>,
+}
+
+impl MemberContents {
+    /// Follows links (both symlinks and hard links) to a regular file.
+    pub fn resolve(&self, path: &str) -> Option<(String, &FileEntry)> {
+        let mut p = path.to_string();
+        for _ in 0..MAX_LINK_HOPS {
+            if let Some(f) = self.files.get(&p) {
+                return Some((p, f));
+            }
+            p = self.links.get(&p)?.clone();
+        }
+        None
+    }
+
+    pub fn read_small(&self, ctx: &Ctx, path: &str) -> Result<Vec<u8>> {
+        let (real, f) = self
+            .resolve(path)
+            .ok_or_else(|| ctx.missing("the metadata", path))?;
+        if f.size > METADATA_MAX {
+            return Err(ArtifactError::MetadataTooLarge {
+                archive: ctx.archive.to_string(),
+                member: ctx.member.to_string(),
+                file: real,
+                size: f.size,
+                limit: METADATA_MAX,
+            });
+        }
+        match &f.held {
+            Some(Held::Memory(b)) => Ok(b.clone()),
+            Some(Held::Temp(t)) => {
+                std::fs::read(t.path()).map_err(|e| ArtifactError::io(t.path(), e))
+            }
+            None => Err(ctx.missing("the metadata (already consumed)", path)),
+        }
+    }
+}
+
+/// Hashes what is written to it; the sink of the inflater for gzip layers.
+struct HashSink {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl Write for HashSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.hasher.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct MemberOptions {
+    pub inflate_gzip: bool,
+}
+
+pub fn read_member<R: Read>(
+    reader: R,
+    ctx: &Ctx,
+    store: &mut BlobStore,
+    opts: &MemberOptions,
+    on_chunk: &mut dyn FnMut(),
+) -> Result<MemberContents> {
+    let mut out = MemberContents::default();
+    let mut inline_total = 0u64;
+    let mut ar = tar::Archive::new(reader);
+    let entries = ar
+        .entries()
+        .map_err(|e| ctx.read_error(e, "reading the image tar"))?;
+    let mut buf = vec![0u8; CHUNK];
+    for entry in entries {
+        if ctx.cancelled() {
+            return Err(ArtifactError::Cancelled);
+        }
+        let mut entry = entry.map_err(|e| ctx.read_error(e, "reading an entry header"))?;
+        let raw = entry.path_bytes().into_owned();
+        let path = normalize_entry_path(&raw).map_err(|why| ctx.unsafe_path(&raw, why))?;
+        let kind = entry.header().entry_type();
+        if path.is_empty() || kind.is_dir() {
+            continue;
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target_raw = entry
+                .link_name_bytes()
+                .map(|c| c.into_owned())
+                .unwrap_or_default();
+            let target = String::from_utf8_lossy(&target_raw).into_owned();
+            let escapes = || ArtifactError::LinkEscapes {
+                archive: ctx.archive.to_string(),
+                member: ctx.member.to_string(),
+                path: path.clone(),
+                target: target.clone(),
+            };
+            let resolved = if kind.is_symlink() {
+                resolve_link_target(&path, &target).ok_or_else(escapes)?
+            } else {
+                // Hard link names are relative to the archive root.
+                match normalize_entry_path(&target_raw) {
+                    Ok(p) if !p.is_empty() => p,
+                    _ => return Err(escapes()),
+                }
+            };
+            out.links.insert(path, resolved);
+            continue;
+        }
+        let special = if kind.is_character_special() {
+            Some("character device")
+        } else if kind.is_block_special() {
+            Some("block device")
+        } else if kind.is_fifo() {
+            Some("fifo")
+        } else {
+            None
+        };
+        if let Some(kind) = special {
+            return Err(ArtifactError::SpecialFile {
+                archive: ctx.archive.to_string(),
+                member: ctx.member.to_string(),
+                path,
+                kind,
+            });
+        }
+        if !(kind.is_file() || kind.is_contiguous()) {
+            // pax/GNU extension headers are consumed by the tar crate; any other
+            // kind carries nothing an image needs.
+            continue;
+        }
+        let size = entry.size();
+        let in_memory = size <= INLINE_MAX && inline_total + size <= INLINE_TOTAL_MAX;
+        let mut mem = Vec::new();
+        let mut temp = if in_memory {
+            inline_total += size;
+            None
+        } else {
+            Some(store.temp()?)
+        };
+        let mut hasher = Sha256::new();
+        let mut inflater: Option<flate2::write::MultiGzDecoder<HashSink>> = None;
+        let mut compression = Compression::None;
+        let mut got = 0u64;
+        loop {
+            let n = read_full(&mut entry, &mut buf)
+                .map_err(|e| ctx.read_error(e, &format!("reading {path}")))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            if got == 0 {
+                compression = Compression::sniff(chunk);
+                if compression == Compression::Gzip && opts.inflate_gzip {
+                    inflater = Some(flate2::write::MultiGzDecoder::new(HashSink {
+                        hasher: Sha256::new(),
+                        len: 0,
+                    }));
+                }
+            }
+            got += n as u64;
+            hasher.update(chunk);
+            if let Some(inf) = inflater.as_mut() {
+                inf.write_all(chunk).map_err(|e| ArtifactError::Corrupt {
+                    archive: ctx.archive.to_string(),
+                    member: ctx.member.to_string(),
+                    detail: format!("gzip layer {path}: {e}"),
+                })?;
+            }
+            match temp.as_mut() {
+                Some(t) => {
+                    let need = ctx.needed_hint.max(size.saturating_sub(got));
+                    t.write_chunk(chunk, ctx.work_dir, need)?
+                }
+                None => mem.extend_from_slice(chunk),
+            }
+            on_chunk();
+            if ctx.cancelled() {
+                return Err(ArtifactError::Cancelled);
+            }
+        }
+        if got < size {
+            return Err(ctx.truncated(format!("{path} ended after {got} of {size} bytes")));
+        }
+        let uncompressed = match inflater {
+            Some(inf) => {
+                let sink = inf.finish().map_err(|e| ArtifactError::Corrupt {
+                    archive: ctx.archive.to_string(),
+                    member: ctx.member.to_string(),
+                    detail: format!("gzip layer {path}: {e}"),
+                })?;
+                Some((hex::encode(sink.hasher.finalize()), sink.len))
+            }
+            None => None,
+        };
+        let held = match temp {
+            Some(mut t) => {
+                t.flush(ctx.work_dir)?;
+                Held::Temp(t)
+            }
+            None => Held::Memory(mem),
+        };
+        out.files.insert(
+            path,
+            FileEntry {
+                sha256: hex::encode(hasher.finalize()),
+                size: got,
+                compression,
+                uncompressed,
+                held: Some(held),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Reads until the buffer is full or EOF, so chunks are uniform and the
+/// compression sniff always sees the first bytes.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// For members the caller already finished: walk without writing anything,
+/// keeping only the two small files that name the images, so duplicate names
+/// across members are still caught on a resume.
+pub fn peek_member_names<R: Read>(reader: R, ctx: &Ctx) -> Result<Vec<String>> {
+    let mut ar = tar::Archive::new(reader);
+    let entries = ar
+        .entries()
+        .map_err(|e| ctx.read_error(e, "reading the image tar"))?;
+    let mut manifest = None;
+    let mut index = None;
+    for entry in entries {
+        if ctx.cancelled() {
+            return Err(ArtifactError::Cancelled);
+        }
+        let mut entry = entry.map_err(|e| ctx.read_error(e, "reading an entry header"))?;
+        let raw = entry.path_bytes().into_owned();
+        let path = normalize_entry_path(&raw).map_err(|why| ctx.unsafe_path(&raw, why))?;
+        if (path == "manifest.json" || path == "index.json") && entry.size() <= METADATA_MAX {
+            let mut b = Vec::new();
+            entry
+                .read_to_end(&mut b)
+                .map_err(|e| ctx.read_error(e, &format!("reading {path}")))?;
+            if path == "manifest.json" {
+                manifest = Some(b);
+            } else {
+                index = Some(b);
+            }
+        }
+    }
+    Ok(super::layout::names_from_metadata(
+        manifest.as_deref(),
+        index.as_deref(),
+    ))
+}

@@ -1,0 +1,298 @@
+//! The outer loop over `images.tar.gz` and the engine-facing API.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use serde::{Deserialize, Serialize};
+
+use super::context::Ctx;
+use super::layout::plan_images;
+use super::member::{MemberOptions, peek_member_names, read_member};
+use super::pipe::PipeReader;
+use super::verify::{Verified, commit_files, verify_image};
+use crate::artifacts::disk::{SpoolMode, estimate_space, free_space};
+use crate::artifacts::error::{ArtifactError, Result};
+use crate::artifacts::inventory::{ImageRecord, save_image_record};
+use crate::artifacts::progress::{CountingReader, ProgressEvent, ProgressSink, Reporter};
+use crate::artifacts::reference::normalize_reference;
+use crate::artifacts::safety::normalize_entry_path;
+use crate::artifacts::spool::BlobStore;
+
+#[derive(Debug, Clone)]
+pub struct ProcessOptions {
+    /// Set from any thread to stop; checked between entries and every few MB.
+    pub cancel: Arc<AtomicBool>,
+    /// Inflate gzip layer blobs while reading to check them against the
+    /// config's diff_ids (costs CPU; without it, compressed blobs are checked
+    /// only against the OCI manifest digest when there is one).
+    pub inflate_gzip_layers: bool,
+    /// In `OneImageAtATime`, each member's size is checked against free space
+    /// before it is read, so the run fails early instead of on ENOSPC.
+    pub mode: SpoolMode,
+    /// Inflate on a second thread (overlaps with hashing and writing).
+    pub background_inflate: bool,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        ProcessOptions {
+            cancel: Arc::new(AtomicBool::new(false)),
+            inflate_gzip_layers: true,
+            mode: SpoolMode::ExtractAll,
+            background_inflate: true,
+        }
+    }
+}
+
+/// The engine's resume ledger plugs in here.
+pub trait ImageHooks {
+    /// True if this outer member (file name inside images.tar.gz) was fully
+    /// handled in an earlier run: it is then read past without writing.
+    fn is_done(&mut self, _member: &str) -> bool {
+        false
+    }
+    /// Called after each image is spooled, verified and its record saved.
+    /// Returning an error stops the run with `ArtifactError::Stopped`.
+    fn image_ready(&mut self, _record: &ImageRecord) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+pub struct NoHooks;
+impl ImageHooks for NoHooks {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedMember {
+    pub member: String,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImagesReport {
+    pub images: Vec<ImageRecord>,
+    pub skipped: Vec<SkippedMember>,
+    pub blobs_written: u64,
+    pub blobs_reused: u64,
+    pub compressed_bytes: u64,
+    /// Exact size of the tar inside the gzip (known only after the pass).
+    pub uncompressed_bytes: u64,
+    pub elapsed_secs: f64,
+    pub warnings: Vec<String>,
+}
+
+fn archive_label(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Reads `archive` (images.tar.gz) once, spooling verified images into
+/// `work_dir`. Nothing is written outside `work_dir`.
+pub fn process_images(
+    archive: &Path,
+    work_dir: &Path,
+    opts: &ProcessOptions,
+    hooks: &mut dyn ImageHooks,
+    progress: &mut dyn ProgressSink,
+) -> Result<ImagesReport> {
+    let started = std::time::Instant::now();
+    let label = archive_label(archive);
+    let file = File::open(archive).map_err(|e| ArtifactError::Open {
+        path: archive.to_path_buf(),
+        source: e,
+    })?;
+    let total = file
+        .metadata()
+        .map_err(|e| ArtifactError::io(archive, e))?
+        .len();
+    // Only for the disk-full message: how much the rest of the run may need.
+    let estimated_tar_bytes = estimate_space(archive).map(|e| e.uncompressed).unwrap_or(0);
+    let mut store = BlobStore::open(work_dir)?;
+    store.sweep_temps();
+
+    let compressed = Arc::new(AtomicU64::new(0));
+    let uncompressed = Arc::new(AtomicU64::new(0));
+    let counting = CountingReader::new(
+        BufReader::with_capacity(1 << 20, file),
+        compressed.clone(),
+        opts.cancel.clone(),
+    );
+    let gz = flate2::read::MultiGzDecoder::new(counting);
+    let inner: Box<dyn Read> = if opts.background_inflate {
+        Box::new(PipeReader::spawn(gz).map_err(|e| ArtifactError::io(archive, e))?)
+    } else {
+        Box::new(gz)
+    };
+    let tar_stream = CountingReader::new(inner, uncompressed.clone(), opts.cancel.clone());
+
+    let mut reporter = Reporter::new(progress, compressed.clone(), total);
+    reporter.emit(ProgressEvent::Started {
+        archive: label.clone(),
+        total,
+    });
+    let mut report = ImagesReport::default();
+    let mut seen: HashMap<String, String> = HashMap::new();
+
+    let outer_ctx = Ctx {
+        archive: &label,
+        member: "(archive)",
+        work_dir,
+        cancel: &opts.cancel,
+        needed_hint: 0,
+    };
+    let mut outer = tar::Archive::new(tar_stream);
+    let entries = outer
+        .entries()
+        .map_err(|e| outer_ctx.read_error(e, "reading the archive"))?;
+    let mut index = 0usize;
+    for entry in entries {
+        if outer_ctx.cancelled() {
+            return Err(ArtifactError::Cancelled);
+        }
+        let entry = entry.map_err(|e| outer_ctx.read_error(e, "reading a member header"))?;
+        let raw = entry.path_bytes().into_owned();
+        let name = normalize_entry_path(&raw).map_err(|why| ArtifactError::UnsafePath {
+            archive: label.clone(),
+            member: String::from_utf8_lossy(&raw).into_owned(),
+            path: String::from_utf8_lossy(&raw).into_owned(),
+            why: why.describe(),
+        })?;
+        let kind = entry.header().entry_type();
+        if name.is_empty() || kind.is_dir() {
+            continue;
+        }
+        if !(kind.is_file() || kind.is_contiguous()) || !name.ends_with(".tar") {
+            let w = format!("{label}: ignored {name}: not a docker save .tar member");
+            reporter.emit(ProgressEvent::Warning(w.clone()));
+            report.warnings.push(w);
+            continue;
+        }
+        let size = entry.size();
+        let read_so_far = uncompressed.load(std::sync::atomic::Ordering::Relaxed);
+        let needed_hint = match opts.mode {
+            SpoolMode::ExtractAll => estimated_tar_bytes.saturating_sub(read_so_far).max(size),
+            SpoolMode::OneImageAtATime => size,
+        };
+        let ctx = Ctx {
+            archive: &label,
+            member: &name,
+            work_dir,
+            cancel: &opts.cancel,
+            needed_hint,
+        };
+        if size == 0 {
+            return Err(ArtifactError::EmptyMember {
+                archive: label.clone(),
+                member: name.clone(),
+            });
+        }
+        reporter.emit(ProgressEvent::Member {
+            name: name.clone(),
+            index,
+        });
+        reporter.tick(true);
+        index += 1;
+
+        if hooks.is_done(&name) {
+            let references = peek_member_names(entry, &ctx)?;
+            for r in &references {
+                check_duplicate(&mut seen, &label, r, &name)?;
+            }
+            reporter.emit(ProgressEvent::Skipped {
+                member: name.clone(),
+            });
+            report.skipped.push(SkippedMember {
+                member: name.clone(),
+                references,
+            });
+            continue;
+        }
+
+        if opts.mode == SpoolMode::OneImageAtATime {
+            let free = free_space(work_dir)?;
+            if free < size {
+                return Err(ArtifactError::DiskFull {
+                    work_dir: work_dir.to_path_buf(),
+                    needed: size - free,
+                    context: format!("member {name} is {size} bytes, {free} free"),
+                });
+            }
+        }
+
+        let member_opts = MemberOptions {
+            inflate_gzip: opts.inflate_gzip_layers,
+        };
+        let mut contents = {
+            let rep = &mut reporter;
+            read_member(entry, &ctx, &mut store, &member_opts, &mut || {
+                rep.tick(false)
+            })?
+        };
+        let plans = plan_images(&ctx, &contents)?;
+        let mut verified: Vec<Verified> = Vec::new();
+        for plan in &plans {
+            let who = plan.references.first().cloned().unwrap_or_default();
+            reporter.emit(ProgressEvent::Phase(format!("verifying layers of {who}")));
+            verified.push(verify_image(&ctx, &contents, plan)?);
+        }
+        for v in &verified {
+            for r in &v.record.references {
+                check_duplicate(&mut seen, &label, r, &name)?;
+            }
+        }
+        reporter.emit(ProgressEvent::Phase(format!("storing {name}")));
+        commit_files(&mut contents, &mut store, &verified)?;
+        drop(contents);
+        for v in verified {
+            save_image_record(work_dir, &v.record)?;
+            reporter.emit(ProgressEvent::ImageReady {
+                reference: v.record.reference.clone(),
+            });
+            if let Err(reason) = hooks.image_ready(&v.record) {
+                return Err(ArtifactError::Stopped {
+                    image: v.record.reference.clone(),
+                    reason,
+                });
+            }
+            report.images.push(v.record);
+        }
+    }
+    // Read to the real end so the gzip trailer (CRC, length) is checked: a
+    // copy cut inside the final padding would otherwise pass.
+    let mut rest = outer.into_inner();
+    io::copy(&mut rest, &mut io::sink())
+        .map_err(|e| outer_ctx.read_error(e, "reading the end of the archive"))?;
+
+    reporter.finish();
+    report.blobs_written = store.written;
+    report.blobs_reused = store.reused;
+    report.compressed_bytes = compressed.load(std::sync::atomic::Ordering::Relaxed);
+    report.uncompressed_bytes = uncompressed.load(std::sync::atomic::Ordering::Relaxed);
+    report.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn check_duplicate(
+    seen: &mut HashMap<String, String>,
+    archive: &str,
+    reference: &str,
+    member: &str,
+) -> Result<()> {
+    let key = normalize_reference(reference);
+    if let Some(first) = seen.get(&key)
+        && first != member
+    {
+        return Err(ArtifactError::DuplicateImage {
+            archive: archive.to_string(),
+            reference: reference.to_string(),
+            first: first.clone(),
+            second: member.to_string(),
+        });
+    }
+    seen.insert(key, member.to_string());
+    Ok(())
+}
