@@ -1,7 +1,7 @@
 //! The Istio ingress gateway's Kubernetes service type (`istio-gateway` charm option
 //! `gateway_service_type`, charm default `LoadBalancer`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::edit::{Edit, EditPlan};
 use super::error::{BundleError, Result};
@@ -11,7 +11,7 @@ use super::yaml::{PathSeg, ScalarValue};
 pub const GATEWAY_CHARM: &str = "istio-gateway";
 pub const OPTION: &str = "gateway_service_type";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GatewayServiceType {
     NodePort,
     LoadBalancer,

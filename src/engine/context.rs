@@ -55,8 +55,31 @@ impl StepContext {
         self.with_session(|s| s.state().choices.clone())
     }
 
+    /// Records a choice the step obtained (a path the operator typed) in the session.
+    pub fn update_choices(&self, change: impl FnOnce(&mut Choices)) -> Result<(), StepError> {
+        let mut session = self.session.lock().map_err(|_| {
+            StepError::failed("the session store is unusable after a crash in another task")
+        })?;
+        let mut choices = session.state().choices.clone();
+        change(&mut choices);
+        session
+            .apply(Msg::SetChoices(Box::new(choices)))
+            .map(|_| ())
+            .map_err(|e| StepError::failed(format!("could not save the choice: {e}")))
+    }
+
+    /// The session's own directory: reports and plans written for the operator go here.
+    pub fn session_dir(&self) -> std::path::PathBuf {
+        self.with_session(|s| s.dir().to_path_buf())
+    }
+
     pub fn is_done(&self, unit: &str) -> bool {
         self.with_session(|s| s.state().unit_done(self.step, unit))
+    }
+
+    /// How many units of this step are finished (none on a first run or after invalidation).
+    pub fn units_done(&self) -> usize {
+        self.with_session(|s| s.state().record(self.step).ledger.len())
     }
 
     pub fn ledger_value(&self, unit: &str) -> Option<Value> {

@@ -211,7 +211,11 @@ impl Engine {
         // already on disk.
         drop(work);
         let (msg, stop) = match result {
-            Ok(()) => (Msg::Finish(step), None),
+            Ok(()) => {
+                let choices = self.with_session(|s| s.state().choices.clone());
+                let inputs = Some(self.work.inputs(step, &choices));
+                (Msg::Finish { step, inputs }, None)
+            }
             Err(StepError::Cancelled) => (Msg::Interrupt(step), Some(StopReason::Interrupted)),
             Err(e) => {
                 let reason = e.to_string();

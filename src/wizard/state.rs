@@ -89,28 +89,7 @@ pub enum PasswordSource {
     Prompt,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GatewayServiceType {
-    NodePort,
-    LoadBalancer,
-    ClusterIP,
-}
-
-impl GatewayServiceType {
-    pub const ALL: [GatewayServiceType; 3] = [
-        GatewayServiceType::NodePort,
-        GatewayServiceType::LoadBalancer,
-        GatewayServiceType::ClusterIP,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            GatewayServiceType::NodePort => "NodePort",
-            GatewayServiceType::LoadBalancer => "LoadBalancer",
-            GatewayServiceType::ClusterIP => "ClusterIP",
-        }
-    }
-}
+pub use crate::bundle::gateway::GatewayServiceType;
 
 /// Everything the operator chose. Exported (without secrets) by `export-answers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -25,7 +25,12 @@ pub enum Msg {
         unit: String,
         detail: Value,
     },
-    Finish(Step),
+    /// The step's work is done. `inputs` replaces the fingerprint recorded at start when the
+    /// step itself filled in a choice it depends on (a path the operator typed).
+    Finish {
+        step: Step,
+        inputs: Option<String>,
+    },
     Fail {
         step: Step,
         reason: String,
@@ -92,10 +97,13 @@ pub fn update(state: &mut WizardState, msg: Msg) -> Outcome {
             record.ledger.insert(unit, detail);
             Ok(vec![])
         }
-        Msg::Finish(step) => {
+        Msg::Finish { step, inputs } => {
             let record = state.record_mut(step);
             if record.status != StepStatus::Running {
                 return Err(Refusal::NotRunning(step));
+            }
+            if inputs.is_some() {
+                record.inputs = inputs;
             }
             record.status = StepStatus::Done;
             record.note = None;
@@ -255,7 +263,7 @@ mod tests {
             },
         )
         .unwrap();
-        update(state, Msg::Finish(step)).unwrap();
+        update(state, Msg::Finish { step, inputs: None }).unwrap();
     }
 
     #[test]

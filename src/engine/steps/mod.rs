@@ -2,6 +2,9 @@
 //! its `StepContext`; what a step depends on is declared in `inputs` so that a changed archive,
 //! bundle or choice invalidates it.
 
+pub mod artifacts;
+mod common;
+
 use std::path::Path;
 
 use super::context::StepContext;
@@ -92,6 +95,7 @@ impl StepWork for Builtin {
     fn run(&self, step: Step, ctx: StepContext) -> StepFuture {
         Box::pin(async move {
             match step {
+                Step::Artifacts => artifacts::run(ctx).await,
                 Step::Done => {
                     ctx.phase("the install is complete");
                     Ok(())

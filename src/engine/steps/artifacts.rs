@@ -1,0 +1,353 @@
+//! The artifacts step: read `images.tar.gz` and `charms.tar.gz` once, verifying every layer,
+//! into the work directory, and write the inventory the later steps use. Each image read is a
+//! unit of the ledger, so a resumed run reads past finished members without writing them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::common::{blocking, required_path};
+use crate::artifacts::{
+    self, CharmInfo, DeploymentNeeds, ImageHooks, ImageRecord, Inventory, ProcessOptions,
+    ProgressEvent, SpoolMode,
+};
+use crate::bundle;
+use crate::engine::context::StepContext;
+use crate::engine::events::{Level, Quantity};
+use crate::engine::work::StepError;
+use crate::frontend::view::amount;
+use crate::session::atomic::{create_private_dir, write_atomically};
+
+pub const INVENTORY_FILE: &str = "inventory.json";
+const RECORDS_DIR: &str = "inventory-images";
+const CHARMS_UNIT: &str = "charms";
+
+/// The work directory: the operator's choice, else a folder in the session.
+pub fn work_dir(ctx: &StepContext) -> PathBuf {
+    ctx.choices()
+        .work_dir
+        .unwrap_or_else(|| ctx.session_dir().join("work"))
+}
+
+pub fn inventory_path(session_dir: &Path) -> PathBuf {
+    session_dir.join(INVENTORY_FILE)
+}
+
+/// Reads the inventory written by a finished artifacts step.
+pub fn load_inventory(session_dir: &Path) -> Result<Inventory, StepError> {
+    let path = inventory_path(session_dir);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        StepError::failed(format!(
+            "cannot read the inventory {}: {e}. Run the Artifacts step first.",
+            path.display()
+        ))
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::failed(format!(
+            "the inventory {} is damaged ({e}); retry the Artifacts step to rebuild it",
+            path.display()
+        ))
+    })
+}
+
+/// Sets the flag the blocking reader watches when the step's future is dropped (quit, signal).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let images = required_path(
+        &ctx,
+        |c| c.images_archive.clone(),
+        |c, p| c.images_archive = Some(p),
+        "artifacts.images",
+        "Path to images.tar.gz",
+    )
+    .await?;
+    let charms = required_path(
+        &ctx,
+        |c| c.charms_archive.clone(),
+        |c, p| c.charms_archive = Some(p),
+        "artifacts.charms",
+        "Path to charms.tar.gz",
+    )
+    .await?;
+    let work = work_dir(&ctx);
+    create_private_dir(&work).map_err(|e| {
+        StepError::failed(format!(
+            "cannot create the work directory {}: {e}. Choose another one (answers: artifacts.work_dir).",
+            work.display()
+        ))
+    })?;
+
+    let plan = {
+        let (images, charms, work) = (images.clone(), charms.clone(), work.clone());
+        blocking(move || artifacts::plan_disk(&images, Some(&charms), &work)).await?
+    };
+    ctx.log(
+        Level::Info,
+        format!(
+            "the release needs about {} in {} ({}); {} free: {}",
+            amount(plan.needed_all, Quantity::Bytes),
+            work.display(),
+            plan.estimate.method,
+            amount(plan.free, Quantity::Bytes),
+            plan.note
+        ),
+    );
+    if plan.mode == SpoolMode::OneImageAtATime {
+        ctx.log(
+            Level::Warn,
+            "not enough space to keep every image: each image is verified and its spool \
+             deleted at once; the push step reads the archive again, one image at a time",
+        );
+    }
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
+    let session_dir = ctx.session_dir();
+    let records_dir = session_dir.join(RECORDS_DIR);
+    if ctx.units_done() == 0 {
+        // A fresh start (or changed archives): records of another release must not linger.
+        let _ = std::fs::remove_dir_all(&records_dir);
+    }
+    create_private_dir(&records_dir)
+        .map_err(|e| StepError::failed(format!("cannot create {}: {e}", records_dir.display())))?;
+
+    let report = {
+        let ctx = ctx.clone();
+        let (images, work, cancel, records_dir) = (
+            images.clone(),
+            work.clone(),
+            cancel.clone(),
+            records_dir.clone(),
+        );
+        let mode = plan.mode;
+        blocking(move || {
+            let options = ProcessOptions {
+                cancel,
+                mode,
+                ..ProcessOptions::default()
+            };
+            let mut hooks = LedgerHooks {
+                ctx: ctx.clone(),
+                work: work.clone(),
+                records_dir,
+                drop_spool: mode == SpoolMode::OneImageAtATime,
+            };
+            let mut sink = |event: &ProgressEvent| forward(&ctx, event);
+            artifacts::process_images(&images, &work, &options, &mut hooks, &mut sink)
+        })
+        .await?
+    };
+    for warning in &report.warnings {
+        ctx.log(Level::Warn, warning.clone());
+    }
+
+    let charm_infos = if ctx.is_done(CHARMS_UNIT) {
+        read_charm_records(&records_dir)?
+    } else {
+        ctx.phase("reading charms.tar.gz");
+        let infos = {
+            let ctx = ctx.clone();
+            let (charms, work, cancel) = (charms.clone(), work.clone(), cancel.clone());
+            blocking(move || {
+                let mut sink = |event: &ProgressEvent| forward(&ctx, event);
+                artifacts::process_charms(&charms, &work, &cancel, &mut sink)
+            })
+            .await?
+        };
+        write_json(&records_dir.join("charms.json"), &infos)?;
+        ctx.record_unit(
+            CHARMS_UNIT,
+            json!({ "charms": infos.iter().map(|c| &c.name).collect::<Vec<_>>() }),
+        )?;
+        infos
+    };
+
+    let inventory = Inventory {
+        images: read_image_records(&records_dir)?,
+        charms: charm_infos,
+    };
+    write_json(&inventory_path(&session_dir), &inventory)?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "inventory: {} images ({} of unique layers), {} charms; written to {}",
+            inventory.images.len(),
+            amount(inventory.unique_blob_bytes(), Quantity::Bytes),
+            inventory.charms.len(),
+            inventory_path(&session_dir).display()
+        ),
+    );
+    cross_check_with_bundle(&ctx, &inventory)
+}
+
+/// Every image and charm the bundle needs must be in the archives; unused ones are listed.
+fn cross_check_with_bundle(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepError> {
+    let Some(bundle_path) = ctx.choices().bundle else {
+        ctx.log(
+            Level::Info,
+            "no bundle chosen yet: the images are checked against it in the mapping step",
+        );
+        return Ok(());
+    };
+    let needs = deployment_needs(&bundle_path, ctx.choices().placeholder_registry.as_deref())?;
+    let check = artifacts::cross_check(inventory, &needs);
+    for unused in &check.unused_images {
+        ctx.log(
+            Level::Warn,
+            format!("image not used by the bundle: {unused}"),
+        );
+    }
+    for unused in &check.unused_charms {
+        ctx.log(
+            Level::Warn,
+            format!("charm not used by the bundle: {unused}"),
+        );
+    }
+    if check.missing_images.is_empty() && check.missing_charms.is_empty() {
+        return Ok(());
+    }
+    let mut text = format!(
+        "{} needs what the archives do not hold:",
+        bundle_path.display()
+    );
+    for image in &check.missing_images {
+        text.push_str(&format!("\n  image {image}"));
+    }
+    for charm in &check.missing_charms {
+        text.push_str(&format!("\n  charm {charm}"));
+    }
+    text.push_str(
+        "\nAdd them on the connected side (images.tar.gz / charms.tar.gz) and copy the archives \
+         again, or skip this step with a reason if you will provide them another way.",
+    );
+    Err(StepError::failed(text))
+}
+
+/// The images and charms a bundle refers to.
+pub fn deployment_needs(
+    path: &Path,
+    placeholder: Option<&str>,
+) -> Result<DeploymentNeeds, StepError> {
+    let parsed = bundle::model::Bundle::load(path).map_err(|e| StepError::failed(e.to_string()))?;
+    let sites = bundle::scan::scan_document(&parsed.doc);
+    let placeholder = placeholder
+        .map(str::to_string)
+        .or_else(|| bundle::scan::detect_placeholder(&sites));
+    let images = sites
+        .iter()
+        .filter(|s| s.form.shape != bundle::reference::RefShape::RegistryNamespace)
+        .filter(|s| placeholder.is_none() || s.reference.registry == placeholder)
+        .map(|s| s.text.clone())
+        .collect();
+    let charms = parsed.applications.iter().map(|a| a.charm_name()).collect();
+    Ok(DeploymentNeeds { images, charms })
+}
+
+struct LedgerHooks {
+    ctx: StepContext,
+    work: PathBuf,
+    records_dir: PathBuf,
+    drop_spool: bool,
+}
+
+fn member_unit(member: &str) -> String {
+    format!("image:{member}")
+}
+
+impl ImageHooks for LedgerHooks {
+    fn is_done(&mut self, member: &str) -> bool {
+        self.ctx.is_done(&member_unit(member))
+    }
+
+    fn image_ready(&mut self, record: &ImageRecord) -> Result<(), String> {
+        let name = hex::encode(&Sha256::digest(record.member.as_bytes())[..12]);
+        write_json(&self.records_dir.join(format!("{name}.json")), record)
+            .map_err(|e| e.to_string())?;
+        if self.drop_spool {
+            artifacts::remove_image_spool(&self.work, record).map_err(|e| e.to_string())?;
+        }
+        self.ctx
+            .record_unit(
+                member_unit(&record.member),
+                json!({
+                    "reference": record.reference,
+                    "layers": record.layers.len(),
+                    "bytes": record.total_size,
+                    "spooled": !self.drop_spool,
+                }),
+            )
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn forward(ctx: &StepContext, event: &ProgressEvent) {
+    match event {
+        ProgressEvent::Bytes { read, total, .. } => {
+            ctx.progress(*read, Some(*total), Quantity::Bytes, None)
+        }
+        ProgressEvent::Member { name, .. } => ctx.phase(format!("reading {name}")),
+        ProgressEvent::Phase(text) => ctx.phase(text.clone()),
+        ProgressEvent::Warning(text) => ctx.log(Level::Warn, text.clone()),
+        ProgressEvent::ImageReady { reference } => {
+            ctx.log(Level::Info, format!("verified {reference}"))
+        }
+        ProgressEvent::Skipped { member } => ctx.log(
+            Level::Info,
+            format!("{member}: already read in an earlier run"),
+        ),
+        _ => {}
+    }
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StepError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| StepError::failed(format!("cannot encode {}: {e}", path.display())))?;
+    write_atomically(path, &bytes, None)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))
+}
+
+fn read_image_records(dir: &Path) -> Result<Vec<ImageRecord>, StepError> {
+    let mut records = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "charms.json" || path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
+        let record: ImageRecord = serde_json::from_slice(&bytes).map_err(|e| {
+            StepError::failed(format!(
+                "{} is damaged ({e}); retry the Artifacts step",
+                path.display()
+            ))
+        })?;
+        records.push(record);
+    }
+    records.sort_by(|a, b| a.reference.cmp(&b.reference));
+    Ok(records)
+}
+
+fn read_charm_records(dir: &Path) -> Result<Vec<CharmInfo>, StepError> {
+    let path = dir.join("charms.json");
+    let bytes = std::fs::read(&path)
+        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::failed(format!(
+            "{} is damaged ({e}); retry the step",
+            path.display()
+        ))
+    })
+}

@@ -1,0 +1,58 @@
+//! Helpers shared by the steps.
+
+use std::path::PathBuf;
+
+use crate::engine::context::StepContext;
+use crate::engine::events::{Answer, InputKind, InputRequest};
+use crate::engine::work::StepError;
+use crate::wizard::Choices;
+
+/// Runs blocking work (file reading, hashing) off the async threads and maps its error.
+pub async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, StepError>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(StepError::failed(e.to_string())),
+        Err(e) => Err(StepError::failed(format!(
+            "the work stopped unexpectedly: {e}"
+        ))),
+    }
+}
+
+/// A path the step needs: from the choices, else asked (and then recorded in the session).
+pub async fn required_path(
+    ctx: &StepContext,
+    get: impl Fn(&Choices) -> Option<PathBuf>,
+    set: impl FnOnce(&mut Choices, PathBuf),
+    answers_key: &'static str,
+    prompt: &str,
+) -> Result<PathBuf, StepError> {
+    if let Some(path) = get(&ctx.choices()) {
+        return Ok(path);
+    }
+    let answer = ctx
+        .ask(InputRequest {
+            step: ctx.step(),
+            prompt: prompt.to_string(),
+            kind: InputKind::Text,
+            answers_key,
+        })
+        .await?;
+    let Answer::Text(text) = answer else {
+        return Err(StepError::failed(format!("{prompt}: expected a path")));
+    };
+    let path = PathBuf::from(text.trim());
+    if !path.is_file() {
+        return Err(StepError::failed(format!(
+            "{} is not a readable file; check the path and retry",
+            path.display()
+        )));
+    }
+    ctx.update_choices(|c| set(c, path.clone()))?;
+    Ok(path)
+}
