@@ -41,11 +41,15 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         charms: choices.charms_archive.clone(),
         work_dir: choices.work_dir.clone(),
     });
-    let bundle = (choices.bundle.is_some() || choices.placeholder_registry.is_some()).then(|| {
-        BundleAnswers {
-            file: choices.bundle.clone(),
-            placeholder_registry: choices.placeholder_registry.clone(),
-        }
+    let bundle = (choices.bundle.is_some()
+        || choices.placeholder_registry.is_some()
+        || choices.bundle_output.is_some())
+    .then(|| BundleAnswers {
+        file: choices.bundle.clone(),
+        placeholder_registry: choices.placeholder_registry.clone(),
+        output: choices.bundle_output.clone(),
+        pin_digests: choices.pin_digests,
+        write: choices.confirm_bundle_write,
     });
     let deploy = (choices.model.is_some() || choices.dry_run).then(|| DeployAnswers {
         model: choices.model.clone(),

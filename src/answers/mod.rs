@@ -66,6 +66,13 @@ pub struct RegistryAnswers {
 pub struct BundleAnswers {
     pub file: Option<PathBuf>,
     pub placeholder_registry: Option<String>,
+    /// Where to write the edited bundle (default beside the original).
+    pub output: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_digests: bool,
+    /// Consent to write the edited bundle without the preview question.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +143,9 @@ impl Answers {
         if let Some(b) = &self.bundle {
             choices.bundle = b.file.clone();
             choices.placeholder_registry = b.placeholder_registry.clone();
+            choices.bundle_output = b.output.clone();
+            choices.pin_digests = b.pin_digests;
+            choices.confirm_bundle_write = b.write;
         }
         choices.mapping_overrides = self.mapping.clone();
         choices.gateway = self.gateway.as_ref().map(|g| g.service_type);

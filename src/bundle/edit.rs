@@ -67,19 +67,27 @@ impl EditPlan {
         self.edits.push(edit);
     }
 
-    /// Add `other`'s edits, dropping those that fall inside lines this plan deletes (an
-    /// image inside an application that is moved out of the bundle needs no rewrite).
+    /// Add `other`'s edits. Edits inside lines that either plan deletes are dropped, whichever
+    /// plan they came from: an image inside an application moved out of the bundle needs no
+    /// rewrite, and the order plans are merged in must not matter.
     pub fn merge(&mut self, other: EditPlan) {
+        let is_delete = |e: &Edit| matches!(e.kind, EditKind::Delete { .. });
         let deleted: Vec<Range<usize>> = self
             .edits
             .iter()
-            .filter(|e| matches!(e.kind, EditKind::Delete { .. }))
+            .chain(other.edits.iter())
+            .filter(|e| is_delete(e))
             .map(|e| e.range.clone())
             .collect();
-        let inside =
-            |r: &Range<usize>| deleted.iter().any(|d| d.start <= r.start && r.end <= d.end);
+        let inside = |e: &Edit| {
+            !is_delete(e)
+                && deleted
+                    .iter()
+                    .any(|d| d.start <= e.range.start && e.range.end <= d.end)
+        };
+        self.edits.retain(|e| !inside(e));
         self.edits
-            .extend(other.edits.into_iter().filter(|e| !inside(&e.range)));
+            .extend(other.edits.into_iter().filter(|e| !inside(e)));
         self.placeholder_free.extend(other.placeholder_free);
     }
 

@@ -181,6 +181,15 @@ impl StepContext {
         }));
     }
 
+    /// Shows a document (a diff, a plan) to the operator.
+    pub fn document(&self, title: impl Into<String>, text: impl Into<String>) {
+        let _ = self.events.send(EngineEvent::Document {
+            step: self.step,
+            title: title.into(),
+            text: text.into(),
+        });
+    }
+
     /// Asks the operator. A headless run cannot ask, so the step fails with the answers key.
     pub async fn ask(&self, request: InputRequest) -> Result<Answer, StepError> {
         if !self.interactive {
@@ -206,6 +215,11 @@ impl StepContext {
         if let Ok(mut p) = self.password.lock() {
             *p = Some(secret);
         }
+    }
+
+    /// Reads the wizard state (another step's status, say).
+    pub fn with_state<T>(&self, f: impl FnOnce(&crate::wizard::WizardState) -> T) -> T {
+        self.with_session(|s| f(s.state()))
     }
 
     fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {

@@ -101,6 +101,12 @@ pub enum EngineEvent {
         status: StepStatus,
     },
     NeedsInput(InputRequest),
+    /// A document for the operator to read before deciding (the bundle diff).
+    Document {
+        step: Step,
+        title: String,
+        text: String,
+    },
     /// Something the operator should read (an invalidation, a refusal, a resume).
     Notice(String),
     Stopped(StopReason),

@@ -35,6 +35,10 @@ pub fn line(event: &EngineEvent) -> Option<String> {
             r.step, r.prompt, r.answers_key
         ),
         EngineEvent::Notice(text) => format!("notice: {text}"),
+        EngineEvent::Document { step, title, text } => {
+            let body: Vec<String> = text.lines().map(|l| format!("[{step}] | {l}")).collect();
+            format!("[{step}] {title}:\n{}", body.join("\n"))
+        }
         EngineEvent::Stopped(reason) => match reason {
             StopReason::Finished => "finished: every step is done".to_string(),
             StopReason::Interrupted => {

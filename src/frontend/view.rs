@@ -19,6 +19,8 @@ pub struct View {
     pub log: VecDeque<String>,
     pub notices: VecDeque<String>,
     pub question: Option<InputRequest>,
+    /// The latest document per step (e.g. the bundle diff) with its title.
+    pub documents: BTreeMap<Step, (String, String)>,
     pub stopped: Option<StopReason>,
 }
 
@@ -60,6 +62,9 @@ impl View {
                 self.push_log(format!("{}: {}", step.title(), status.label()));
             }
             EngineEvent::NeedsInput(request) => self.question = Some(request.clone()),
+            EngineEvent::Document { step, title, text } => {
+                self.documents.insert(*step, (title.clone(), text.clone()));
+            }
             EngineEvent::Notice(text) => {
                 self.push_log(text.clone());
                 self.notices.push_back(text.clone());

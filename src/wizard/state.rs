@@ -104,6 +104,15 @@ pub struct Choices {
     pub bundle: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder_registry: Option<String>,
+    /// Where the edited bundle is written (default: `<stem>.airgap.yaml` beside the original).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_output: Option<PathBuf>,
+    /// Write image references pinned by digest (`repo@sha256:...`) from the push report.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_digests: bool,
+    /// The operator confirmed the bundle edit (headless runs give it in the answers file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_bundle_write: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryChoice>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -3,7 +3,12 @@
 //! bundle or choice invalidates it.
 
 pub mod artifacts;
+mod bundle_plan;
 mod common;
+pub mod gateway;
+pub mod mapping;
+pub mod preview;
+pub mod push_report;
 
 use std::path::Path;
 
@@ -57,8 +62,11 @@ fn artifacts_input(set: InputSet, choices: &Choices) -> InputSet {
 fn bundle_input(set: InputSet, choices: &Choices) -> InputSet {
     let set = path_input(set, "bundle", choices.bundle.as_deref());
     let mapping = format!(
-        "{:?}|{:?}",
-        choices.placeholder_registry, choices.mapping_overrides
+        "{:?}|{:?}|{}|{:?}",
+        choices.placeholder_registry,
+        choices.mapping_overrides,
+        choices.pin_digests,
+        choices.bundle_output
     );
     set.with("placeholder mapping choices", fingerprint::value(&mapping))
 }
@@ -96,6 +104,9 @@ impl StepWork for Builtin {
         Box::pin(async move {
             match step {
                 Step::Artifacts => artifacts::run(ctx).await,
+                Step::PlaceholderMapping => mapping::run(ctx).await,
+                Step::GatewayType => gateway::run(ctx).await,
+                Step::BundlePreview => preview::run(ctx).await,
                 Step::Done => {
                     ctx.phase("the install is complete");
                     Ok(())

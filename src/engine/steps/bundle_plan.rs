@@ -1,0 +1,110 @@
+//! What the bundle steps share: the bundle as read, its image references, and the mapping
+//! table built from the choices and the push report. Rebuilt on every run from the same
+//! inputs, so the preview always shows exactly what the mapping step checked.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::artifacts::load_inventory;
+use super::common::required_path;
+use super::push_report::{self, PushReportFile};
+use crate::artifacts::CharmKind as ArchiveCharmKind;
+use crate::bundle::mapping::MappingTable;
+use crate::bundle::model::Bundle;
+use crate::bundle::podspec::CharmKind;
+use crate::bundle::scan::{self, ImageRefSite};
+use crate::engine::context::StepContext;
+use crate::engine::work::StepError;
+use crate::wizard::Step;
+
+pub struct BundlePlan {
+    pub path: PathBuf,
+    pub bundle: Bundle,
+    pub sites: Vec<ImageRefSite>,
+    pub table: MappingTable,
+    /// Charm name → kind, from charms.tar.gz (empty when the artifacts step was skipped).
+    pub charm_kinds: BTreeMap<String, CharmKind>,
+    /// Charm name → extracted file.
+    pub charm_files: BTreeMap<String, String>,
+}
+
+fn failed(e: impl std::fmt::Display) -> StepError {
+    StepError::failed(e.to_string())
+}
+
+pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
+    let path = required_path(
+        ctx,
+        |c| c.bundle.clone(),
+        |c, p| c.bundle = Some(p),
+        "bundle.file",
+        "Path to the air-gapped bundle.yaml",
+    )
+    .await?;
+    let choices = ctx.choices();
+    let target = choices
+        .registry
+        .as_ref()
+        .map(|r| r.target.clone())
+        .ok_or_else(|| {
+            StepError::failed(
+                "no registry target is chosen: go back to Registry login (answers: registry.target)",
+            )
+        })?;
+    let bundle = Bundle::load(&path).map_err(failed)?;
+    let sites = scan::scan_document(&bundle.doc);
+    let placeholder = choices
+        .placeholder_registry
+        .clone()
+        .or_else(|| scan::detect_placeholder(&sites));
+    let mut table = MappingTable::build(&sites, placeholder.as_deref(), &target).map_err(failed)?;
+    table.pin_digests = choices.pin_digests;
+    for (source, override_target) in &choices.mapping_overrides {
+        table
+            .set_override(source, Some(override_target))
+            .map_err(|e| StepError::failed(format!("mapping override for {source}: {e}")))?;
+    }
+    let report_path = push_report::path(&ctx.session_dir());
+    match PushReportFile::load(&report_path) {
+        Ok(report) => table.check(&report.to_mapping_report()),
+        Err(e) if pushed_by_us(ctx) => return Err(StepError::failed(e)),
+        Err(_) => {}
+    }
+    let (charm_kinds, charm_files) = match load_inventory(&ctx.session_dir()) {
+        Ok(inventory) => (
+            inventory
+                .charms
+                .iter()
+                .map(|c| {
+                    let kind = match c.kind {
+                        ArchiveCharmKind::PodSpec => CharmKind::PodSpec,
+                        ArchiveCharmKind::Sidecar => CharmKind::Sidecar,
+                    };
+                    (c.name.clone(), kind)
+                })
+                .collect(),
+            inventory
+                .charms
+                .iter()
+                .map(|c| {
+                    let file = super::artifacts::work_dir(ctx).join(&c.spool_path);
+                    (c.name.clone(), file.display().to_string())
+                })
+                .collect(),
+        ),
+        Err(_) => (BTreeMap::new(), BTreeMap::new()),
+    };
+    Ok(BundlePlan {
+        path,
+        bundle,
+        sites,
+        table,
+        charm_kinds,
+        charm_files,
+    })
+}
+
+/// The push step ran in this session, so its report must be there.
+fn pushed_by_us(ctx: &StepContext) -> bool {
+    ctx.with_state(|s| *s.status(Step::ImagePush) == crate::wizard::StepStatus::Done)
+}

@@ -1,0 +1,42 @@
+//! The Istio gateway's service type: kept as the bundle has it, or chosen by the operator.
+
+use serde_json::json;
+
+use crate::bundle::gateway::GatewayServiceType;
+use crate::engine::context::StepContext;
+use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::work::StepError;
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let choice = match ctx.choices().gateway {
+        Some(choice) => choice,
+        None => {
+            let options: Vec<String> = GatewayServiceType::ALL
+                .iter()
+                .map(|t| t.explanation().to_string())
+                .collect();
+            let answer = ctx
+                .ask(InputRequest {
+                    step: ctx.step(),
+                    prompt: "How should the Kubeflow dashboard's gateway be exposed?".into(),
+                    kind: InputKind::Choice(options),
+                    answers_key: "gateway.service_type",
+                })
+                .await?;
+            let Answer::Choice(i) = answer else {
+                return Err(StepError::failed("expected a choice of service type"));
+            };
+            let choice = GatewayServiceType::ALL
+                .get(i)
+                .copied()
+                .ok_or_else(|| StepError::failed("no such service type"))?;
+            ctx.update_choices(|c| c.gateway = Some(choice))?;
+            choice
+        }
+    };
+    ctx.log(
+        Level::Info,
+        format!("gateway service type: {}", choice.explanation()),
+    );
+    ctx.record_unit("gateway", json!({ "service_type": choice.as_str() }))
+}

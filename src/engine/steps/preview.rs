@@ -1,0 +1,117 @@
+//! The bundle preview: every edit (images, charm paths, gateway, PodSpec apps moved out) as
+//! one verified plan, shown as a diff, written to a new file after the operator's consent.
+//! The original bundle is never modified.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::bundle_plan;
+use crate::bundle::{charms, diff, gateway, podspec, rewrite, write};
+use crate::engine::context::StepContext;
+use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::work::StepError;
+
+pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
+
+fn failed(e: impl std::fmt::Display) -> StepError {
+    StepError::failed(e.to_string())
+}
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let plan = bundle_plan::build(&ctx).await?;
+    let choices = ctx.choices();
+    let mut edits =
+        rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table).map_err(failed)?;
+
+    if !plan.charm_files.is_empty() {
+        let rewrite = charms::plan_charm_paths(&plan.bundle, &plan.charm_files).map_err(failed)?;
+        for missing in &rewrite.missing {
+            ctx.log(Level::Warn, missing.message());
+        }
+        edits.merge(rewrite.plan);
+    }
+    if let Some(choice) = choices.gateway {
+        edits.merge(gateway::plan_gateway(&plan.bundle, choice).map_err(failed)?);
+    }
+    let warnings = podspec::detect_podspec(&plan.bundle, &plan.charm_kinds);
+    let mut separate = None;
+    if !warnings.is_empty() {
+        for w in &warnings {
+            ctx.log(Level::Warn, w.message.clone());
+        }
+        let moved = podspec::plan_podspec_move(&plan.bundle, &warnings).map_err(failed)?;
+        edits.merge(moved.edit);
+        separate = Some(moved.plan);
+    }
+
+    let edited = edits.apply(&plan.bundle.doc).map_err(failed)?;
+    let output: PathBuf = choices
+        .bundle_output
+        .clone()
+        .unwrap_or_else(|| write::default_output_path(&plan.path));
+    let name = |p: &std::path::Path| p.display().to_string();
+    let diff_text = diff::unified_diff(
+        plan.bundle.doc.text(),
+        &edited.text,
+        &name(&plan.path),
+        &name(&output),
+    );
+    ctx.document(format!("Edits to write to {}", output.display()), diff_text);
+
+    if !choices.confirm_bundle_write {
+        let answer = ctx
+            .ask(InputRequest {
+                step: ctx.step(),
+                prompt: format!(
+                    "Write the edited bundle to {}? (the original stays as it is)",
+                    output.display()
+                ),
+                kind: InputKind::Confirm,
+                answers_key: "bundle.write",
+            })
+            .await?;
+        if answer != Answer::Confirm(true) {
+            return Err(StepError::failed(
+                "the edit was not confirmed; nothing was written. Retry to see the preview again.",
+            ));
+        }
+    }
+    let report = plan
+        .table
+        .report(&plan.sites, &name(&plan.path), &name(&output));
+    let written =
+        write::write_outputs(&plan.path, Some(&output), &edited.text, &report).map_err(failed)?;
+    let mut detail = json!({
+        "bundle": written.bundle,
+        "report": written.report,
+    });
+    if let Some(separate) = separate {
+        let path = written.bundle.with_file_name(SEPARATE_PLAN_FILE);
+        write::write_atomic(
+            &path,
+            separate
+                .to_yaml("# Deployed one by one by ckf-airgap")
+                .as_bytes(),
+        )
+        .map_err(failed)?;
+        ctx.log(
+            Level::Info,
+            format!(
+                "{} PodSpec application(s) moved out of the bundle; their plan is in {}",
+                warnings.len(),
+                path.display()
+            ),
+        );
+        detail["separately_deployed"] = json!(path);
+    }
+    ctx.log(
+        Level::Info,
+        format!(
+            "wrote {} and {}",
+            written.bundle.display(),
+            written.report.display()
+        ),
+    );
+    ctx.record_unit("written", detail)
+}
