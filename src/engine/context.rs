@@ -181,6 +181,14 @@ impl StepContext {
         }));
     }
 
+    /// Publishes structured results for the step's screen.
+    pub fn publish(&self, data: super::step_data::StepData) {
+        let _ = self.events.send(EngineEvent::StepData {
+            step: self.step,
+            data,
+        });
+    }
+
     /// Shows a document (a diff, a plan) to the operator.
     pub fn document(&self, title: impl Into<String>, text: impl Into<String>) {
         let _ = self.events.send(EngineEvent::Document {

@@ -94,6 +94,7 @@ impl Engine {
                     }
                 }
                 Command::Answer(_) => self.notice("no question is waiting for an answer".into()),
+                Command::SetPassword(secret) => self.set_password(Some(secret)),
                 other => self.handle_navigation(other)?,
             }
         };
@@ -127,7 +128,9 @@ impl Engine {
             },
             Command::Retry => Msg::Retry(self.current()),
             Command::SetChoices(choices) => Msg::SetChoices(choices),
-            Command::RunCurrent | Command::Answer(_) | Command::Quit => return Ok(()),
+            Command::RunCurrent | Command::Answer(_) | Command::SetPassword(_) | Command::Quit => {
+                return Ok(());
+            }
         };
         let changed_choices = matches!(msg, Msg::SetChoices(_));
         let skipped = match &msg {
@@ -203,6 +206,7 @@ impl Engine {
                         break Err(StepError::Cancelled);
                     }
                     Some(Command::Answer(answer)) => self.deliver(answer),
+                    Some(Command::SetPassword(secret)) => self.set_password(Some(secret)),
                     Some(_) => self.notice(format!("{} is running; wait for it or quit", step.title())),
                 },
             }

@@ -101,6 +101,11 @@ pub enum EngineEvent {
         status: StepStatus,
     },
     NeedsInput(InputRequest),
+    /// Structured results for the step's screen (checks, inventory, push rows, mapping, ...).
+    StepData {
+        step: Step,
+        data: super::step_data::StepData,
+    },
     /// A document for the operator to read before deciding (the bundle diff).
     Document {
         step: Step,
@@ -113,7 +118,7 @@ pub enum EngineEvent {
 }
 
 /// What a front end asks of the engine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Run (or resume) the current step.
     RunCurrent,
@@ -124,6 +129,8 @@ pub enum Command {
     },
     Retry,
     SetChoices(Box<Choices>),
+    /// The registry password typed into a form; kept in the engine's memory only.
+    SetPassword(Secret),
     Answer(Answer),
     /// Save and stop.
     Quit,

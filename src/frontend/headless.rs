@@ -10,7 +10,9 @@ use crate::engine::{EngineEvent, Level, StopReason};
 /// The line printed for an event, or None for events with nothing to say.
 pub fn line(event: &EngineEvent) -> Option<String> {
     Some(match event {
-        EngineEvent::State(_) | EngineEvent::UnitDone { .. } => return None,
+        EngineEvent::State(_) | EngineEvent::UnitDone { .. } | EngineEvent::StepData { .. } => {
+            return None;
+        }
         EngineEvent::StepStarted(step) => format!("[{step}] started"),
         EngineEvent::Progress(p) => format!("[{}] progress {}", p.step, progress_line(p)),
         EngineEvent::Phase { step, text } => format!("[{step}] {text}"),

@@ -21,6 +21,8 @@ pub struct View {
     pub question: Option<InputRequest>,
     /// The latest document per step (e.g. the bundle diff) with its title.
     pub documents: BTreeMap<Step, (String, String)>,
+    /// The latest structured results per step.
+    pub data: BTreeMap<Step, crate::engine::step_data::StepData>,
     pub stopped: Option<StopReason>,
 }
 
@@ -62,6 +64,9 @@ impl View {
                 self.push_log(format!("{}: {}", step.title(), status.label()));
             }
             EngineEvent::NeedsInput(request) => self.question = Some(request.clone()),
+            EngineEvent::StepData { step, data } => {
+                self.data.insert(*step, data.clone());
+            }
             EngineEvent::Document { step, title, text } => {
                 self.documents.insert(*step, (title.clone(), text.clone()));
             }

@@ -10,13 +10,15 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::common::{blocking, required_path};
+use crate::artifacts::charms::CharmVersion;
 use crate::artifacts::{
-    self, CharmInfo, DeploymentNeeds, ImageHooks, ImageRecord, Inventory, ProcessOptions,
-    ProgressEvent, SpoolMode,
+    self, CharmInfo, CrossCheck, DeploymentNeeds, ImageHooks, ImageRecord, Inventory,
+    ProcessOptions, ProgressEvent, SpoolMode,
 };
 use crate::bundle;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
+use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::work::StepError;
 use crate::frontend::view::amount;
 use crate::session::atomic::{create_private_dir, write_atomically};
@@ -187,17 +189,74 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             inventory_path(&session_dir).display()
         ),
     );
-    cross_check_with_bundle(&ctx, &inventory)
+    let check = cross_check_with_bundle(&ctx, &inventory)?;
+    ctx.publish(StepData::Inventory(inventory_view(
+        &inventory,
+        check.as_ref(),
+    )));
+    match check {
+        Some(check) if !check.missing_images.is_empty() || !check.missing_charms.is_empty() => {
+            Err(missing_error(&ctx, &check))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn inventory_view(inventory: &Inventory, check: Option<&CrossCheck>) -> InventoryView {
+    InventoryView {
+        images: inventory
+            .images
+            .iter()
+            .map(|i| ImageRow {
+                reference: i.reference.clone(),
+                layers: i.layers.len(),
+                bytes: i.total_size,
+            })
+            .collect(),
+        charms: inventory
+            .charms
+            .iter()
+            .map(|c| CharmRow {
+                name: c.name.clone(),
+                kind: format!("{:?}", c.kind),
+                version: match &c.version {
+                    CharmVersion::Revision(r) => format!("r{r}"),
+                    CharmVersion::Hash(h) => h.clone(),
+                },
+            })
+            .collect(),
+        missing: check
+            .map(|c| {
+                c.missing_images
+                    .iter()
+                    .map(|i| format!("image {i}"))
+                    .chain(c.missing_charms.iter().map(|n| format!("charm {n}")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        unused: check
+            .map(|c| {
+                c.unused_images
+                    .iter()
+                    .map(|i| format!("image {i}"))
+                    .chain(c.unused_charms.iter().map(|n| format!("charm {n}")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
 
 /// Every image and charm the bundle needs must be in the archives; unused ones are listed.
-fn cross_check_with_bundle(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepError> {
+fn cross_check_with_bundle(
+    ctx: &StepContext,
+    inventory: &Inventory,
+) -> Result<Option<CrossCheck>, StepError> {
     let Some(bundle_path) = ctx.choices().bundle else {
         ctx.log(
             Level::Info,
             "no bundle chosen yet: the images are checked against it in the mapping step",
         );
-        return Ok(());
+        return Ok(None);
     };
     let needs = deployment_needs(&bundle_path, ctx.choices().placeholder_registry.as_deref())?;
     let check = artifacts::cross_check(inventory, &needs);
@@ -213,13 +272,12 @@ fn cross_check_with_bundle(ctx: &StepContext, inventory: &Inventory) -> Result<(
             format!("charm not used by the bundle: {unused}"),
         );
     }
-    if check.missing_images.is_empty() && check.missing_charms.is_empty() {
-        return Ok(());
-    }
-    let mut text = format!(
-        "{} needs what the archives do not hold:",
-        bundle_path.display()
-    );
+    Ok(Some(check))
+}
+
+fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {
+    let bundle = ctx.choices().bundle.unwrap_or_default();
+    let mut text = format!("{} needs what the archives do not hold:", bundle.display());
     for image in &check.missing_images {
         text.push_str(&format!("\n  image {image}"));
     }
@@ -230,7 +288,7 @@ fn cross_check_with_bundle(ctx: &StepContext, inventory: &Inventory) -> Result<(
         "\nAdd them on the connected side (images.tar.gz / charms.tar.gz) and copy the archives \
          again, or skip this step with a reason if you will provide them another way.",
     );
-    Err(StepError::failed(text))
+    StepError::failed(text)
 }
 
 /// The images and charms a bundle refers to.

@@ -4,10 +4,50 @@
 use serde_json::json;
 
 use super::bundle_plan;
+use crate::bundle::mapping::MappingTable;
 use crate::bundle::mapping::MatchStatus;
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
+use crate::engine::step_data::{MappingRowView, MappingState, StepData};
 use crate::engine::work::StepError;
+
+/// The rows for the mapping screen: rows that need the operator first.
+pub fn rows_view(table: &MappingTable) -> Vec<MappingRowView> {
+    let mut rows: Vec<MappingRowView> = table
+        .rows
+        .iter()
+        .map(|row| {
+            let (state, detail) = match (&row.problem, &row.status, &row.target) {
+                (Some(p), _, _) => (MappingState::Invalid, Some(p.clone())),
+                (None, _, None) => (MappingState::Kept, None),
+                (None, MatchStatus::Matched(_), _) => (MappingState::Matched, row.digest.clone()),
+                (None, MatchStatus::Missing, _) => (MappingState::Missing, None),
+                (None, MatchStatus::Ambiguous(c), _) => {
+                    (MappingState::Ambiguous, Some(c.join(", ")))
+                }
+                (None, MatchStatus::Unchecked, _) => (MappingState::Unchecked, None),
+            };
+            MappingRowView {
+                source: row.source.clone(),
+                target: table
+                    .final_target(row)
+                    .unwrap_or_else(|| row.source.clone()),
+                state,
+                detail,
+                overridden: row.overridden,
+            }
+        })
+        .collect();
+    let rank = |s: &MappingState| match s {
+        MappingState::Missing | MappingState::Invalid => 0,
+        MappingState::Ambiguous => 1,
+        MappingState::Unchecked => 2,
+        MappingState::Matched => 3,
+        MappingState::Kept => 4,
+    };
+    rows.sort_by_key(|r| rank(&r.state));
+    rows
+}
 
 pub const MAPPING_FILE: &str = "mapping.json";
 
@@ -38,6 +78,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         text.push_str(&format!("{}\n  -> {target}  [{status}]\n", row.source));
     }
     ctx.document("Image mapping", text);
+    ctx.publish(StepData::Mapping(rows_view(table)));
 
     let conflicts = table.conflicts();
     let blocking = table.blocking_rows();

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use super::context::StepContext;
 use super::fingerprint::{self, InputSet};
+use super::step_data::{FinishView, StepData};
 use super::work::{StepError, StepFuture, StepWork};
 use crate::wizard::{Choices, Step};
 
@@ -108,12 +109,41 @@ impl StepWork for Builtin {
                 Step::GatewayType => gateway::run(ctx).await,
                 Step::BundlePreview => preview::run(ctx).await,
                 Step::Done => {
+                    ctx.publish(StepData::Finish(finish_view(&ctx)));
                     ctx.phase("the install is complete");
                     Ok(())
                 }
                 other => Err(not_built(other)),
             }
         })
+    }
+}
+
+/// What the operator does next. The dashboard address comes from the deploy step once it
+/// can read the cluster; until then the way to find it is given.
+fn finish_view(ctx: &StepContext) -> FinishView {
+    let written = ctx.with_state(|s| {
+        s.record(Step::BundlePreview)
+            .ledger
+            .get("written")
+            .and_then(|v| v.get("bundle"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
+    let mut next_steps = Vec::new();
+    if let Some(bundle) = written {
+        next_steps.push(format!("Edited bundle: {bundle}"));
+    }
+    next_steps.push(
+        "Find the dashboard: kubectl -n kubeflow get svc istio-ingressgateway-workload".into(),
+    );
+    next_steps.push(
+        "Set the login: juju config dex-auth static-username=<user> static-password=<password>"
+            .into(),
+    );
+    FinishView {
+        dashboard: None,
+        next_steps,
     }
 }
 

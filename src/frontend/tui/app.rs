@@ -8,7 +8,23 @@ use crate::frontend::view::View;
 use crate::secret::Secret;
 use crate::wizard::StepStatus;
 
+use super::screens;
+use super::screens::mapping::MappingMode;
+use super::screens::registry::RegistryForm;
 use super::theme::Theme;
+use crate::wizard::Step;
+
+/// What a step screen remembers while it is shown: selection, scroll, filter, edits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScreenState {
+    pub step: Option<Step>,
+    pub selected: usize,
+    pub scroll: usize,
+    pub filter: String,
+    pub mapping: MappingMode,
+    pub form: RegistryForm,
+    pub choice: Option<usize>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
@@ -31,6 +47,7 @@ pub struct App {
     pub log_scroll: usize,
     pub theme: Theme,
     pub log_path: Option<String>,
+    pub screen: ScreenState,
 }
 
 impl App {
@@ -42,15 +59,25 @@ impl App {
             log_scroll: 0,
             theme,
             log_path: None,
+            screen: ScreenState::default(),
         }
     }
 
     pub fn on_event(&mut self, event: &EngineEvent) {
         self.view.apply(event);
-        if let EngineEvent::NeedsInput(_) = event {
+        if let EngineEvent::NeedsInput(_) = event
+            && !screens::preview::owns_question(self)
+        {
             self.overlay = Overlay::Answer {
                 buffer: String::new(),
                 choice: 0,
+            };
+        }
+        // A new step gets a fresh screen.
+        if self.screen.step != Some(self.view.state.current) {
+            self.screen = ScreenState {
+                step: Some(self.view.state.current),
+                ..ScreenState::default()
             };
         }
     }
@@ -132,6 +159,9 @@ impl App {
     }
 
     fn on_wizard_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if let Some(commands) = screens::on_key(self, key) {
+            return commands;
+        }
         let status = self.view.state.status(self.view.state.current).clone();
         match key.code {
             KeyCode::Char('?') | KeyCode::F(1) => {

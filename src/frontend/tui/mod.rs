@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod render;
+pub mod screens;
 pub mod theme;
 
 use std::time::Duration;

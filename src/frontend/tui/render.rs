@@ -8,11 +8,13 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Overlay};
 use crate::engine::InputKind;
-use crate::frontend::view::progress_line;
 use crate::wizard::{Step, StepStatus};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
+
+/// Wide terminals show the steps in a column; narrow ones in a strip above the screen.
+const SIDE_COLUMN_MIN_WIDTH: u16 = 110;
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
@@ -31,9 +33,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(area);
     draw_title(frame, app, top);
-    let [steps, body] =
-        Layout::horizontal([Constraint::Length(28), Constraint::Min(40)]).areas(middle);
-    draw_steps(frame, app, steps);
+    let body = if area.width >= SIDE_COLUMN_MIN_WIDTH {
+        let [steps, body] =
+            Layout::horizontal([Constraint::Length(28), Constraint::Min(40)]).areas(middle);
+        draw_steps(frame, app, steps);
+        body
+    } else {
+        let [strip, body] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(8)]).areas(middle);
+        draw_strip(frame, app, strip);
+        body
+    };
     if app.show_log {
         draw_log(frame, app, body);
     } else {
@@ -83,60 +93,33 @@ fn draw_steps(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block(app, " Steps ")), area);
 }
 
+/// `✔1 ✔2 ▶3 ·4 ...`: every step's state in one line.
+fn draw_strip(frame: &mut Frame, app: &App, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    for step in Step::ALL {
+        let (mark, style) = app.theme.status_mark(app.view.state.status(step));
+        let number = Span::raw(format!("{} ", step.index() + 1));
+        spans.push(Span::styled(mark, style));
+        spans.push(if step == app.view.state.current {
+            number.style(app.theme.current())
+        } else {
+            number
+        });
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
 fn draw_step(frame: &mut Frame, app: &App, area: Rect) {
-    let step = app.view.state.current;
-    let record = app.view.state.record(step);
-    let mut lines = vec![
-        Line::from(Span::styled(
-            step.title(),
-            app.theme.current().remove_modifier(Modifier::REVERSED),
-        )),
-        Line::from(""),
-    ];
-    let (mark, style) = app.theme.status_mark(&record.status);
-    let status_text = match &record.status {
-        StepStatus::Failed { reason } => format!("failed: {reason}"),
-        StepStatus::Skipped { reason } => format!("skipped: {reason}"),
-        other => other.label().to_string(),
-    };
-    lines.push(Line::from(vec![
-        Span::styled(format!("{mark} "), style),
-        Span::styled(status_text, style),
-    ]));
-    if let Some(note) = &record.note {
-        lines.push(Line::from(Span::styled(note.clone(), app.theme.warn())));
-    }
-    if !record.ledger.is_empty() {
-        lines.push(Line::from(format!(
-            "{} unit(s) finished",
-            record.ledger.len()
-        )));
-    }
-    if let Some(phase) = app.view.phase.get(&step) {
-        lines.push(Line::from(phase.clone()));
-    }
-    if let Some(p) = app.view.progress.get(&step) {
-        lines.push(Line::from(""));
-        if let Some(f) = p.fraction() {
-            lines.push(Line::from(gauge(
-                app,
-                f,
-                area.width.saturating_sub(4) as usize,
-            )));
-        }
-        lines.push(Line::from(progress_line(p)));
-    }
-    lines.push(Line::from(""));
-    for notice in &app.view.notices {
-        lines.push(Line::from(Span::styled(notice.clone(), app.theme.warn())));
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(hint(app), app.theme.dim())));
+    let title = format!(" {} ", app.view.state.current.title());
+    let outer = block(app, &title);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [screen, hint_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(inner);
+    super::screens::render(frame, screen, app);
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(app, " Current step ")),
-        area,
+        Paragraph::new(Span::styled(hint(app), app.theme.dim())),
+        hint_area,
     );
 }
 
@@ -153,14 +136,6 @@ fn hint(app: &App) -> String {
         StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),
         StepStatus::Running => String::new(),
     }
-}
-
-fn gauge(app: &App, fraction: f64, width: usize) -> String {
-    let (full, empty) = app.theme.gauge_chars();
-    let filled = ((fraction * width as f64).round() as usize).min(width);
-    let mut s: String = std::iter::repeat_n(full, filled).collect();
-    s.extend(std::iter::repeat_n(empty, width - filled));
-    s
 }
 
 fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
@@ -212,23 +187,25 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
         Overlay::None => return,
         Overlay::Help => (
             " Help ",
-            vec![
-                format!("{}:", app.view.state.current.title()),
-                step_help(app.view.state.current).to_string(),
-                String::new(),
-                "Enter  run the step, or go on once it is done".into(),
-                "b      back to the previous step".into(),
-                "s      skip the step (a reason is recorded)".into(),
-                "r      retry a failed step (finished units are kept)".into(),
-                "l      show or hide the log; PgUp/PgDn scroll".into(),
-                "q      quit; everything finished is saved".into(),
-                String::new(),
-                app.log_path
-                    .as_ref()
-                    .map(|p| format!("Full log: {p}"))
-                    .unwrap_or_default(),
-                "Any key closes this help.".into(),
-            ],
+            super::screens::help(app.view.state.current)
+                .iter()
+                .map(|l| l.to_string())
+                .chain([
+                    String::new(),
+                    "Enter  run the step, or go on once it is done".into(),
+                    "b      back to the previous step".into(),
+                    "s      skip the step (a reason is recorded)".into(),
+                    "r      retry a failed step (finished units are kept)".into(),
+                    "l      show or hide the log; PgUp/PgDn scroll".into(),
+                    "q      quit; everything finished is saved".into(),
+                    String::new(),
+                    app.log_path
+                        .as_ref()
+                        .map(|p| format!("Full log: {p}"))
+                        .unwrap_or_default(),
+                    "Any key closes this help.".into(),
+                ])
+                .collect(),
         ),
         Overlay::ConfirmQuit => (
             " Quit? ",
@@ -276,20 +253,4 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
             .block(block(app, title)),
         popup,
     );
-}
-
-fn step_help(step: Step) -> &'static str {
-    match step {
-        Step::EnvironmentChecks => {
-            "checks the cluster, registry, Juju and disk before anything changes."
-        }
-        Step::Artifacts => "reads images.tar.gz and charms.tar.gz, verifying every layer.",
-        Step::RegistryLogin => "connects to the private registry and checks push rights.",
-        Step::ImagePush => "pushes every image straight from the archive; resumes per layer.",
-        Step::PlaceholderMapping => "maps every placeholder image in the bundle to a pushed image.",
-        Step::GatewayType => "chooses how the Istio gateway is exposed.",
-        Step::BundlePreview => "shows the bundle edits as a diff and writes a new file.",
-        Step::JujuDeploy => "runs the juju commands and watches the model settle.",
-        Step::Done => "shows how to reach the dashboard.",
-    }
 }

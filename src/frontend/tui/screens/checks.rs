@@ -1,0 +1,78 @@
+//! Environment checks: one row per check with its verdict; the selected one shows its
+//! evidence and the exact fix.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::common::{fit, heading, move_selection, status_lines, window_start};
+use crate::engine::Command;
+use crate::engine::step_data::{StepData, Verdict};
+use crate::frontend::tui::app::App;
+use crate::wizard::Step;
+
+fn rows(app: &App) -> &[crate::engine::step_data::CheckRow] {
+    match app.view.data.get(&Step::EnvironmentChecks) {
+        Some(StepData::Checks(rows)) => rows,
+        _ => &[],
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let mut lines = status_lines(app, area.width);
+    let rows = rows(app);
+    if rows.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(
+            "Enter runs the checks: Kubernetes, storage, DNS, load balancer,",
+        ));
+        lines.push(Line::from(
+            "registry trust, Juju client and controller, model, disk, inotify.",
+        ));
+    } else {
+        lines.push(heading("Checks"));
+        let room = (area.height as usize).saturating_sub(lines.len() + 6);
+        let start = window_start(app.screen.selected, room, rows.len());
+        for (i, row) in rows.iter().enumerate().skip(start).take(room) {
+            let (mark, style) = verdict_mark(app, row.verdict);
+            let pointer = if i == app.screen.selected { ">" } else { " " };
+            lines.push(Line::from(vec![
+                Span::raw(pointer.to_string()),
+                Span::styled(format!("{mark} "), style),
+                Span::raw(fit(&row.title, area.width as usize - 8)),
+            ]));
+        }
+        if let Some(row) = rows.get(app.screen.selected) {
+            lines.push(Line::from(""));
+            lines.push(Line::from(format!("Seen: {}", row.evidence)));
+            if let Some(fix) = &row.fix {
+                lines.push(Line::from(Span::styled(
+                    format!("Fix: {fix}"),
+                    app.theme.warn(),
+                )));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+fn verdict_mark(app: &App, verdict: Verdict) -> (&'static str, ratatui::style::Style) {
+    let t = app.theme;
+    match (verdict, t.ascii) {
+        (Verdict::Pass, false) => ("✔", t.ok()),
+        (Verdict::Warn, false) => ("!", t.warn()),
+        (Verdict::Fail, false) => ("✘", t.bad()),
+        (Verdict::Skipped, false) => ("↷", t.dim()),
+        (Verdict::Pass, true) => ("[ok]", t.ok()),
+        (Verdict::Warn, true) => ("[!!]", t.warn()),
+        (Verdict::Fail, true) => ("[XX]", t.bad()),
+        (Verdict::Skipped, true) => ("[--]", t.dim()),
+    }
+}
+
+pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
+    let len = rows(app).len();
+    move_selection(&mut app.screen.selected, len, key.code).then(Vec::new)
+}

@@ -1,0 +1,84 @@
+//! Juju setup and deploy: the plan, each command's state, the live output and the model's
+//! status table with any known failure recognised.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::common::{fit, heading, move_selection, status_lines, window_start};
+use crate::engine::Command;
+use crate::engine::step_data::{CommandState, DeployView, StepData};
+use crate::frontend::tui::app::App;
+use crate::wizard::Step;
+
+fn view(app: &App) -> Option<&DeployView> {
+    match app.view.data.get(&Step::JujuDeploy) {
+        Some(StepData::Deploy(v)) => Some(v),
+        _ => None,
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let mut lines = status_lines(app, area.width);
+    let width = area.width as usize;
+    let Some(v) = view(app) else {
+        lines.push(Line::from(
+            "Enter shows the deploy plan: the edited bundle, the charms",
+        ));
+        lines.push(Line::from(
+            "deployed one by one with their config files, then the relations.",
+        ));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+        return;
+    };
+    if v.dry_run {
+        lines.push(Line::from(Span::styled(
+            "DRY RUN: the commands are shown, not run",
+            app.theme.warn(),
+        )));
+    }
+    lines.push(heading(&format!("Plan: {} commands", v.commands.len())));
+    let status_rows = v.status.len() + v.diagnoses.len() + usize::from(!v.status.is_empty());
+    let room = (area.height as usize).saturating_sub(lines.len() + status_rows.min(8));
+    let start = window_start(app.screen.selected, room, v.commands.len());
+    for row in v.commands.iter().skip(start).take(room) {
+        let (mark, style) = match &row.state {
+            CommandState::Pending => ("   ", app.theme.dim()),
+            CommandState::Running => ("-> ", app.theme.warn()),
+            CommandState::Done => ("ok ", app.theme.ok()),
+            CommandState::AlreadyPresent => ("== ", app.theme.ok()),
+            CommandState::Failed(_) => ("XX ", app.theme.bad()),
+            CommandState::Skipped(_) => ("-- ", app.theme.dim()),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(mark, style),
+            Span::raw(fit(&row.display, width.saturating_sub(3))),
+        ]));
+        if let CommandState::Failed(why) = &row.state {
+            lines.push(Line::from(Span::styled(
+                fit(&format!("   {why}"), width),
+                app.theme.bad(),
+            )));
+        }
+    }
+    if !v.status.is_empty() {
+        lines.push(heading("Model kubeflow"));
+        for s in v.status.iter().take(6) {
+            lines.push(Line::from(fit(
+                &format!("{:<28} {:<10} {}", s.application, s.status, s.message),
+                width,
+            )));
+        }
+    }
+    for d in &v.diagnoses {
+        lines.push(Line::from(Span::styled(fit(d, width), app.theme.warn())));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
+    let len = view(app).map(|v| v.commands.len()).unwrap_or(0);
+    move_selection(&mut app.screen.selected, len, key.code).then(Vec::new)
+}

@@ -1,0 +1,44 @@
+//! The end: where the dashboard is and what to do next.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::common::{heading, status_lines};
+use crate::engine::step_data::StepData;
+use crate::frontend::tui::app::App;
+use crate::wizard::{Step, StepStatus};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let mut lines = status_lines(app, area.width);
+    let skipped: Vec<&str> = Step::ALL
+        .iter()
+        .filter(|s| matches!(app.view.state.status(**s), StepStatus::Skipped { .. }))
+        .map(|s| s.title())
+        .collect();
+    if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done) {
+        lines.push(heading("Charmed Kubeflow"));
+        match &view.dashboard {
+            Some(url) => lines.push(Line::from(format!("Dashboard: {url}"))),
+            None => lines.push(Line::from("Dashboard: see the command below")),
+        }
+        lines.push(Line::from(""));
+        lines.push(heading("Next steps"));
+        for step in &view.next_steps {
+            lines.push(Line::from(format!("- {step}")));
+        }
+    } else {
+        lines.push(Line::from(
+            "Enter finishes the install and shows the next steps.",
+        ));
+    }
+    if !skipped.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(format!(
+            "Done by hand (skipped here): {}",
+            skipped.join(", ")
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}

@@ -1,0 +1,93 @@
+//! Artifacts: reading progress, then the inventory (images and charms) and what the bundle
+//! needs that is missing.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::common::{fit, heading, move_selection, status_lines, window_start};
+use crate::engine::Command;
+use crate::engine::events::Quantity;
+use crate::engine::step_data::{InventoryView, StepData};
+use crate::frontend::tui::app::App;
+use crate::frontend::view::amount;
+use crate::wizard::Step;
+
+fn view(app: &App) -> Option<&InventoryView> {
+    match app.view.data.get(&Step::Artifacts) {
+        Some(StepData::Inventory(v)) => Some(v),
+        _ => None,
+    }
+}
+
+fn lines_of(v: &InventoryView) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for m in &v.missing {
+        out.push((format!("MISSING {m}"), true));
+    }
+    for i in &v.images {
+        out.push((
+            format!(
+                "{}  {} layers  {}",
+                i.reference,
+                i.layers,
+                amount(i.bytes, Quantity::Bytes)
+            ),
+            false,
+        ));
+    }
+    for c in &v.charms {
+        out.push((
+            format!("charm {} {} ({})", c.name, c.version, c.kind),
+            false,
+        ));
+    }
+    for u in &v.unused {
+        out.push((format!("unused {u}"), false));
+    }
+    out
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let mut lines = status_lines(app, area.width);
+    let choices = &app.view.state.choices;
+    let show = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(asked when the step runs)".into())
+    };
+    lines.push(Line::from(format!(
+        "Images: {}",
+        show(&choices.images_archive)
+    )));
+    lines.push(Line::from(format!(
+        "Charms: {}",
+        show(&choices.charms_archive)
+    )));
+    if let Some(v) = view(app) {
+        lines.push(heading(&format!(
+            "Inventory: {} images, {} charms",
+            v.images.len(),
+            v.charms.len()
+        )));
+        let all = lines_of(v);
+        let room = (area.height as usize).saturating_sub(lines.len());
+        let start = window_start(app.screen.selected, room, all.len());
+        for (text, bad) in all.iter().skip(start).take(room) {
+            let text = fit(text, area.width as usize);
+            lines.push(if *bad {
+                Line::from(Span::styled(text, app.theme.bad()))
+            } else {
+                Line::from(text)
+            });
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
+    let len = view(app).map(|v| lines_of(v).len()).unwrap_or(0);
+    move_selection(&mut app.screen.selected, len, key.code).then(Vec::new)
+}

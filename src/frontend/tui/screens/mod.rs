@@ -1,0 +1,90 @@
+//! One screen per step. Each draws the step's own content below the common status lines and
+//! may claim keys before the wizard's generic ones (a form field must receive the letter `b`).
+
+pub mod checks;
+pub mod common;
+pub mod deploy;
+pub mod done;
+pub mod gateway;
+pub mod inventory;
+pub mod mapping;
+pub mod preview;
+pub mod push;
+pub mod registry;
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::app::App;
+use crate::engine::Command;
+use crate::wizard::Step;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    match app.view.state.current {
+        Step::EnvironmentChecks => checks::render(frame, area, app),
+        Step::Artifacts => inventory::render(frame, area, app),
+        Step::RegistryLogin => registry::render(frame, area, app),
+        Step::ImagePush => push::render(frame, area, app),
+        Step::PlaceholderMapping => mapping::render(frame, area, app),
+        Step::GatewayType => gateway::render(frame, area, app),
+        Step::BundlePreview => preview::render(frame, area, app),
+        Step::JujuDeploy => deploy::render(frame, area, app),
+        Step::Done => done::render(frame, area, app),
+    }
+}
+
+/// Keys the current screen handles itself; None leaves the key to the wizard.
+pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
+    match app.view.state.current {
+        Step::EnvironmentChecks => checks::on_key(app, key),
+        Step::Artifacts => inventory::on_key(app, key),
+        Step::RegistryLogin => registry::on_key(app, key),
+        Step::ImagePush => push::on_key(app, key),
+        Step::PlaceholderMapping => mapping::on_key(app, key),
+        Step::GatewayType => gateway::on_key(app, key),
+        Step::BundlePreview => preview::on_key(app, key),
+        Step::JujuDeploy => deploy::on_key(app, key),
+        Step::Done => None,
+    }
+}
+
+/// Help text for the screen, shown by `?`.
+pub fn help(step: Step) -> &'static [&'static str] {
+    match step {
+        Step::EnvironmentChecks => &[
+            "Checks the cluster, the registry, Juju and the disk before anything changes.",
+            "Up/Down select a check to see its evidence and its fix.",
+            "A failing check can be skipped with s; the reason is recorded.",
+        ],
+        Step::Artifacts => &[
+            "Reads images.tar.gz and charms.tar.gz once, verifying every layer's digest.",
+            "Up/Down scroll the inventory. A resumed run skips images already read.",
+        ],
+        Step::RegistryLogin => &[
+            "Tab moves between fields; type to edit; Enter tests the connection.",
+            "The password stays in memory only. Esc leaves the form for the wizard keys.",
+        ],
+        Step::ImagePush => &[
+            "Pushes every image straight from the archive. Finished layers are never sent again.",
+            "Up/Down scroll the rows.",
+        ],
+        Step::PlaceholderMapping => &[
+            "Every image reference of the bundle and where it will point. Missing first.",
+            "Up/Down select, / filters, e edits the selected target, p rewrites a prefix",
+            "for every row. Edits are checked again at once.",
+        ],
+        Step::GatewayType => {
+            &["How the Kubeflow dashboard is exposed. Up/Down choose, Enter confirms."]
+        }
+        Step::BundlePreview => &[
+            "The whole edit as a diff. Up/Down/PgUp/PgDn scroll, ] and [ jump between hunks.",
+            "y writes the edited bundle to a new file; the original is never changed.",
+        ],
+        Step::JujuDeploy => &[
+            "The juju commands, run one by one with their output, then the model's status.",
+            "Up/Down scroll the commands.",
+        ],
+        Step::Done => &["How to reach the dashboard and what to do next."],
+    }
+}

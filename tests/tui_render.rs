@@ -1,0 +1,309 @@
+//! Every screen as the operator sees it, at 80x24 and 120x40, in its normal and its failure
+//! state, drawn on ratatui's TestBackend and kept as snapshots.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use ckf_airgap::engine::events::{Progress, Quantity};
+use ckf_airgap::engine::step_data::*;
+use ckf_airgap::engine::{EngineEvent, InputKind, InputRequest};
+use ckf_airgap::frontend::tui::app::App;
+use ckf_airgap::frontend::tui::render;
+use ckf_airgap::frontend::tui::theme::Theme;
+use ckf_airgap::frontend::view::View;
+use ckf_airgap::wizard::state::RegistryChoice;
+use ckf_airgap::wizard::{Step, StepStatus, WizardState};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn state_at(step: Step, status: StepStatus) -> WizardState {
+    let mut s = WizardState::default();
+    for earlier in Step::ALL.into_iter().take_while(|s| *s != step) {
+        s.record_mut(earlier).status = StepStatus::Done;
+    }
+    s.current = step;
+    s.record_mut(step).status = status;
+    s.choices.images_archive = Some("/srv/ckf/images.tar.gz".into());
+    s.choices.charms_archive = Some("/srv/ckf/charms.tar.gz".into());
+    s.choices.registry = Some(RegistryChoice {
+        target: "registry.example.com:5443/ckf".into(),
+        username: Some("admin".into()),
+        ..RegistryChoice::default()
+    });
+    s
+}
+
+fn data_for(step: Step, failed: bool) -> Option<StepData> {
+    Some(match step {
+        Step::EnvironmentChecks => StepData::Checks(vec![
+            CheckRow {
+                title: "Kubernetes reachable, v1.24.17 (CKF 1.7 needs 1.22-1.24)".into(),
+                verdict: Verdict::Pass,
+                evidence: "kubectl version -o json: serverVersion v1.24.17".into(),
+                fix: None,
+            },
+            CheckRow {
+                title: "MicroK8s DNS forwards to a local nameserver".into(),
+                verdict: if failed { Verdict::Fail } else { Verdict::Pass },
+                evidence: if failed {
+                    "coredns Corefile: forward . 8.8.8.8 8.8.4.4".into()
+                } else {
+                    "coredns Corefile: forward . 10.0.0.2".into()
+                },
+                fix: failed.then(|| "microk8s disable dns && microk8s enable dns:10.0.0.2".into()),
+            },
+            CheckRow {
+                title: "Load balancer".into(),
+                verdict: Verdict::Warn,
+                evidence: "no MetalLB, no LoadBalancer service with an address".into(),
+                fix: Some("keep gateway_service_type NodePort".into()),
+            },
+        ]),
+        Step::Artifacts => StepData::Inventory(InventoryView {
+            images: vec![
+                ImageRow {
+                    reference: "172.17.0.2:5000/kubeflownotebookswg/jupyter-web-app:v1.7.0".into(),
+                    layers: 5,
+                    bytes: 152 << 20,
+                },
+                ImageRow {
+                    reference: "172.17.0.2:5000/argoproj/workflow-controller:v3.3.9".into(),
+                    layers: 3,
+                    bytes: 41 << 20,
+                },
+            ],
+            charms: vec![CharmRow {
+                name: "argo-controller".into(),
+                kind: "PodSpec".into(),
+                version: "r424".into(),
+            }],
+            missing: if failed {
+                vec!["image 172.17.0.2:5000/dexidp/dex:v2.31.2".into()]
+            } else {
+                vec![]
+            },
+            unused: vec![],
+        }),
+        Step::RegistryLogin => return None,
+        Step::ImagePush => StepData::Push(vec![
+            PushRow {
+                target: "registry.example.com:5443/ckf/kubeflownotebookswg/jupyter-web-app:v1.7.0".into(),
+                state: PushState::Done,
+                done: 152 << 20,
+                total: 152 << 20,
+            },
+            PushRow {
+                target: "registry.example.com:5443/ckf/argoproj/workflow-controller:v3.3.9".into(),
+                state: if failed {
+                    PushState::Failed("registry.example.com:5443 refused the connection".into())
+                } else {
+                    PushState::Uploading
+                },
+                done: 20 << 20,
+                total: 41 << 20,
+            },
+            PushRow {
+                target: "registry.example.com:5443/ckf/argoproj/argoexec:v3.3.9".into(),
+                state: PushState::Pending,
+                done: 0,
+                total: 30 << 20,
+            },
+        ]),
+        Step::PlaceholderMapping => StepData::Mapping(vec![
+            MappingRowView {
+                source: "172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0".into(),
+                target: "registry.example.com:5443/ckf/kubeflowkatib/katib-ui:v0.15.0".into(),
+                state: if failed { MappingState::Missing } else { MappingState::Matched },
+                detail: None,
+                overridden: false,
+            },
+            MappingRowView {
+                source: "172.17.0.2:5000/dexidp/dex:v2.31.2".into(),
+                target: "registry.example.com:5443/ckf/dexidp/dex:v2.31.2".into(),
+                state: MappingState::Matched,
+                detail: Some("sha256:0f3b".into()),
+                overridden: false,
+            },
+            MappingRowView {
+                source: "busybox:1.28".into(),
+                target: "busybox:1.28".into(),
+                state: MappingState::Kept,
+                detail: None,
+                overridden: false,
+            },
+        ]),
+        Step::GatewayType => return None,
+        Step::BundlePreview => return None,
+        Step::JujuDeploy => StepData::Deploy(DeployView {
+            commands: vec![
+                CommandRow {
+                    display: "juju deploy ./bundle.airgap.yaml --trust".into(),
+                    state: CommandState::Done,
+                },
+                CommandRow {
+                    display: "juju deploy ./charms/minio_r186.charm minio --resource oci-image=registry.example.com:5443/ckf/minio/minio:RELEASE".into(),
+                    state: if failed {
+                        CommandState::Failed("ERROR cannot add application \"minio\": application already exists".into())
+                    } else {
+                        CommandState::Running
+                    },
+                },
+                CommandRow {
+                    display: "juju integrate kfp-api:object-storage minio:object-storage".into(),
+                    state: CommandState::Pending,
+                },
+            ],
+            status: vec![AppStatusRow {
+                application: "dex-auth".into(),
+                status: "active".into(),
+                message: String::new(),
+            }],
+            diagnoses: vec![],
+            dry_run: false,
+        }),
+        Step::Done => StepData::Finish(FinishView {
+            dashboard: Some("http://10.0.0.5:31380".into()),
+            next_steps: vec![
+                "Set the login: juju config dex-auth static-username=<user> static-password=<password>".into(),
+            ],
+        }),
+    })
+}
+
+fn app_for(step: Step, failed: bool) -> App {
+    let status = if failed {
+        StepStatus::Failed {
+            reason: "the registry answered 401 Unauthorized to admin: check the password".into(),
+        }
+    } else if step == Step::Done {
+        StepStatus::Done
+    } else {
+        StepStatus::Pending
+    };
+    let mut view = View::new("20261124-120000-abcd");
+    view.apply(&EngineEvent::State(Box::new(state_at(step, status))));
+    if let Some(data) = data_for(step, failed) {
+        view.apply(&EngineEvent::StepData { step, data });
+    }
+    if step == Step::Artifacts && !failed {
+        view.apply(&EngineEvent::StepStarted(step));
+        view.apply(&EngineEvent::Progress(Progress {
+            step,
+            done: 3 << 30,
+            total: Some(12 << 30),
+            quantity: Quantity::Bytes,
+            item: Some("172.17.0.2-5000-argoproj-workflow-controller-v3.3.9.tar".into()),
+            rate_per_sec: Some(95.0 * 1024.0 * 1024.0),
+            eta_secs: Some(97),
+        }));
+    }
+    if step == Step::BundlePreview {
+        view.apply(&EngineEvent::Document {
+            step,
+            title: "Edits to write to /srv/ckf/bundle.airgap.yaml".into(),
+            text: "--- /srv/ckf/bundle.yaml\n+++ /srv/ckf/bundle.airgap.yaml\n@@ -11,7 +11,7 @@\n     trust: true\n     resources:\n-      oci-image: 172.17.0.2:5000/dexidp/dex:v2.31.2\n+      oci-image: registry.example.com:5443/ckf/dexidp/dex:v2.31.2\n   istio-ingressgateway:\n".into(),
+        });
+        if !failed {
+            view.apply(&EngineEvent::NeedsInput(InputRequest {
+                step,
+                prompt: "Write the edited bundle to /srv/ckf/bundle.airgap.yaml?".into(),
+                kind: InputKind::Confirm,
+                answers_key: "bundle.write",
+            }));
+        }
+    }
+    let mut app = App::new(
+        View::default(),
+        Theme {
+            color: false,
+            ascii: false,
+        },
+    );
+    app.view = view;
+    app.on_event(&EngineEvent::Notice("resumed session".into()));
+    app.view.notices.clear();
+    app
+}
+
+fn draw(app: &App, (w, h): (u16, u16)) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| render::draw(f, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn every_screen_in_its_normal_and_failure_state_at_both_sizes() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots/screens");
+    settings.bind(|| {
+        for step in Step::ALL {
+            for failed in [false, true] {
+                if step == Step::Done && failed {
+                    continue;
+                }
+                let app = app_for(step, failed);
+                for size in SIZES {
+                    let name = format!(
+                        "{}_{}_{}x{}",
+                        step.id(),
+                        if failed { "failed" } else { "normal" },
+                        size.0,
+                        size.1
+                    );
+                    insta::assert_snapshot!(name, draw(&app, size));
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn a_small_terminal_is_told_the_minimum_size() {
+    let app = app_for(Step::Artifacts, false);
+    let text = draw(&app, (60, 20));
+    assert!(text.contains("needs at least 80x24"), "{text}");
+}
+
+#[test]
+fn ascii_mode_draws_no_box_or_symbol_characters() {
+    let mut app = app_for(Step::EnvironmentChecks, true);
+    app.theme = Theme {
+        color: false,
+        ascii: true,
+    };
+    let text = draw(&app, (120, 40));
+    assert!(text.is_ascii(), "{text}");
+}
+
+#[test]
+fn colours_mark_failures_and_diff_lines_unless_no_color() {
+    use ratatui::style::Color;
+    let mut app = app_for(Step::BundlePreview, false);
+    app.theme = Theme {
+        color: true,
+        ascii: false,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|f| render::draw(f, &app)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let fg_of_line_starting = |prefix: &str| {
+        (0..buffer.area.height).find_map(|y| {
+            let line: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            let x = line.find(prefix)?;
+            Some(buffer[(x as u16, y)].fg)
+        })
+    };
+    assert_eq!(fg_of_line_starting("+      oci-image"), Some(Color::Green));
+    assert_eq!(fg_of_line_starting("-      oci-image"), Some(Color::Red));
+    app.theme = Theme {
+        color: false,
+        ascii: false,
+    };
+    terminal.draw(|f| render::draw(f, &app)).unwrap();
+    let plain = terminal.backend().buffer().clone();
+    assert!(plain.content.iter().all(|c| c.fg == Color::Reset));
+}
