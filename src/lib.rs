@@ -5,6 +5,7 @@ pub mod answers;
 pub mod artifacts;
 pub mod bundle;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod engine;
 pub mod frontend;

@@ -1,0 +1,30 @@
+//! Everything that talks to the cluster: environment checks, Juju setup, the deploy plan and its
+//! execution, watching the model settle and telling the operator how to log in.
+//!
+//! Every external program (`juju`, `kubectl`, `microk8s`, `resolvectl`, `df`) runs through
+//! `runner::Runner` by name on `PATH` with an argument vector, never through a shell, so tests
+//! put scripted fakes first on `PATH` and the real tools are never needed here.
+
+pub mod checks;
+pub mod cmd;
+pub mod deploy;
+pub mod diagnose;
+pub mod error;
+pub mod finish;
+pub mod image_map;
+pub mod juju_setup;
+pub mod juju_status;
+pub mod plan;
+pub mod release;
+pub mod runner;
+pub mod trust;
+pub mod version;
+pub mod watch;
+pub mod yaml_out;
+
+pub use checks::{Check, CheckStatus};
+pub use cmd::{Cmd, Tool, Tools};
+pub use error::RunError;
+pub use release::CkfRelease;
+pub use runner::{Output, RunEvent, Runner, Stream};
+pub use version::Version;

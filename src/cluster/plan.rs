@@ -1,0 +1,242 @@
+//! The deployment as data, shown in full before anything runs: the edited bundle, then each
+//! separately deployed (PodSpec) charm with its resources and a `--config` YAML file, then the
+//! relations. Big config values go through a file, never through shell quoting (the latest/edge
+//! `podspec_script.sh` broke katib's `custom_images` exactly that way).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::cmd::Cmd;
+use super::image_map;
+use super::version::Version;
+use super::yaml_out;
+use crate::bundle::error::BundleError;
+use crate::bundle::model::{Bundle, charm_name_of};
+use crate::bundle::podspec::{SeparateApp, SeparatelyDeployed};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum StepKind {
+    /// `juju deploy <bundle>`; skipped when all these applications already exist.
+    Bundle {
+        applications: Vec<String>,
+    },
+    App {
+        application: String,
+    },
+    Relation {
+        a: String,
+        b: String,
+    },
+}
+
+/// A file the step's command reads, written just before the step runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub contents: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Stable across runs, so a ledger can say which steps are finished.
+    pub id: String,
+    pub kind: StepKind,
+    pub cmd: Cmd,
+    pub file: Option<PlannedFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeployPlan {
+    pub model: String,
+    pub steps: Vec<Step>,
+    /// Things the operator should read before confirming (resources left unmapped, …).
+    pub warnings: Vec<String>,
+}
+
+pub struct PlanInput<'a> {
+    /// The edited bundle (sidecar charms, local `.charm` paths, pushed images).
+    pub bundle_path: &'a Path,
+    pub separate: &'a SeparatelyDeployed,
+    /// Placeholder image → pushed image.
+    pub images: &'a BTreeMap<String, String>,
+    /// Charm files by charm name (`katib-controller`), by file name, or by the plan's
+    /// `charm_file` text.
+    pub charms: &'a BTreeMap<String, PathBuf>,
+    pub juju: Version,
+    /// Where the `--config` files go.
+    pub config_dir: &'a Path,
+    pub model: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("no charm file for application {application:?} (plan says {charm_file:?})")]
+    MissingCharm {
+        application: String,
+        charm_file: String,
+    },
+}
+
+impl DeployPlan {
+    pub fn build(input: &PlanInput<'_>) -> Result<Self, PlanError> {
+        let bundle = Bundle::load(input.bundle_path)?;
+        let model = input.model;
+        let mut warnings = Vec::new();
+        let mut steps = vec![Step {
+            id: "deploy-bundle".into(),
+            kind: StepKind::Bundle {
+                applications: bundle.applications.iter().map(|a| a.name.clone()).collect(),
+            },
+            cmd: Cmd::juju([
+                "deploy".to_owned(),
+                input.bundle_path.display().to_string(),
+                "--trust".into(),
+                "--model".into(),
+                model.into(),
+            ]),
+            file: None,
+        }];
+        for app in &input.separate.apps {
+            steps.push(app_step(input, app, &mut warnings)?);
+        }
+        // `relate` was renamed `integrate` in Juju 3.0; 2.9 knows only `relate`.
+        let verb = if input.juju.major >= 3 {
+            "integrate"
+        } else {
+            "relate"
+        };
+        for [a, b] in &input.separate.relations {
+            steps.push(Step {
+                id: format!("relate:{a}|{b}"),
+                kind: StepKind::Relation {
+                    a: a.clone(),
+                    b: b.clone(),
+                },
+                cmd: Cmd::juju([verb, a, b, "--model", model]),
+                file: None,
+            });
+        }
+        Ok(Self {
+            model: model.to_owned(),
+            steps,
+            warnings,
+        })
+    }
+
+    /// Every command, and every file with its full contents, as the operator will confirm them.
+    pub fn preview(&self) -> String {
+        let mut out = String::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            out.push_str(&format!("{:>2}. {}\n", i + 1, step.cmd.display()));
+            if let Some(f) = &step.file {
+                out.push_str(&format!("    with {}:\n", f.path.display()));
+                for line in f.contents.lines() {
+                    out.push_str(&format!("      {line}\n"));
+                }
+            }
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        out
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Adds `--trust` to a step, for when Juju answered that the charm needs it.
+    pub fn add_trust(&mut self, id: &str) -> bool {
+        let Some(step) = self.steps.iter_mut().find(|s| s.id == id) else {
+            return false;
+        };
+        if !step.cmd.args().iter().any(|a| a == "--trust") {
+            let mut args = step.cmd.args().to_vec();
+            args.insert(args.len().saturating_sub(2), "--trust".into());
+            step.cmd = Cmd::juju(args);
+        }
+        true
+    }
+}
+
+impl Step {
+    pub fn write_file(&self) -> io::Result<()> {
+        if let Some(f) = &self.file {
+            if let Some(dir) = f.path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::write(&f.path, &f.contents)?;
+        }
+        Ok(())
+    }
+}
+
+fn app_step(
+    input: &PlanInput<'_>,
+    app: &SeparateApp,
+    warnings: &mut Vec<String>,
+) -> Result<Step, PlanError> {
+    let charm =
+        find_charm(input.charms, &app.charm_file).ok_or_else(|| PlanError::MissingCharm {
+            application: app.application.clone(),
+            charm_file: app.charm_file.clone(),
+        })?;
+    let mut args = vec![
+        "deploy".to_owned(),
+        charm.display().to_string(),
+        app.application.clone(),
+    ];
+    for (name, image) in &app.resources {
+        let (mapped, n) = image_map::apply(image, input.images);
+        if n == 0 {
+            warnings.push(format!(
+                "{}: resource {name}={image} has no pushed image in the mapping",
+                app.application
+            ));
+        }
+        args.push("--resource".into());
+        args.push(format!("{name}={mapped}"));
+    }
+    let file = (!app.config.is_empty()).then(|| {
+        let options: Vec<(String, String)> = app
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), image_map::apply(v, input.images).0))
+            .collect();
+        PlannedFile {
+            path: input
+                .config_dir
+                .join(format!("{}-config.yaml", app.application)),
+            contents: yaml_out::app_config(&app.application, &options),
+        }
+    });
+    if let Some(f) = &file {
+        args.push("--config".into());
+        args.push(f.path.display().to_string());
+    }
+    if app.trust {
+        args.push("--trust".into());
+    }
+    args.extend(["--model".to_owned(), input.model.to_owned()]);
+    Ok(Step {
+        id: format!("deploy:{}", app.application),
+        kind: StepKind::App {
+            application: app.application.clone(),
+        },
+        cmd: Cmd::juju(args),
+        file,
+    })
+}
+
+fn find_charm(charms: &BTreeMap<String, PathBuf>, charm_file: &str) -> Option<PathBuf> {
+    let file_name = charm_file.rsplit('/').next().unwrap_or(charm_file);
+    [charm_file, file_name, &charm_name_of(charm_file)]
+        .iter()
+        .find_map(|k| charms.get(*k).cloned())
+}
