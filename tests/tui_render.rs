@@ -38,12 +38,14 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
     Some(match step {
         Step::EnvironmentChecks => StepData::Checks(vec![
             CheckRow {
+                id: "check".into(),
                 title: "Kubernetes reachable, v1.24.17 (CKF 1.7 needs 1.22-1.24)".into(),
                 verdict: Verdict::Pass,
                 evidence: "kubectl version -o json: serverVersion v1.24.17".into(),
                 fix: None,
             },
             CheckRow {
+                id: "check".into(),
                 title: "MicroK8s DNS forwards to a local nameserver".into(),
                 verdict: if failed { Verdict::Fail } else { Verdict::Pass },
                 evidence: if failed {
@@ -54,6 +56,7 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
                 fix: failed.then(|| "microk8s disable dns && microk8s enable dns:10.0.0.2".into()),
             },
             CheckRow {
+                id: "check".into(),
                 title: "Load balancer".into(),
                 verdict: Verdict::Warn,
                 evidence: "no MetalLB, no LoadBalancer service with an address".into(),

@@ -1,7 +1,8 @@
 //! `export-answers`: a session's choices as an answers file, never with a secret in it.
 
 use super::{
-    Answers, ArtifactsAnswers, BundleAnswers, DeployAnswers, GatewayAnswers, RegistryAnswers,
+    Answers, ArtifactsAnswers, BundleAnswers, ClusterAnswers, DeployAnswers, GatewayAnswers,
+    RegistryAnswers,
 };
 use crate::wizard::Choices;
 use crate::wizard::state::PasswordSource;
@@ -51,10 +52,27 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         pin_digests: choices.pin_digests,
         write: choices.confirm_bundle_write,
     });
-    let deploy = (choices.model.is_some() || choices.dry_run).then(|| DeployAnswers {
+    let deploy = (choices.model.is_some()
+        || choices.dry_run
+        || choices.ckf_release.is_some()
+        || choices.separate_plan.is_some()
+        || choices.confirm_deploy
+        || choices.watch_minutes.is_some())
+    .then(|| DeployAnswers {
         model: choices.model.clone(),
         dry_run: choices.dry_run,
+        ckf_release: choices.ckf_release.clone(),
+        separate_plan: choices.separate_plan.clone(),
+        run: choices.confirm_deploy,
+        watch_minutes: choices.watch_minutes,
     });
+    let cluster =
+        (choices.containerd_certs_dir.is_some() || choices.write_containerd_trust).then(|| {
+            ClusterAnswers {
+                containerd_certs_dir: choices.containerd_certs_dir.clone(),
+                write_containerd_trust: choices.write_containerd_trust,
+            }
+        });
     let answers = Answers {
         artifacts,
         registry,
@@ -64,6 +82,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
             .gateway
             .map(|service_type| GatewayAnswers { service_type }),
         deploy,
+        cluster,
         skip: choices.skips.clone(),
     };
     let body =

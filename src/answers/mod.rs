@@ -31,6 +31,8 @@ pub struct Answers {
     pub gateway: Option<GatewayAnswers>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployAnswers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterAnswers>,
     /// Steps to skip, with the reason recorded in the session.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skip: BTreeMap<String, String>,
@@ -87,6 +89,24 @@ pub struct DeployAnswers {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// `1.7` ... `1.11`.
+    pub ckf_release: Option<String>,
+    /// A plan file, a published release's plan (`ckf-1.7-edge`, ...), or `none`.
+    pub separate_plan: Option<String>,
+    /// Consent to run the deploy plan without the question.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub run: bool,
+    pub watch_minutes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterAnswers {
+    /// MicroK8s' containerd registry settings (default /var/snap/microk8s/current/args/certs.d).
+    pub containerd_certs_dir: Option<PathBuf>,
+    /// Write containerd's hosts.toml for the registry when the check finds it missing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_containerd_trust: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +172,14 @@ impl Answers {
         if let Some(d) = &self.deploy {
             choices.model = d.model.clone();
             choices.dry_run = d.dry_run;
+            choices.ckf_release = d.ckf_release.clone();
+            choices.separate_plan = d.separate_plan.clone();
+            choices.confirm_deploy = d.run;
+            choices.watch_minutes = d.watch_minutes;
+        }
+        if let Some(c) = &self.cluster {
+            choices.containerd_certs_dir = c.containerd_certs_dir.clone();
+            choices.write_containerd_trust = c.write_containerd_trust;
         }
         choices.skips = self.skip.clone();
         choices

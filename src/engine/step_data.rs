@@ -14,6 +14,8 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRow {
+    /// Stable id, for skipping one check (`check:<id>` in the skips).
+    pub id: String,
     pub title: String,
     pub verdict: Verdict,
     /// What was seen (command and the relevant output).

@@ -121,6 +121,25 @@ pub struct Choices {
     pub gateway: Option<GatewayServiceType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The Charmed Kubeflow release being installed (`1.7` ... `1.11`): versions are checked
+    /// against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ckf_release: Option<String>,
+    /// Where MicroK8s keeps containerd's per-registry settings (its default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containerd_certs_dir: Option<PathBuf>,
+    /// Consent to write containerd's hosts.toml for the registry when it is missing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_containerd_trust: bool,
+    /// The separately deployed (PodSpec) plan: a file, a published release's name, or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separate_plan: Option<String>,
+    /// Consent to run the deploy plan (headless runs give it in the answers file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_deploy: bool,
+    /// How long to wait for the model to settle, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_minutes: Option<u64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
     /// Checks or steps the operator chose to skip, with the recorded reason.

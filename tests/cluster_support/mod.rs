@@ -107,6 +107,16 @@ impl Fakes {
             .with_env("FAKE_FIXTURES", fixtures())
     }
 
+    /// The environment a whole `ckf-airgap` process needs to meet these fakes.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("PATH".into(), self.path()),
+            ("FAKE_LOG".into(), self.log.display().to_string()),
+            ("FAKE_SCENARIO".into(), self.scenario.display().to_string()),
+            ("FAKE_FIXTURES".into(), fixtures().display().to_string()),
+        ]
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         let Ok(text) = std::fs::read_to_string(&self.log) else {
             return Vec::new();

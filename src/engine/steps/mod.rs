@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 mod bundle_plan;
+pub mod checks;
 mod common;
 pub mod gateway;
 pub mod mapping;
@@ -76,9 +77,20 @@ impl StepWork for Builtin {
     fn inputs(&self, step: Step, choices: &Choices) -> String {
         let set = InputSet::new();
         let set = match step {
-            Step::EnvironmentChecks => set.with(
+            Step::EnvironmentChecks => registry_input(set, choices).with(
                 "cluster choices",
-                fingerprint::value(&format!("{:?}", choices.model)),
+                fingerprint::value(&format!(
+                    "{:?}|{:?}|{:?}|{}|{:?}",
+                    choices.model,
+                    choices.ckf_release,
+                    choices.containerd_certs_dir,
+                    choices.write_containerd_trust,
+                    choices
+                        .skips
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("check:"))
+                        .collect::<Vec<_>>()
+                )),
             ),
             Step::Artifacts => artifacts_input(set, choices),
             Step::RegistryLogin => registry_input(set, choices),
@@ -104,6 +116,7 @@ impl StepWork for Builtin {
     fn run(&self, step: Step, ctx: StepContext) -> StepFuture {
         Box::pin(async move {
             match step {
+                Step::EnvironmentChecks => checks::run(ctx).await,
                 Step::Artifacts => artifacts::run(ctx).await,
                 Step::PlaceholderMapping => mapping::run(ctx).await,
                 Step::GatewayType => gateway::run(ctx).await,

@@ -33,6 +33,11 @@ pub enum Overlay {
     ConfirmQuit,
     /// Typing the reason for a skip.
     SkipReason(String),
+    /// Typing the reason for skipping one item of a step (`check:<id>`, `cmd:<id>`).
+    SkipItem {
+        key: String,
+        reason: String,
+    },
     /// Answering the engine's question; `buffer` is masked on screen for passwords.
     Answer {
         buffer: String,
@@ -107,6 +112,26 @@ impl App {
                 code => {
                     edit(&mut reason, code);
                     self.overlay = Overlay::SkipReason(reason);
+                    vec![]
+                }
+            },
+            Overlay::SkipItem {
+                key: item,
+                mut reason,
+            } => match key.code {
+                KeyCode::Enter if !reason.trim().is_empty() => {
+                    let mut choices = self.view.state.choices.clone();
+                    choices.skips.insert(item, reason);
+                    vec![
+                        Command::SetChoices(Box::new(choices)),
+                        Command::Retry,
+                        Command::RunCurrent,
+                    ]
+                }
+                KeyCode::Esc => vec![],
+                code => {
+                    edit(&mut reason, code);
+                    self.overlay = Overlay::SkipItem { key: item, reason };
                     vec![]
                 }
             },

@@ -216,6 +216,15 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
                 "y quit    any other key stays".into(),
             ],
         ),
+        Overlay::SkipItem { key, reason } => (
+            " Skip one item ",
+            vec![
+                format!("Why is {key} skipped? (recorded in the session)"),
+                format!("> {reason}_"),
+                String::new(),
+                "Enter records the skip and runs the step again; Esc cancels".into(),
+            ],
+        ),
         Overlay::SkipReason(reason) => (
             " Skip this step ",
             vec![

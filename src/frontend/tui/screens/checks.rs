@@ -74,5 +74,16 @@ fn verdict_mark(app: &App, verdict: Verdict) -> (&'static str, ratatui::style::S
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let len = rows(app).len();
+    if key.code == crossterm::event::KeyCode::Char('x') && app.view.running.is_none() {
+        let row = rows(app).get(app.screen.selected)?;
+        if row.verdict != Verdict::Fail {
+            return None;
+        }
+        app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
+            key: crate::engine::steps::checks::skip_key(&row.id),
+            reason: String::new(),
+        };
+        return Some(vec![]);
+    }
     move_selection(&mut app.screen.selected, len, key.code).then(Vec::new)
 }

@@ -55,7 +55,7 @@ pub fn help(step: Step) -> &'static [&'static str] {
         Step::EnvironmentChecks => &[
             "Checks the cluster, the registry, Juju and the disk before anything changes.",
             "Up/Down select a check to see its evidence and its fix.",
-            "A failing check can be skipped with s; the reason is recorded.",
+            "x skips the selected failing check (the reason is recorded) and checks again.",
         ],
         Step::Artifacts => &[
             "Reads images.tar.gz and charms.tar.gz once, verifying every layer's digest.",

@@ -1,0 +1,254 @@
+//! Environment checks: everything that can be checked before anything changes, each with its
+//! evidence and the exact fix. A failing check stops the step unless the operator skipped that
+//! check with a reason (`check:<id>` in the skips); warnings let it pass.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::common::blocking;
+use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint};
+use crate::cluster::cmd::Tools;
+use crate::cluster::release::CkfRelease;
+use crate::cluster::runner::Runner;
+use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
+use crate::engine::context::StepContext;
+use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::step_data::{CheckRow, StepData, Verdict};
+use crate::engine::work::StepError;
+use crate::wizard::Choices;
+
+pub const DEFAULT_RELEASE: CkfRelease = CkfRelease::V1_7;
+
+/// The release chosen, or the one the air-gapped bundles are for.
+pub fn release(choices: &Choices) -> Result<CkfRelease, StepError> {
+    match &choices.ckf_release {
+        None => Ok(DEFAULT_RELEASE),
+        Some(name) => CkfRelease::parse(name).ok_or_else(|| {
+            StepError::failed(format!(
+                "{name:?} is not a Charmed Kubeflow release this tool knows (deploy.ckf_release: 1.7 ... 1.11)"
+            ))
+        }),
+    }
+}
+
+/// `host[:port]` of the registry target (the path prefix is not part of the address).
+pub fn registry_address(target: &str) -> &str {
+    target.split('/').next().unwrap_or(target)
+}
+
+pub fn runner() -> Runner {
+    Runner::new(Tools::default()).with_kubectl_fallback()
+}
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let release = release(&choices)?;
+    let runner = runner();
+    let mut results: Vec<Check> = Vec::new();
+    let publish = |results: &[Check]| {
+        ctx.publish(StepData::Checks(
+            results.iter().map(|c| row(c, &ctx.choices())).collect(),
+        ));
+    };
+
+    ctx.phase("checking Kubernetes");
+    let (k8s, _) = checks::check_kubernetes(&runner, release).await;
+    results.push(k8s);
+    results.push(checks::check_storage_class(&runner).await);
+    publish(&results);
+    ctx.phase("checking cluster DNS and load balancer");
+    results.push(checks::check_dns(&runner).await);
+    let (lb, hint) = checks::check_load_balancer(&runner).await;
+    results.push(lb);
+    publish(&results);
+
+    if let Some(registry) = &choices.registry {
+        let address = registry_address(&registry.target).to_string();
+        if let Some(ca_file) = &registry.ca_file {
+            let ca = std::fs::read(ca_file).map_err(|e| {
+                StepError::failed(format!(
+                    "cannot read the registry CA file {}: {e}",
+                    ca_file.display()
+                ))
+            })?;
+            let root = choices
+                .containerd_certs_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(MICROK8S_CERTS_D));
+            let mut trust = checks::check_containerd_trust(&runner, &root, &address, &ca).await;
+            if trust.status == CheckStatus::Fail {
+                trust = offer_trust_files(&ctx, &runner, &root, &address, &ca, trust).await?;
+            }
+            results.push(trust);
+        }
+    }
+
+    ctx.phase("checking Juju");
+    let (client, version) = checks::check_juju_client(&runner, release).await;
+    results.push(client);
+    let (controller, info) = checks::check_controller(&runner, release, version).await;
+    results.push(controller);
+    if let Some(registry) = &choices.registry
+        && info.is_some()
+    {
+        results.push(
+            checks::check_caas_image_repo(
+                &runner,
+                info.as_ref(),
+                registry_address(&registry.target),
+            )
+            .await,
+        );
+    }
+    let model = choices.model.clone().unwrap_or_else(|| "kubeflow".into());
+    if info.is_some() {
+        results.push(checks::check_model(&runner, &model).await);
+    }
+    publish(&results);
+
+    if let Some(images) = &choices.images_archive {
+        let dir = super::artifacts::work_dir(&ctx);
+        let images = images.clone();
+        let estimate = blocking(move || crate::artifacts::estimate_space(&images)).await?;
+        let probe_dir = nearest_existing(&dir);
+        results.push(checks::check_disk(&runner, &probe_dir, estimate.uncompressed).await);
+    }
+    results.push(checks::check_inotify(std::path::Path::new("/proc")));
+    publish(&results);
+
+    let choices = ctx.choices();
+    let blocking_checks: Vec<&Check> = results
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail && !choices.skips.contains_key(&skip_key(c.id)))
+        .collect();
+    for check in &results {
+        let level = match check.status {
+            CheckStatus::Fail => Level::Error,
+            CheckStatus::Warn => Level::Warn,
+            _ => Level::Info,
+        };
+        ctx.log(
+            level,
+            format!("{}: {:?}: {}", check.title, check.status, check.evidence),
+        );
+    }
+    if !blocking_checks.is_empty() {
+        let mut text = format!("{} check(s) failed:", blocking_checks.len());
+        for c in &blocking_checks {
+            text.push_str(&format!("\n  {}: {}", c.title, c.evidence));
+            if let Some(fix) = &c.fix {
+                text.push_str(&format!("\n    fix: {fix}"));
+            }
+        }
+        text.push_str(
+            "\nFix them and retry, or skip a check with a reason (wizard: x on the check; \
+             answers file: [skip] \"check:<id>\" = \"...\").",
+        );
+        return Err(StepError::failed(text));
+    }
+    ctx.record_unit(
+        "checks",
+        json!({
+            "load_balancer": matches!(hint, LoadBalancerHint::Available),
+            "warnings": results.iter().filter(|c| c.status == CheckStatus::Warn).count(),
+        }),
+    )
+}
+
+pub fn skip_key(id: &str) -> String {
+    format!("check:{id}")
+}
+
+fn row(check: &Check, choices: &Choices) -> CheckRow {
+    let skipped = choices.skips.get(&skip_key(check.id));
+    let verdict = match (&check.status, skipped) {
+        (CheckStatus::Fail, Some(_)) | (CheckStatus::Skipped { .. }, _) => Verdict::Skipped,
+        (CheckStatus::Pass, _) => Verdict::Pass,
+        (CheckStatus::Warn, _) => Verdict::Warn,
+        (CheckStatus::Fail, None) => Verdict::Fail,
+    };
+    let evidence = match skipped {
+        Some(reason) if check.status == CheckStatus::Fail => {
+            format!("{} (skipped: {reason})", check.evidence)
+        }
+        _ => check.evidence.clone(),
+    };
+    CheckRow {
+        id: check.id.to_string(),
+        title: check.title.clone(),
+        verdict,
+        evidence,
+        fix: check.fix.clone(),
+    }
+}
+
+/// containerd does not trust the registry: show the files that fix it and write them with the
+/// operator's consent, then check again.
+async fn offer_trust_files(
+    ctx: &StepContext,
+    runner: &Runner,
+    root: &std::path::Path,
+    address: &str,
+    ca: &[u8],
+    failed: Check,
+) -> Result<Check, StepError> {
+    let files = TrustFiles::new(root, address, ca);
+    ctx.document(format!("containerd trust for {address}"), files.preview());
+    let consent = if ctx.choices().write_containerd_trust {
+        true
+    } else {
+        match ctx
+            .ask(InputRequest {
+                step: ctx.step(),
+                prompt: format!(
+                    "containerd does not trust {address}. Write {} now?",
+                    files.hosts_toml_path.display()
+                ),
+                kind: InputKind::Confirm,
+                answers_key: "cluster.write_containerd_trust",
+            })
+            .await
+        {
+            Ok(answer) => answer == Answer::Confirm(true),
+            // A headless run without consent keeps the failed check, with its fix shown.
+            Err(StepError::NeedsInput(_)) => false,
+            Err(e) => return Err(e),
+        }
+    };
+    if !consent {
+        return Ok(failed);
+    }
+    match files.write() {
+        Ok(()) => {
+            ctx.log(
+                Level::Info,
+                format!(
+                    "wrote {} and {}",
+                    files.hosts_toml_path.display(),
+                    files.ca_path.display()
+                ),
+            );
+            Ok(checks::check_containerd_trust(runner, root, address, ca).await)
+        }
+        Err(e) => Ok(Check {
+            evidence: format!(
+                "{} (writing {} failed: {e}; run ckf-airgap as root or write it by hand)",
+                failed.evidence,
+                files.hosts_toml_path.display()
+            ),
+            ..failed
+        }),
+    }
+}
+
+fn nearest_existing(dir: &std::path::Path) -> PathBuf {
+    let mut p = dir;
+    while !p.exists() {
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    p.to_path_buf()
+}
