@@ -96,7 +96,12 @@ fn placeholder_refs(text: &str) -> Vec<String> {
 
 fn write_push_report(s: &Setup, skip: &[&str]) {
     let mut images = Vec::new();
-    for source in placeholder_refs(&shared_text(&s.bundle)) {
+    // The 1.7 bundle's PodSpec charms are deployed separately; their images were pushed too.
+    let mut refs = placeholder_refs(&shared_text(&s.bundle));
+    refs.extend(placeholder_refs(&shared(
+        "ckf-1.7-edge-airgap-podspec-apps.yaml",
+    )));
+    for source in refs {
         let path = &source[PLACEHOLDER.len()..];
         // `global-hub` names a namespace, not an image; nothing is pushed under it.
         if path == "istio" || skip.iter().any(|k| source.contains(k)) {
@@ -171,7 +176,15 @@ fn the_whole_bundle_path_maps_checks_previews_and_writes_a_new_file() {
     let mapping: serde_json::Value =
         serde_json::from_slice(&std::fs::read(s.session_dir.join("mapping.json")).unwrap())
             .unwrap();
-    assert!(mapping["rows"].as_array().unwrap().len() > 70);
+    let rows = mapping["rows"].as_array().unwrap();
+    assert!(rows.len() > 70);
+    // argo-server is only in the separately deployed plan: its image is mapped all the same.
+    assert!(
+        rows.iter()
+            .any(|r| r["source"] == "172.17.0.2:5000/argoproj/argocli:v3.3.9"
+                && r["target"] == "registry.example.com:5443/ckf/argoproj/argocli:v3.3.9"),
+        "{mapping}"
+    );
     assert!(
         s.bundle
             .with_file_name("bundle.airgap.mapping.json")
@@ -239,7 +252,7 @@ fn headless_without_consent_to_write_stops_at_the_preview_naming_the_answers_key
 fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
     let s = setup(
         "ckf-latest-edge-2023-09-airgap-bundle-with-podspec-FAILS.yaml",
-        "write = true\n",
+        "write = true\n\n[deploy]\nseparate_plan = \"none\"\n",
     );
     write_push_report(&s, &[]);
     // What the artifacts step would have read from charms.tar.gz.

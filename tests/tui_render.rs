@@ -141,10 +141,12 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
         Step::JujuDeploy => StepData::Deploy(DeployView {
             commands: vec![
                 CommandRow {
+                    id: "cmd".into(),
                     display: "juju deploy ./bundle.airgap.yaml --trust".into(),
                     state: CommandState::Done,
                 },
                 CommandRow {
+                    id: "cmd".into(),
                     display: "juju deploy ./charms/minio_r186.charm minio --resource oci-image=registry.example.com:5443/ckf/minio/minio:RELEASE".into(),
                     state: if failed {
                         CommandState::Failed("ERROR cannot add application \"minio\": application already exists".into())
@@ -153,6 +155,7 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
                     },
                 },
                 CommandRow {
+                    id: "cmd".into(),
                     display: "juju integrate kfp-api:object-storage minio:object-storage".into(),
                     state: CommandState::Pending,
                 },

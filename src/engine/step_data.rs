@@ -95,6 +95,8 @@ pub enum CommandState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRow {
+    /// Stable id, for skipping one command (`cmd:<id>` in the skips).
+    pub id: String,
     /// The command as shown (secrets redacted).
     pub display: String,
     pub state: CommandState,

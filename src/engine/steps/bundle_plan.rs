@@ -26,6 +26,16 @@ pub struct BundlePlan {
     pub charm_kinds: BTreeMap<String, CharmKind>,
     /// Charm name → extracted file.
     pub charm_files: BTreeMap<String, String>,
+    /// The images of the charms deployed outside the bundle, mapped by the same rules. They
+    /// are checked and reported with the bundle's but never spliced into it.
+    pub separate: Option<MappingTable>,
+}
+
+impl BundlePlan {
+    /// Every table: the bundle's, then the separately deployed charms'.
+    pub fn tables(&self) -> impl Iterator<Item = &MappingTable> {
+        std::iter::once(&self.table).chain(self.separate.iter())
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> StepError {
@@ -57,18 +67,47 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         .placeholder_registry
         .clone()
         .or_else(|| scan::detect_placeholder(&sites));
-    let mut table = MappingTable::build(&sites, placeholder.as_deref(), &target).map_err(failed)?;
-    table.pin_digests = choices.pin_digests;
-    for (source, override_target) in &choices.mapping_overrides {
-        table
-            .set_override(source, Some(override_target))
-            .map_err(|e| StepError::failed(format!("mapping override for {source}: {e}")))?;
-    }
-    let report_path = push_report::path(&ctx.session_dir());
-    match PushReportFile::load(&report_path) {
-        Ok(report) => table.check(&report.to_mapping_report()),
+    let report = match PushReportFile::load(&push_report::path(&ctx.session_dir())) {
+        Ok(report) => Some(report.to_mapping_report()),
         Err(e) if pushed_by_us(ctx) => return Err(StepError::failed(e)),
-        Err(_) => {}
+        Err(_) => None,
+    };
+    let build_table = |sites: &[ImageRefSite]| -> Result<MappingTable, StepError> {
+        let mut table =
+            MappingTable::build(sites, placeholder.as_deref(), &target).map_err(failed)?;
+        table.pin_digests = choices.pin_digests;
+        for (source, override_target) in &choices.mapping_overrides {
+            if table.row(source).is_none() {
+                continue;
+            }
+            table
+                .set_override(source, Some(override_target))
+                .map_err(|e| StepError::failed(format!("mapping override for {source}: {e}")))?;
+        }
+        if let Some(report) = &report {
+            table.check(report);
+        }
+        Ok(table)
+    };
+    let table = build_table(&sites)?;
+    let separate = match super::separate::document(&choices)? {
+        Some(doc) => Some(build_table(&scan::scan_document(&doc))?),
+        None => None,
+    };
+    let unknown: Vec<&String> = choices
+        .mapping_overrides
+        .keys()
+        .filter(|k| table.row(k).is_none() && separate.as_ref().is_none_or(|t| t.row(k).is_none()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(StepError::failed(format!(
+            "the [mapping] overrides name references the bundle does not hold: {}",
+            unknown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     let (charm_kinds, charm_files) = match load_inventory(&ctx.session_dir()) {
         Ok(inventory) => (
@@ -101,6 +140,7 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         table,
         charm_kinds,
         charm_files,
+        separate,
     })
 }
 

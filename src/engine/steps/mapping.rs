@@ -4,19 +4,29 @@
 use serde_json::json;
 
 use super::bundle_plan;
-use crate::bundle::mapping::MappingTable;
 use crate::bundle::mapping::MatchStatus;
+use crate::bundle::mapping::{MappingConflict, MappingRow, MappingTable};
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::step_data::{MappingRowView, MappingState, StepData};
 use crate::engine::work::StepError;
 
-/// The rows for the mapping screen: rows that need the operator first.
-pub fn rows_view(table: &MappingTable) -> Vec<MappingRowView> {
-    let mut rows: Vec<MappingRowView> = table
-        .rows
+/// Every row of every table once (a reference used by the bundle and a separate charm is one
+/// row), with the table that maps it.
+fn all_rows<'a>(tables: &[&'a MappingTable]) -> Vec<(&'a MappingTable, &'a MappingRow)> {
+    let mut seen = std::collections::BTreeSet::new();
+    tables
         .iter()
-        .map(|row| {
+        .flat_map(|t| t.rows.iter().map(move |r| (*t, r)))
+        .filter(|(_, r)| seen.insert(r.source.clone()))
+        .collect()
+}
+
+/// The rows for the mapping screen: rows that need the operator first.
+pub fn rows_view(tables: &[&MappingTable]) -> Vec<MappingRowView> {
+    let mut rows: Vec<MappingRowView> = all_rows(tables)
+        .into_iter()
+        .map(|(table, row)| {
             let (state, detail) = match (&row.problem, &row.status, &row.target) {
                 (Some(p), _, _) => (MappingState::Invalid, Some(p.clone())),
                 (None, _, None) => (MappingState::Kept, None),
@@ -51,21 +61,45 @@ pub fn rows_view(table: &MappingTable) -> Vec<MappingRowView> {
 
 pub const MAPPING_FILE: &str = "mapping.json";
 
+/// Two different sources written as the same target, across every table.
+fn conflicts(tables: &[&MappingTable]) -> Vec<MappingConflict> {
+    let mut by_target: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (table, row) in all_rows(tables) {
+        if let Some(target) = table.final_target(row) {
+            by_target
+                .entry(target)
+                .or_default()
+                .push(row.source.clone());
+        }
+    }
+    by_target
+        .into_iter()
+        .filter(|(_, sources)| sources.len() > 1)
+        .map(|(target, sources)| MappingConflict { target, sources })
+        .collect()
+}
+
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let plan = bundle_plan::build(&ctx).await?;
-    let table = &plan.table;
+    let tables: Vec<&MappingTable> = plan.tables().collect();
+    let rows = all_rows(&tables);
     ctx.log(
         Level::Info,
         format!(
-            "{}: {} image reference(s), {} distinct; placeholder registry {}",
+            "{}: {} image reference(s), {} distinct{}; placeholder registry {}",
             plan.path.display(),
             plan.sites.len(),
-            table.rows.len(),
-            table.placeholder.as_deref().unwrap_or("(none found)")
+            rows.len(),
+            if plan.separate.is_some() {
+                " (with the separately deployed charms)"
+            } else {
+                ""
+            },
+            plan.table.placeholder.as_deref().unwrap_or("(none found)")
         ),
     );
     let mut text = String::new();
-    for row in &table.rows {
+    for (table, row) in &rows {
         let target = table
             .final_target(row)
             .unwrap_or_else(|| format!("{} (kept)", row.source));
@@ -78,10 +112,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         text.push_str(&format!("{}\n  -> {target}  [{status}]\n", row.source));
     }
     ctx.document("Image mapping", text);
-    ctx.publish(StepData::Mapping(rows_view(table)));
+    ctx.publish(StepData::Mapping(rows_view(&tables)));
 
-    let conflicts = table.conflicts();
-    let blocking = table.blocking_rows();
+    let conflicts = conflicts(&tables);
+    let mut blocking: Vec<&MappingRow> = tables.iter().flat_map(|t| t.blocking_rows()).collect();
+    blocking.dedup_by(|a, b| a.source == b.source);
     if !conflicts.is_empty() || !blocking.is_empty() {
         let mut message = String::from("the mapping cannot be written yet:");
         for c in &conflicts {
@@ -109,14 +144,17 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         );
         return Err(StepError::failed(message));
     }
-    if let Ok(report) =
-        super::push_report::PushReportFile::load(&super::push_report::path(&ctx.session_dir()))
-    {
-        for unused in table.unused_pushed(&report.to_mapping_report()) {
-            ctx.log(
-                Level::Warn,
-                format!("pushed but not used by the bundle: {unused}"),
-            );
+    let report_path = super::push_report::path(&ctx.session_dir());
+    if let Ok(report) = super::push_report::PushReportFile::load(&report_path) {
+        let report = report.to_mapping_report();
+        let unused: Vec<Vec<String>> = tables.iter().map(|t| t.unused_pushed(&report)).collect();
+        for image in unused.first().into_iter().flatten() {
+            if unused.iter().all(|u| u.contains(image)) {
+                ctx.log(
+                    Level::Warn,
+                    format!("pushed but not used by the deployment: {image}"),
+                );
+            }
         }
     } else {
         ctx.log(
@@ -125,10 +163,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
              are not checked against the registry",
         );
     }
-    let rows: Vec<_> = table
-        .rows
+    let json_rows: Vec<_> = rows
         .iter()
-        .map(|row| {
+        .map(|(table, row)| {
             json!({
                 "source": row.source,
                 "target": table.final_target(row),
@@ -137,12 +174,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         })
         .collect();
     let path = ctx.session_dir().join(MAPPING_FILE);
-    let bytes = serde_json::to_vec_pretty(&json!({ "rows": rows }))
+    let bytes = serde_json::to_vec_pretty(&json!({ "rows": json_rows }))
         .map_err(|e| StepError::failed(e.to_string()))?;
     crate::session::atomic::write_atomically(&path, &bytes, None)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
     ctx.record_unit(
         "mapping",
-        json!({ "rows": table.rows.len(), "placeholder": table.placeholder }),
+        json!({ "rows": rows.len(), "placeholder": plan.table.placeholder }),
     )
 }

@@ -6,10 +6,12 @@ pub mod artifacts;
 mod bundle_plan;
 pub mod checks;
 mod common;
+pub mod deploy;
 pub mod gateway;
 pub mod mapping;
 pub mod preview;
 pub mod push_report;
+pub mod separate;
 
 use std::path::Path;
 
@@ -64,11 +66,13 @@ fn artifacts_input(set: InputSet, choices: &Choices) -> InputSet {
 fn bundle_input(set: InputSet, choices: &Choices) -> InputSet {
     let set = path_input(set, "bundle", choices.bundle.as_deref());
     let mapping = format!(
-        "{:?}|{:?}|{}|{:?}",
+        "{:?}|{:?}|{}|{:?}|{:?}|{:?}",
         choices.placeholder_registry,
         choices.mapping_overrides,
         choices.pin_digests,
-        choices.bundle_output
+        choices.bundle_output,
+        choices.separate_plan,
+        choices.ckf_release
     );
     set.with("placeholder mapping choices", fingerprint::value(&mapping))
 }
@@ -106,7 +110,10 @@ impl StepWork for Builtin {
             ),
             Step::JujuDeploy => bundle_input(set, choices).with(
                 "deploy choices",
-                fingerprint::value(&format!("{:?}|{}", choices.model, choices.dry_run)),
+                fingerprint::value(&format!(
+                    "{:?}|{}|{:?}|{:?}",
+                    choices.model, choices.dry_run, choices.separate_plan, choices.ckf_release
+                )),
             ),
             Step::Done => set,
         };
@@ -121,6 +128,7 @@ impl StepWork for Builtin {
                 Step::PlaceholderMapping => mapping::run(ctx).await,
                 Step::GatewayType => gateway::run(ctx).await,
                 Step::BundlePreview => preview::run(ctx).await,
+                Step::JujuDeploy => deploy::run(ctx).await,
                 Step::Done => {
                     ctx.publish(StepData::Finish(finish_view(&ctx)));
                     ctx.phase("the install is complete");
@@ -154,8 +162,16 @@ fn finish_view(ctx: &StepContext) -> FinishView {
         "Set the login: juju config dex-auth static-username=<user> static-password=<password>"
             .into(),
     );
+    let dashboard = ctx.with_state(|s| {
+        s.record(Step::JujuDeploy)
+            .ledger
+            .get(deploy::DASHBOARD_UNIT)
+            .and_then(|v| v.get("url"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
     FinishView {
-        dashboard: None,
+        dashboard,
         next_steps,
     }
 }

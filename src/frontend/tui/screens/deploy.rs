@@ -44,6 +44,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let room = (area.height as usize).saturating_sub(lines.len() + status_rows.min(8));
     let start = window_start(app.screen.selected, room, v.commands.len());
     for row in v.commands.iter().skip(start).take(room) {
+        let pointer = if Some(row) == v.commands.get(app.screen.selected) {
+            ">"
+        } else {
+            " "
+        };
         let (mark, style) = match &row.state {
             CommandState::Pending => ("   ", app.theme.dim()),
             CommandState::Running => ("-> ", app.theme.warn()),
@@ -53,8 +58,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             CommandState::Skipped(_) => ("-- ", app.theme.dim()),
         };
         lines.push(Line::from(vec![
+            Span::raw(pointer),
             Span::styled(mark, style),
-            Span::raw(fit(&row.display, width.saturating_sub(3))),
+            Span::raw(fit(&row.display, width.saturating_sub(4))),
         ]));
         if let CommandState::Failed(why) = &row.state {
             lines.push(Line::from(Span::styled(
@@ -80,5 +86,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let len = view(app).map(|v| v.commands.len()).unwrap_or(0);
+    if key.code == crossterm::event::KeyCode::Char('x') && app.view.running.is_none() {
+        let row = view(app)?.commands.get(app.screen.selected)?;
+        if !matches!(row.state, CommandState::Failed(_)) {
+            return None;
+        }
+        app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
+            key: crate::engine::steps::deploy::cmd_unit(&row.id),
+            reason: String::new(),
+        };
+        return Some(vec![]);
+    }
     move_selection(&mut app.screen.selected, len, key.code).then(Vec::new)
 }

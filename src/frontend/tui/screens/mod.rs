@@ -83,7 +83,8 @@ pub fn help(step: Step) -> &'static [&'static str] {
         ],
         Step::JujuDeploy => &[
             "The juju commands, run one by one with their output, then the model's status.",
-            "Up/Down scroll the commands.",
+            "Up/Down select a command; x skips a failed one (the reason is recorded).",
+            "Enter retries from the first unfinished command.",
         ],
         Step::Done => &["How to reach the dashboard and what to do next."],
     }

@@ -1,0 +1,402 @@
+//! Juju setup and deploy: the whole plan shown before it runs (bundle, separately deployed
+//! charms with their config files, relations), then each command run by argv with its output
+//! streamed and its outcome recorded, resumed from the first unfinished command, and the
+//! model watched until it settles.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::artifacts::{load_inventory, work_dir};
+use super::checks::{registry_address, release, runner};
+use crate::bundle::podspec::SeparatelyDeployed;
+use crate::cluster::checks::{self as cluster_checks, CheckStatus};
+use crate::cluster::deploy::{self, DeployError, DeployEvent, Ledger, StepOutcome};
+use crate::cluster::juju_setup::{self, ImageRepo};
+use crate::cluster::plan::{DeployPlan, PlanInput};
+use crate::cluster::runner::{RunEvent, Runner};
+use crate::cluster::version::Version;
+use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
+use crate::cluster::{Cmd, finish};
+use crate::engine::context::StepContext;
+use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
+use crate::engine::work::StepError;
+use crate::wizard::Step;
+
+pub const DASHBOARD_UNIT: &str = "dashboard";
+
+fn failed(e: impl std::fmt::Display) -> StepError {
+    StepError::failed(e.to_string())
+}
+
+pub fn cmd_unit(id: &str) -> String {
+    format!("cmd:{id}")
+}
+
+/// The bundle to deploy: the one the preview wrote, else the chosen one as it is.
+fn bundle_to_deploy(ctx: &StepContext) -> Result<PathBuf, StepError> {
+    let written = ctx.with_state(|s| {
+        s.record(Step::BundlePreview)
+            .ledger
+            .get("written")
+            .and_then(|v| v.get("bundle"))
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from)
+    });
+    written.or_else(|| ctx.choices().bundle).ok_or_else(|| {
+        StepError::failed(
+            "no bundle to deploy: choose one (answers: bundle.file) and run the preview",
+        )
+    })
+}
+
+/// The charms deployed one by one: the preview's moved-out PodSpec charms, else the plan the
+/// operator named or the release's published one.
+fn separate_plan(ctx: &StepContext) -> Result<SeparatelyDeployed, StepError> {
+    let moved = ctx.with_state(|s| {
+        s.record(Step::BundlePreview)
+            .ledger
+            .get("written")
+            .and_then(|v| v.get("separately_deployed"))
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from)
+    });
+    match moved {
+        Some(path) => SeparatelyDeployed::load(&path).map_err(failed),
+        None => super::separate::plan(&ctx.choices()),
+    }
+}
+
+/// Placeholder reference → pushed reference, as the mapping step decided.
+fn image_map(ctx: &StepContext) -> BTreeMap<String, String> {
+    let path = ctx.session_dir().join(super::mapping::MAPPING_FILE);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return BTreeMap::new();
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    value["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| {
+                    Some((
+                        r["source"].as_str()?.to_string(),
+                        r["target"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn charm_files(ctx: &StepContext) -> BTreeMap<String, PathBuf> {
+    let Ok(inventory) = load_inventory(&ctx.session_dir()) else {
+        return BTreeMap::new();
+    };
+    let dir = work_dir(ctx);
+    inventory
+        .charms
+        .iter()
+        .map(|c| (c.name.clone(), dir.join(&c.spool_path)))
+        .collect()
+}
+
+async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
+    let out = runner.capture(&Cmd::juju(["version"])).await.map_err(|e| {
+        StepError::failed(format!("cannot run juju: {e}. Install the Juju client."))
+    })?;
+    Version::parse(&out.stdout).ok_or_else(|| {
+        StepError::failed(format!(
+            "`juju version` said {:?}: not a version",
+            out.stdout.trim()
+        ))
+    })
+}
+
+struct SessionLedger {
+    ctx: StepContext,
+}
+
+impl Ledger for SessionLedger {
+    fn is_done(&self, step_id: &str) -> bool {
+        self.ctx
+            .ledger_value(&cmd_unit(step_id))
+            .and_then(|v| serde_json::from_value::<StepOutcome>(v).ok())
+            .is_some_and(|o| o.finishes())
+    }
+
+    fn record(&mut self, step_id: &str, outcome: &StepOutcome) -> Result<(), String> {
+        let value = serde_json::to_value(outcome).map_err(|e| e.to_string())?;
+        self.ctx
+            .record_unit(cmd_unit(step_id), value)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bool) -> DeployView {
+    let commands = plan
+        .steps
+        .iter()
+        .map(|step| {
+            let outcome = ctx
+                .ledger_value(&cmd_unit(&step.id))
+                .and_then(|v| serde_json::from_value::<StepOutcome>(v).ok());
+            let state = match (outcome, running == Some(step.id.as_str())) {
+                (_, true) => CommandState::Running,
+                (Some(StepOutcome::Done), _) => CommandState::Done,
+                (Some(StepOutcome::AlreadyPresent), _) => CommandState::AlreadyPresent,
+                (Some(StepOutcome::Skipped { reason }), _) => CommandState::Skipped(reason),
+                (Some(StepOutcome::Failed { message, .. }), _) => CommandState::Failed(message),
+                (None, false) => CommandState::Pending,
+            };
+            CommandRow {
+                id: step.id.clone(),
+                display: step.cmd.display(),
+                state,
+            }
+        })
+        .collect();
+    DeployView {
+        commands,
+        status: vec![],
+        diagnoses: vec![],
+        dry_run,
+    }
+}
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let runner = runner();
+    let model = choices.model.clone().unwrap_or_else(|| "kubeflow".into());
+    let release = release(&choices)?;
+    let version = juju_version(&runner).await?;
+
+    let (controller, info) =
+        cluster_checks::check_controller(&runner, release, Some(version)).await;
+    if info.is_none() {
+        let registry = choices
+            .registry
+            .as_ref()
+            .map(|r| registry_address(&r.target).to_string());
+        let prefix = choices
+            .registry
+            .as_ref()
+            .and_then(|r| r.target.split_once('/').map(|(_, p)| p.to_string()))
+            .unwrap_or_default();
+        let repo = ImageRepo::new(registry.as_deref().unwrap_or("<registry>"), &prefix);
+        ctx.document(
+            "Juju setup (no controller yet)",
+            juju_setup::preview("ckf-k8s", "ckf", &model, &repo).join("\n"),
+        );
+        return Err(StepError::failed(format!(
+            "{}: {}\nBootstrap the controller with the commands shown (Juju's own images must be in \
+             the registry first), then retry.",
+            controller.title, controller.evidence
+        )));
+    }
+    if cluster_checks::check_model(&runner, &model).await.status != CheckStatus::Pass
+        && !choices.dry_run
+        && !ctx.is_done("add-model")
+    {
+        ctx.phase(format!("adding the {model} model"));
+        runner
+            .run_ok(&juju_setup::add_model_cmd(&model), &mut |e| stream(&ctx, e))
+            .await
+            .map_err(|e| StepError::failed(format!("juju add-model {model} failed: {e}")))?;
+        ctx.record_unit("add-model", json!({ "model": model }))?;
+    }
+
+    let bundle = bundle_to_deploy(&ctx)?;
+    let separate = separate_plan(&ctx)?;
+    let images = image_map(&ctx);
+    let charms = charm_files(&ctx);
+    let config_dir = ctx.session_dir().join("deploy-config");
+    let plan = DeployPlan::build(&PlanInput {
+        bundle_path: &bundle,
+        separate: &separate,
+        images: &images,
+        charms: &charms,
+        juju: version,
+        config_dir: &config_dir,
+        model: &model,
+    })
+    .map_err(failed)?;
+    for warning in &plan.warnings {
+        ctx.log(Level::Warn, warning.clone());
+    }
+    ctx.document(
+        format!("Deploy plan: {} commands", plan.steps.len()),
+        plan.preview(),
+    );
+    ctx.publish(StepData::Deploy(view(&ctx, &plan, None, choices.dry_run)));
+
+    if choices.dry_run {
+        ctx.log(
+            Level::Warn,
+            "dry run: the plan above is what a real run executes; nothing was run",
+        );
+        return ctx.record_unit("dry-run", json!({ "commands": plan.steps.len() }));
+    }
+    if !choices.confirm_deploy
+        && !plan
+            .steps
+            .iter()
+            .all(|s| SessionLedger { ctx: ctx.clone() }.is_done(&s.id))
+    {
+        let answer = ctx
+            .ask(InputRequest {
+                step: ctx.step(),
+                prompt: format!("Run these {} juju commands now?", plan.steps.len()),
+                kind: InputKind::Confirm,
+                answers_key: "deploy.run",
+            })
+            .await?;
+        if answer != Answer::Confirm(true) {
+            return Err(StepError::failed(
+                "the deploy was not confirmed; nothing was run. Retry to see the plan again.",
+            ));
+        }
+    }
+
+    let mut ledger = SessionLedger { ctx: ctx.clone() };
+    for step in &plan.steps {
+        if let Some(reason) = choices.skips.get(&cmd_unit(&step.id))
+            && !ledger.is_done(&step.id)
+        {
+            ledger
+                .record(
+                    &step.id,
+                    &StepOutcome::Skipped {
+                        reason: reason.clone(),
+                    },
+                )
+                .map_err(StepError::failed)?;
+        }
+    }
+    let mut on_event = |event: DeployEvent| match event {
+        DeployEvent::Step {
+            index,
+            total,
+            id,
+            display,
+        } => {
+            ctx.phase(format!("{}/{total}: {display}", index + 1));
+            ctx.publish(StepData::Deploy(view(&ctx, &plan, Some(&id), false)));
+        }
+        DeployEvent::Run(e) => stream(&ctx, e),
+        DeployEvent::Outcome { .. } => {
+            ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
+        }
+    };
+    match deploy::execute(&runner, &plan, &mut ledger, &mut on_event).await {
+        Ok(_) => {}
+        Err(DeployError::StepFailed {
+            step_id,
+            error,
+            known,
+        }) => {
+            ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
+            let mut text = format!("{step_id} failed: {error}");
+            for k in &known {
+                text.push_str(&format!("\n  {}", k.advice(&model)));
+            }
+            text.push_str(&format!(
+                "\nRetry runs it again (finished commands are not repeated), or skip it with a \
+                 reason ([skip] \"{}\" = \"...\").",
+                cmd_unit(&step_id)
+            ));
+            return Err(StepError::failed(text));
+        }
+        Err(e) => {
+            return Err(StepError::failed(format!(
+                "{e}\nRetry continues from the first unfinished command; finished ones are not repeated."
+            )));
+        }
+    }
+    ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
+
+    settle(&ctx, &runner, &plan, &model).await?;
+    match finish::dashboard(&runner, &model).await {
+        Ok(d) => ctx.record_unit(DASHBOARD_UNIT, json!({ "url": d.url })),
+        Err(e) => {
+            ctx.log(
+                Level::Warn,
+                format!("the dashboard address is not known yet: {e}"),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Watches the model until every application is active; the table is the step's screen.
+async fn settle(
+    ctx: &StepContext,
+    runner: &Runner,
+    plan: &DeployPlan,
+    model: &str,
+) -> Result<(), StepError> {
+    let minutes = ctx.choices().watch_minutes.unwrap_or(60);
+    let options = WatchOptions {
+        timeout: Duration::from_secs(minutes * 60),
+        ..WatchOptions::new(model)
+    };
+    ctx.phase(format!(
+        "waiting for every application to be active (up to {minutes} min)"
+    ));
+    let mut on_round = |round: &watch::WatchRound| {
+        let mut v = view(ctx, plan, None, false);
+        v.status = round
+            .rows
+            .iter()
+            .map(|r| AppStatusRow {
+                application: r.application.clone(),
+                status: r.status.clone(),
+                message: r.message.clone(),
+            })
+            .collect();
+        v.diagnoses = round.findings.iter().map(|f| f.advice(model)).collect();
+        ctx.publish(StepData::Deploy(v));
+        let active = round.rows.iter().filter(|r| r.status == "active").count();
+        ctx.progress(
+            active as u64,
+            Some(round.rows.len() as u64),
+            crate::engine::Quantity::Items,
+            None,
+        );
+    };
+    match watch::watch(runner, &options, &mut on_round)
+        .await
+        .map_err(failed)?
+    {
+        WatchOutcome::AllActive(round) => {
+            ctx.log(
+                Level::Info,
+                format!("all {} applications are active", round.rows.len()),
+            );
+            Ok(())
+        }
+        WatchOutcome::TimedOut(round) => {
+            let mut text = format!(
+                "the model did not settle within {minutes} min:\n{}",
+                watch::render_table(&round.rows)
+            );
+            for f in &round.findings {
+                text.push_str(&format!("\n{}", f.advice(model)));
+            }
+            text.push_str("\nRetry watches again (nothing is redeployed).");
+            Err(StepError::failed(text))
+        }
+    }
+}
+
+fn stream(ctx: &StepContext, event: RunEvent) {
+    match event {
+        RunEvent::Started(display) => ctx.log(Level::Info, format!("$ {display}")),
+        RunEvent::Line(_, line) => ctx.log(Level::Info, line),
+        RunEvent::Finished(Some(0)) => {}
+        RunEvent::Finished(code) => ctx.log(Level::Warn, format!("exit status {code:?}")),
+    }
+}
