@@ -10,6 +10,7 @@ pub mod commands;
 pub mod engine;
 pub mod frontend;
 pub mod logging;
+pub mod registry;
 pub mod run;
 pub mod secret;
 pub mod session;

@@ -43,3 +43,5 @@ fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+pub mod pty;

@@ -1,0 +1,1085 @@
+//! The distribution-API client: authentication (Basic, Bearer token with per-scope cache),
+//! retries with back-off, error classification and the preflight.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, Response, StatusCode, Url};
+
+use super::credentials::{Credentials, ResolvedCredentials};
+use super::error::RegistryError;
+use super::target::RegistryTarget;
+use super::tls::{TlsOptions, TlsSetup};
+
+/// Exponential back-off: `base * 2^(attempt-1)` capped at `cap`, at most `max_attempts` tries
+/// in all. A `Retry-After` from the server replaces the computed delay (capped at `cap` too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub cap: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_attempts: 6,
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d.min(self.cap);
+        }
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+}
+
+/// Everything needed to talk to one registry.
+#[derive(Clone, Debug)]
+pub struct RegistryConfig {
+    pub target: RegistryTarget,
+    pub tls: TlsOptions,
+    pub credentials: Credentials,
+    pub connect_timeout: Duration,
+    /// No byte moved for this long aborts a transfer (and a small request that long unanswered
+    /// times out); the transfer is then retried.
+    pub stall_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl RegistryConfig {
+    pub fn new(target: RegistryTarget) -> RegistryConfig {
+        RegistryConfig {
+            target,
+            tls: TlsOptions::default(),
+            credentials: Credentials::Anonymous,
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AuthScheme {
+    Unknown,
+    Anonymous,
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// What the preflight learned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreflightReport {
+    /// `Docker-Distribution-Api-Version`, when the registry sends it.
+    pub api_version: Option<String>,
+    /// "anonymous", "basic" or "bearer".
+    pub auth: String,
+    /// The repository the push permission was checked on.
+    pub checked_repository: String,
+}
+
+/// A client for one registry target. Cheap to clone.
+#[derive(Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    target: RegistryTarget,
+    authority: String,
+    tls: Option<TlsSetup>,
+    creds: Option<ResolvedCredentials>,
+    scheme: Mutex<AuthScheme>,
+    tokens: Mutex<HashMap<String, String>>,
+    stall: Duration,
+    retry: RetryPolicy,
+    warnings: Vec<String>,
+}
+
+pub(crate) enum MountOutcome {
+    Mounted,
+    NotMounted,
+}
+
+impl RegistryClient {
+    /// Builds the client (reads CA and key files, resolves credentials; no network yet).
+    pub fn new(config: RegistryConfig) -> Result<RegistryClient, RegistryError> {
+        let authority = config.target.authority();
+        let setup_err = |detail: String| RegistryError::ClientSetup {
+            host: authority.clone(),
+            detail,
+        };
+        let creds = config.credentials.resolve(&authority)?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("ckf-airgap/", env!("CARGO_PKG_VERSION")));
+        let (tls, scheme) = if config.tls.plain_http {
+            (None, "http")
+        } else {
+            let setup = TlsSetup::new(&config.tls, &authority)?;
+            builder = builder.use_preconfigured_tls(setup.client_config().map_err(setup_err)?);
+            (Some(setup), "https")
+        };
+        let http = builder
+            .http1_only()
+            .build()
+            .map_err(|e| setup_err(e.to_string()))?;
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                http,
+                base: format!("{scheme}://{authority}"),
+                warnings: config.tls.warnings(&authority),
+                target: config.target,
+                authority,
+                tls,
+                creds,
+                scheme: Mutex::new(AuthScheme::Unknown),
+                tokens: Mutex::new(HashMap::new()),
+                stall: config.stall_timeout,
+                retry: config.retry,
+            }),
+        })
+    }
+
+    /// Warnings the caller must show (insecure TLS, plain HTTP).
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
+    }
+
+    pub fn target(&self) -> &RegistryTarget {
+        &self.inner.target
+    }
+
+    pub(crate) fn authority(&self) -> &str {
+        &self.inner.authority
+    }
+
+    pub(crate) fn stall_timeout(&self) -> Duration {
+        self.inner.stall
+    }
+
+    fn user(&self) -> String {
+        match &self.inner.creds {
+            Some(c) => format!(" of user {:?}", c.username),
+            None => " (anonymous: no credentials were given)".into(),
+        }
+    }
+
+    fn user_name(&self) -> String {
+        self.inner
+            .creds
+            .as_ref()
+            .map(|c| format!("user {:?}", c.username))
+            .unwrap_or_else(|| "anonymous".into())
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{}", self.inner.base, path)
+    }
+
+    /// Upload locations may be absolute or relative to the registry.
+    pub(crate) fn resolve_location(&self, loc: &str) -> String {
+        if loc.starts_with("http://") || loc.starts_with("https://") {
+            loc.to_string()
+        } else if loc.starts_with('/') {
+            format!("{}{}", self.inner.base, loc)
+        } else {
+            format!("{}/{}", self.inner.base, loc)
+        }
+    }
+
+    // ---- errors ---------------------------------------------------------------------------
+
+    /// Classifies a transport error; a TLS failure is diagnosed with a second handshake that
+    /// records the server's chain.
+    pub(crate) async fn transport_error(&self, e: reqwest::Error, during: &str) -> RegistryError {
+        let host = self.inner.authority.clone();
+        if e.is_timeout() {
+            return RegistryError::Timeout {
+                host,
+                after: self.inner.stall,
+                during: during.to_string(),
+            };
+        }
+        let mut tls_failure = false;
+        let mut kind = None;
+        let mut text = e.to_string();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = cur {
+            if err.downcast_ref::<rustls::Error>().is_some() {
+                tls_failure = true;
+            }
+            // `io::Error::source` skips the wrapped error, and TLS errors arrive as an io::Error
+            // inside an io::Error: descend through `get_ref` instead.
+            cur = match err.downcast_ref::<std::io::Error>() {
+                Some(io) => {
+                    if io.get_ref().is_none() || kind.is_none() {
+                        kind = Some(io.kind());
+                    }
+                    match io.get_ref() {
+                        Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                        None => None,
+                    }
+                }
+                None => err.source(),
+            };
+            if let Some(next) = cur {
+                let next = next.to_string();
+                if !text.contains(&next) {
+                    text = format!("{text}: {next}");
+                }
+            }
+        }
+        if let (true, Some(setup)) = (tls_failure, self.inner.tls.clone()) {
+            {
+                let (h, p) = (
+                    self.inner.target.host().to_string(),
+                    self.inner.target.port().unwrap_or(443),
+                );
+                let authority = self.inner.authority.clone();
+                let original = text.clone();
+                return tokio::task::spawn_blocking(move || {
+                    setup.diagnose(&h, p, &authority, &original)
+                })
+                .await
+                .unwrap_or(RegistryError::Tls { host, detail: text });
+            }
+        }
+        use std::io::ErrorKind as K;
+        match kind {
+            Some(K::ConnectionRefused) => return RegistryError::ConnectionRefused { host },
+            Some(K::TimedOut) => {
+                return RegistryError::Timeout {
+                    host,
+                    after: self.inner.stall,
+                    during: during.to_string(),
+                };
+            }
+            _ => {}
+        }
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return RegistryError::Dns {
+                host: self.inner.target.host().to_string(),
+                detail: text,
+            };
+        }
+        RegistryError::Network {
+            host,
+            during: during.to_string(),
+            detail: text,
+            retryable: true,
+        }
+    }
+
+    /// Turns an unexpected answer into an error with the registry's own error text.
+    pub(crate) async fn status_error(
+        &self,
+        resp: Response,
+        method: &Method,
+        url: &str,
+        hint: &'static str,
+    ) -> RegistryError {
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let detail = error_text(resp).await;
+        RegistryError::Http {
+            host: self.inner.authority.clone(),
+            request: format!("{method} {url}"),
+            status,
+            detail,
+            retry_after,
+            hint,
+        }
+    }
+
+    // ---- authentication -------------------------------------------------------------------
+
+    fn basic_header(&self) -> Option<HeaderValue> {
+        let c = self.inner.creds.as_ref()?;
+        let raw = format!("{}:{}", c.username, c.password.expose());
+        let mut v = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(raw))).ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    }
+
+    fn scheme(&self) -> AuthScheme {
+        self.inner
+            .scheme
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or(AuthScheme::Unknown)
+    }
+
+    fn set_scheme(&self, s: AuthScheme) {
+        if let Ok(mut g) = self.inner.scheme.lock() {
+            *g = s;
+        }
+    }
+
+    fn forget_token(&self, scope: &str) {
+        if let Ok(mut g) = self.inner.tokens.lock() {
+            g.remove(scope);
+        }
+    }
+
+    /// The Authorization header for `scope` (space-separated scopes), fetching a token when
+    /// the registry uses Bearer auth.
+    pub(crate) async fn authorization(
+        &self,
+        scope: &str,
+    ) -> Result<Option<HeaderValue>, RegistryError> {
+        match self.scheme() {
+            AuthScheme::Unknown | AuthScheme::Anonymous => Ok(None),
+            AuthScheme::Basic => Ok(self.basic_header()),
+            AuthScheme::Bearer { realm, service } => {
+                let cached = self
+                    .inner
+                    .tokens
+                    .lock()
+                    .ok()
+                    .and_then(|g| g.get(scope).cloned());
+                let token = match cached {
+                    Some(t) => t,
+                    None => {
+                        let t = self.fetch_token(&realm, service.as_deref(), scope).await?;
+                        if let Ok(mut g) = self.inner.tokens.lock() {
+                            g.insert(scope.to_string(), t.clone());
+                        }
+                        t
+                    }
+                };
+                let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    RegistryError::Network {
+                        host: self.inner.authority.clone(),
+                        during: "reading the token".into(),
+                        detail: "the token server returned a token with invalid characters".into(),
+                        retryable: false,
+                    }
+                })?;
+                v.set_sensitive(true);
+                Ok(Some(v))
+            }
+        }
+    }
+
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String, RegistryError> {
+        let mut url = Url::parse(realm).map_err(|e| RegistryError::Network {
+            host: self.inner.authority.clone(),
+            during: "asking for a token".into(),
+            detail: format!("the registry named an invalid token realm {realm:?}: {e}"),
+            retryable: false,
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            for s in scope.split(' ').filter(|s| !s.is_empty()) {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut req = self.inner.http.get(url.clone());
+        if let Some(h) = self.basic_header() {
+            req = req.header(reqwest::header::AUTHORIZATION, h);
+        }
+        let resp = self.timed(req.send(), "asking the token server").await?;
+        match resp.status() {
+            s if s.is_success() => {}
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(RegistryError::Unauthorized {
+                    host: self.inner.authority.clone(),
+                    user: self.user(),
+                });
+            }
+            _ => {
+                return Err(self
+                    .status_error(resp, &Method::GET, url.as_str(), "")
+                    .await);
+            }
+        }
+        let raw = resp.bytes().await.map_err(|e| RegistryError::Network {
+            host: self.inner.authority.clone(),
+            during: "reading the token".into(),
+            detail: e.to_string(),
+            retryable: true,
+        })?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&raw).map_err(|e| RegistryError::Network {
+                host: self.inner.authority.clone(),
+                during: "reading the token".into(),
+                detail: format!("the token server's answer is not JSON: {e}"),
+                retryable: false,
+            })?;
+        body.get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| RegistryError::Network {
+                host: self.inner.authority.clone(),
+                during: "reading the token".into(),
+                detail: "the token server answered without a token".into(),
+                retryable: false,
+            })
+    }
+
+    /// Learns the scheme from a 401's challenge. Returns false when the challenge cannot be
+    /// answered (no credentials for Basic, unknown scheme).
+    fn learn_challenge(&self, headers: &HeaderMap, scope: &str) -> bool {
+        let Some(ch) = headers
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        match parse_challenge(ch) {
+            Some(Challenge::Basic) => {
+                self.set_scheme(AuthScheme::Basic);
+                self.inner.creds.is_some()
+            }
+            Some(Challenge::Bearer { realm, service }) => {
+                self.forget_token(scope);
+                self.set_scheme(AuthScheme::Bearer { realm, service });
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn timed<F: Future<Output = Result<Response, reqwest::Error>>>(
+        &self,
+        fut: F,
+        during: &str,
+    ) -> Result<Response, RegistryError> {
+        match tokio::time::timeout(self.inner.stall, fut).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(self.transport_error(e, during).await),
+            Err(_) => Err(RegistryError::Timeout {
+                host: self.inner.authority.clone(),
+                after: self.inner.stall,
+                during: during.to_string(),
+            }),
+        }
+    }
+
+    /// Sends a request with a re-sendable body, answering one authentication challenge.
+    /// A second 401 becomes [`RegistryError::Unauthorized`].
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        scope: &str,
+        headers: HeaderMap,
+        body: Option<bytes::Bytes>,
+        during: &str,
+    ) -> Result<Response, RegistryError> {
+        let mut answered = false;
+        loop {
+            let mut req = self
+                .inner
+                .http
+                .request(method.clone(), url)
+                .headers(headers.clone());
+            if let Some(a) = self.authorization(scope).await? {
+                req = req.header(reqwest::header::AUTHORIZATION, a);
+            }
+            req = match &body {
+                Some(b) => req.body(b.clone()),
+                None if method == Method::POST || method == Method::PUT => {
+                    req.header(reqwest::header::CONTENT_LENGTH, "0")
+                }
+                None => req,
+            };
+            let resp = self.timed(req.send(), during).await?;
+            if resp.status() != StatusCode::UNAUTHORIZED {
+                return Ok(resp);
+            }
+            if answered || !self.learn_challenge(resp.headers(), scope) {
+                return Err(RegistryError::Unauthorized {
+                    host: self.inner.authority.clone(),
+                    user: self.user(),
+                });
+            }
+            answered = true;
+        }
+    }
+
+    /// Runs `op` with the retry policy; `on_retry` hears about every retry.
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        mut op: F,
+        on_retry: impl Fn(u32, Duration, &RegistryError),
+    ) -> Result<T, RegistryError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, RegistryError>>,
+    {
+        let policy = self.inner.retry;
+        let mut attempt = 1;
+        loop {
+            match op(attempt).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                    let d = policy.delay(attempt, e.retry_after());
+                    on_retry(attempt, d, &e);
+                    tokio::time::sleep(d).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // ---- preflight ------------------------------------------------------------------------
+
+    /// Checks, in seconds, everything a long push depends on: the address answers as a
+    /// registry, TLS verifies, the credentials work, and they may push to `first_repository`
+    /// (the source repository path; the target prefix is added). An upload is started and
+    /// cancelled for the last check, so nothing is left behind.
+    pub async fn preflight(
+        &self,
+        first_repository: &str,
+    ) -> Result<PreflightReport, RegistryError> {
+        let mut api_version = None;
+        let mut ok = false;
+        for path in ["/v2/", "/v2"] {
+            let url = self.url(path);
+            let resp = self
+                .send(
+                    Method::GET,
+                    &url,
+                    "",
+                    HeaderMap::new(),
+                    None,
+                    "checking the registry API",
+                )
+                .await?;
+            api_version = resp
+                .headers()
+                .get("docker-distribution-api-version")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match resp.status() {
+                s if s.is_success() => {
+                    ok = true;
+                    break;
+                }
+                StatusCode::NOT_FOUND => continue,
+                StatusCode::FORBIDDEN => {
+                    return Err(RegistryError::Forbidden {
+                        host: self.inner.authority.clone(),
+                        user: self.user_name(),
+                        repository: "(registry API)".into(),
+                        detail: error_text(resp).await,
+                    });
+                }
+                s => {
+                    return Err(RegistryError::NotARegistry {
+                        host: self.inner.authority.clone(),
+                        url,
+                        status: s.as_u16(),
+                    });
+                }
+            }
+        }
+        if !ok {
+            return Err(RegistryError::NotARegistry {
+                host: self.inner.authority.clone(),
+                url: self.url("/v2/"),
+                status: 404,
+            });
+        }
+        if self.scheme() == AuthScheme::Unknown {
+            self.set_scheme(AuthScheme::Anonymous);
+        }
+        let repo = self.inner.target.repository(first_repository);
+        let location = self.start_upload(&repo).await?;
+        self.cancel_upload(&repo, &location).await;
+        Ok(PreflightReport {
+            api_version,
+            auth: match self.scheme() {
+                AuthScheme::Basic => "basic",
+                AuthScheme::Bearer { .. } => "bearer",
+                _ => "anonymous",
+            }
+            .into(),
+            checked_repository: repo,
+        })
+    }
+
+    // ---- distribution API -----------------------------------------------------------------
+
+    pub(crate) fn push_scope(repo: &str) -> String {
+        format!("repository:{repo}:pull,push")
+    }
+
+    /// Size of the blob when the repository holds it.
+    pub(crate) async fn head_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+    ) -> Result<Option<u64>, RegistryError> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let resp = self
+            .send(
+                Method::HEAD,
+                &url,
+                &Self::push_scope(repo),
+                HeaderMap::new(),
+                None,
+                "checking for a blob",
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(Some(
+                resp.headers()
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error(resp, &Method::HEAD, &url, "").await),
+        }
+    }
+
+    fn upload_refused(
+        &self,
+        repo: &str,
+        status: StatusCode,
+        detail: String,
+    ) -> Option<RegistryError> {
+        let host = self.inner.authority.clone();
+        match status {
+            StatusCode::FORBIDDEN => Some(RegistryError::Forbidden {
+                host,
+                user: self.user_name(),
+                repository: repo.to_string(),
+                detail,
+            }),
+            StatusCode::NOT_FOUND => Some(RegistryError::RepositoryNotFound {
+                host,
+                repository: repo.to_string(),
+                detail,
+            }),
+            // Harbor answers a push into a missing project with 500 and "project ... not found"
+            // (goharbor/harbor-helm#849); retrying that forever helps nobody.
+            s if s.is_server_error()
+                && detail.to_lowercase().contains("project")
+                && detail.to_lowercase().contains("not found") =>
+            {
+                Some(RegistryError::RepositoryNotFound {
+                    host,
+                    repository: repo.to_string(),
+                    detail,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Tries a cross-repository mount. When the registry starts an upload instead, that upload
+    /// is cancelled and the caller uploads normally.
+    pub(crate) async fn mount_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        from: &str,
+    ) -> Result<MountOutcome, RegistryError> {
+        let mut url =
+            Url::parse(&self.url(&format!("/v2/{repo}/blobs/uploads/"))).map_err(|e| {
+                RegistryError::Network {
+                    host: self.inner.authority.clone(),
+                    during: "mounting a blob".into(),
+                    detail: e.to_string(),
+                    retryable: false,
+                }
+            })?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let scope = format!("{} repository:{from}:pull", Self::push_scope(repo));
+        let resp = self
+            .send(
+                Method::POST,
+                url.as_str(),
+                &scope,
+                HeaderMap::new(),
+                None,
+                "mounting a blob",
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(MountOutcome::Mounted),
+            StatusCode::ACCEPTED => {
+                if let Some(loc) = location(&resp) {
+                    self.cancel_upload(repo, &loc).await;
+                }
+                Ok(MountOutcome::NotMounted)
+            }
+            s => {
+                let detail = error_text(resp).await;
+                Err(self
+                    .upload_refused(repo, s, detail.clone())
+                    .unwrap_or(RegistryError::Http {
+                        host: self.inner.authority.clone(),
+                        request: format!("POST {url}"),
+                        status: s.as_u16(),
+                        detail,
+                        retry_after: None,
+                        hint: "",
+                    }))
+            }
+        }
+    }
+
+    /// Starts an upload session; returns its absolute location.
+    pub(crate) async fn start_upload(&self, repo: &str) -> Result<String, RegistryError> {
+        let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let resp = self
+            .send(
+                Method::POST,
+                &url,
+                &Self::push_scope(repo),
+                HeaderMap::new(),
+                None,
+                "starting an upload",
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::ACCEPTED => location(&resp).ok_or_else(|| RegistryError::Network {
+                host: self.inner.authority.clone(),
+                during: "starting an upload".into(),
+                detail: "the registry did not say where to upload (no Location header)".into(),
+                retryable: false,
+            }),
+            s => {
+                let retry_after = parse_retry_after(resp.headers());
+                let detail = error_text(resp).await;
+                Err(self
+                    .upload_refused(repo, s, detail.clone())
+                    .unwrap_or(RegistryError::Http {
+                        host: self.inner.authority.clone(),
+                        request: format!("POST {url}"),
+                        status: s.as_u16(),
+                        detail,
+                        retry_after,
+                        hint: "",
+                    }))
+            }
+        }
+    }
+
+    /// Best effort: a leftover session is purged by the registry anyway.
+    pub(crate) async fn cancel_upload(&self, repo: &str, location: &str) {
+        let _ = self
+            .send(
+                Method::DELETE,
+                location,
+                &Self::push_scope(repo),
+                HeaderMap::new(),
+                None,
+                "cancelling an upload",
+            )
+            .await;
+    }
+
+    /// Completes an upload with the digest learned while streaming.
+    pub(crate) async fn finish_upload(
+        &self,
+        repo: &str,
+        location: &str,
+        digest: &str,
+    ) -> Result<(), RegistryError> {
+        let mut url = Url::parse(location).map_err(|e| RegistryError::Network {
+            host: self.inner.authority.clone(),
+            during: "finishing an upload".into(),
+            detail: format!("invalid upload location {location:?}: {e}"),
+            retryable: false,
+        })?;
+        url.query_pairs_mut().append_pair("digest", digest);
+        let resp = self
+            .send(
+                Method::PUT,
+                url.as_str(),
+                &Self::push_scope(repo),
+                HeaderMap::new(),
+                None,
+                "finishing an upload",
+            )
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(self
+                .status_error(resp, &Method::PUT, url.as_str(), "")
+                .await)
+        }
+    }
+
+    /// Puts a manifest under a tag; returns the digest the registry reports.
+    pub(crate) async fn put_manifest(
+        &self,
+        repo: &str,
+        tag: &str,
+        media_type: &str,
+        body: bytes::Bytes,
+    ) -> Result<Option<String>, RegistryError> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{tag}"));
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(media_type) {
+            headers.insert(reqwest::header::CONTENT_TYPE, v);
+        }
+        let resp = self
+            .send(
+                Method::PUT,
+                &url,
+                &Self::push_scope(repo),
+                headers,
+                Some(body),
+                "putting a manifest",
+            )
+            .await?;
+        if resp.status().is_success() {
+            Ok(resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string))
+        } else {
+            let status = resp.status();
+            let detail = error_text(resp).await;
+            Err(self
+                .upload_refused(repo, status, detail.clone())
+                .unwrap_or(RegistryError::Http {
+                    host: self.inner.authority.clone(),
+                    request: format!("PUT {url}"),
+                    status: status.as_u16(),
+                    detail,
+                    retry_after: None,
+                    hint: "",
+                }))
+        }
+    }
+
+    /// The digest of the manifest under `reference`, if any.
+    pub(crate) async fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(accept) {
+            headers.insert(reqwest::header::ACCEPT, v);
+        }
+        let resp = self
+            .send(
+                Method::HEAD,
+                &url,
+                &Self::push_scope(repo),
+                headers,
+                None,
+                "checking a manifest",
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error(resp, &Method::HEAD, &url, "").await),
+        }
+    }
+
+    /// The raw HTTP client, for the streamed PATCH.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn forget_scope_token(&self, scope: &str) {
+        self.forget_token(scope);
+    }
+}
+
+fn location(resp: &Response) -> Option<String> {
+    let loc = resp
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    // Relative locations are resolved against the URL that answered.
+    resp.url().join(loc).ok().map(|u| u.to_string())
+}
+
+/// The registry's error text: distribution's `{"errors":[{code,message,detail}]}` when present.
+pub(crate) async fn error_text(mut resp: Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > 8192 {
+            break;
+        }
+    }
+    if let Some(v) = serde_json::from_slice::<serde_json::Value>(&body).ok()
+        && let Some(errors) = v.get("errors").and_then(|e| e.as_array())
+    {
+        {
+            let parts: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+                    let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
+                    format!("{code}: {msg}")
+                })
+                .collect();
+            if !parts.is_empty() {
+                return parts.join("; ");
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    if text.is_empty() {
+        "(no details)".into()
+    } else {
+        text.chars().take(300).collect()
+    }
+}
+
+/// `Retry-After` in seconds. (The HTTP-date form is rare from registries and falls back to the
+/// computed back-off.)
+pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+fn parse_challenge(header: &str) -> Option<Challenge> {
+    let h = header.trim();
+    let (scheme, params) = h.split_once(' ').unwrap_or((h, ""));
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => Some(Challenge::Basic),
+        "bearer" => {
+            let mut realm = None;
+            let mut service = None;
+            for (k, v) in parse_params(params) {
+                match k.to_ascii_lowercase().as_str() {
+                    "realm" => realm = Some(v),
+                    "service" => service = Some(v),
+                    _ => {}
+                }
+            }
+            Some(Challenge::Bearer {
+                realm: realm?,
+                service,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn parse_params(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some(eq) = rest.find('=') else { break };
+        let key = rest[..eq].trim().trim_start_matches(',').trim().to_string();
+        rest = &rest[eq + 1..];
+        let value;
+        if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find('"').unwrap_or(r.len());
+            value = r[..end].to_string();
+            rest = r.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            value = rest[..end].trim().to_string();
+            rest = &rest[end..];
+        }
+        rest = rest.trim_start().trim_start_matches(',').trim_start();
+        out.push((key, value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        );
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("registry.example".into())
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="x""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
+    }
+
+    #[test]
+    fn back_off_doubles_and_caps() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, None), Duration::from_millis(500));
+        assert_eq!(p.delay(3, None), Duration::from_secs(2));
+        assert_eq!(p.delay(10, None), Duration::from_secs(30));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(30)
+        );
+    }
+}

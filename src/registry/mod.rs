@@ -1,0 +1,32 @@
+//! Pushing images into the operator's registry.
+//!
+//! - [`RegistryTarget`] parses `host[:port][/prefix]`.
+//! - [`RegistryClient`] holds TLS settings and credentials, and runs the [`RegistryClient::preflight`]
+//!   that fails in seconds with a classified [`RegistryError`].
+//! - [`Pusher`] pushes [`PushImage`]s: layers stream from disk, gzip on the fly, digests computed
+//!   while uploading, a [`PushLedger`] for resume, retries and a stall watchdog, bounded
+//!   concurrency, progress events and counters.
+
+mod client;
+mod credentials;
+mod error;
+mod ledger;
+mod progress;
+mod push;
+mod target;
+mod tls;
+mod upload;
+
+pub use client::{PreflightReport, RegistryClient, RegistryConfig, RetryPolicy};
+pub use credentials::{Credentials, ResolvedCredentials, Secret, docker_config_credentials};
+pub use error::RegistryError;
+pub use ledger::{JsonFileLedger, LedgerState, MemoryLedger, PushLedger, PushedBlob};
+pub use progress::{ImageState, LayerState, NoProgress, PushProgress, PushStats, StatsSnapshot};
+pub use push::{
+    BlobFile, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, ImageFailure, LayerCompression,
+    LayerFile, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
+    PushFailure, PushImage, PushOptions, PushReport, PushedImage, Pusher, StoredAs,
+};
+pub use target::RegistryTarget;
+pub use tls::{CertInfo, CertSummary, TlsOptions};
+pub use upload::CancelCheck;

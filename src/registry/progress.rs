@@ -1,0 +1,118 @@
+//! Progress reporting. Events go to a [`PushProgress`] implementation; overall byte counts are
+//! atomics in [`PushStats`] that a UI samples on its own tick, so drawing never blocks I/O.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The state of one image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageState {
+    Pending,
+    /// Bytes of this image's layer files read from disk so far (skipped layers count as done).
+    Uploading {
+        done: u64,
+        total: u64,
+        percent: u8,
+    },
+    /// No layer had to be uploaded: every blob was mounted from another repository or present.
+    Mounted {
+        mounted: usize,
+        present: usize,
+    },
+    /// The ledger said the image is complete and the registry confirmed the manifest digest.
+    AlreadyPresent {
+        digest: String,
+    },
+    Done {
+        digest: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// What happened to one layer (or the config blob, then `diff_id` is the config digest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayerState {
+    /// Already in the target repository (HEAD).
+    Present {
+        digest: String,
+    },
+    /// Cross-repository mounted from `from`.
+    Mounted {
+        digest: String,
+        from: String,
+    },
+    Uploading,
+    Uploaded {
+        digest: String,
+        size: u64,
+    },
+    /// A transient failure; the transfer starts again after `delay_ms`.
+    Retrying {
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+}
+
+/// Receives push events. Called from async tasks and from the blocking compression threads:
+/// implementations must be quick and must not block.
+pub trait PushProgress: Send + Sync {
+    fn image(&self, _source: &str, _state: &ImageState) {}
+    fn layer(&self, _source: &str, _diff_id: &str, _state: &LayerState) {}
+}
+
+/// A progress sink that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl PushProgress for NoProgress {}
+
+/// Counters for the whole push; read them with [`PushStats::snapshot`] on a UI tick.
+#[derive(Debug, Default)]
+pub struct PushStats {
+    pub bytes_read: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub blobs_uploaded: AtomicU64,
+    pub blobs_mounted: AtomicU64,
+    pub blobs_present: AtomicU64,
+    pub retries: AtomicU64,
+    pub images_done: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Layer and config bytes read from disk (uncompressed domain).
+    pub bytes_read: u64,
+    /// Blob body bytes handed to the network (after compression), including aborted attempts.
+    pub bytes_sent: u64,
+    /// Sum of the sizes of all layer and config files of the push, for an ETA.
+    pub bytes_total: u64,
+    pub blobs_uploaded: u64,
+    pub blobs_mounted: u64,
+    pub blobs_present: u64,
+    pub retries: u64,
+    pub images_done: u64,
+}
+
+impl PushStats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatsSnapshot {
+            bytes_read: l(&self.bytes_read),
+            bytes_sent: l(&self.bytes_sent),
+            bytes_total: l(&self.bytes_total),
+            blobs_uploaded: l(&self.blobs_uploaded),
+            blobs_mounted: l(&self.blobs_mounted),
+            blobs_present: l(&self.blobs_present),
+            retries: l(&self.retries),
+            images_done: l(&self.images_done),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,829 @@
+//! Pushing images: per layer a HEAD/mount/upload decision driven by the ledger, then the config
+//! blob, the manifest, and a HEAD that confirms the manifest digest.
+//!
+//! Manifest format, chosen per image from its layers so that it is always consistent:
+//! - every layer gzip (compressed on the fly, or already gzip on disk) → Docker v2 schema 2
+//!   (`application/vnd.docker.distribution.manifest.v2+json`), the format every registry and
+//!   containerd version accepts;
+//! - any layer uncompressed (`LayerCompression::None`) or zstd → OCI image manifest, because
+//!   Docker schema 2 has no zstd type and its uncompressed type is poorly supported.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::client::{MountOutcome, RegistryClient};
+use super::error::RegistryError;
+use super::ledger::{PushLedger, PushedBlob, write_atomic};
+use super::progress::{ImageState, LayerState, PushProgress, PushStats};
+use super::upload::{BlobSource, CancelCheck, Encoding, upload_blob};
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+
+fn encoding_family(media_type: &str) -> &'static str {
+    if media_type.ends_with("gzip") {
+        "gzip"
+    } else if media_type.ends_with("zstd") {
+        "zstd"
+    } else {
+        "tar"
+    }
+}
+
+/// One image to push (the engine adapts the artifacts module's output to this).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushImage {
+    /// The reference in the release, e.g. `172.17.0.2:5000/kubeflownotebookswg/jupyter-web-app:v1.7.0`.
+    pub source: String,
+    /// The repository path without the original registry host.
+    pub repository: String,
+    pub tag: String,
+    pub config: BlobFile,
+    pub layers: Vec<LayerFile>,
+}
+
+/// A blob on disk whose digest is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobFile {
+    pub path: PathBuf,
+    pub digest: String,
+    pub size: u64,
+}
+
+/// A layer on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerFile {
+    pub path: PathBuf,
+    /// sha256 of the uncompressed layer (`rootfs.diff_ids` in the config).
+    pub diff_id: String,
+    /// Size of the file at `path`.
+    pub size: u64,
+    pub stored: StoredAs,
+}
+
+/// How the layer file is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredAs {
+    /// A plain tar: the file hashes to `diff_id`.
+    Uncompressed,
+    /// Already gzip; `digest` is the sha256 of the file.
+    Gzip { digest: String },
+    /// Already zstd; `digest` is the sha256 of the file.
+    Zstd { digest: String },
+}
+
+/// What to do with uncompressed layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LayerCompression {
+    /// Gzip on the fly (deterministic, so a repeat gives the same digest).
+    #[default]
+    Gzip,
+    /// Push the tar as it is (OCI manifest, `application/vnd.oci.image.layer.v1.tar`).
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct PushOptions {
+    pub image_concurrency: usize,
+    pub blob_concurrency: usize,
+    pub compression: LayerCompression,
+    /// zlib level for on-the-fly gzip; 1 is several times faster than 6 for ~10 % more bytes.
+    pub gzip_level: u32,
+    /// Keep pushing the other images after one fails (default: stop starting new ones).
+    pub keep_going: bool,
+    /// Lower the blob concurrency by one after this many retries (never below one).
+    pub failures_per_slowdown: u32,
+}
+
+impl Default for PushOptions {
+    fn default() -> PushOptions {
+        PushOptions {
+            image_concurrency: 3,
+            blob_concurrency: 4,
+            compression: LayerCompression::Gzip,
+            gzip_level: 1,
+            keep_going: false,
+            failures_per_slowdown: 3,
+        }
+    }
+}
+
+/// One line of the push report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedImage {
+    pub source: String,
+    pub target: String,
+    pub manifest_digest: String,
+    pub media_type: String,
+    /// "pushed" or "already-present".
+    pub status: String,
+}
+
+/// The push report, one entry per image, in input order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReport {
+    pub registry: String,
+    pub images: Vec<PushedImage>,
+}
+
+impl PushReport {
+    /// Writes the report as JSON, atomically.
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomic(path, &bytes)
+    }
+}
+
+/// One image that failed.
+#[derive(Debug)]
+pub struct ImageFailure {
+    pub source: String,
+    pub error: RegistryError,
+}
+
+/// Some images could not be pushed; `report` lists the ones that were.
+#[derive(Debug, thiserror::Error)]
+#[error("{} of {total} images could not be pushed to {host}. First failure, for {}: {}", failures.len(), failures.first().map(|f| f.source.as_str()).unwrap_or("?"), failures.first().map(|f| f.error.to_string()).unwrap_or_default())]
+pub struct PushFailure {
+    pub host: String,
+    pub total: usize,
+    pub failures: Vec<ImageFailure>,
+    pub report: PushReport,
+}
+
+impl PushFailure {
+    /// The first error, for callers that only show one.
+    pub fn first_error(&self) -> Option<&RegistryError> {
+        self.failures.first().map(|f| &f.error)
+    }
+}
+
+#[derive(Serialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    size: u64,
+    digest: String,
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LayerOutcome {
+    Present,
+    Mounted,
+    Uploaded,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<PushedBlob>>>;
+
+/// Pushes images to one registry. Drop the `push` future to cancel, or give a cancel check.
+pub struct Pusher {
+    client: RegistryClient,
+    options: PushOptions,
+    ledger: Arc<dyn PushLedger>,
+    progress: Arc<dyn PushProgress>,
+    stats: Arc<PushStats>,
+    cancel: Option<CancelCheck>,
+    blob_permits: Arc<Semaphore>,
+    blob_limit: AtomicU32,
+    failures: AtomicU32,
+    // One slot per diff_id: the first image to need a shared layer uploads it, the others wait
+    // and then mount it, so a shared layer is uploaded once even when images run in parallel.
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+struct ImageProgress {
+    source: String,
+    done: AtomicU64,
+    total: u64,
+    last_emit: AtomicU64,
+    progress: Arc<dyn PushProgress>,
+}
+
+impl ImageProgress {
+    fn add(&self, n: u64) {
+        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        let step = (self.total / 100).max(1 << 20);
+        let last = self.last_emit.load(Ordering::Relaxed);
+        if done >= last + step || done >= self.total {
+            self.last_emit.store(done, Ordering::Relaxed);
+            self.emit(done);
+        }
+    }
+
+    fn sub(&self, n: u64) {
+        self.done.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    fn emit(&self, done: u64) {
+        let percent = (done.min(self.total) * 100)
+            .checked_div(self.total)
+            .unwrap_or(100) as u8;
+        self.progress.image(
+            &self.source,
+            &ImageState::Uploading {
+                done,
+                total: self.total,
+                percent,
+            },
+        );
+    }
+}
+
+impl Pusher {
+    pub fn new(
+        client: RegistryClient,
+        options: PushOptions,
+        ledger: Arc<dyn PushLedger>,
+        progress: Arc<dyn PushProgress>,
+    ) -> Pusher {
+        let blobs = options.blob_concurrency.max(1);
+        Pusher {
+            client,
+            blob_permits: Arc::new(Semaphore::new(blobs)),
+            blob_limit: AtomicU32::new(blobs as u32),
+            options,
+            ledger,
+            progress,
+            stats: Arc::new(PushStats::default()),
+            cancel: None,
+            failures: AtomicU32::new(0),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A check consulted between chunks and steps; `true` stops the push with `Cancelled`.
+    pub fn with_cancel(mut self, cancel: CancelCheck) -> Pusher {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Live counters (bytes read and sent, blobs uploaded, mounted, present…).
+    pub fn stats(&self) -> Arc<PushStats> {
+        self.stats.clone()
+    }
+
+    /// The ledger key for this registry and layer encoding.
+    pub fn target_key(&self) -> String {
+        let enc = match self.options.compression {
+            LayerCompression::Gzip => format!("gzip{}", self.options.gzip_level),
+            LayerCompression::None => "none".into(),
+        };
+        format!("{}#{enc}", self.client.authority())
+    }
+
+    fn host(&self) -> String {
+        self.client.authority().to_string()
+    }
+
+    fn cancelled(&self) -> Result<(), RegistryError> {
+        if self.cancel.as_ref().is_some_and(|c| c()) {
+            Err(RegistryError::Cancelled { host: self.host() })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn slot(&self, diff_id: &str) -> Slot {
+        let mut g = match self.slots.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.entry(diff_id.to_string()).or_default().clone()
+    }
+
+    /// After repeated failures, take one blob permit out of circulation (never the last).
+    fn note_failure(&self) {
+        PushStats::add(&self.stats.retries, 1);
+        let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if !n.is_multiple_of(self.options.failures_per_slowdown.max(1)) {
+            return;
+        }
+        let lowered = self
+            .blob_limit
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                (l > 1).then(|| l - 1)
+            });
+        if lowered.is_ok() {
+            let permits = self.blob_permits.clone();
+            tokio::spawn(async move {
+                if let Ok(p) = permits.acquire_owned().await {
+                    p.forget();
+                }
+            });
+        }
+    }
+
+    /// Pushes all images; returns the report, or the failures with the partial report.
+    pub async fn push(&self, images: &[PushImage]) -> Result<PushReport, PushFailure> {
+        let total: u64 = images
+            .iter()
+            .map(|i| i.config.size + i.layers.iter().map(|l| l.size).sum::<u64>())
+            .sum();
+        PushStats::add(&self.stats.bytes_total, total);
+        for img in images {
+            self.progress.image(&img.source, &ImageState::Pending);
+        }
+        let stop = AtomicBool::new(false);
+        let results: Vec<(usize, Result<PushedImage, RegistryError>)> =
+            futures_util::stream::iter(images.iter().enumerate())
+                .map(|(i, img)| {
+                    let stop = &stop;
+                    async move {
+                        if stop.load(Ordering::Relaxed) {
+                            return (i, None);
+                        }
+                        let r = self.push_image(img).await;
+                        match &r {
+                            Ok(p) => {
+                                PushStats::add(&self.stats.images_done, 1);
+                                let state = if p.status == "already-present" {
+                                    ImageState::AlreadyPresent {
+                                        digest: p.manifest_digest.clone(),
+                                    }
+                                } else {
+                                    ImageState::Done {
+                                        digest: p.manifest_digest.clone(),
+                                    }
+                                };
+                                self.progress.image(&img.source, &state);
+                            }
+                            Err(e) => {
+                                if !self.options.keep_going
+                                    || matches!(e, RegistryError::Cancelled { .. })
+                                {
+                                    stop.store(true, Ordering::Relaxed);
+                                }
+                                self.progress.image(
+                                    &img.source,
+                                    &ImageState::Failed {
+                                        reason: e.to_string(),
+                                    },
+                                );
+                            }
+                        }
+                        (i, Some(r))
+                    }
+                })
+                .buffer_unordered(self.options.image_concurrency.max(1))
+                .filter_map(|(i, r)| async move { r.map(|r| (i, r)) })
+                .collect()
+                .await;
+        let mut results = results;
+        results.sort_by_key(|(i, _)| *i);
+        let mut report = PushReport {
+            registry: self.client.target().to_string(),
+            images: Vec::new(),
+        };
+        let mut failures = Vec::new();
+        for (i, r) in results {
+            match r {
+                Ok(p) => report.images.push(p),
+                Err(error) => failures.push(ImageFailure {
+                    source: images[i].source.clone(),
+                    error,
+                }),
+            }
+        }
+        if failures.is_empty() && report.images.len() == images.len() {
+            Ok(report)
+        } else {
+            Err(PushFailure {
+                host: self.host(),
+                total: images.len(),
+                failures,
+                report,
+            })
+        }
+    }
+
+    async fn push_image(&self, img: &PushImage) -> Result<PushedImage, RegistryError> {
+        self.cancelled()?;
+        let target = self.client.target().clone();
+        let repo = target.repository(&img.repository);
+        let target_ref = target.reference(&img.repository, &img.tag);
+        let image_bytes = img.config.size + img.layers.iter().map(|l| l.size).sum::<u64>();
+
+        if let Some(recorded) = self.ledger.image(&target_ref) {
+            let found = self
+                .client
+                .retrying(
+                    |_| self.client.head_manifest(&repo, &img.tag, MANIFEST_ACCEPT),
+                    |_, _, _| self.note_failure(),
+                )
+                .await?;
+            if found.as_deref() == Some(recorded.as_str()) {
+                return Ok(PushedImage {
+                    source: img.source.clone(),
+                    target: target_ref,
+                    manifest_digest: recorded,
+                    media_type: String::new(),
+                    status: "already-present".into(),
+                });
+            }
+        }
+
+        let docker_format =
+            img.layers
+                .iter()
+                .all(|l| match (&l.stored, self.options.compression) {
+                    (StoredAs::Uncompressed, LayerCompression::Gzip)
+                    | (StoredAs::Gzip { .. }, _) => true,
+                    (StoredAs::Uncompressed, LayerCompression::None)
+                    | (StoredAs::Zstd { .. }, _) => false,
+                });
+        let prog = Arc::new(ImageProgress {
+            source: img.source.clone(),
+            done: AtomicU64::new(0),
+            total: image_bytes,
+            last_emit: AtomicU64::new(0),
+            progress: self.progress.clone(),
+        });
+        prog.emit(0);
+
+        let layer_results = futures_util::future::try_join_all(
+            img.layers
+                .iter()
+                .map(|l| self.push_layer(img, &repo, l, docker_format, prog.clone())),
+        )
+        .await?;
+        let uploaded = layer_results
+            .iter()
+            .filter(|(_, o)| *o == LayerOutcome::Uploaded)
+            .count();
+        let mounted = layer_results
+            .iter()
+            .filter(|(_, o)| *o == LayerOutcome::Mounted)
+            .count();
+        let present = layer_results
+            .iter()
+            .filter(|(_, o)| *o == LayerOutcome::Present)
+            .count();
+        if uploaded == 0 && mounted > 0 {
+            self.progress
+                .image(&img.source, &ImageState::Mounted { mounted, present });
+        }
+
+        self.push_config(img, &repo, prog.clone()).await?;
+        self.cancelled()?;
+
+        let (media_type, config_type) = if docker_format {
+            (DOCKER_MANIFEST, DOCKER_CONFIG)
+        } else {
+            (OCI_MANIFEST, OCI_CONFIG)
+        };
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: media_type.to_string(),
+            config: Descriptor {
+                media_type: config_type.to_string(),
+                size: img.config.size,
+                digest: img.config.digest.clone(),
+            },
+            layers: layer_results.into_iter().map(|(d, _)| d).collect(),
+        };
+        let body = bytes::Bytes::from(serde_json::to_vec(&manifest).map_err(|e| {
+            RegistryError::Network {
+                host: self.host(),
+                during: "encoding the manifest".into(),
+                detail: e.to_string(),
+                retryable: false,
+            }
+        })?);
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        self.client
+            .retrying(
+                |_| {
+                    self.client
+                        .put_manifest(&repo, &img.tag, media_type, body.clone())
+                },
+                |_, _, _| self.note_failure(),
+            )
+            .await?;
+        let found = self
+            .client
+            .retrying(
+                |_| self.client.head_manifest(&repo, &img.tag, media_type),
+                |_, _, _| self.note_failure(),
+            )
+            .await?;
+        if found.as_deref() != Some(digest.as_str()) {
+            return Err(RegistryError::ManifestMismatch {
+                host: self.host(),
+                reference: target_ref,
+                expected: digest,
+                actual: found.unwrap_or_else(|| "(no manifest)".into()),
+            });
+        }
+        self.ledger
+            .record_image(&target_ref, &digest)
+            .map_err(|detail| RegistryError::Ledger {
+                host: self.host(),
+                detail,
+            })?;
+        Ok(PushedImage {
+            source: img.source.clone(),
+            target: target_ref,
+            manifest_digest: digest,
+            media_type: media_type.to_string(),
+            status: "pushed".into(),
+        })
+    }
+
+    async fn push_config(
+        &self,
+        img: &PushImage,
+        repo: &str,
+        prog: Arc<ImageProgress>,
+    ) -> Result<(), RegistryError> {
+        let c = &img.config;
+        let present = self
+            .client
+            .retrying(
+                |_| self.client.head_blob(repo, &c.digest),
+                |_, _, _| self.note_failure(),
+            )
+            .await?;
+        if present.is_some() {
+            PushStats::add(&self.stats.blobs_present, 1);
+            prog.add(c.size);
+            return Ok(());
+        }
+        let src = BlobSource {
+            path: c.path.clone(),
+            encoding: Encoding::Raw,
+            expect_file_digest: c.digest.clone(),
+        };
+        self.upload_with_retry(img, &c.digest, repo, &src, prog)
+            .await?;
+        Ok(())
+    }
+
+    async fn upload_with_retry(
+        &self,
+        img: &PushImage,
+        diff_id: &str,
+        repo: &str,
+        src: &BlobSource,
+        prog: Arc<ImageProgress>,
+    ) -> Result<super::upload::Uploaded, RegistryError> {
+        let _permit = self
+            .blob_permits
+            .acquire()
+            .await
+            .map_err(|_| RegistryError::Cancelled { host: self.host() })?;
+        self.progress
+            .layer(&img.source, diff_id, &LayerState::Uploading);
+        let consumed = Arc::new(AtomicU64::new(0));
+        let up = self
+            .client
+            .retrying(
+                |_| {
+                    // A new attempt reads the file again: take back what the last one counted.
+                    prog.sub(consumed.swap(0, Ordering::Relaxed));
+                    let prog = prog.clone();
+                    let consumed = consumed.clone();
+                    let on_read: Arc<dyn Fn(u64) + Send + Sync> = Arc::new(move |n| {
+                        consumed.fetch_add(n, Ordering::Relaxed);
+                        prog.add(n);
+                    });
+                    upload_blob(
+                        &self.client,
+                        repo,
+                        src,
+                        self.stats.clone(),
+                        on_read,
+                        self.cancel.clone(),
+                    )
+                },
+                |attempt, delay, e| {
+                    self.note_failure();
+                    self.progress.layer(
+                        &img.source,
+                        diff_id,
+                        &LayerState::Retrying {
+                            attempt,
+                            delay_ms: delay.as_millis() as u64,
+                            reason: e.to_string(),
+                        },
+                    );
+                },
+            )
+            .await?;
+        PushStats::add(&self.stats.blobs_uploaded, 1);
+        self.progress.layer(
+            &img.source,
+            diff_id,
+            &LayerState::Uploaded {
+                digest: up.digest.clone(),
+                size: up.size,
+            },
+        );
+        Ok(up)
+    }
+
+    async fn push_layer(
+        &self,
+        img: &PushImage,
+        repo: &str,
+        layer: &LayerFile,
+        docker_format: bool,
+        prog: Arc<ImageProgress>,
+    ) -> Result<(Descriptor, LayerOutcome), RegistryError> {
+        self.cancelled()?;
+        let gzip_type = if docker_format {
+            DOCKER_LAYER_GZIP
+        } else {
+            OCI_LAYER_GZIP
+        };
+        let (encoding, media_type, known_digest, file_digest) =
+            match (&layer.stored, self.options.compression) {
+                (StoredAs::Uncompressed, LayerCompression::Gzip) => (
+                    Encoding::Gzip {
+                        level: self.options.gzip_level,
+                    },
+                    gzip_type,
+                    None,
+                    layer.diff_id.clone(),
+                ),
+                (StoredAs::Uncompressed, LayerCompression::None) => (
+                    Encoding::Raw,
+                    OCI_LAYER_TAR,
+                    Some(layer.diff_id.clone()),
+                    layer.diff_id.clone(),
+                ),
+                (StoredAs::Gzip { digest }, _) => (
+                    Encoding::Raw,
+                    gzip_type,
+                    Some(digest.clone()),
+                    digest.clone(),
+                ),
+                (StoredAs::Zstd { digest }, _) => (
+                    Encoding::Raw,
+                    OCI_LAYER_ZSTD,
+                    Some(digest.clone()),
+                    digest.clone(),
+                ),
+            };
+        let key = self.target_key();
+        // The same diff_id may exist as gzip in one image and as a plain tar in another: only a
+        // blob of the same encoding can stand in for this layer.
+        let family = encoding_family(media_type);
+        let slot = self.slot(&format!("{}|{family}", layer.diff_id));
+        let mut guard = slot.lock().await;
+
+        let mut candidates: Vec<PushedBlob> = Vec::new();
+        if let Some(b) = guard.clone() {
+            candidates.push(b);
+        }
+        if let Some(b) = self.ledger.layer(&key, &layer.diff_id)
+            && encoding_family(&b.media_type) == family
+            && !candidates
+                .iter()
+                .any(|c| c.digest == b.digest && c.repository == b.repository)
+        {
+            candidates.push(b);
+        }
+        if let Some(d) = &known_digest
+            && candidates.is_empty()
+        {
+            candidates.push(PushedBlob {
+                digest: d.clone(),
+                size: layer.size,
+                media_type: media_type.to_string(),
+                repository: String::new(),
+            });
+        }
+        let descriptor = |b: &PushedBlob| Descriptor {
+            media_type: media_type.to_string(),
+            size: b.size,
+            digest: b.digest.clone(),
+        };
+
+        // A ledger entry gives the compressed digest, so a HEAD replaces re-compressing.
+        for c in &candidates {
+            let found = self
+                .client
+                .retrying(
+                    |_| self.client.head_blob(repo, &c.digest),
+                    |_, _, _| self.note_failure(),
+                )
+                .await?;
+            if let Some(size) = found {
+                let b = PushedBlob {
+                    size: if size > 0 { size } else { c.size },
+                    repository: if c.repository.is_empty() {
+                        repo.to_string()
+                    } else {
+                        c.repository.clone()
+                    },
+                    ..c.clone()
+                };
+                self.remember(&key, &layer.diff_id, &b)?;
+                *guard = Some(b.clone());
+                PushStats::add(&self.stats.blobs_present, 1);
+                prog.add(layer.size);
+                self.progress.layer(
+                    &img.source,
+                    &layer.diff_id,
+                    &LayerState::Present {
+                        digest: b.digest.clone(),
+                    },
+                );
+                return Ok((descriptor(&b), LayerOutcome::Present));
+            }
+        }
+        for c in &candidates {
+            if c.repository.is_empty() || c.repository == repo {
+                continue;
+            }
+            let outcome = self
+                .client
+                .retrying(
+                    |_| self.client.mount_blob(repo, &c.digest, &c.repository),
+                    |_, _, _| self.note_failure(),
+                )
+                .await?;
+            if let MountOutcome::Mounted = outcome {
+                self.remember(&key, &layer.diff_id, c)?;
+                *guard = Some(c.clone());
+                PushStats::add(&self.stats.blobs_mounted, 1);
+                prog.add(layer.size);
+                self.progress.layer(
+                    &img.source,
+                    &layer.diff_id,
+                    &LayerState::Mounted {
+                        digest: c.digest.clone(),
+                        from: c.repository.clone(),
+                    },
+                );
+                return Ok((descriptor(c), LayerOutcome::Mounted));
+            }
+        }
+
+        let src = BlobSource {
+            path: layer.path.clone(),
+            encoding,
+            expect_file_digest: file_digest,
+        };
+        let up = self
+            .upload_with_retry(img, &layer.diff_id, repo, &src, prog)
+            .await?;
+        let b = PushedBlob {
+            digest: up.digest,
+            size: up.size,
+            media_type: media_type.to_string(),
+            repository: repo.to_string(),
+        };
+        self.ledger
+            .record_layer(&key, &layer.diff_id, &b)
+            .map_err(|detail| RegistryError::Ledger {
+                host: self.host(),
+                detail,
+            })?;
+        *guard = Some(b.clone());
+        Ok((descriptor(&b), LayerOutcome::Uploaded))
+    }
+
+    /// Records a layer found or mounted, unless the ledger already knows that digest.
+    fn remember(&self, key: &str, diff_id: &str, b: &PushedBlob) -> Result<(), RegistryError> {
+        if self
+            .ledger
+            .layer(key, diff_id)
+            .is_some_and(|l| l.digest == b.digest)
+        {
+            return Ok(());
+        }
+        self.ledger
+            .record_layer(key, diff_id, b)
+            .map_err(|detail| RegistryError::Ledger {
+                host: self.host(),
+                detail,
+            })
+    }
+}

@@ -1,0 +1,211 @@
+//! Resume after interruption: the registry killed mid-push, and the pushing process itself
+//! killed with SIGKILL. The resumed push must complete without re-uploading finished layers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod registry_support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ckf_airgap::registry::{
+    ImageState, JsonFileLedger, LayerState, PushImage, PushLedger, PushOptions, Pusher,
+    RegistryClient,
+};
+use registry_support::images::{Kind, bytes, image, layer, skopeo_verify};
+use registry_support::proxy::TcpProxy;
+use registry_support::registry::TestRegistry;
+use registry_support::{Recorder, client_for, config_for};
+
+/// One image: a small finished-first layer, a big one to interrupt, a small last one.
+/// Random bytes, so gzip barely shrinks them and byte counts are predictable.
+fn resume_image(dir: &Path) -> PushImage {
+    let a = layer(dir, "a", &bytes(11, 1 << 20, false), Kind::Plain);
+    let b = layer(dir, "b", &bytes(12, 12 << 20, false), Kind::Plain);
+    let c = layer(dir, "c", &bytes(13, 1 << 20, false), Kind::Plain);
+    image(dir, "resume/app", "v1", vec![a, b, c])
+}
+
+fn sequential() -> PushOptions {
+    PushOptions {
+        image_concurrency: 1,
+        blob_concurrency: 1,
+        ..PushOptions::default()
+    }
+}
+
+/// Pushes again from the ledger and checks that only unfinished blobs were sent.
+async fn resume_and_check(client: RegistryClient, ledger_path: &Path, img: &PushImage) {
+    let ledger = Arc::new(JsonFileLedger::open(ledger_path).unwrap());
+    let rec = Recorder::new();
+    let pusher = Pusher::new(client, sequential(), ledger.clone(), rec.clone());
+    let key = pusher.target_key();
+    let finished_before = ledger
+        .layer(&key, &img.layers[0].diff_id)
+        .expect("layer a was recorded");
+    assert!(
+        ledger.layer(&key, &img.layers[1].diff_id).is_none(),
+        "layer b was not finished"
+    );
+
+    pusher.push(std::slice::from_ref(img)).await.unwrap();
+    let stats = pusher.stats().snapshot();
+    let a = &img.layers[0].diff_id;
+    let a_states: Vec<LayerState> = rec
+        .layer_states()
+        .into_iter()
+        .filter(|(d, _)| d == a)
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(
+        a_states,
+        vec![LayerState::Present {
+            digest: finished_before.digest.clone()
+        }],
+        "the finished layer is only checked with a HEAD"
+    );
+    // Exactly the blobs that were not finished went over the wire: b, c and the config.
+    let b = ledger.layer(&key, &img.layers[1].diff_id).unwrap();
+    let c = ledger.layer(&key, &img.layers[2].diff_id).unwrap();
+    assert_eq!(
+        stats.bytes_sent,
+        b.size + c.size + img.config.size,
+        "{stats:?}"
+    );
+    assert_eq!(stats.blobs_uploaded, 3);
+    // Layer a was not read (no re-compression).
+    assert_eq!(
+        stats.bytes_read,
+        img.layers[1].size + img.layers[2].size + img.config.size
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_killed_mid_push_then_restarted_resumes_without_resending() {
+    let mut reg = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let img = resume_image(work.path());
+    let ledger_path = work.path().join("ledger.json");
+
+    // Kill the registry when layer b is a few MiB in: a is finished by then.
+    let rec = Recorder::new();
+    let kill = reg.killer();
+    let a_size = img.layers[0].size;
+    *rec.image_hook.lock().unwrap() = Some(Box::new(move |s| {
+        if let ImageState::Uploading { done, .. } = s
+            && *done > a_size + (4 << 20)
+        {
+            kill();
+        }
+    }));
+    let mut cfg = config_for(&reg, &reg.addr());
+    cfg.retry.max_attempts = 2;
+    let pusher = Pusher::new(
+        RegistryClient::new(cfg).unwrap(),
+        sequential(),
+        Arc::new(JsonFileLedger::open(&ledger_path).unwrap()),
+        rec.clone(),
+    );
+    let failure = pusher.push(std::slice::from_ref(&img)).await.unwrap_err();
+    let err = failure.first_error().unwrap();
+    assert!(
+        err.is_retryable(),
+        "a dead registry is a transient failure: {err:?}"
+    );
+
+    reg.start_again();
+    resume_and_check(client_for(&reg), &ledger_path, &img).await;
+    skopeo_verify(&reg, &img, "");
+}
+
+const CHILD_ENV: &str = "CKF_REGISTRY_TEST_CHILD";
+
+/// Not a test on its own: the SIGKILL test re-runs this binary with `CHILD_ENV` set to make
+/// this function push in a child process. Without the variable it does nothing.
+#[test]
+fn child_push_entry() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let s = |k: &str| spec[k].as_str().unwrap().to_string();
+    let img = resume_image(Path::new(&s("dir")));
+    let mut cfg = ckf_airgap::registry::RegistryConfig::new(
+        ckf_airgap::registry::RegistryTarget::parse(&s("addr")).unwrap(),
+    );
+    cfg.tls.ca_file = Some(s("ca").into());
+    cfg.credentials = ckf_airgap::registry::Credentials::basic(
+        registry_support::registry::USER,
+        registry_support::registry::PASS,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pusher = Pusher::new(
+            RegistryClient::new(cfg).unwrap(),
+            sequential(),
+            Arc::new(JsonFileLedger::open(s("ledger")).unwrap()),
+            Recorder::new(),
+        );
+        // Blocks on the proxy's stall until the parent kills this process.
+        let _ = pusher.push(std::slice::from_ref(&img)).await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_killed_mid_push_resumes_from_the_json_ledger() {
+    let reg = TestRegistry::start();
+    let proxy = TcpProxy::start(reg.port);
+    let work = tempfile::tempdir().unwrap();
+    let img = resume_image(work.path());
+    let ledger_path = work.path().join("ledger.json");
+    let addr = format!("127.0.0.1:{}", proxy.port);
+
+    // Layer a (1 MiB) passes; the connection freezes a few MiB into layer b.
+    proxy.stall_once_after(4 << 20);
+    let spec = serde_json::json!({
+        "dir": work.path(), "addr": addr, "ca": reg.ca_file, "ledger": ledger_path,
+    });
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_push_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, spec.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy.wait_stalled(Duration::from_secs(60)),
+        "the child reached the stall"
+    );
+
+    // The ledger write for layer a precedes the upload of b; wait for it with a deadline.
+    let a = img.layers[0].diff_id.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&ledger_path)
+        .unwrap_or_default()
+        .contains(&a)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "layer a never reached the ledger"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+
+    // Resume in this process, through the same address (the ledger is keyed by it).
+    let client = RegistryClient::new(config_for(&reg, &addr)).unwrap();
+    resume_and_check(client, &ledger_path, &img).await;
+    skopeo_verify(&reg, &img, "");
+}

@@ -1,0 +1,424 @@
+//! Fault-injecting proxies in front of the real registry.
+//!
+//! - [`TcpProxy`]: byte-level passthrough (works with TLS); counts client→server bytes and can
+//!   freeze one connection once a byte threshold is crossed (a stalled upload).
+//! - [`HttpProxy`]: HTTP/1.1-aware (registry on plain HTTP behind it); answers chosen requests
+//!   with an injected status such as 429 + `Retry-After`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct TcpShared {
+    up_bytes: AtomicU64,
+    // Total client→server byte count at which one connection freezes; consumed when it fires.
+    stall_at: Mutex<Option<u64>>,
+    stalled: Mutex<bool>,
+    stalled_cv: Condvar,
+    shutdown: AtomicBool,
+    conns: Mutex<Vec<TcpStream>>,
+}
+
+pub struct TcpProxy {
+    pub port: u16,
+    shared: Arc<TcpShared>,
+}
+
+impl TcpProxy {
+    pub fn start(upstream_port: u16) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(TcpShared::default());
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s.shutdown.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+                    continue;
+                };
+                if let (Ok(c), Ok(sv)) = (client.try_clone(), server.try_clone()) {
+                    s.conns.lock().unwrap().extend([c, sv]);
+                }
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let sh = s.clone();
+                std::thread::spawn(move || pump(client, server, &sh, true));
+                let sh = s.clone();
+                std::thread::spawn(move || pump(s2, c2, &sh, false));
+            }
+        });
+        TcpProxy { port, shared }
+    }
+
+    /// Freezes the connection on which `bytes` more client→server bytes have passed (once).
+    pub fn stall_once_after(&self, bytes: u64) {
+        let now = self.shared.up_bytes.load(Ordering::SeqCst);
+        *self.shared.stall_at.lock().unwrap() = Some(now + bytes);
+    }
+
+    /// Waits (with a deadline) until a connection has frozen.
+    pub fn wait_stalled(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut g = self.shared.stalled.lock().unwrap();
+        while !*g {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            g = self.shared.stalled_cv.wait_timeout(g, left).unwrap().0;
+        }
+        true
+    }
+
+    pub fn up_bytes(&self) -> u64 {
+        self.shared.up_bytes.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        self.shared.stalled_cv.notify_all();
+        for c in self.shared.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, s: &TcpShared, upstream: bool) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if upstream {
+            let total = s.up_bytes.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+            let fire = {
+                let mut at = s.stall_at.lock().unwrap();
+                match *at {
+                    Some(t) if total >= t => {
+                        *at = None;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if fire {
+                *s.stalled.lock().unwrap() = true;
+                s.stalled_cv.notify_all();
+                // Frozen: nothing more is read or forwarded on this connection, so the
+                // client's send buffer fills and its bytes stop moving. Ends when the proxy is
+                // dropped.
+                while !s.shutdown.load(Ordering::SeqCst) {
+                    let g = s.stalled.lock().unwrap();
+                    let _ = s
+                        .stalled_cv
+                        .wait_timeout(g, Duration::from_millis(200))
+                        .unwrap();
+                }
+                break;
+            }
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// An injected answer for matching requests.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: &'static str,
+    pub path_contains: &'static str,
+    pub status: u16,
+    pub retry_after: Option<u32>,
+    pub body: &'static str,
+    pub times: u32,
+}
+
+/// Makes the proxy a Bearer-token front: clients must get a token from `/token` (Basic auth
+/// with `user:pass`) and the proxy swaps the token for Basic credentials upstream.
+#[derive(Clone, Debug)]
+pub struct BearerFront {
+    pub user: &'static str,
+    pub pass: &'static str,
+}
+
+const TOKEN: &str = "test-token-1";
+
+#[derive(Default)]
+struct HttpShared {
+    bearer: Option<BearerFront>,
+    token_requests: Mutex<Vec<String>>,
+    port: u16,
+    faults: Mutex<Vec<Fault>>,
+    injected: Mutex<Vec<String>>,
+    requests: Mutex<Vec<String>>,
+}
+
+pub struct HttpProxy {
+    pub port: u16,
+    shared: Arc<HttpShared>,
+}
+
+impl HttpProxy {
+    pub fn start(upstream_port: u16, faults: Vec<Fault>) -> HttpProxy {
+        HttpProxy::start_with(upstream_port, faults, None)
+    }
+
+    pub fn start_with(
+        upstream_port: u16,
+        faults: Vec<Fault>,
+        bearer: Option<BearerFront>,
+    ) -> HttpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(HttpShared {
+            bearer,
+            port,
+            faults: Mutex::new(faults),
+            ..Default::default()
+        });
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_http(client, upstream_port, &s);
+                });
+            }
+        });
+        HttpProxy { port, shared }
+    }
+
+    /// "METHOD path → status" for every injected answer.
+    pub fn injected(&self) -> Vec<String> {
+        self.shared.injected.lock().unwrap().clone()
+    }
+
+    /// The query of every token request, in order.
+    pub fn token_requests(&self) -> Vec<String> {
+        self.shared.token_requests.lock().unwrap().clone()
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+}
+
+struct Head {
+    raw: Vec<u8>,
+    authorization: Option<String>,
+    first: String,
+    content_length: Option<u64>,
+    chunked: bool,
+}
+
+fn read_head(r: &mut impl BufRead) -> std::io::Result<Option<Head>> {
+    let mut raw = Vec::new();
+    let mut first = String::new();
+    let mut content_length = None;
+    let mut chunked = false;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        raw.extend_from_slice(line.as_bytes());
+        let t = line.trim_end();
+        if first.is_empty() {
+            first = t.to_string();
+            continue;
+        }
+        if t.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = t.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "authorization" {
+                authorization = Some(v.to_string());
+            }
+            if k == "content-length" {
+                content_length = v.parse().ok();
+            }
+            if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
+                chunked = true;
+            }
+        }
+    }
+    Ok(Some(Head {
+        raw,
+        authorization,
+        first,
+        content_length,
+        chunked,
+    }))
+}
+
+/// Copies a body framed by Content-Length or chunked encoding (`sink` may discard it).
+fn copy_body(r: &mut impl BufRead, w: &mut impl Write, head: &Head) -> std::io::Result<()> {
+    if head.chunked {
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line)?;
+            w.write_all(line.as_bytes())?;
+            let size =
+                u64::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            if size == 0 {
+                loop {
+                    let mut t = String::new();
+                    r.read_line(&mut t)?;
+                    w.write_all(t.as_bytes())?;
+                    if t.trim().is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+            std::io::copy(&mut r.by_ref().take(size + 2), w)?;
+        }
+    } else if let Some(n) = head.content_length {
+        std::io::copy(&mut r.by_ref().take(n), w)?;
+    }
+    Ok(())
+}
+
+fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io::Result<()> {
+    let server = TcpStream::connect(("127.0.0.1", upstream_port))?;
+    let mut cr = BufReader::new(client.try_clone()?);
+    let mut cw = client;
+    let mut sr = BufReader::new(server.try_clone()?);
+    let mut sw = server;
+    while let Some(req) = read_head(&mut cr)? {
+        let mut parts = req.first.split(' ');
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        s.requests.lock().unwrap().push(format!("{method} {path}"));
+        let fault = {
+            let mut faults = s.faults.lock().unwrap();
+            faults
+                .iter_mut()
+                .find(|f| f.times > 0 && f.method == method && path.contains(f.path_contains))
+                .map(|f| {
+                    f.times -= 1;
+                    f.clone()
+                })
+        };
+        if let Some(b) = &s.bearer {
+            use base64::Engine;
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.user, b.pass))
+            );
+            if let Some(query) = path.strip_prefix("/token") {
+                copy_body(&mut cr, &mut std::io::sink(), &req)?;
+                s.token_requests.lock().unwrap().push(query.to_string());
+                let (status, body) = if req.authorization.as_deref() == Some(basic.as_str()) {
+                    ("200 OK", format!(r#"{{"token":"{TOKEN}"}}"#))
+                } else {
+                    ("401 Unauthorized", String::new())
+                };
+                write!(
+                    cw,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
+                cw.flush()?;
+                continue;
+            }
+            if req.authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+                copy_body(&mut cr, &mut std::io::sink(), &req)?;
+                write!(
+                    cw,
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{}/token\",service=\"test-registry\"\r\nContent-Length: 0\r\n\r\n",
+                    s.port
+                )?;
+                cw.flush()?;
+                continue;
+            }
+            // Swap the token for the registry's own Basic credentials.
+            let head = String::from_utf8_lossy(&req.raw).to_string();
+            let rewritten: String = head
+                .split_inclusive("\r\n")
+                .map(|line| {
+                    if line.to_ascii_lowercase().starts_with("authorization:") {
+                        format!("Authorization: {basic}\r\n")
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect();
+            sw.write_all(rewritten.as_bytes())?;
+            copy_body(&mut cr, &mut sw, &req)?;
+            sw.flush()?;
+            if !relay_response(&mut sr, &mut cw, &method)? {
+                return Ok(());
+            }
+            continue;
+        }
+        if let Some(f) = fault {
+            copy_body(&mut cr, &mut std::io::sink(), &req)?;
+            s.injected
+                .lock()
+                .unwrap()
+                .push(format!("{method} {path} -> {}", f.status));
+            let retry = f
+                .retry_after
+                .map(|r| format!("Retry-After: {r}\r\n"))
+                .unwrap_or_default();
+            write!(
+                cw,
+                "HTTP/1.1 {} Injected\r\n{retry}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                f.status,
+                f.body.len(),
+                f.body
+            )?;
+            cw.flush()?;
+            return Ok(());
+        }
+        sw.write_all(&req.raw)?;
+        copy_body(&mut cr, &mut sw, &req)?;
+        sw.flush()?;
+        if !relay_response(&mut sr, &mut cw, &method)? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Relays one response; false when the connection must end (body delimited by close).
+fn relay_response(
+    sr: &mut impl BufRead,
+    cw: &mut TcpStream,
+    method: &str,
+) -> std::io::Result<bool> {
+    let Some(resp) = read_head(sr)? else {
+        return Ok(false);
+    };
+    cw.write_all(&resp.raw)?;
+    let status: u16 = resp
+        .first
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    if method != "HEAD" && status != 204 && status != 304 && !(100..200).contains(&status) {
+        if resp.chunked || resp.content_length.is_some() {
+            copy_body(sr, cw, &resp)?;
+        } else {
+            std::io::copy(sr, cw)?;
+            return Ok(false);
+        }
+    }
+    cw.flush()?;
+    Ok(true)
+}
