@@ -81,7 +81,7 @@ pub fn resolve_password(choices: &Choices) -> Result<Option<Secret>> {
             let text = text.trim_end_matches(['\n', '\r']);
             Ok(Some(Secret::new(text)))
         }
-        PasswordSource::Prompt => Ok(None),
+        PasswordSource::Prompt | PasswordSource::DockerConfig(_) => Ok(None),
     }
 }
 

@@ -80,6 +80,7 @@ fn answers(dir: &Path, body: &str) -> String {
         &path,
         format!(
             "{body}\n[skip]\n\"check:inotify\" = \"this machine's limits are not under test\"\n\
+             \"check:registry\" = \"no registry listens in these tests\"\n\
              artifacts = \"t\"\nregistry-login = \"t\"\nimage-push = \"t\"\nplaceholder-mapping = \"t\"\n\
              gateway-type = \"t\"\nbundle-preview = \"t\"\njuju-deploy = \"t\"\n"
         ),

@@ -11,9 +11,15 @@ use crate::wizard::state::PasswordSource;
 pub fn export(choices: &Choices, session_id: &str) -> String {
     let mut notes = Vec::new();
     let registry = choices.registry.as_ref().map(|r| {
+        let docker_config = match &r.password_source {
+            Some(PasswordSource::DockerConfig(None)) => Some("default".to_string()),
+            Some(PasswordSource::DockerConfig(Some(p))) => Some(p.display().to_string()),
+            _ => None,
+        };
         let (password_env, password_file) = match &r.password_source {
             Some(PasswordSource::Env(var)) => (Some(var.clone()), None),
             Some(PasswordSource::File(file)) => (None, Some(file.clone())),
+            Some(PasswordSource::DockerConfig(_)) => (None, None),
             Some(PasswordSource::Prompt) => {
                 notes.push(
                     "# The registry password was typed during the session and is not written here.\n\
@@ -29,7 +35,11 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
             password: None,
             password_env,
             password_file,
+            docker_config,
             ca_file: r.ca_file.clone(),
+            certs_dir: r.certs_dir.clone(),
+            client_cert: r.client_cert.clone(),
+            client_key: r.client_key.clone(),
             insecure: r.insecure,
             plain_http: r.plain_http,
         }

@@ -56,7 +56,12 @@ pub struct RegistryAnswers {
     pub password: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// Take the credentials from Docker's config.json: `default` or a path.
+    pub docker_config: Option<String>,
     pub ca_file: Option<PathBuf>,
+    pub certs_dir: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -146,16 +151,21 @@ impl Answers {
             choices.work_dir = a.work_dir.clone();
         }
         if let Some(r) = &self.registry {
-            let password_source = match (&r.password_env, &r.password_file) {
-                (Some(var), _) => Some(PasswordSource::Env(var.clone())),
-                (None, Some(file)) => Some(PasswordSource::File(file.clone())),
-                (None, None) => None,
+            let password_source = match (&r.password_env, &r.password_file, &r.docker_config) {
+                (Some(var), _, _) => Some(PasswordSource::Env(var.clone())),
+                (None, Some(file), _) => Some(PasswordSource::File(file.clone())),
+                (None, None, Some(d)) if d == "default" => Some(PasswordSource::DockerConfig(None)),
+                (None, None, Some(path)) => Some(PasswordSource::DockerConfig(Some(path.into()))),
+                (None, None, None) => None,
             };
             choices.registry = Some(RegistryChoice {
                 target: r.target.clone(),
                 username: r.username.clone(),
                 password_source,
                 ca_file: r.ca_file.clone(),
+                certs_dir: r.certs_dir.clone(),
+                client_cert: r.client_cert.clone(),
+                client_key: r.client_key.clone(),
                 insecure: r.insecure,
                 plain_http: r.plain_http,
             });

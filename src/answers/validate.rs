@@ -48,23 +48,55 @@ pub fn validate(answers: &Answers, env: &dyn Fn(&str) -> Option<String>) -> Vec<
                  you (password_file)",
             ));
         }
-        match (&r.password_env, &r.password_file) {
-            (Some(_), Some(_)) => out.push(problem(
+        let sources = [
+            r.password_env.is_some(),
+            r.password_file.is_some(),
+            r.docker_config.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if sources > 1 {
+            out.push(problem(
                 "registry.password_env",
-                "give either password_env or password_file, not both",
-            )),
+                "give one of password_env, password_file or docker_config",
+            ));
+        }
+        if let Some(d) = &r.docker_config
+            && d != "default"
+        {
+            file_exists(&mut out, "registry.docker_config", Some(Path::new(d)));
+        }
+        match (&r.password_env, &r.password_file) {
+            (Some(_), Some(_)) => {}
             (Some(var), None) if env(var).is_none() => out.push(problem(
                 "registry.password_env",
                 format!("the environment variable {var} is not set; export it before the run"),
             )),
             (None, Some(file)) => file_exists(&mut out, "registry.password_file", Some(file)),
-            (None, None) if r.username.is_some() => out.push(problem(
+            (None, None) if r.username.is_some() && r.docker_config.is_none() => out.push(problem(
                 "registry.username",
                 "a username needs a password source: add password_env or password_file",
             )),
             _ => {}
         }
         file_exists(&mut out, "registry.ca_file", r.ca_file.as_deref());
+        file_exists(&mut out, "registry.client_cert", r.client_cert.as_deref());
+        file_exists(&mut out, "registry.client_key", r.client_key.as_deref());
+        if r.client_cert.is_some() != r.client_key.is_some() {
+            out.push(problem(
+                "registry.client_cert",
+                "a client certificate needs its key: give both client_cert and client_key",
+            ));
+        }
+        if let Some(dir) = &r.certs_dir
+            && !dir.is_dir()
+        {
+            out.push(problem(
+                "registry.certs_dir",
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
         if r.insecure && r.plain_http {
             out.push(problem(
                 "registry.plain_http",

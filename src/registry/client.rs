@@ -921,6 +921,56 @@ impl RegistryClient {
         }
     }
 
+    /// The manifest under `reference` and its digest, if any. Manifests are small; a body over
+    /// 4 MiB is not a manifest this tool wrote and is treated as absent.
+    pub(crate) async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, RegistryError> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(accept) {
+            headers.insert(reqwest::header::ACCEPT, v);
+        }
+        let resp = self
+            .send(
+                Method::GET,
+                &url,
+                &Self::push_scope(repo),
+                headers,
+                None,
+                "reading a manifest",
+            )
+            .await?;
+        match resp.status() {
+            s if s.is_success() => {
+                let digest = resp
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = resp.bytes().await.map_err(|e| RegistryError::Network {
+                    host: self.inner.authority.clone(),
+                    during: "reading a manifest".into(),
+                    detail: e.to_string(),
+                    retryable: true,
+                })?;
+                if body.len() > 4 << 20 {
+                    return Ok(None);
+                }
+                let digest = digest.unwrap_or_else(|| {
+                    use sha2::Digest;
+                    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
+                });
+                Ok(Some((digest, body.to_vec())))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error(resp, &Method::GET, &url, "").await),
+        }
+    }
+
     /// The raw HTTP client, for the streamed PATCH.
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http

@@ -341,24 +341,31 @@ impl Pusher {
 
     /// Pushes all images; returns the report, or the failures with the partial report.
     pub async fn push(&self, images: &[PushImage]) -> Result<PushReport, PushFailure> {
+        self.push_owned(images.to_vec()).await
+    }
+
+    /// The stream below owns its items: with borrowed ones the future would not be `Send`
+    /// (the closure would have to work for every lifetime), and the engine runs it on a
+    /// multi-threaded runtime.
+    async fn push_owned(&self, images: Vec<PushImage>) -> Result<PushReport, PushFailure> {
         let total: u64 = images
             .iter()
             .map(|i| i.config.size + i.layers.iter().map(|l| l.size).sum::<u64>())
             .sum();
         PushStats::add(&self.stats.bytes_total, total);
-        for img in images {
+        for img in &images {
             self.progress.image(&img.source, &ImageState::Pending);
         }
         let stop = AtomicBool::new(false);
         let results: Vec<(usize, Result<PushedImage, RegistryError>)> =
-            futures_util::stream::iter(images.iter().enumerate())
+            futures_util::stream::iter(images.clone().into_iter().enumerate())
                 .map(|(i, img)| {
                     let stop = &stop;
                     async move {
                         if stop.load(Ordering::Relaxed) {
                             return (i, None);
                         }
-                        let r = self.push_image(img).await;
+                        let r = self.push_image(&img).await;
                         match &r {
                             Ok(p) => {
                                 PushStats::add(&self.stats.images_done, 1);
@@ -422,6 +429,77 @@ impl Pusher {
         }
     }
 
+    /// An image the registry already holds under its tag with the same config (the config
+    /// names every layer by its uncompressed digest, so equal configs mean equal images) needs
+    /// no upload. Its layers are recorded in the ledger as the manifest lists them, so a new
+    /// session sends nothing and compresses nothing, where skopeo without its cache would
+    /// compress everything again to learn the digests.
+    async fn adopt_existing(
+        &self,
+        img: &PushImage,
+        repo: &str,
+        target_ref: &str,
+    ) -> Result<Option<PushedImage>, RegistryError> {
+        let Some((digest, body)) = self
+            .client
+            .retrying(
+                |_| self.client.get_manifest(repo, &img.tag, MANIFEST_ACCEPT),
+                |_, _, _| self.note_failure(),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return Ok(None);
+        };
+        let config = manifest.pointer("/config/digest").and_then(|d| d.as_str());
+        let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+        if config != Some(img.config.digest.as_str()) || layers.len() != img.layers.len() {
+            return Ok(None);
+        }
+        let key = self.target_key();
+        for (layer, described) in img.layers.iter().zip(&layers) {
+            let (Some(d), Some(size)) = (described["digest"].as_str(), described["size"].as_u64())
+            else {
+                return Ok(None);
+            };
+            let blob = PushedBlob {
+                digest: d.to_string(),
+                size,
+                media_type: described["mediaType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                repository: repo.to_string(),
+            };
+            self.ledger
+                .record_layer(&key, &layer.diff_id, &blob)
+                .map_err(|detail| RegistryError::Ledger {
+                    host: self.host(),
+                    detail,
+                })?;
+            PushStats::add(&self.stats.bytes_read, layer.size);
+        }
+        PushStats::add(&self.stats.bytes_read, img.config.size);
+        self.ledger
+            .record_image(target_ref, &digest)
+            .map_err(|detail| RegistryError::Ledger {
+                host: self.host(),
+                detail,
+            })?;
+        Ok(Some(PushedImage {
+            source: img.source.clone(),
+            target: target_ref.to_string(),
+            manifest_digest: digest,
+            media_type: manifest["mediaType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            status: "already-present".into(),
+        }))
+    }
+
     async fn push_image(&self, img: &PushImage) -> Result<PushedImage, RegistryError> {
         self.cancelled()?;
         let target = self.client.target().clone();
@@ -446,6 +524,10 @@ impl Pusher {
                     status: "already-present".into(),
                 });
             }
+        }
+
+        if let Some(found) = self.adopt_existing(img, &repo, &target_ref).await? {
+            return Ok(found);
         }
 
         let docker_format =

@@ -72,6 +72,13 @@ pub struct RegistryChoice {
     pub password_source: Option<PasswordSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// A Docker-style `certs.d` directory (`<dir>/<host:port>/ca.crt`, client cert and key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certs_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -87,6 +94,9 @@ pub enum PasswordSource {
     File(PathBuf),
     /// Typed by the operator, kept in memory only.
     Prompt,
+    /// Docker's `config.json` (its `auths` entry or credential helper); the default file when
+    /// no path is given.
+    DockerConfig(Option<PathBuf>),
 }
 
 pub use crate::bundle::gateway::GatewayServiceType;

@@ -102,7 +102,11 @@ impl Pty {
             if now >= deadline || s.closed {
                 panic!(
                     "waited for {texts:?}{}; the screen shows:\n{screen}",
-                    if s.closed { " but the program ended" } else { "" }
+                    if s.closed {
+                        " but the program ended"
+                    } else {
+                        ""
+                    }
                 );
             }
             s = cond.wait_timeout(s, deadline - now).unwrap().0;

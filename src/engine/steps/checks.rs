@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::common::blocking;
-use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint};
+use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint, RegistryOutcome};
 use crate::cluster::cmd::Tools;
 use crate::cluster::release::CkfRelease;
 use crate::cluster::runner::Runner;
@@ -63,6 +63,15 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     results.push(lb);
     publish(&results);
 
+    if let Some(registry) = &choices.registry {
+        ctx.phase(format!("checking the registry {}", registry.target));
+        let outcome = registry_outcome(registry).await;
+        results.push(checks::check_registry(
+            registry_address(&registry.target),
+            &outcome,
+        ));
+        publish(&results);
+    }
     if let Some(registry) = &choices.registry {
         let address = registry_address(&registry.target).to_string();
         if let Some(ca_file) = &registry.ca_file {
@@ -154,6 +163,66 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             "warnings": results.iter().filter(|c| c.status == CheckStatus::Warn).count(),
         }),
     )
+}
+
+/// Whether this host reaches the registry over HTTPS and trusts it: an anonymous preflight.
+/// Being refused for lack of credentials still proves the address, TLS and the API.
+async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> RegistryOutcome {
+    use crate::registry::{
+        RegistryClient, RegistryConfig, RegistryError, RegistryTarget, TlsOptions,
+    };
+    let target = match RegistryTarget::parse(&choice.target) {
+        Ok(t) => t,
+        Err(e) => {
+            return RegistryOutcome::Unreachable {
+                evidence: e.to_string(),
+            };
+        }
+    };
+    let mut config = RegistryConfig::new(target);
+    config.connect_timeout = std::time::Duration::from_secs(10);
+    config.retry.max_attempts = 1;
+    config.tls = TlsOptions {
+        ca_file: choice.ca_file.clone(),
+        certs_dir: choice.certs_dir.clone(),
+        client_cert: choice.client_cert.clone(),
+        client_key: choice.client_key.clone(),
+        insecure: choice.insecure,
+        plain_http: choice.plain_http,
+        no_system_roots: false,
+    };
+    let client = match RegistryClient::new(config) {
+        Ok(c) => c,
+        Err(e) => {
+            return RegistryOutcome::CaNotTrusted {
+                evidence: e.to_string(),
+            };
+        }
+    };
+    match client.preflight("ckf-airgap/preflight").await {
+        Ok(report) => RegistryOutcome::Trusted {
+            evidence: format!("GET /v2/ answered ({} auth)", report.auth),
+        },
+        Err(e) => {
+            let evidence = e.to_string();
+            match e {
+                RegistryError::Unauthorized { .. }
+                | RegistryError::Forbidden { .. }
+                | RegistryError::RepositoryNotFound { .. } => RegistryOutcome::Trusted {
+                    evidence: format!(
+                        "answered over HTTPS with a trusted certificate and asked for credentials ({evidence})"
+                    ),
+                },
+                RegistryError::CertNotTrusted { .. }
+                | RegistryError::CertNameMismatch { .. }
+                | RegistryError::CertExpired { .. }
+                | RegistryError::Tls { .. }
+                | RegistryError::TlsFile { .. } => RegistryOutcome::CaNotTrusted { evidence },
+                RegistryError::PlainHttpServer { .. } => RegistryOutcome::NotHttps { evidence },
+                _ => RegistryOutcome::Unreachable { evidence },
+            }
+        }
+    }
 }
 
 pub fn skip_key(id: &str) -> String {

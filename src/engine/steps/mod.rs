@@ -10,7 +10,9 @@ pub mod deploy;
 pub mod gateway;
 pub mod mapping;
 pub mod preview;
+pub mod push;
 pub mod push_report;
+pub mod registry;
 pub mod separate;
 
 use std::path::Path;
@@ -18,7 +20,7 @@ use std::path::Path;
 use super::context::StepContext;
 use super::fingerprint::{self, InputSet};
 use super::step_data::{FinishView, StepData};
-use super::work::{StepError, StepFuture, StepWork};
+use super::work::{StepFuture, StepWork};
 use crate::wizard::{Choices, Step};
 
 pub struct Builtin;
@@ -125,6 +127,8 @@ impl StepWork for Builtin {
             match step {
                 Step::EnvironmentChecks => checks::run(ctx).await,
                 Step::Artifacts => artifacts::run(ctx).await,
+                Step::RegistryLogin => registry::run(ctx).await,
+                Step::ImagePush => push::run(ctx).await,
                 Step::PlaceholderMapping => mapping::run(ctx).await,
                 Step::GatewayType => gateway::run(ctx).await,
                 Step::BundlePreview => preview::run(ctx).await,
@@ -134,7 +138,6 @@ impl StepWork for Builtin {
                     ctx.phase("the install is complete");
                     Ok(())
                 }
-                other => Err(not_built(other)),
             }
         })
     }
@@ -174,16 +177,4 @@ fn finish_view(ctx: &StepContext) -> FinishView {
         dashboard,
         next_steps,
     }
-}
-
-/// Steps whose work is not part of this release say so plainly instead of pretending.
-fn not_built(step: Step) -> StepError {
-    StepError::failed(format!(
-        "{} is not available in ckf-airgap {} yet. Do this step by hand, then skip it with \
-         a reason so the session records what was done (wizard: key s; answers file: \
-         [skip] {} = \"...\").",
-        step.title(),
-        env!("CARGO_PKG_VERSION"),
-        step.id()
-    ))
 }

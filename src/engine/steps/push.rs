@@ -1,0 +1,298 @@
+//! The push: every image of the inventory to `<target>/<path>:<tag>`, streamed from the spooled
+//! layers (or, when the disk could not hold them all, from the archive one image at a time).
+//! Each pushed layer and image is a unit of the session's ledger, so a resumed push sends no
+//! finished layer again and compresses nothing twice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::artifacts::{load_inventory, work_dir};
+use super::push_report::{PushReportFile, PushedImage as ReportLine};
+use crate::artifacts::{ImageRecord, LayerRecord};
+use crate::engine::context::StepContext;
+use crate::engine::events::{Level, Quantity};
+use crate::engine::step_data::{PushRow, PushState, StepData};
+use crate::engine::work::StepError;
+use crate::registry::{
+    BlobFile, ImageState, LayerFile, LayerState, PushImage, PushLedger, PushOptions, PushProgress,
+    PushedBlob, Pusher, StoredAs,
+};
+
+fn failed(e: impl std::fmt::Display) -> StepError {
+    StepError::failed(e.to_string())
+}
+
+/// Adapts an image read by the artifacts step to what the pusher takes.
+pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
+    let layer = |l: &LayerRecord| LayerFile {
+        path: work.join(&l.spool_path),
+        diff_id: l.diff_id.clone(),
+        size: l.size,
+        stored: match &l.compressed_digest {
+            None => StoredAs::Uncompressed,
+            Some(d) if l.media_type.contains("zstd") => StoredAs::Zstd { digest: d.clone() },
+            Some(d) => StoredAs::Gzip { digest: d.clone() },
+        },
+    };
+    PushImage {
+        source: record.reference.clone(),
+        repository: record.repository.clone(),
+        tag: record.tag.clone().unwrap_or_else(|| "latest".into()),
+        config: BlobFile {
+            path: work.join(&record.config_spool_path),
+            digest: record.config_digest.clone(),
+            size: record.config_size,
+        },
+        layers: record.layers.iter().map(layer).collect(),
+    }
+}
+
+/// The pusher's ledger kept in the session: one unit per layer and per image.
+struct SessionLedger {
+    ctx: StepContext,
+}
+
+fn layer_unit(target_key: &str, diff_id: &str) -> String {
+    format!("layer:{target_key}:{diff_id}")
+}
+
+fn image_unit(target_ref: &str) -> String {
+    format!("image:{target_ref}")
+}
+
+impl PushLedger for SessionLedger {
+    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
+        self.ctx
+            .ledger_value(&layer_unit(target_key, diff_id))
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    fn record_layer(
+        &self,
+        target_key: &str,
+        diff_id: &str,
+        pushed: &PushedBlob,
+    ) -> Result<(), String> {
+        let value = serde_json::to_value(pushed).map_err(|e| e.to_string())?;
+        self.ctx
+            .record_unit(layer_unit(target_key, diff_id), value)
+            .map_err(|e| e.to_string())
+    }
+
+    fn image(&self, target_ref: &str) -> Option<String> {
+        self.ctx
+            .ledger_value(&image_unit(target_ref))
+            .and_then(|v| v.get("digest").and_then(|d| d.as_str()).map(str::to_string))
+    }
+
+    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
+        self.ctx
+            .record_unit(image_unit(target_ref), json!({ "digest": manifest_digest }))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Per-image rows for the screen, published when a row changes state (and at most every
+/// few percent while uploading, so a fast push does not flood the front end).
+struct Rows {
+    ctx: StepContext,
+    rows: Mutex<(Vec<PushRow>, BTreeMap<String, usize>)>,
+    stats: Mutex<Option<Arc<crate::registry::PushStats>>>,
+}
+
+impl Rows {
+    fn new(
+        ctx: StepContext,
+        images: &[PushImage],
+        target: &crate::registry::RegistryTarget,
+    ) -> Rows {
+        let rows = images
+            .iter()
+            .map(|i| PushRow {
+                target: target.reference(&i.repository, &i.tag),
+                state: PushState::Pending,
+                done: 0,
+                total: i.layers.iter().map(|l| l.size).sum::<u64>() + i.config.size,
+            })
+            .collect();
+        let index = images
+            .iter()
+            .enumerate()
+            .map(|(n, i)| (i.source.clone(), n))
+            .collect();
+        Rows {
+            ctx,
+            rows: Mutex::new((rows, index)),
+            stats: Mutex::new(None),
+        }
+    }
+
+    fn publish(&self) {
+        if let Ok(guard) = self.rows.lock() {
+            self.ctx.publish(StepData::Push(guard.0.clone()));
+        }
+    }
+}
+
+impl PushProgress for Rows {
+    fn image(&self, source: &str, state: &ImageState) {
+        let changed = {
+            let Ok(mut guard) = self.rows.lock() else {
+                return;
+            };
+            let (rows, index) = &mut *guard;
+            let Some(row) = index.get(source).and_then(|i| rows.get_mut(*i)) else {
+                return;
+            };
+            let before = (row.state.clone(), row.done * 20 / row.total.max(1));
+            match state {
+                ImageState::Pending => row.state = PushState::Pending,
+                ImageState::Uploading { done, total, .. } => {
+                    row.state = PushState::Uploading;
+                    row.done = *done;
+                    row.total = *total;
+                }
+                ImageState::Mounted { .. } => {
+                    row.state = PushState::Mounted;
+                    row.done = row.total;
+                }
+                ImageState::AlreadyPresent { .. } => {
+                    row.state = PushState::Skipped;
+                    row.done = row.total;
+                }
+                ImageState::Done { .. } => {
+                    row.state = PushState::Done;
+                    row.done = row.total;
+                }
+                ImageState::Failed { reason } => row.state = PushState::Failed(reason.clone()),
+            }
+            before != (row.state.clone(), row.done * 20 / row.total.max(1))
+        };
+        if changed {
+            self.publish();
+        }
+        if let Some(stats) = self.stats.lock().ok().and_then(|s| s.clone()) {
+            let s = stats.snapshot();
+            self.ctx.progress(
+                s.bytes_read,
+                Some(s.bytes_total),
+                Quantity::Bytes,
+                Some(source.to_string()),
+            );
+        }
+    }
+
+    fn layer(&self, source: &str, diff_id: &str, state: &LayerState) {
+        if let LayerState::Retrying {
+            attempt,
+            delay_ms,
+            reason,
+        } = state
+        {
+            self.ctx.log(
+                Level::Warn,
+                format!("{source}: layer {diff_id}: retry {attempt} in {delay_ms} ms: {reason}"),
+            );
+        }
+    }
+}
+
+fn spooled(record: &ImageRecord, work: &Path) -> bool {
+    record
+        .layers
+        .iter()
+        .all(|l| work.join(&l.spool_path).exists())
+        && work.join(&record.config_spool_path).exists()
+}
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let inventory = load_inventory(&ctx.session_dir())?;
+    let work = work_dir(&ctx);
+    let dropped = inventory
+        .images
+        .iter()
+        .filter(|r| !spooled(r, &work))
+        .count();
+    if dropped > 0 {
+        return Err(StepError::failed(format!(
+            "{} image(s) are no longer spooled in {} (the work directory was too small to keep \
+             them, or was cleaned). Free space there, or choose a larger one (answers: \
+             artifacts.work_dir), then retry the Artifacts step.",
+            dropped,
+            work.display()
+        )));
+    }
+    let client = super::registry::client(&ctx).await?;
+    let images: Vec<PushImage> = inventory
+        .images
+        .iter()
+        .map(|r| push_image(r, &work))
+        .collect();
+    let rows = Arc::new(Rows::new(ctx.clone(), &images, client.target()));
+    rows.publish();
+    let cancel = ctx.cancel();
+    let pusher = Pusher::new(
+        client.clone(),
+        PushOptions::default(),
+        Arc::new(SessionLedger { ctx: ctx.clone() }),
+        rows.clone(),
+    )
+    .with_cancel(Arc::new(move || cancel.is_cancelled()));
+    if let Ok(mut s) = rows.stats.lock() {
+        *s = Some(pusher.stats());
+    }
+    ctx.phase(format!(
+        "pushing {} images to {}",
+        images.len(),
+        client.target().authority()
+    ));
+    let report = match pusher.push(&images).await {
+        Ok(report) => report,
+        Err(failure) => {
+            rows.publish();
+            let mut text = format!("{} image(s) could not be pushed:", failure.failures.len());
+            for f in &failure.failures {
+                text.push_str(&format!("\n  {}: {}", f.source, f.error));
+            }
+            text.push_str(
+                "\nRetry continues where the push stopped: finished layers are not sent again.",
+            );
+            return Err(StepError::failed(text));
+        }
+    };
+    rows.publish();
+    let stats = pusher.stats().snapshot();
+    ctx.log(
+        Level::Info,
+        format!(
+            "pushed {} images: {} blobs uploaded, {} mounted, {} already there",
+            report.images.len(),
+            stats.blobs_uploaded,
+            stats.blobs_mounted,
+            stats.blobs_present
+        ),
+    );
+    let file = PushReportFile {
+        images: report
+            .images
+            .iter()
+            .map(|i| ReportLine {
+                source: i.source.clone(),
+                target: i.target.clone(),
+                digest: i.manifest_digest.clone(),
+            })
+            .collect(),
+    };
+    let path: PathBuf = super::push_report::path(&ctx.session_dir());
+    let bytes = serde_json::to_vec_pretty(&file).map_err(failed)?;
+    crate::session::atomic::write_atomically(&path, &bytes, None)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
+    ctx.log(Level::Info, format!("push report: {}", path.display()));
+    ctx.record_unit(
+        "report",
+        json!({ "images": file.images.len(), "path": path }),
+    )
+}
