@@ -102,10 +102,10 @@ fn open_session(store: &SessionStore, id: Option<&str>, new: bool) -> Result<Ses
     }
 }
 
-fn load_answers(path: &Path) -> Result<(Answers, Choices)> {
+fn load_answers(path: &Path, interactive: bool) -> Result<(Answers, Choices)> {
     let answers = Answers::load(path).map_err(|e| eyre!("{e}"))?;
     let env = |var: &str| std::env::var(var).ok();
-    let problems = answers::validate(&answers, &env);
+    let problems = answers::validate(&answers, &env, interactive);
     if !problems.is_empty() {
         let list: Vec<String> = problems
             .iter()
@@ -167,7 +167,7 @@ fn start_engine(
 pub fn wizard(cli: &Cli, state_dir: &Path, store: &SessionStore) -> Result<i32> {
     let mode = resolve_mode(cli)?;
     let choices = match &cli.answers {
-        Some(path) => Some(load_answers(path)?.1),
+        Some(path) => Some(load_answers(path, mode != Mode::Headless)?.1),
         None => None,
     };
     let log = logging::init(&state_dir.join("ckf-airgap.log"));

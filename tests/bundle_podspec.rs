@@ -188,3 +188,27 @@ fn user_supplied_plan_is_read_and_round_trips() {
         .unwrap_err();
     assert!(err.to_string().contains("charm_file"), "{err}");
 }
+
+/// Moving out the only application a bundle relates removes the `relations` key instead of
+/// leaving it null, and the edit verifies.
+#[test]
+fn moving_every_related_application_removes_the_relations_key() {
+    use ckf_airgap::bundle::model::Bundle;
+    use ckf_airgap::bundle::podspec::{CharmKind, detect_podspec, plan_podspec_move};
+    let text = "bundle: kubernetes\napplications:\n  a:\n    charm: ./a_r1.charm\n  b:\n    charm: ./b_r1.charm\nrelations:\n  - [a, b]\n";
+    let bundle = Bundle::parse("b.yaml", text).unwrap();
+    let kinds = [("b".to_string(), CharmKind::PodSpec)]
+        .into_iter()
+        .collect();
+    let warnings = detect_podspec(&bundle, &kinds);
+    let moved = plan_podspec_move(&bundle, &warnings).unwrap();
+    let edited = moved.edit.apply(&bundle.doc).unwrap();
+    assert_eq!(
+        edited.text,
+        "bundle: kubernetes\napplications:\n  a:\n    charm: ./a_r1.charm\n"
+    );
+    assert_eq!(
+        moved.plan.relations,
+        vec![["a".to_string(), "b".to_string()]]
+    );
+}

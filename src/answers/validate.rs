@@ -21,7 +21,12 @@ fn problem(key: &str, message: impl Into<String>) -> Problem {
 
 /// Checks what can be checked before a run: syntax, files, names and the password source.
 /// `env` looks up environment variables (a parameter so tests need not touch the process env).
-pub fn validate(answers: &Answers, env: &dyn Fn(&str) -> Option<String>) -> Vec<Problem> {
+/// An interactive run may ask for the password, so it needs no password source.
+pub fn validate(
+    answers: &Answers,
+    env: &dyn Fn(&str) -> Option<String>,
+    interactive: bool,
+) -> Vec<Problem> {
     let mut out = Vec::new();
     if let Some(a) = &answers.artifacts {
         file_exists(&mut out, "artifacts.images", a.images.as_deref());
@@ -74,10 +79,12 @@ pub fn validate(answers: &Answers, env: &dyn Fn(&str) -> Option<String>) -> Vec<
                 format!("the environment variable {var} is not set; export it before the run"),
             )),
             (None, Some(file)) => file_exists(&mut out, "registry.password_file", Some(file)),
-            (None, None) if r.username.is_some() && r.docker_config.is_none() => out.push(problem(
-                "registry.username",
-                "a username needs a password source: add password_env or password_file",
-            )),
+            (None, None) if r.username.is_some() && r.docker_config.is_none() && !interactive => {
+                out.push(problem(
+                    "registry.username",
+                    "a username needs a password source: add password_env or password_file",
+                ))
+            }
             _ => {}
         }
         file_exists(&mut out, "registry.ca_file", r.ca_file.as_deref());

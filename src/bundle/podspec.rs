@@ -315,13 +315,24 @@ pub fn plan_podspec_move(bundle: &Bundle, warnings: &[PodSpecWarning]) -> Result
             notes: Vec::new(),
         });
     }
-    for rel in bundle
+    let moving: Vec<_> = bundle
         .relations
         .iter()
         .filter(|r| r.endpoints.iter().any(|e| moved(&e.application)))
-    {
-        let path = [PathSeg::Key("relations".into()), PathSeg::Index(rel.index)];
-        edit.push(Edit::delete(&bundle.doc, &path)?);
+        .collect();
+    // Deleting every item would leave `relations:` with a null value; the key goes instead.
+    let all = !moving.is_empty() && moving.len() == bundle.relations.len();
+    if all {
+        edit.push(Edit::delete(
+            &bundle.doc,
+            &[PathSeg::Key("relations".into())],
+        )?);
+    }
+    for rel in moving {
+        if !all {
+            let path = [PathSeg::Key("relations".into()), PathSeg::Index(rel.index)];
+            edit.push(Edit::delete(&bundle.doc, &path)?);
+        }
         plan.relations
             .push([rel.endpoints[0].to_string(), rel.endpoints[1].to_string()]);
     }

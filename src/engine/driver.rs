@@ -87,6 +87,9 @@ impl Engine {
                 break StopReason::Interrupted;
             }
             match command {
+                Command::Quit if self.with_session(|s| s.state().is_finished()) => {
+                    break StopReason::Finished;
+                }
                 Command::Quit => break StopReason::Interrupted,
                 Command::RunCurrent => {
                     if let Some(stop) = self.run_current(&mut commands, &cancel).await? {

@@ -11,7 +11,9 @@ file named by FAKE_LOG, then answers from the JSON scenario named by FAKE_SCENAR
                              "stderr": "...", "exit": 0, "hang": false}, ...]}],
    "fail_at": {"tool": "juju", "call": 7, "exit": 1, "stderr": "..."}}
 
-The k-th matching call gets responses[k] (the last one repeats). `fail_at` makes the N-th call
+A rule with "when_logged": {"tool", "args_prefix", "at_least"} applies only once that many
+earlier calls match (a status that turns active once the relations are added). The k-th matching
+call gets responses[k] (the last one repeats). `fail_at` makes the N-th call
 (1-based) of that tool fail, whatever the rules say. Unmatched calls exit 0 silently. Fixture
 files are read from FAKE_FIXTURES.
 """
@@ -74,6 +76,9 @@ def main():
             return answer({"stderr": fail.get("stderr", "ERROR scripted failure\n"),
                            "exit": fail.get("exit", 1)})
     for rule in scenario.get("rules", []):
+        cond = rule.get("when_logged")
+        if cond and sum(1 for c in previous if matches(cond, c["tool"], c["args"])) < int(cond.get("at_least", 1)):
+            continue
         if matches(rule, tool, args):
             seen = sum(1 for c in previous if matches(rule, c["tool"], c["args"]))
             responses = rule.get("responses") or [{}]

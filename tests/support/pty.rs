@@ -66,7 +66,7 @@ impl Pty {
             loop {
                 let n = reader.read(&mut buf).unwrap_or(0);
                 let (lock, cond) = &*shared;
-                let mut s = lock.lock().unwrap();
+                let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
                 if n == 0 {
                     s.closed = true;
                     cond.notify_all();

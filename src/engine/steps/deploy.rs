@@ -249,7 +249,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         let answer = ctx
             .ask(InputRequest {
                 step: ctx.step(),
-                prompt: format!("Run these {} juju commands now?", plan.steps.len()),
+                prompt: match plan.steps.len() {
+                    1 => "Run 1 juju command now?".to_string(),
+                    n => format!("Run {n} juju commands now?"),
+                },
                 kind: InputKind::Confirm,
                 answers_key: "deploy.run",
             })

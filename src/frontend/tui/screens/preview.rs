@@ -63,7 +63,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         && let Some(q) = &app.view.question
     {
         lines.push(Line::from(Span::styled(
-            fit(&format!("{}  y write / n do not write", q.prompt), width),
+            fit(&format!("y write / n do not write: {}", q.prompt), width),
             app.theme.current(),
         )));
     }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# wizard-push.sh: the whole product path, images.tar.gz to the last manifest, timed against the
+# standard tools on the same machine in the same run.
+#
+# Usage: benches/wizard-push.sh [--reps N]
+#
+#   1. cargo build --release (the real binary, not an example).
+#   2. ../shared/perf/make-dataset.sh large when /tmp/airgap-bench/dataset-large is missing
+#      (20 images, 2.7 GB of docker save tars, images.tar.gz of 1.1 GB; ~80 s).
+#   3. ../shared/perf/baseline.sh --steps "e2e-cold push-warm tool-cold tool-warm", where
+#      e2e-cold is the operator's way (tar -xzf, then a skopeo copy loop) and TOOL_CMD runs
+#      `ckf-airgap --mode headless` with an answers file that reads images.tar.gz (Artifacts
+#      step: one pass, every layer verified and spooled), logs in (preflight) and pushes
+#      (Push step), skipping the cluster steps. Each tool run is a new session:
+#        tool-cold: empty registry, so every layer is compressed and sent;
+#        tool-warm: the registry holds everything; a new session adopts every image by its
+#                   manifest and sends no blob (it still reads and verifies the archive).
+#   4. A re-run of the cold session itself (`--session ID`): every unit is recorded, so it
+#      finishes at once. Printed as "same-session re-run".
+#
+# Results: /tmp/airgap-bench/results/<UTC timestamp>/summary.md and runs.csv (wall, CPU, peak
+# RSS). The registry is left running (stop: ../shared/perf/registry-up.sh --stop).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PERF=$(cd "$ROOT/../shared/perf" && pwd)
+REPS=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) REPS=$2; shift 2 ;;
+    *) echo "usage: $0 [--reps N]" >&2; exit 2 ;;
+  esac
+done
+
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+BIN=$ROOT/target/release/ckf-airgap
+DATASET=/tmp/airgap-bench/dataset-large
+[ -f "$DATASET/images.tar.gz" ] || "$PERF/make-dataset.sh" large
+EMPTY_CHARMS=/tmp/airgap-bench/empty-charms.tar.gz
+[ -f "$EMPTY_CHARMS" ] || tar -czf "$EMPTY_CHARMS" -T /dev/null
+
+STATE=/tmp/airgap-bench/ckf-state
+WORKDIR=/tmp/airgap-bench/ckf-work
+rm -rf "$STATE" "$WORKDIR"
+TOOL=/tmp/airgap-bench/ckf-tool.sh
+cat > "$TOOL" <<TOOL
+#!/usr/bin/env bash
+set -euo pipefail
+stamp=\$(date +%s%N)
+mkdir -p "$STATE"
+ans="$STATE/answers-\$stamp.toml"
+cat > "\$ans" <<ANS
+[artifacts]
+images = "\$GZ"
+charms = "$EMPTY_CHARMS"
+work_dir = "$WORKDIR/\$stamp"
+[registry]
+target = "\$REGISTRY"
+username = "\$REGISTRY_USER"
+password_env = "REGISTRY_PASS"
+ca_file = "\$REGISTRY_CA"
+[skip]
+environment-checks = "benchmark"
+placeholder-mapping = "benchmark"
+gateway-type = "benchmark"
+bundle-preview = "benchmark"
+juju-deploy = "benchmark"
+ANS
+export REGISTRY_PASS
+"$BIN" --state-dir "$STATE" --mode headless --answers "\$ans" --new > /tmp/airgap-bench/ckf-tool.last.log
+grep -E "pushed [0-9]+ images" /tmp/airgap-bench/ckf-tool.last.log || true
+TOOL
+chmod +x "$TOOL"
+
+TOOL_CMD="$TOOL" "$PERF/baseline.sh" --dataset "$DATASET" --reps "$REPS" \
+  --steps "e2e-cold push-warm tool-cold tool-warm"
+
+first=$(ls "$STATE/sessions" | sort | head -1)
+answers=$(ls "$STATE"/answers-*.toml | sort | head -1)
+. /tmp/airgap-bench/registry/env
+export REGISTRY_PASS
+start=$(date +%s.%N)
+"$BIN" --state-dir "$STATE" --mode headless --answers "$answers" --session "$first" >/dev/null
+end=$(date +%s.%N)
+echo "same-session re-run: $(echo "$end - $start" | bc) s"
