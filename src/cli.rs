@@ -54,6 +54,13 @@ pub enum Mode {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the real wizard against a small synthetic release and a throwaway local TLS
+    /// registry; the Juju step is a dry run that shows the exact commands.
+    Demo {
+        /// Where the demo keeps its release, registry and sessions.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// List, show or remove saved sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),

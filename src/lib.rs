@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod demo;
 pub mod engine;
 pub mod frontend;
 pub mod logging;

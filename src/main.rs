@@ -77,6 +77,20 @@ fn main_inner() -> Result<i32> {
             output.as_deref(),
         ))),
         Some(Command::ValidateAnswers { .. }) => Ok(0),
+        Some(Command::Demo { dir }) => {
+            let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
+            let demo = ckf_airgap::demo::prepare(&dir)?;
+            let demo_cli = Cli {
+                command: None,
+                answers: Some(demo.answers.clone()),
+                state_dir: Some(demo.state_dir.clone()),
+                ..cli
+            };
+            let store = SessionStore::open(&demo.state_dir)?;
+            let code = run::wizard(&demo_cli, &demo.state_dir, &store);
+            drop(demo);
+            code
+        }
         None => run::wizard(&cli, &state_dir, &store),
     }
 }

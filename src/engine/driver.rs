@@ -175,6 +175,13 @@ impl Engine {
             return Ok(None);
         }
         let choices = self.with_session(|s| s.state().choices.clone());
+        if let Some(reason) = choices.skips.get(step.id()) {
+            // The answers file says this step is done another way: record that, do not run it.
+            self.handle_navigation(Command::Skip {
+                reason: reason.clone(),
+            })?;
+            return Ok(None);
+        }
         let inputs = self.work.inputs(step, &choices);
         match self.apply(Msg::Start { step, inputs }) {
             Ok(_) => {}

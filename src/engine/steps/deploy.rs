@@ -172,11 +172,26 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let runner = runner();
     let model = choices.model.clone().unwrap_or_else(|| "kubeflow".into());
     let release = release(&choices)?;
-    let version = juju_version(&runner).await?;
+    let version = match juju_version(&runner).await {
+        Ok(v) => v,
+        // A dry run only shows the plan: without a Juju client it shows Juju 3's commands.
+        Err(_) if choices.dry_run => {
+            ctx.log(
+                Level::Warn,
+                "no juju client here: the dry run shows Juju 3 commands",
+            );
+            Version::new(3, 6, 0)
+        }
+        Err(e) => return Err(e),
+    };
 
-    let (controller, info) =
-        cluster_checks::check_controller(&runner, release, Some(version)).await;
-    if info.is_none() {
+    let (controller, info) = if choices.dry_run {
+        (None, None)
+    } else {
+        let (c, i) = cluster_checks::check_controller(&runner, release, Some(version)).await;
+        (Some(c), i)
+    };
+    if let (Some(controller), None) = (&controller, &info) {
         let registry = choices
             .registry
             .as_ref()
@@ -197,8 +212,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             controller.title, controller.evidence
         )));
     }
-    if cluster_checks::check_model(&runner, &model).await.status != CheckStatus::Pass
-        && !choices.dry_run
+    if !choices.dry_run
+        && cluster_checks::check_model(&runner, &model).await.status != CheckStatus::Pass
         && !ctx.is_done("add-model")
     {
         ctx.phase(format!("adding the {model} model"));
