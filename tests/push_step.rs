@@ -198,3 +198,36 @@ fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
         "{second:?}"
     );
 }
+
+#[test]
+fn one_image_at_a_time_verifies_then_pushes_each_image_from_the_archive_and_drops_its_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start();
+    let work = dir.path().join("work");
+    let tls = format!("ca_file = {:?}\n", reg.ca_file);
+    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
+    let text = std::fs::read_to_string(&answers).unwrap().replace(
+        "[artifacts]\n",
+        &format!("[artifacts]\nwork_dir = {work:?}\none_image_at_a_time = true\n"),
+    );
+    std::fs::write(&answers, text).unwrap();
+    let state = dir.path().join("state");
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("each image is verified and its spool deleted at once"),
+        "{out}"
+    );
+    let store = SessionStore::open(&state).unwrap();
+    let session_dir = store.list().unwrap()[0].dir.clone();
+    let report = PushReportFile::load(&session_dir.join("push-report.json")).unwrap();
+    assert_eq!(report.images.len(), release.images.len());
+    for line in &report.images {
+        skopeo_config(&reg, &line.target);
+    }
+    let left: Vec<_> = std::fs::read_dir(work.join("blobs/sha256"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "spooled blobs left behind: {left:?}");
+}

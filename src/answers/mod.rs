@@ -44,6 +44,9 @@ pub struct ArtifactsAnswers {
     pub images: Option<PathBuf>,
     pub charms: Option<PathBuf>,
     pub work_dir: Option<PathBuf>,
+    /// Verify, push and drop one image at a time even when the disk could hold them all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_image_at_a_time: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +152,7 @@ impl Answers {
             choices.images_archive = a.images.clone();
             choices.charms_archive = a.charms.clone();
             choices.work_dir = a.work_dir.clone();
+            choices.one_image_at_a_time = a.one_image_at_a_time;
         }
         if let Some(r) = &self.registry {
             let password_source = match (&r.password_env, &r.password_file, &r.docker_config) {

@@ -104,7 +104,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             plan.note
         ),
     );
-    if plan.mode == SpoolMode::OneImageAtATime {
+    let mode = if ctx.choices().one_image_at_a_time {
+        SpoolMode::OneImageAtATime
+    } else {
+        plan.mode
+    };
+    if mode == SpoolMode::OneImageAtATime {
         ctx.log(
             Level::Warn,
             "not enough space to keep every image: each image is verified and its spool \
@@ -131,7 +136,6 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             cancel.clone(),
             records_dir.clone(),
         );
-        let mode = plan.mode;
         blocking(move || {
             let options = ProcessOptions {
                 cancel,

@@ -62,7 +62,10 @@ fn artifacts_input(set: InputSet, choices: &Choices) -> InputSet {
         .as_deref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    set.with("work directory", fingerprint::value(&work))
+    set.with(
+        "work directory",
+        fingerprint::value(&format!("{work}|{}", choices.one_image_at_a_time)),
+    )
 }
 
 fn bundle_input(set: InputSet, choices: &Choices) -> InputSet {

@@ -200,6 +200,120 @@ impl PushProgress for Rows {
     }
 }
 
+/// The one-image-at-a-time path: each image is spooled from the archive, verified, pushed and
+/// its spool removed before the next, so the disk holds about one image at a time. Members
+/// whose image is already pushed are read past without writing.
+async fn push_from_archive(
+    ctx: &StepContext,
+    pusher: Arc<Pusher>,
+    work: &Path,
+) -> Result<crate::registry::PushReport, StepError> {
+    let archive = ctx.choices().images_archive.unwrap_or_default();
+    let handle = tokio::runtime::Handle::current();
+    let (ctx2, work2, pusher2) = (ctx.clone(), work.to_path_buf(), pusher.clone());
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cancel2 = cancel.clone();
+    let watch = ctx.cancel();
+    let watcher = tokio::spawn(async move {
+        watch.cancelled().await;
+        cancel2.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut hooks = StreamHooks {
+            ctx: ctx2,
+            work: work2.clone(),
+            pusher: pusher2,
+            handle,
+            report: Vec::new(),
+            failure: None,
+        };
+        let options = crate::artifacts::ProcessOptions {
+            cancel,
+            mode: crate::artifacts::SpoolMode::OneImageAtATime,
+            ..crate::artifacts::ProcessOptions::default()
+        };
+        let read = crate::artifacts::process_images(
+            &archive,
+            &work2,
+            &options,
+            &mut hooks,
+            &mut crate::artifacts::NoProgress,
+        );
+        (
+            read.map(|_| ()).map_err(|e| e.to_string()),
+            hooks.report,
+            hooks.failure,
+        )
+    })
+    .await;
+    watcher.abort();
+    let (read, images, failure) = match outcome {
+        Ok(parts) => parts,
+        Err(e) => (Err(e.to_string()), Vec::new(), None),
+    };
+    if let Some(failure) = failure {
+        return Err(failure_error(&failure));
+    }
+    read.map_err(|e| {
+        StepError::failed(format!(
+            "{e}\nRetry continues where the push stopped: pushed images are read past."
+        ))
+    })?;
+    Ok(crate::registry::PushReport {
+        registry: pusher.target_key(),
+        images,
+    })
+}
+
+fn failure_error(failure: &crate::registry::PushFailure) -> StepError {
+    let mut text = format!("{} image(s) could not be pushed:", failure.failures.len());
+    for f in &failure.failures {
+        text.push_str(&format!("\n  {}: {}", f.source, f.error));
+    }
+    text.push_str("\nRetry continues where the push stopped: finished layers are not sent again.");
+    StepError::failed(text)
+}
+
+struct StreamHooks {
+    ctx: StepContext,
+    work: PathBuf,
+    pusher: Arc<Pusher>,
+    handle: tokio::runtime::Handle,
+    report: Vec<crate::registry::PushedImage>,
+    failure: Option<crate::registry::PushFailure>,
+}
+
+impl crate::artifacts::ImageHooks for StreamHooks {
+    fn is_done(&mut self, member: &str) -> bool {
+        self.ctx.is_done(&format!("member:{member}"))
+    }
+
+    fn image_ready(&mut self, record: &ImageRecord) -> Result<(), String> {
+        let image = push_image(record, &self.work);
+        match self
+            .handle
+            .block_on(self.pusher.push(std::slice::from_ref(&image)))
+        {
+            Ok(report) => self.report.extend(report.images),
+            Err(failure) => {
+                let text = failure
+                    .first_error()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "the push failed".into());
+                self.failure = Some(failure);
+                return Err(text);
+            }
+        }
+        crate::artifacts::remove_image_spool(&self.work, record).map_err(|e| e.to_string())?;
+        self.ctx
+            .record_unit(
+                format!("member:{}", record.member),
+                json!({ "reference": record.reference }),
+            )
+            .map_err(|e| e.to_string())
+    }
+}
+
 fn spooled(record: &ImageRecord, work: &Path) -> bool {
     record
         .layers
@@ -211,20 +325,9 @@ fn spooled(record: &ImageRecord, work: &Path) -> bool {
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let inventory = load_inventory(&ctx.session_dir())?;
     let work = work_dir(&ctx);
-    let dropped = inventory
-        .images
-        .iter()
-        .filter(|r| !spooled(r, &work))
-        .count();
-    if dropped > 0 {
-        return Err(StepError::failed(format!(
-            "{} image(s) are no longer spooled in {} (the work directory was too small to keep \
-             them, or was cleaned). Free space there, or choose a larger one (answers: \
-             artifacts.work_dir), then retry the Artifacts step.",
-            dropped,
-            work.display()
-        )));
-    }
+    // Images the artifacts step could not keep (too little disk) are read again from the
+    // archive one at a time, pushed, and their spool dropped before the next.
+    let streamed = inventory.images.iter().any(|r| !spooled(r, &work));
     let client = super::registry::client(&ctx).await?;
     let images: Vec<PushImage> = inventory
         .images
@@ -234,13 +337,15 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let rows = Arc::new(Rows::new(ctx.clone(), &images, client.target()));
     rows.publish();
     let cancel = ctx.cancel();
-    let pusher = Pusher::new(
-        client.clone(),
-        PushOptions::default(),
-        Arc::new(SessionLedger { ctx: ctx.clone() }),
-        rows.clone(),
-    )
-    .with_cancel(Arc::new(move || cancel.is_cancelled()));
+    let pusher = Arc::new(
+        Pusher::new(
+            client.clone(),
+            PushOptions::default(),
+            Arc::new(SessionLedger { ctx: ctx.clone() }),
+            rows.clone(),
+        )
+        .with_cancel(Arc::new(move || cancel.is_cancelled())),
+    );
     if let Ok(mut s) = rows.stats.lock() {
         *s = Some(pusher.stats());
     }
@@ -249,18 +354,15 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         images.len(),
         client.target().authority()
     ));
-    let report = match pusher.push(&images).await {
-        Ok(report) => report,
-        Err(failure) => {
-            rows.publish();
-            let mut text = format!("{} image(s) could not be pushed:", failure.failures.len());
-            for f in &failure.failures {
-                text.push_str(&format!("\n  {}: {}", f.source, f.error));
+    let report = if streamed {
+        push_from_archive(&ctx, pusher.clone(), &work).await?
+    } else {
+        match pusher.push(&images).await {
+            Ok(report) => report,
+            Err(failure) => {
+                rows.publish();
+                return Err(failure_error(&failure));
             }
-            text.push_str(
-                "\nRetry continues where the push stopped: finished layers are not sent again.",
-            );
-            return Err(StepError::failed(text));
         }
     };
     rows.publish();
