@@ -40,39 +40,9 @@ const COREDNS: [&str; 7] = [
     "json",
 ];
 
-/// A small bundle using the synthetic release's images and charms; kubeflow-volumes is a
-/// PodSpec charm, so the preview moves it out and the deploy runs it separately.
-const BUNDLE: &str = "bundle: kubernetes
-name: kubeflow
-applications:
-  dex-auth:
-    charm: ./dex-auth_fa9f1c6.charm
-    scale: 1
-    trust: true
-    resources:
-      oci-image: 172.17.0.2:5000/kubeflownotebookswg/jupyter-web-app:v1.7.0
-  istio-ingressgateway:
-    charm: ./istio-gateway_9c0d866.charm
-    scale: 1
-    trust: true
-    options:
-      kind: ingress
-      proxy-image: 172.17.0.2:5000/kubeflownotebookswg/tensorboards-web-app:v1.7.0
-      gateway_service_type: NodePort
-  kubeflow-volumes:
-    charm: ./kubeflow-volumes_641d23c.charm
-    scale: 1
-    resources:
-      oci-image: 172.17.0.2:5000/kubeflownotebookswg/volumes-web-app:v1.7.0
-  training-operator:
-    charm: ./training-operator_b483855.charm
-    scale: 1
-    trust: true
-    resources:
-      training-operator-image: 172.17.0.2:5000/kubeflownotebookswg/notebook-controller:v1.7.0
-relations:
-  - [dex-auth, kubeflow-volumes]
-";
+/// The demo's bundle: the synthetic release's images and charms; kubeflow-volumes is a PodSpec
+/// charm, so the preview moves it out and the deploy runs it separately.
+const BUNDLE: &str = ckf_airgap::demo::DEMO_BUNDLE;
 
 fn cluster(registry: &str) -> Value {
     json!({"rules": [

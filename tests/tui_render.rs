@@ -180,10 +180,18 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
 fn failure_reason(step: Step) -> &'static str {
     match step {
         Step::EnvironmentChecks => "1 check(s) failed: MicroK8s DNS forwards to a public resolver",
-        Step::Artifacts => "bundle.yaml needs what the archives do not hold: image 172.17.0.2:5000/dexidp/dex:v2.31.2",
-        Step::RegistryLogin => "registry.example.com:5443 refused the credentials of admin (401): check the password",
-        Step::ImagePush => "1 image(s) could not be pushed: registry.example.com:5443 refused the connection",
-        Step::PlaceholderMapping => "the mapping cannot be written yet: 172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0: no pushed image matches",
+        Step::Artifacts => {
+            "bundle.yaml needs what the archives do not hold: image 172.17.0.2:5000/dexidp/dex:v2.31.2"
+        }
+        Step::RegistryLogin => {
+            "registry.example.com:5443 refused the credentials of admin (401): check the password"
+        }
+        Step::ImagePush => {
+            "1 image(s) could not be pushed: registry.example.com:5443 refused the connection"
+        }
+        Step::PlaceholderMapping => {
+            "the mapping cannot be written yet: 172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0: no pushed image matches"
+        }
         Step::GatewayType => "needs an answer the run cannot ask for (set `gateway.service_type`)",
         Step::BundlePreview => "the edit was not confirmed; nothing was written",
         Step::JujuDeploy => "deploy-app:minio failed: application already exists",

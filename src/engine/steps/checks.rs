@@ -168,9 +168,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 /// Whether this host reaches the registry over HTTPS and trusts it: an anonymous preflight.
 /// Being refused for lack of credentials still proves the address, TLS and the API.
 async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> RegistryOutcome {
-    use crate::registry::{
-        RegistryClient, RegistryConfig, RegistryError, RegistryTarget, TlsOptions,
-    };
+    use crate::registry::{RegistryClient, RegistryConfig, RegistryError, RegistryTarget};
     let target = match RegistryTarget::parse(&choice.target) {
         Ok(t) => t,
         Err(e) => {
@@ -182,15 +180,7 @@ async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> Regi
     let mut config = RegistryConfig::new(target);
     config.connect_timeout = std::time::Duration::from_secs(10);
     config.retry.max_attempts = 1;
-    config.tls = TlsOptions {
-        ca_file: choice.ca_file.clone(),
-        certs_dir: choice.certs_dir.clone(),
-        client_cert: choice.client_cert.clone(),
-        client_key: choice.client_key.clone(),
-        insecure: choice.insecure,
-        plain_http: choice.plain_http,
-        no_system_roots: false,
-    };
+    config.tls = super::registry::tls_options(choice);
     let client = match RegistryClient::new(config) {
         Ok(c) => c,
         Err(e) => {

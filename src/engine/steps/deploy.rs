@@ -24,7 +24,6 @@ use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::work::StepError;
-use crate::wizard::Step;
 
 pub const DASHBOARD_UNIT: &str = "dashboard";
 
@@ -38,33 +37,19 @@ pub fn cmd_unit(id: &str) -> String {
 
 /// The bundle to deploy: the one the preview wrote, else the chosen one as it is.
 fn bundle_to_deploy(ctx: &StepContext) -> Result<PathBuf, StepError> {
-    let written = ctx.with_state(|s| {
-        s.record(Step::BundlePreview)
-            .ledger
-            .get("written")
-            .and_then(|v| v.get("bundle"))
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from)
-    });
-    written.or_else(|| ctx.choices().bundle).ok_or_else(|| {
-        StepError::failed(
-            "no bundle to deploy: choose one (answers: bundle.file) and run the preview",
-        )
-    })
+    super::preview::written(ctx, "bundle")
+        .or_else(|| ctx.choices().bundle)
+        .ok_or_else(|| {
+            StepError::failed(
+                "no bundle to deploy: choose one (answers: bundle.file) and run the preview",
+            )
+        })
 }
 
 /// The charms deployed one by one: the preview's moved-out PodSpec charms, else the plan the
 /// operator named or the release's published one.
 fn separate_plan(ctx: &StepContext) -> Result<SeparatelyDeployed, StepError> {
-    let moved = ctx.with_state(|s| {
-        s.record(Step::BundlePreview)
-            .ledger
-            .get("written")
-            .and_then(|v| v.get("separately_deployed"))
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from)
-    });
-    match moved {
+    match super::preview::written(ctx, "separately_deployed") {
         Some(path) => SeparatelyDeployed::load(&path).map_err(failed),
         None => super::separate::plan(&ctx.choices()),
     }

@@ -149,14 +149,7 @@ impl StepWork for Builtin {
 /// What the operator does next. The dashboard address comes from the deploy step once it
 /// can read the cluster; until then the way to find it is given.
 fn finish_view(ctx: &StepContext) -> FinishView {
-    let written = ctx.with_state(|s| {
-        s.record(Step::BundlePreview)
-            .ledger
-            .get("written")
-            .and_then(|v| v.get("bundle"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    });
+    let written = preview::written(ctx, "bundle").map(|p| p.display().to_string());
     let mut next_steps = Vec::new();
     if let Some(bundle) = written {
         next_steps.push(format!("Edited bundle: {bundle}"));

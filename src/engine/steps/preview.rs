@@ -13,6 +13,19 @@ use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::work::StepError;
 
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
+const WRITTEN_UNIT: &str = "written";
+
+/// A file the preview wrote in this session: `bundle`, `report` or `separately_deployed`.
+pub fn written(ctx: &StepContext, which: &str) -> Option<PathBuf> {
+    ctx.with_state(|s| {
+        s.record(crate::wizard::Step::BundlePreview)
+            .ledger
+            .get(WRITTEN_UNIT)
+            .and_then(|v| v.get(which))
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from)
+    })
+}
 
 fn failed(e: impl std::fmt::Display) -> StepError {
     StepError::failed(e.to_string())
@@ -113,5 +126,5 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             written.report.display()
         ),
     );
-    ctx.record_unit("written", detail)
+    ctx.record_unit(WRITTEN_UNIT, detail)
 }

@@ -46,14 +46,9 @@ pub async fn choice(ctx: &StepContext) -> Result<RegistryChoice, StepError> {
     Ok(choice)
 }
 
-/// The client the login and push steps use, built from the choices and the in-memory password
-/// (asked for when a user name is given and no password is known).
-pub async fn client(ctx: &StepContext) -> Result<RegistryClient, StepError> {
-    let choice = choice(ctx).await?;
-    let target = RegistryTarget::parse(&choice.target).map_err(failed)?;
-    let mut config = RegistryConfig::new(target);
-    config.connect_timeout = CONNECT_TIMEOUT;
-    config.tls = TlsOptions {
+/// How the chosen registry is reached over TLS.
+pub fn tls_options(choice: &RegistryChoice) -> TlsOptions {
+    TlsOptions {
         ca_file: choice.ca_file.clone(),
         certs_dir: choice.certs_dir.clone(),
         client_cert: choice.client_cert.clone(),
@@ -61,7 +56,17 @@ pub async fn client(ctx: &StepContext) -> Result<RegistryClient, StepError> {
         insecure: choice.insecure,
         plain_http: choice.plain_http,
         no_system_roots: false,
-    };
+    }
+}
+
+/// The client the login and push steps use, built from the choices and the in-memory password
+/// (asked for when a user name is given and no password is known).
+pub async fn client(ctx: &StepContext) -> Result<RegistryClient, StepError> {
+    let choice = choice(ctx).await?;
+    let target = RegistryTarget::parse(&choice.target).map_err(failed)?;
+    let mut config = RegistryConfig::new(target);
+    config.connect_timeout = CONNECT_TIMEOUT;
+    config.tls = tls_options(&choice);
     config.credentials = match (&choice.password_source, &choice.username) {
         (Some(PasswordSource::DockerConfig(path)), _) => {
             Credentials::DockerConfig { path: path.clone() }
