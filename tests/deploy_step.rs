@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster_support;
+mod registry_support;
 mod support;
 
 use std::path::PathBuf;
@@ -113,8 +114,13 @@ fn setup(extra: &str) -> Setup {
 }
 
 fn run_headless(s: &Setup) -> (i32, String) {
+    run_headless_with(s, &[])
+}
+
+fn run_headless_with(s: &Setup, extra: &[(&str, &str)]) -> (i32, String) {
     let env = s.fakes.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend_from_slice(extra);
     let answers = s.dir.path().join("answers.toml");
     let out = run(
         &s.state,
@@ -252,4 +258,57 @@ fn without_consent_a_headless_run_stops_before_running_anything() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("deploy.run"), "{out}");
     assert!(deploys(&s.fakes).is_empty());
+}
+
+#[test]
+fn without_a_controller_the_bootstrap_checks_jujus_images_in_the_registry_first() {
+    use registry_support::registry::{PASS, TestRegistry, USER};
+    let reg = TestRegistry::start();
+    let s = setup(&format!(
+        "run = true\n\n[registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"CKF_TEST_PW\"\nca_file = {:?}\n\n[cluster]\nbootstrap = true\n",
+        reg.addr(),
+        reg.ca_file
+    ));
+    let mut scenario = scenario(18, None);
+    for rule in scenario["rules"].as_array_mut().unwrap() {
+        if rule["args"] == json!(["show-controller", "--format=json"]) {
+            *rule = answer(
+                "juju",
+                &["show-controller", "--format=json"],
+                "",
+                "ERROR No controllers registered.\n",
+                1,
+            );
+        }
+    }
+    scenario["rules"].as_array_mut().unwrap().push(answer(
+        "microk8s",
+        &["config"],
+        "apiVersion: v1\nkind: Config\n",
+        "",
+        0,
+    ));
+    s.fakes.set_scenario(&scenario);
+    let (code, out) = run_headless_with(&s, &[("CKF_TEST_PW", PASS)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Juju's images are missing from the registry"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ckf/jujusolutions/jujud-operator:2.9.45"),
+        "{out}"
+    );
+    assert!(out.contains("ckf/jujusolutions/juju-db:4.4"), "{out}");
+    let lines = s.fakes.lines();
+    assert!(
+        lines.iter().any(|l| l.starts_with("juju add-k8s ckf-k8s")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("juju bootstrap")),
+        "bootstrapped without images: {lines:?}"
+    );
+    // The password never appears in what was shown or recorded.
+    assert!(!out.contains(PASS));
 }

@@ -42,6 +42,9 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
             client_key: r.client_key.clone(),
             insecure: r.insecure,
             plain_http: r.plain_http,
+            layer_compression: r.no_layer_compression.then(|| "none".to_string()),
+            image_concurrency: r.image_concurrency,
+            blob_concurrency: r.blob_concurrency,
         }
     });
     let artifacts = (choices.images_archive.is_some()
@@ -77,12 +80,13 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         run: choices.confirm_deploy,
         watch_minutes: choices.watch_minutes,
     });
-    let cluster =
-        (choices.containerd_certs_dir.is_some() || choices.write_containerd_trust).then(|| {
-            ClusterAnswers {
-                containerd_certs_dir: choices.containerd_certs_dir.clone(),
-                write_containerd_trust: choices.write_containerd_trust,
-            }
+    let cluster = (choices.containerd_certs_dir.is_some()
+        || choices.write_containerd_trust
+        || choices.bootstrap)
+        .then(|| ClusterAnswers {
+            containerd_certs_dir: choices.containerd_certs_dir.clone(),
+            write_containerd_trust: choices.write_containerd_trust,
+            bootstrap: choices.bootstrap,
         });
     let answers = Answers {
         artifacts,

@@ -69,6 +69,10 @@ pub struct RegistryAnswers {
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub plain_http: bool,
+    /// `gzip` (default) or `none`: push uncompressed layers as they are.
+    pub layer_compression: Option<String>,
+    pub image_concurrency: Option<usize>,
+    pub blob_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +119,9 @@ pub struct ClusterAnswers {
     /// Write containerd's hosts.toml for the registry when the check finds it missing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_containerd_trust: bool,
+    /// Bootstrap a Juju controller on MicroK8s when there is none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bootstrap: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +179,9 @@ impl Answers {
                 client_key: r.client_key.clone(),
                 insecure: r.insecure,
                 plain_http: r.plain_http,
+                no_layer_compression: r.layer_compression.as_deref() == Some("none"),
+                image_concurrency: r.image_concurrency,
+                blob_concurrency: r.blob_concurrency,
             });
         }
         if let Some(b) = &self.bundle {
@@ -194,6 +204,7 @@ impl Answers {
         if let Some(c) = &self.cluster {
             choices.containerd_certs_dir = c.containerd_certs_dir.clone();
             choices.write_containerd_trust = c.write_containerd_trust;
+            choices.bootstrap = c.bootstrap;
         }
         choices.skips = self.skip.clone();
         choices

@@ -104,6 +104,23 @@ pub fn validate(
                 format!("{} is not a directory", dir.display()),
             ));
         }
+        if let Some(c) = &r.layer_compression
+            && c != "gzip"
+            && c != "none"
+        {
+            out.push(problem(
+                "registry.layer_compression",
+                format!("{c:?} is not a layer compression: use gzip or none"),
+            ));
+        }
+        for (key, value) in [
+            ("registry.image_concurrency", r.image_concurrency),
+            ("registry.blob_concurrency", r.blob_concurrency),
+        ] {
+            if value.is_some_and(|v| v == 0 || v > 32) {
+                out.push(problem(key, "use a number from 1 to 32"));
+            }
+        }
         if r.insecure && r.plain_http {
             out.push(problem(
                 "registry.plain_http",

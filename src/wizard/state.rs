@@ -83,6 +83,14 @@ pub struct RegistryChoice {
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub plain_http: bool,
+    /// Push uncompressed layers as they are instead of gzipping them on the fly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_layer_compression: bool,
+    /// Images and blobs pushed at once (defaults 3 and 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +152,9 @@ pub struct Choices {
     /// Consent to write containerd's hosts.toml for the registry when it is missing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_containerd_trust: bool,
+    /// Consent to bootstrap a Juju controller (MicroK8s) when there is none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bootstrap: bool,
     /// The separately deployed (PodSpec) plan: a file, a published release's name, or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub separate_plan: Option<String>,

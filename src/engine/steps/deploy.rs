@@ -152,6 +152,99 @@ fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bo
     }
 }
 
+const CLOUD: &str = "ckf-k8s";
+const CONTROLLER: &str = "ckf";
+
+/// No controller: show the setup, and with the operator's consent run it. Juju's own images
+/// are checked in the registry first, since a missing one makes the bootstrap hang until
+/// "timed out waiting for controller pod" (canonical/microk8s#3956).
+async fn bootstrap(
+    ctx: &StepContext,
+    runner: &Runner,
+    version: Version,
+    model: &str,
+    controller: &crate::cluster::checks::Check,
+) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let registry = choices.registry.clone().unwrap_or_default();
+    let address = registry_address(&registry.target).to_string();
+    let prefix = registry
+        .target
+        .split_once('/')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    let shown = ImageRepo::new(
+        if address.is_empty() {
+            "<registry>"
+        } else {
+            &address
+        },
+        &prefix,
+    );
+    ctx.document(
+        "Juju setup (no controller yet)",
+        juju_setup::preview(CLOUD, CONTROLLER, model, &shown).join("\n"),
+    );
+    let consent = choices.bootstrap
+        || (!address.is_empty()
+            && matches!(
+                ctx.ask(InputRequest {
+                    step: ctx.step(),
+                    prompt: "There is no Juju controller. Bootstrap one on MicroK8s now, as shown?"
+                        .into(),
+                    kind: InputKind::Confirm,
+                    answers_key: "cluster.bootstrap",
+                })
+                .await,
+                Ok(Answer::Confirm(true))
+            ));
+    if !consent {
+        return Err(StepError::failed(format!(
+            "{}: {}\nBootstrap the controller with the commands shown (Juju's own images must be in \
+             the registry first), then retry; or let ckf-airgap do it ([cluster] bootstrap = true).",
+            controller.title, controller.evidence
+        )));
+    }
+    let client = super::registry::client(ctx).await?;
+    let mut repo = ImageRepo::new(&address, &prefix);
+    if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
+        repo = repo.with_credentials(user, password.expose());
+    }
+    let bases: Vec<String> = load_inventory(&ctx.session_dir())
+        .map(|i| i.charms.iter().flat_map(|c| c.bases.clone()).collect())
+        .unwrap_or_default();
+    let images = juju_setup::juju_images(&repo, version, &bases);
+    let mut sink = |e: RunEvent| stream(ctx, e);
+    if !ctx.is_done("add-k8s") {
+        ctx.phase("registering MicroK8s with Juju (juju add-k8s)");
+        juju_setup::add_k8s(runner, CLOUD, None, &mut sink)
+            .await
+            .map_err(failed)?;
+        ctx.record_unit("add-k8s", json!({ "cloud": CLOUD }))?;
+    }
+    if !ctx.is_done("bootstrap") {
+        ctx.phase("bootstrapping the Juju controller");
+        let has_image = |path: String, tag: String| {
+            let client = client.clone();
+            async move {
+                matches!(
+                    client
+                        .head_manifest(&path, &tag, "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
+                        .await,
+                    Ok(Some(_))
+                )
+            }
+        };
+        juju_setup::bootstrap(
+            runner, CLOUD, CONTROLLER, &repo, &images, has_image, &mut sink,
+        )
+        .await
+        .map_err(|e| StepError::failed(format!("{e}\nRetry once they are there.")))?;
+        ctx.record_unit("bootstrap", json!({ "controller": CONTROLLER }))?;
+    }
+    Ok(())
+}
+
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
     let runner = runner();
@@ -177,25 +270,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         (Some(c), i)
     };
     if let (Some(controller), None) = (&controller, &info) {
-        let registry = choices
-            .registry
-            .as_ref()
-            .map(|r| registry_address(&r.target).to_string());
-        let prefix = choices
-            .registry
-            .as_ref()
-            .and_then(|r| r.target.split_once('/').map(|(_, p)| p.to_string()))
-            .unwrap_or_default();
-        let repo = ImageRepo::new(registry.as_deref().unwrap_or("<registry>"), &prefix);
-        ctx.document(
-            "Juju setup (no controller yet)",
-            juju_setup::preview("ckf-k8s", "ckf", &model, &repo).join("\n"),
-        );
-        return Err(StepError::failed(format!(
-            "{}: {}\nBootstrap the controller with the commands shown (Juju's own images must be in \
-             the registry first), then retry.",
-            controller.title, controller.evidence
-        )));
+        bootstrap(&ctx, &runner, version, &model, controller).await?;
     }
     if !choices.dry_run
         && cluster_checks::check_model(&runner, &model).await.status != CheckStatus::Pass

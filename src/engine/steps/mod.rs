@@ -38,11 +38,12 @@ fn registry_input(set: InputSet, choices: &Choices) -> InputSet {
         .as_ref()
         .map(|r| {
             format!(
-                "{}|{}|{}|{}",
+                "{}|{}|{}|{}|{}",
                 r.target,
                 r.username.as_deref().unwrap_or(""),
                 r.insecure,
-                r.plain_http
+                r.plain_http,
+                r.no_layer_compression
             )
         })
         .unwrap_or_default();

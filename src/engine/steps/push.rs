@@ -337,10 +337,24 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let rows = Arc::new(Rows::new(ctx.clone(), &images, client.target()));
     rows.publish();
     let cancel = ctx.cancel();
+    let choice = ctx.choices().registry.unwrap_or_default();
+    let defaults = PushOptions::default();
+    let options = PushOptions {
+        compression: if choice.no_layer_compression {
+            crate::registry::LayerCompression::None
+        } else {
+            crate::registry::LayerCompression::Gzip
+        },
+        image_concurrency: choice
+            .image_concurrency
+            .unwrap_or(defaults.image_concurrency),
+        blob_concurrency: choice.blob_concurrency.unwrap_or(defaults.blob_concurrency),
+        ..defaults
+    };
     let pusher = Arc::new(
         Pusher::new(
             client.clone(),
-            PushOptions::default(),
+            options,
             Arc::new(SessionLedger { ctx: ctx.clone() }),
             rows.clone(),
         )

@@ -41,7 +41,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     lines.push(heading(&format!("Plan: {} commands", v.commands.len())));
     let status_rows = v.status.len() + v.diagnoses.len() + usize::from(!v.status.is_empty());
-    let room = (area.height as usize).saturating_sub(lines.len() + status_rows.min(8));
+    let output_rows = if app.view.running == Some(Step::JujuDeploy) {
+        5
+    } else {
+        0
+    };
+    let room =
+        (area.height as usize).saturating_sub(lines.len() + status_rows.min(8) + output_rows);
     let start = window_start(app.screen.selected, room, v.commands.len());
     for row in v.commands.iter().skip(start).take(room) {
         let pointer = if Some(row) == v.commands.get(app.screen.selected) {
@@ -67,6 +73,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 fit(&format!("   {why}"), width),
                 app.theme.bad(),
             )));
+        }
+    }
+    if app.view.running == Some(Step::JujuDeploy) {
+        // The running command's latest output; the whole of it is in the log pane (l).
+        lines.push(heading("Output"));
+        for line in app
+            .view
+            .log
+            .iter()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            lines.push(Line::from(Span::styled(fit(line, width), app.theme.dim())));
         }
     }
     if !v.status.is_empty() {
