@@ -218,7 +218,6 @@ fn run_headless(
         let _ = printer.await;
         Ok::<_, color_eyre::Report>(reason)
     })?;
-    let _ = started.log_path;
     Ok(exit_code(&reason))
 }
 
@@ -293,15 +292,25 @@ fn run_tui(
             tx,
         )?;
         let session_id = started.session_id.clone();
+        let log_path = started.log_path.clone();
         let (command_tx, command_rx) = mpsc::unbounded_channel::<Command>();
         let cancel = Cancel::new();
         let engine = {
             let _guard = runtime.enter();
             signals::install(cancel.clone()).wrap_err("cannot watch for SIGHUP")?;
-            runtime.spawn(started.engine.run(command_rx, cancel))
+            runtime.spawn(async move {
+                let reason = started.engine.run(command_rx, cancel).await;
+                if signals::hung_up() {
+                    // The terminal is gone (a dropped SSH link): the session is saved, and the
+                    // screen loop may be stuck reading a closed terminal, so end here.
+                    tracing::warn!("terminal hung up; the session is saved");
+                    std::process::exit(INTERRUPTED_EXIT);
+                }
+                reason
+            })
         };
         let mut app = tui::app::App::new(crate::frontend::view::View::new(&session_id), theme);
-        app.log_path = Some(started.log_path.display().to_string());
+        app.log_path = Some(log_path.display().to_string());
         tui::run_wizard(&mut terminal, &mut app, &command_tx, &mut rx)?;
         let reason = runtime
             .block_on(engine)

@@ -357,7 +357,10 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     p.send("\r").unwrap();
     p.expect("Run Registry login").unwrap();
     p.send("\r").unwrap();
-    p.expect(format!("Password for {USER}").as_str()).unwrap();
+    // The prompt itself ("Password for <user> at <target>: "), so the password is typed only
+    // once the prompt reads it.
+    p.expect(format!("Password for {USER} at {}/ckf: ", reg.addr()).as_str())
+        .unwrap();
     p.send_line(PASS).unwrap();
     p.expect("[registry-login] done").unwrap();
     p.expect("Quit (progress is saved)").unwrap();
@@ -381,5 +384,22 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     assert!(
         session_json.contains("\"prompt\""),
         "the password source is recorded as typed"
+    );
+}
+
+/// A dropped SSH link sends SIGHUP: the full-screen wizard saves and ends instead of lingering.
+#[test]
+fn a_hang_up_ends_the_full_screen_wizard_with_the_session_saved() {
+    let _serial = serial();
+    let reg = TestRegistry::start();
+    let w = world(&reg.addr(), &reg.ca_file);
+    let pty = start(&w, &[]);
+    pty.wait_for_all(&["step 1/9", "Enter runs this step."]);
+    let code = pty.hang_up();
+    assert_eq!(code, Some(130), "the wizard did not end on SIGHUP");
+    let store = SessionStore::open(&w.state).unwrap();
+    assert!(
+        store.list().unwrap()[0].file.is_some(),
+        "the session is readable"
     );
 }

@@ -65,7 +65,10 @@ pub async fn run(
                 return StopReason::Interrupted;
             };
             view.apply(&event);
-            if let Some(text) = headless::line(&event) {
+            // A question is shown as its own prompt, not as a line about it.
+            if !matches!(event, EngineEvent::NeedsInput(_))
+                && let Some(text) = headless::line(&event)
+            {
                 println!("{text}");
             }
             match &event {

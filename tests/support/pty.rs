@@ -134,4 +134,63 @@ impl Pty {
     pub fn wait_exit(&mut self) -> u32 {
         self.child.wait().unwrap().exit_code()
     }
+
+    /// Sends what a dropped SSH link sends (SIGHUP) and returns the exit code if the program
+    /// ends within the deadline. (Closing our end of the terminal is not enough here: the
+    /// reader thread keeps a copy of it open.)
+    pub fn hang_up(mut self) -> Option<u32> {
+        let pid = self.child.process_id().unwrap().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut killer = self.child.clone_killer();
+        let mut child = std::mem::replace(&mut self.child, Box::new(NoChild));
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait().map(|s| s.exit_code()).ok());
+        });
+        match rx.recv_timeout(WAIT) {
+            Ok(code) => code,
+            Err(_) => {
+                let _ = killer.kill();
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        // A failed test must not leave the program running.
+        let _ = self.child.kill();
+    }
+}
+
+/// Stands in for a child that was handed over.
+#[derive(Debug)]
+struct NoChild;
+
+impl portable_pty::ChildKiller for NoChild {
+    fn kill(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn clone_killer(&self) -> Box<dyn portable_pty::ChildKiller + Send + Sync> {
+        Box::new(NoChild)
+    }
+}
+
+impl Child for NoChild {
+    fn try_wait(&mut self) -> std::io::Result<Option<portable_pty::ExitStatus>> {
+        Ok(None)
+    }
+    fn wait(&mut self) -> std::io::Result<portable_pty::ExitStatus> {
+        Ok(portable_pty::ExitStatus::with_exit_code(0))
+    }
+    fn process_id(&self) -> Option<u32> {
+        None
+    }
 }

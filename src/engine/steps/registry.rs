@@ -14,8 +14,8 @@ use crate::registry::{
 };
 use crate::wizard::state::{PasswordSource, RegistryChoice};
 
-/// A test seam for the watchdog and connect timeout would be a lie in production; operators
-/// on slow links can raise them here instead.
+/// A registry that does not accept a connection within this is down or filtered; failing fast
+/// is the point of the preflight.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn failed(e: impl std::fmt::Display) -> StepError {
