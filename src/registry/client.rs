@@ -888,13 +888,15 @@ impl RegistryClient {
         }
     }
 
-    /// The digest of the manifest under `reference`, if any.
-    pub(crate) async fn head_manifest(
+    /// The answer to a HEAD or GET of the manifest under `reference`: None when absent.
+    async fn manifest_request(
         &self,
+        method: Method,
         repo: &str,
         reference: &str,
         accept: &str,
-    ) -> Result<Option<String>, RegistryError> {
+        during: &str,
+    ) -> Result<Option<Response>, RegistryError> {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let mut headers = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(accept) {
@@ -902,23 +904,39 @@ impl RegistryClient {
         }
         let resp = self
             .send(
-                Method::HEAD,
+                method.clone(),
                 &url,
                 &Self::push_scope(repo),
                 headers,
                 None,
-                "checking a manifest",
+                during,
             )
             .await?;
         match resp.status() {
-            s if s.is_success() => Ok(resp
-                .headers()
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)),
+            s if s.is_success() => Ok(Some(resp)),
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.status_error(resp, &Method::HEAD, &url, "").await),
+            _ => Err(self.status_error(resp, &method, &url, "").await),
         }
+    }
+
+    fn content_digest(resp: &Response) -> Option<String> {
+        resp.headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The digest of the manifest under `reference`, if any.
+    pub(crate) async fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        let resp = self
+            .manifest_request(Method::HEAD, repo, reference, accept, "checking a manifest")
+            .await?;
+        Ok(resp.as_ref().and_then(Self::content_digest))
     }
 
     /// The manifest under `reference` and its digest, if any. Manifests are small; a body over
@@ -929,46 +947,27 @@ impl RegistryClient {
         reference: &str,
         accept: &str,
     ) -> Result<Option<(String, Vec<u8>)>, RegistryError> {
-        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(accept) {
-            headers.insert(reqwest::header::ACCEPT, v);
+        let Some(resp) = self
+            .manifest_request(Method::GET, repo, reference, accept, "reading a manifest")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let digest = Self::content_digest(&resp);
+        let body = resp.bytes().await.map_err(|e| RegistryError::Network {
+            host: self.inner.authority.clone(),
+            during: "reading a manifest".into(),
+            detail: e.to_string(),
+            retryable: true,
+        })?;
+        if body.len() > 4 << 20 {
+            return Ok(None);
         }
-        let resp = self
-            .send(
-                Method::GET,
-                &url,
-                &Self::push_scope(repo),
-                headers,
-                None,
-                "reading a manifest",
-            )
-            .await?;
-        match resp.status() {
-            s if s.is_success() => {
-                let digest = resp
-                    .headers()
-                    .get("docker-content-digest")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let body = resp.bytes().await.map_err(|e| RegistryError::Network {
-                    host: self.inner.authority.clone(),
-                    during: "reading a manifest".into(),
-                    detail: e.to_string(),
-                    retryable: true,
-                })?;
-                if body.len() > 4 << 20 {
-                    return Ok(None);
-                }
-                let digest = digest.unwrap_or_else(|| {
-                    use sha2::Digest;
-                    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
-                });
-                Ok(Some((digest, body.to_vec())))
-            }
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.status_error(resp, &Method::GET, &url, "").await),
-        }
+        let digest = digest.unwrap_or_else(|| {
+            use sha2::Digest;
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
+        });
+        Ok(Some((digest, body.to_vec())))
     }
 
     /// The raw HTTP client, for the streamed PATCH.
