@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::path::PathBuf;
 
-use ckf_airgap::artifacts::synth::member::Form;
-use ckf_airgap::artifacts::synth::{ReleaseSpec, generate_release};
+use ckf_airgap::synth::member::Form;
+use ckf_airgap::synth::{ReleaseSpec, generate_release};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

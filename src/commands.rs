@@ -173,7 +173,7 @@ pub fn export_answers(store: &SessionStore, id: Option<&str>, output: Option<&Pa
     let text = answers::export(&file.wizard.choices, &file.id);
     match output {
         None => Output::ok(text),
-        Some(path) => match crate::session::atomic::write_atomically(path, text.as_bytes(), None) {
+        Some(path) => match crate::durable::write_file(path, text.as_bytes()) {
             Ok(()) => Output::ok(format!(
                 "Wrote the answers of session {} to {}\n",
                 file.id,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::session::atomic::PRIVATE_FILE_MODE;
+use crate::durable::PRIVATE_FILE_MODE;
 
 /// A log file that can be switched to another path while the program runs.
 #[derive(Clone, Default)]

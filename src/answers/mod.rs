@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use export::export;
-pub use validate::{Problem, validate, validate_target};
+pub use validate::{Problem, validate};
 
 use crate::wizard::Choices;
 use crate::wizard::state::{GatewayServiceType, PasswordSource, RegistryChoice};

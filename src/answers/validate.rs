@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::Answers;
+use crate::image_ref::{ImageRef, validate_registry_target};
 use crate::wizard::Step;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub fn validate(
         }
     }
     if let Some(r) = &answers.registry {
-        if let Err(why) = validate_target(&r.target) {
+        if let Err(why) = validate_registry_target(&r.target) {
             out.push(problem("registry.target", why));
         }
         if r.password.is_some() {
@@ -132,8 +133,11 @@ pub fn validate(
         file_exists(&mut out, "bundle.file", b.file.as_deref());
     }
     for (from, to) in &answers.mapping {
-        if let Err(why) = validate_image_reference(to) {
-            out.push(problem(&format!("mapping.\"{from}\""), why));
+        if let Err(why) = ImageRef::parse_target(to) {
+            out.push(problem(
+                &format!("mapping.\"{from}\""),
+                format!("{to:?} is not a usable target: {why}"),
+            ));
         }
     }
     if let Some(d) = &answers.deploy
@@ -168,7 +172,7 @@ pub fn validate(
         if !Step::ALL.iter().any(|s| s.id() == step) || step == "done" {
             let ids: Vec<_> = Step::ALL
                 .iter()
-                .filter(|s| **s != Step::Done)
+                .filter(|s| !s.is_end())
                 .map(|s| s.id())
                 .collect();
             out.push(problem(
@@ -188,153 +192,5 @@ fn file_exists(out: &mut Vec<Problem>, key: &str, path: Option<&Path>) {
         Ok(m) if m.is_file() => {}
         Ok(_) => out.push(problem(key, format!("{} is not a file", path.display()))),
         Err(e) => out.push(problem(key, format!("{}: {e}", path.display()))),
-    }
-}
-
-/// A registry target is `host[:port][/path-prefix]`, without a scheme.
-pub fn validate_target(target: &str) -> Result<(), String> {
-    if target.is_empty() {
-        return Err("the registry target is empty; write host[:port][/prefix]".into());
-    }
-    if let Some((scheme, _)) = target.split_once("://") {
-        return Err(format!(
-            "drop the {scheme}:// scheme: write host[:port][/prefix] (HTTPS is the default; \
-             plain HTTP is the plain_http option)"
-        ));
-    }
-    let (host_port, prefix) = target.split_once('/').unwrap_or((target, ""));
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, Some(p)),
-        _ => (host_port, None),
-    };
-    if host.is_empty()
-        || !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-    {
-        return Err(format!("{host:?} is not a host name or IPv4 address"));
-    }
-    if let Some(port) = port
-        && port.parse::<u16>().map_or(true, |p| p == 0)
-    {
-        return Err(format!("{port:?} is not a port number (1-65535)"));
-    }
-    for component in prefix.split('/').filter(|c| !c.is_empty()) {
-        if !is_path_component(component) {
-            return Err(format!(
-                "path component {component:?} is not allowed: use lowercase letters, digits \
-                 and . _ - between them"
-            ));
-        }
-    }
-    if prefix.ends_with('/') {
-        return Err("remove the trailing slash".into());
-    }
-    Ok(())
-}
-
-/// OCI distribution path component: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
-fn is_path_component(c: &str) -> bool {
-    let bytes = c.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// A full image reference `host[:port]/path[:tag|@sha256:hex]`.
-fn validate_image_reference(reference: &str) -> Result<(), String> {
-    let (name, digest) = match reference.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (reference, None),
-    };
-    if let Some(d) = digest {
-        let hex = d.strip_prefix("sha256:").unwrap_or("");
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            return Err(format!(
-                "{d:?} is not a sha256 digest (sha256: and 64 lowercase hex)"
-            ));
-        }
-    }
-    let last_slash = name.rfind('/').unwrap_or(0);
-    let (repo, tag) = match name[last_slash..].rfind(':') {
-        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
-        None => (name, None),
-    };
-    if let Some(tag) = tag {
-        let ok = !tag.is_empty()
-            && tag.len() <= 128
-            && tag
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !ok {
-            return Err(format!("{tag:?} is not a valid tag"));
-        }
-    }
-    if !repo.contains('/') {
-        return Err(format!(
-            "{reference:?} has no registry host: write host[:port]/path:tag"
-        ));
-    }
-    validate_target(repo)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        for ok in [
-            "registry.example.com",
-            "registry.example.com:5443",
-            "10.0.0.5:5000/ckf",
-            "localhost:5000/a/b-c/d_e",
-        ] {
-            assert_eq!(validate_target(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "",
-            "https://registry.example.com",
-            "registry.example.com:99999",
-            "registry.example.com/CKF",
-            "registry.example.com/ckf/",
-            "reg istry",
-        ] {
-            assert!(validate_target(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn image_references() {
-        assert!(validate_image_reference("r.example.com:5443/ckf/istio/proxyv2:1.16.2").is_ok());
-        assert!(validate_image_reference("r.example.com/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000").is_ok());
-        assert!(validate_image_reference("proxyv2:1.16.2").is_err());
-        assert!(validate_image_reference("r.example.com/a/b:bad tag").is_err());
     }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::charms::CharmInfo;
 use super::error::{ArtifactError, Result};
-use super::reference::{ImageRef, normalize_reference};
+use crate::image_ref::{ImageRef, normalize_reference};
 use super::spool::{blob_path, digest_hex, write_json_atomic};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,8 +64,12 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     pub fn new_named(reference: &str) -> (String, String, Option<String>) {
-        let r = ImageRef::parse(reference);
-        (r.normalized(), r.repository, r.tag)
+        let r = ImageRef::split(reference);
+        (
+            r.normalized(),
+            r.repository().to_owned(),
+            r.effective_tag().map(str::to_owned),
+        )
     }
 
     /// Digests of every blob this image keeps in the spool.

@@ -7,10 +7,8 @@ pub mod error;
 pub mod images;
 pub mod inventory;
 pub mod progress;
-pub mod reference;
 pub mod safety;
 pub mod spool;
-pub mod synth;
 
 pub use charms::{CharmInfo, CharmKind, CharmOption, CharmResource, process_charms};
 pub use disk::{DiskPlan, SpaceEstimate, SpoolMode, estimate_space, free_space, plan_disk};
@@ -21,4 +19,3 @@ pub use inventory::{
     load_image_records, remove_image_spool,
 };
 pub use progress::{NoProgress, ProgressEvent, ProgressSink};
-pub use reference::{ImageRef, normalize_reference};

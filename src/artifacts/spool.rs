@@ -216,24 +216,14 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Writes JSON via temp file + rename so a reader never sees half a record.
+/// Writes JSON crash-safely (`crate::durable`) so a reader never sees half a record.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T, work_dir: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(work_dir);
     fs::create_dir_all(dir).map_err(|e| ArtifactError::io(dir, e))?;
-    let tmp = dir.join(format!("{TEMP_PREFIX}{}.json", std::process::id()));
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| ArtifactError::io(path, io::Error::other(e)))?;
-    let res = (|| {
-        let mut f = File::create(&tmp).map_err(|e| map_write_error(e, &tmp, work_dir, 0))?;
-        write_mapped(&mut f, &bytes, &tmp, work_dir, bytes.len() as u64)?;
-        f.sync_all()
-            .map_err(|e| map_write_error(e, &tmp, work_dir, 0))?;
-        fs::rename(&tmp, path).map_err(|e| ArtifactError::io(path, e))
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
+    crate::durable::write_file(path, &bytes)
+        .map_err(|e| map_write_error(e, path, work_dir, bytes.len() as u64))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! The Istio ingress gateway's Kubernetes service type (`istio-gateway` charm option
 //! `gateway_service_type`, charm default `LoadBalancer`).
 
-use serde::{Deserialize, Serialize};
-
 use super::edit::{Edit, EditPlan};
 use super::error::{BundleError, Result};
 use super::model::{Application, Bundle};
@@ -11,43 +9,7 @@ use super::yaml::{PathSeg, ScalarValue};
 pub const GATEWAY_CHARM: &str = "istio-gateway";
 pub const OPTION: &str = "gateway_service_type";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GatewayServiceType {
-    NodePort,
-    LoadBalancer,
-    ClusterIP,
-}
-
-impl GatewayServiceType {
-    pub const ALL: [Self; 3] = [Self::NodePort, Self::LoadBalancer, Self::ClusterIP];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NodePort => "NodePort",
-            Self::LoadBalancer => "LoadBalancer",
-            Self::ClusterIP => "ClusterIP",
-        }
-    }
-
-    /// One line for the choice screen.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Self::NodePort => {
-                "NodePort: the dashboard is reached on a high port of every node; works without a load balancer (the air-gapped bundles' choice)."
-            }
-            Self::LoadBalancer => {
-                "LoadBalancer: the charm default; needs MetalLB or a cloud load balancer to hand out an external IP, otherwise the address stays pending."
-            }
-            Self::ClusterIP => {
-                "ClusterIP: reachable only inside the cluster; use with your own ingress, a port-forward or a proxy."
-            }
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+pub use crate::gateway_type::GatewayServiceType;
 
 /// The application deploying the `istio-gateway` charm (normally `istio-ingressgateway`).
 pub fn gateway_app(bundle: &Bundle) -> Option<&Application> {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::error::{BundleError, Result};
-use super::reference::{ImageRef, RefShape};
+use crate::image_ref::{ImageRef, RefShape};
 use super::scan::ImageRefSite;
 use super::validate::{validate_prefix, validate_reference};
 
@@ -169,13 +169,7 @@ impl MappingTable {
         let target = row.target.clone()?;
         match (&row.digest, self.pin_digests, row.shape) {
             (Some(d), true, shape) if shape != RefShape::RegistryNamespace => {
-                let r = ImageRef::split(&target);
-                let repo = ImageRef {
-                    tag: None,
-                    digest: Some(d.clone()),
-                    ..r
-                };
-                Some(repo.to_string())
+                Some(ImageRef::split(&target).pinned(d).to_string())
             }
             _ => Some(target),
         }
@@ -285,13 +279,7 @@ fn match_target(shape: RefShape, target: &ImageRef, pushed: &[(String, ImageRef)
             MatchStatus::Matched(hits.join(", "))
         };
     }
-    let same_image = |p: &ImageRef| {
-        p.path == target.path
-            && match &target.digest {
-                Some(d) => p.digest.as_ref() == Some(d) || (p.tag.is_some() && p.tag == target.tag),
-                None => p.effective_tag() == target.effective_tag(),
-            }
-    };
+    let same_image = |p: &ImageRef| p.same_image(target);
     let exact = keys(&|p| p.registry == target.registry && same_image(p));
     let loose = keys(&|p| (p.registry.is_none() || p.registry == target.registry) && same_image(p));
     let any_host = keys(&|p| same_image(p));

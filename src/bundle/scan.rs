@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::reference::{ImageRef, RefShape};
+use crate::image_ref::{ImageRef, RefShape};
 use super::scalar::RawScalar;
 use super::text::SourceText;
 use super::yaml::{Document, Node, NodeKind, PathSeg, ScalarValue, YamlPath, parse_fragment};

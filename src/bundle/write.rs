@@ -1,10 +1,7 @@
 //! Durable, atomic writing of the edited bundle and its sidecar report. The original file is
 //! never opened for writing.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::{BundleError, Result};
 use super::mapping::MappingReport;
@@ -54,40 +51,13 @@ pub fn write_outputs(
     })
 }
 
-/// Temp file in the same directory (so rename is atomic), fsync, rename, fsync the directory
-/// (so the rename itself survives a crash).
+/// The bundle and its reports are documents the operator reads and hands on: written
+/// crash-safely, readable by others like any file they would write themselves.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = |source| BundleError::Write {
+    crate::durable::write_file_with(path, bytes, 0o644, None).map_err(|source| BundleError::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = temp_name(&dir, path);
-    let result = write_synced(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
-    }
-    File::open(&dir).and_then(|d| d.sync_all()).map_err(err)
-}
-
-fn write_synced(tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().write(true).create_new(true).open(tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-fn temp_name(dir: &Path, path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
+    })
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -2,9 +2,8 @@
 //! `certs.d/<host:port>/`, naming a copy of the CA next to it. The contents are computed first
 //! so the front end can show them, then written on the operator's word.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Where MicroK8s's containerd reads registry host configuration.
@@ -79,30 +78,7 @@ fn toml_string(s: &str) -> String {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(FILE_MODE)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode given at creation.
-        f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    crate::durable::write_file_with(path, bytes, FILE_MODE, None)
 }
 
 /// The CA paths a `hosts.toml` names (`ca = "…"` or `ca = ["…", "…"]`).

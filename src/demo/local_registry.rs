@@ -109,7 +109,7 @@ pub fn start(dir: &Path) -> Result<LocalRegistry> {
     )?;
     let password = format!("demo-{:x}", std::process::id() ^ 0x5eed);
     let password_file = dir.join("password");
-    crate::session::atomic::write_atomically(&password_file, password.as_bytes(), None)?;
+    crate::durable::write_file(&password_file, password.as_bytes())?;
     let htpasswd = dir.join("htpasswd");
     run(
         Command::new("htpasswd")

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::{Context, Result};
 
-use crate::artifacts::synth::{ReleaseSpec, generate_release};
+use crate::synth::{ReleaseSpec, generate_release};
 
 /// A small bundle over the synthetic release's images and charms; kubeflow-volumes is a PodSpec
 /// charm, so the preview shows it moved out of the bundle.

@@ -16,6 +16,27 @@ pub enum Quantity {
     Items,
 }
 
+/// "1.2 GiB", "340 KiB", "17 items".
+pub fn amount(n: u64, quantity: Quantity) -> String {
+    match quantity {
+        Quantity::Items => format!("{n}"),
+        Quantity::Bytes => {
+            const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+            let mut value = n as f64;
+            let mut unit = 0;
+            while value >= 1024.0 && unit < UNITS.len() - 1 {
+                value /= 1024.0;
+                unit += 1;
+            }
+            if unit == 0 {
+                format!("{n} B")
+            } else {
+                format!("{value:.1} {}", UNITS[unit])
+            }
+        }
+    }
+}
+
 /// Progress of a running step. Rate and ETA are computed by the engine so every front end
 /// shows the same figures.
 #[derive(Debug, Clone, PartialEq)]

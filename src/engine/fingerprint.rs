@@ -1,13 +1,75 @@
-//! Cheap fingerprints of a step's inputs. An archive of tens of gigabytes cannot be hashed at
-//! every start, so a file is identified by its size, modification time and the hashes of its
-//! first and last mebibyte: a different copy, a truncated copy or an edited bundle all change it.
+//! Fingerprints of a step's inputs, derived from what the step reads: each step declares a
+//! serialisable input value, every top-level field of it becomes one named fingerprint, and
+//! the files it names (`Watched`) are fingerprinted by content. A field added to a choice is
+//! in the fingerprint without anyone listing it.
+//!
+//! An archive of tens of gigabytes cannot be hashed at every start, so a file is identified by
+//! its size, modification time and the hashes of its first and last mebibyte: a different
+//! copy, a truncated copy or an edited bundle all change it.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
+
+/// A file or directory a step reads: serialised as its path and the fingerprint of its
+/// content, so an edited file changes the step's inputs even when its path does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched(pub PathBuf);
+
+impl Watched {
+    pub fn of(path: Option<&Path>) -> Option<Watched> {
+        path.map(|p| Watched(p.to_path_buf()))
+    }
+}
+
+impl Serialize for Watched {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.0.display().to_string(), path(&self.0)).serialize(s)
+    }
+}
+
+/// The encoded fingerprint of a step's input value: `field=hash` per top-level field.
+pub fn of<T: Serialize>(input: &T) -> String {
+    match serde_json::to_value(input) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .iter()
+            .map(|(name, v)| format!("{}={}", name.replace('_', " "), value(&v.to_string())))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Ok(other) => format!("inputs={}", value(&other.to_string())),
+        Err(e) => format!("inputs=unserialisable:{e}"),
+    }
+}
+
+/// A file's fingerprint, or for a directory (a `certs.d`) those of the files under it.
+pub fn path(p: &Path) -> String {
+    if !p.is_dir() {
+        return file(p);
+    }
+    let mut hasher = Sha256::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            hasher.update(b"unreadable");
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for entry in entries {
+            hasher.update(entry.to_string_lossy().as_bytes());
+            if entry.is_dir() {
+                stack.push(entry);
+            } else {
+                hasher.update(file(&entry).as_bytes());
+            }
+        }
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
 
 const EDGE: u64 = 1 << 20;
 
@@ -60,31 +122,6 @@ pub fn value(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
-/// Named fingerprints, kept in a stable text form: `name=fp` per line.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct InputSet {
-    entries: Vec<(String, String)>,
-}
-
-impl InputSet {
-    pub fn new() -> InputSet {
-        InputSet::default()
-    }
-
-    pub fn with(mut self, name: impl Into<String>, fingerprint: impl Into<String>) -> InputSet {
-        self.entries.push((name.into(), fingerprint.into()));
-        self
-    }
-
-    pub fn encode(&self) -> String {
-        self.entries
-            .iter()
-            .map(|(n, f)| format!("{n}={f}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
 /// Names the inputs that differ between two encoded sets, for the operator.
 pub fn describe_change(old: &str, new: &str) -> String {
     let parse = |s: &str| -> Vec<(String, String)> {
@@ -133,17 +170,50 @@ mod tests {
 
     #[test]
     fn describe_change_names_the_inputs_that_differ() {
-        let old = InputSet::new()
-            .with("images.tar.gz", "a")
-            .with("charms.tar.gz", "b");
-        let new = InputSet::new()
-            .with("images.tar.gz", "a")
-            .with("charms.tar.gz", "c");
-        assert_eq!(
-            describe_change(&old.encode(), &new.encode()),
-            "charms.tar.gz"
-        );
-        let more = new.clone().with("work dir", "x");
-        assert_eq!(describe_change(&new.encode(), &more.encode()), "work dir");
+        #[derive(Serialize)]
+        struct Input {
+            images_archive: &'static str,
+            charms_archive: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            work_dir: Option<&'static str>,
+        }
+        let old = of(&Input {
+            images_archive: "a",
+            charms_archive: "b",
+            work_dir: None,
+        });
+        let new = of(&Input {
+            images_archive: "a",
+            charms_archive: "c",
+            work_dir: None,
+        });
+        assert_eq!(describe_change(&old, &new), "charms archive");
+        let more = of(&Input {
+            images_archive: "a",
+            charms_archive: "c",
+            work_dir: Some("x"),
+        });
+        assert_eq!(describe_change(&new, &more), "work dir");
+    }
+
+    #[test]
+    fn a_watched_file_changes_the_fingerprint_when_its_content_does() {
+        #[derive(Serialize)]
+        struct Input {
+            client_cert: Option<Watched>,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.crt");
+        std::fs::write(&cert, "one").unwrap();
+        let input = Input {
+            client_cert: Watched::of(Some(&cert)),
+        };
+        let before = of(&input);
+        std::fs::write(&cert, "two, longer").unwrap();
+        assert_eq!(describe_change(&before, &of(&input)), "client cert");
+        // A directory is fingerprinted by the files under it.
+        let d = path(dir.path());
+        std::fs::write(dir.path().join("ca.crt"), "ca").unwrap();
+        assert_ne!(d, path(dir.path()));
     }
 }

@@ -30,7 +30,7 @@ pub type StepFuture = Pin<Box<dyn Future<Output = Result<(), StepError>> + Send>
 /// The work behind the steps. The product's implementation is `steps::Builtin`; tests supply
 /// their own to drive the engine through units, failures and crashes.
 pub trait StepWork: Send + Sync {
-    /// The fingerprint of the inputs `step` depends on, as encoded by `fingerprint::InputSet`.
+    /// The fingerprint of the inputs `step` depends on, as encoded by `fingerprint::of`.
     fn inputs(&self, step: Step, choices: &Choices) -> String;
 
     /// Does the step. Must skip units already in the ledger (`ctx.is_done`) and record each

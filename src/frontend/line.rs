@@ -141,7 +141,7 @@ fn menu(step: Step, status: &StepStatus) -> std::io::Result<Vec<Command>> {
                 vec![Command::Quit],
             ],
         ),
-        _ if step == Step::Done => (vec!["Quit".into()], vec![vec![Command::Quit]]),
+        _ if step.is_end() => (vec!["Quit".into()], vec![vec![Command::Quit]]),
         _ => (
             vec![
                 "Next step".into(),

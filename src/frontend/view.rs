@@ -89,26 +89,7 @@ impl View {
     }
 }
 
-/// "1.2 GiB", "340 KiB", "17 items".
-pub fn amount(n: u64, quantity: Quantity) -> String {
-    match quantity {
-        Quantity::Items => format!("{n}"),
-        Quantity::Bytes => {
-            const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-            let mut value = n as f64;
-            let mut unit = 0;
-            while value >= 1024.0 && unit < UNITS.len() - 1 {
-                value /= 1024.0;
-                unit += 1;
-            }
-            if unit == 0 {
-                format!("{n} B")
-            } else {
-                format!("{value:.1} {}", UNITS[unit])
-            }
-        }
-    }
-}
+pub use crate::engine::events::amount;
 
 /// One line describing progress: "42.0%  1.2 GiB of 2.9 GiB  90.0 MiB/s  ETA 20s".
 pub fn progress_line(p: &Progress) -> String {

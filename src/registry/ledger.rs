@@ -3,7 +3,6 @@
 //! offers an in-memory ledger and a JSON-file ledger (tests, the example CLI).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -156,29 +155,9 @@ impl JsonFileLedger {
             .map_err(|_| "ledger lock poisoned".to_string())?;
         let state = self.memory.snapshot();
         let bytes = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
-        write_atomic(&self.path, &bytes)
+        crate::durable::write_file(&self.path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
-}
-
-/// Writes via a temp file in the same directory, fsyncs it, renames, and fsyncs the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "ledger".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(&dir)?.sync_all()
 }
 
 impl PushLedger for JsonFileLedger {

@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use super::client::{MountOutcome, RegistryClient};
 use super::error::RegistryError;
-use super::ledger::{PushLedger, PushedBlob, write_atomic};
+use super::ledger::{PushLedger, PushedBlob};
 use super::progress::{ImageState, LayerState, PushProgress, PushStats};
 use super::upload::{BlobSource, CancelCheck, Encoding, upload_blob};
 
@@ -47,7 +47,7 @@ fn encoding_family(media_type: &str) -> &'static str {
 }
 
 /// One image to push (the engine adapts the artifacts module's output to this).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushImage {
     /// The reference in the release, e.g. `172.17.0.2:5000/kubeflownotebookswg/jupyter-web-app:v1.7.0`.
     pub source: String,
@@ -59,7 +59,7 @@ pub struct PushImage {
 }
 
 /// A blob on disk whose digest is known.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobFile {
     pub path: PathBuf,
     pub digest: String,
@@ -67,7 +67,7 @@ pub struct BlobFile {
 }
 
 /// A layer on disk.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerFile {
     pub path: PathBuf,
     /// sha256 of the uncompressed layer (`rootfs.diff_ids` in the config).
@@ -78,7 +78,7 @@ pub struct LayerFile {
 }
 
 /// How the layer file is stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoredAs {
     /// A plain tar: the file hashes to `diff_id`.
     Uncompressed,
@@ -146,7 +146,7 @@ impl PushReport {
     /// Writes the report as JSON, atomically.
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomic(path, &bytes)
+        crate::durable::write_file(path, &bytes)
     }
 }
 

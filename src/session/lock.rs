@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::atomic::PRIVATE_FILE_MODE;
+use crate::durable::PRIVATE_FILE_MODE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

@@ -1,6 +1,5 @@
 //! Sessions on disk: atomic saves, a per-session lock, schema versions and migrations.
 
-pub mod atomic;
 pub mod lock;
 pub mod paths;
 pub mod schema;

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::atomic::{self, create_private_dir, write_atomically};
+use crate::durable::{self, PRIVATE_FILE_MODE, create_private_dir, write_file_with};
 use super::lock::{LockError, SessionLock};
 use super::paths::{BACKUP_FILE, LOCK_FILE, LOG_FILE, SESSION_FILE, sessions_dir};
 use super::schema::{self, SCHEMA_VERSION, SchemaError, SessionFile, TOOL_VERSION};
@@ -182,7 +182,7 @@ impl SessionStore {
             });
         }
         let lock = SessionLock::acquire(&dir.join(LOCK_FILE), id)?;
-        atomic::remove_stale_temporaries(&dir);
+        durable::remove_stale_temporaries(&dir);
         let path = dir.join(SESSION_FILE);
         let bytes = fs::read(&path).map_err(io_err("cannot read", &path))?;
         let (file, migrated_from) = match schema::decode(&bytes) {
@@ -355,7 +355,12 @@ impl Session {
             source: std::io::Error::other(e),
         })?;
         bytes.push(b'\n');
-        write_atomically(&path, &bytes, Some(&self.dir.join(BACKUP_FILE)))
+        write_file_with(
+            &path,
+            &bytes,
+            PRIVATE_FILE_MODE,
+            Some(&self.dir.join(BACKUP_FILE)),
+        )
             .map_err(io_err("cannot save the session to", &path))
     }
 }

@@ -107,7 +107,7 @@ pub enum PasswordSource {
     DockerConfig(Option<PathBuf>),
 }
 
-pub use crate::bundle::gateway::GatewayServiceType;
+pub use crate::gateway_type::GatewayServiceType;
 
 /// Everything the operator chose. Exported (without secrets) by `export-answers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -214,10 +214,7 @@ impl WizardState {
 
     /// Finished: every step before Done is done or skipped.
     pub fn is_finished(&self) -> bool {
-        Step::ALL
-            .into_iter()
-            .filter(|s| *s != Step::Done)
-            .all(|s| self.status(s).is_settled())
+        Step::working().all(|s| self.status(s).is_settled())
     }
 
     /// The step a resumed session starts at: the first one not done or skipped.
@@ -225,7 +222,7 @@ impl WizardState {
         Step::ALL
             .into_iter()
             .find(|s| !self.status(*s).is_settled())
-            .unwrap_or(Step::Done)
+            .unwrap_or(Step::last())
     }
 
     pub fn unit_done(&self, step: Step, unit: &str) -> bool {

@@ -2,40 +2,66 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One step of the install. The order of the variants is the order of the wizard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    EnvironmentChecks,
-    Artifacts,
-    RegistryLogin,
-    ImagePush,
-    PlaceholderMapping,
-    GatewayType,
-    BundlePreview,
-    JujuDeploy,
-    Done,
+/// Declares the steps once: variant, stable id, title, in the order of the wizard. The enum,
+/// `ALL`, `id`, `title` and the order all come from this one table, so adding a step is one
+/// line here plus its work and its screen; the last entry is the end state.
+macro_rules! declare_steps {
+    ($( $variant:ident => $id:literal, $title:literal; )+) => {
+        /// One step of the install.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Step {
+            $( #[serde(rename = $id)] $variant, )+
+        }
+
+        impl Step {
+            pub const ALL: [Step; [$($id),+].len()] = [$(Step::$variant),+];
+
+            /// The stable identifier used in files, logs and the command line.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $( Step::$variant => $id, )+
+                }
+            }
+
+            /// The name shown to the operator.
+            pub fn title(self) -> &'static str {
+                match self {
+                    $( Step::$variant => $title, )+
+                }
+            }
+        }
+    };
+}
+
+declare_steps! {
+    EnvironmentChecks => "environment-checks", "Environment checks";
+    Artifacts => "artifacts", "Artifacts";
+    RegistryLogin => "registry-login", "Registry login";
+    ImagePush => "image-push", "Push images";
+    PlaceholderMapping => "placeholder-mapping", "Map placeholders";
+    GatewayType => "gateway-type", "Gateway service type";
+    BundlePreview => "bundle-preview", "Preview bundle edits";
+    JujuDeploy => "juju-deploy", "Juju setup and deploy";
+    Done => "done", "Done";
 }
 
 impl Step {
-    pub const ALL: [Step; 9] = [
-        Step::EnvironmentChecks,
-        Step::Artifacts,
-        Step::RegistryLogin,
-        Step::ImagePush,
-        Step::PlaceholderMapping,
-        Step::GatewayType,
-        Step::BundlePreview,
-        Step::JujuDeploy,
-        Step::Done,
-    ];
-
     pub fn first() -> Step {
         Step::ALL[0]
     }
 
+    /// The end state: reached when every other step is settled; it cannot be skipped.
+    pub fn last() -> Step {
+        Step::ALL[Step::ALL.len() - 1]
+    }
+
+    pub fn is_end(self) -> bool {
+        self == Step::last()
+    }
+
+    /// Position in the wizard; the declaration order is the discriminant order.
     pub fn index(self) -> usize {
-        Step::ALL.iter().position(|s| *s == self).unwrap_or(0)
+        self as usize
     }
 
     pub fn next(self) -> Option<Step> {
@@ -51,34 +77,9 @@ impl Step {
         Step::ALL.into_iter().skip(self.index() + 1)
     }
 
-    /// The name shown to the operator.
-    pub fn title(self) -> &'static str {
-        match self {
-            Step::EnvironmentChecks => "Environment checks",
-            Step::Artifacts => "Artifacts",
-            Step::RegistryLogin => "Registry login",
-            Step::ImagePush => "Push images",
-            Step::PlaceholderMapping => "Map placeholders",
-            Step::GatewayType => "Gateway service type",
-            Step::BundlePreview => "Preview bundle edits",
-            Step::JujuDeploy => "Juju setup and deploy",
-            Step::Done => "Done",
-        }
-    }
-
-    /// The stable identifier used in files, logs and the command line.
-    pub fn id(self) -> &'static str {
-        match self {
-            Step::EnvironmentChecks => "environment-checks",
-            Step::Artifacts => "artifacts",
-            Step::RegistryLogin => "registry-login",
-            Step::ImagePush => "image-push",
-            Step::PlaceholderMapping => "placeholder-mapping",
-            Step::GatewayType => "gateway-type",
-            Step::BundlePreview => "bundle-preview",
-            Step::JujuDeploy => "juju-deploy",
-            Step::Done => "done",
-        }
+    /// Every step that does work (all but the end state).
+    pub fn working() -> impl Iterator<Item = Step> {
+        Step::ALL.into_iter().filter(|s| !s.is_end())
     }
 }
 
@@ -114,6 +115,10 @@ mod tests {
         assert_eq!(Step::Artifacts.next(), Some(Step::RegistryLogin));
         assert_eq!(Step::Artifacts.prev(), Some(Step::EnvironmentChecks));
         assert_eq!(Step::JujuDeploy.later().collect::<Vec<_>>(), [Step::Done]);
+        for (i, step) in Step::ALL.into_iter().enumerate() {
+            assert_eq!(step.index(), i, "{step}");
+        }
+        assert!(Step::Done.is_end() && Step::working().all(|s| !s.is_end()));
     }
 
     #[test]

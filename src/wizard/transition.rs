@@ -45,8 +45,10 @@ pub enum Msg {
     Retry(Step),
     Next,
     Back,
-    /// The operator's choices as they now stand (a form was submitted, an answers file read).
+    /// The operator's choices as an answers file gives them.
     SetChoices(Box<crate::wizard::Choices>),
+    /// One choice the operator made on a screen or at a prompt.
+    Change(super::change::ChoiceChange),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +153,10 @@ pub fn update(state: &mut WizardState, msg: Msg) -> Outcome {
             state.choices = *choices;
             Ok(vec![])
         }
+        Msg::Change(change) => {
+            change.apply(&mut state.choices);
+            Ok(vec![])
+        }
         Msg::Back => {
             let current = state.current;
             if *state.status(current) == StepStatus::Running {
@@ -205,7 +211,7 @@ fn inputs_observed(
         record.note = Some(note.clone());
     }
     state.current = state.current.min(step);
-    let later = step.later().filter(|s| *s != Step::Done).count();
+    let later = step.later().filter(|s| !s.is_end()).count();
     vec![Effect::Notify(format!(
         "{what} changed: {} and the {later} step(s) after it will run again",
         step.title()
@@ -234,7 +240,7 @@ fn start(state: &mut WizardState, step: Step, inputs: String) -> Outcome {
 }
 
 fn skip(state: &mut WizardState, step: Step, reason: String) -> Outcome {
-    if step == Step::Done {
+    if step.is_end() {
         return Err(Refusal::SkipDone);
     }
     if reason.trim().is_empty() {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Check, CheckStatus, Probe};
-use crate::bundle::yaml::Document;
+use saphyr::{LoadableYamlNode, Yaml};
 use crate::cluster::cmd::Cmd;
 use crate::cluster::runner::Runner;
 
@@ -67,11 +67,11 @@ pub async fn check_load_balancer(runner: &Runner) -> (Check, LoadBalancerHint) {
 
 /// Whether `microk8s status --format yaml` lists the metallb add-on as enabled.
 pub fn metallb_enabled(yaml: &str) -> Option<bool> {
-    let doc = Document::parse("microk8s status", yaml).ok()?;
-    let addons = doc.root.get("addons")?;
-    Some(addons.items().iter().any(|a| {
-        a.get("name").and_then(|n| n.as_str()) == Some("metallb")
-            && a.get("status").and_then(|s| s.as_str()) == Some("enabled")
+    let docs = Yaml::load_from_str(yaml).ok()?;
+    let addons = docs.first()?.as_mapping_get("addons")?.as_sequence()?;
+    Some(addons.iter().any(|a| {
+        let field = |k: &str| a.as_mapping_get(k).and_then(Yaml::as_str);
+        field("name") == Some("metallb") && field("status") == Some("enabled")
     }))
 }
 

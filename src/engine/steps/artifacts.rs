@@ -20,8 +20,8 @@ use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::work::StepError;
-use crate::frontend::view::amount;
-use crate::session::atomic::{create_private_dir, write_atomically};
+use crate::engine::events::amount;
+use crate::durable::{create_private_dir, write_file};
 
 pub const INVENTORY_FILE: &str = "inventory.json";
 const RECORDS_DIR: &str = "inventory-images";
@@ -307,7 +307,7 @@ pub fn deployment_needs(
         .or_else(|| bundle::scan::detect_placeholder(&sites));
     let images = sites
         .iter()
-        .filter(|s| s.form.shape != bundle::reference::RefShape::RegistryNamespace)
+        .filter(|s| s.form.shape != crate::image_ref::RefShape::RegistryNamespace)
         .filter(|s| placeholder.is_none() || s.reference.registry == placeholder)
         .map(|s| s.text.clone())
         .collect();
@@ -374,7 +374,7 @@ fn forward(ctx: &StepContext, event: &ProgressEvent) {
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StepError> {
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| StepError::failed(format!("cannot encode {}: {e}", path.display())))?;
-    write_atomically(path, &bytes, None)
+    write_file(path, &bytes)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))
 }
 

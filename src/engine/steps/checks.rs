@@ -216,7 +216,7 @@ async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> Regi
 }
 
 pub fn skip_key(id: &str) -> String {
-    format!("check:{id}")
+    crate::wizard::ItemKind::Check.skip_key(id)
 }
 
 fn row(check: &Check, choices: &Choices) -> CheckRow {

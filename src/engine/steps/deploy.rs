@@ -32,7 +32,7 @@ fn failed(e: impl std::fmt::Display) -> StepError {
 }
 
 pub fn cmd_unit(id: &str) -> String {
-    format!("cmd:{id}")
+    crate::wizard::ItemKind::Command.skip_key(id)
 }
 
 /// The bundle to deploy: the one the preview wrote, else the chosen one as it is.

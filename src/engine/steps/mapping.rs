@@ -176,7 +176,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let path = ctx.session_dir().join(MAPPING_FILE);
     let bytes = serde_json::to_vec_pretty(&json!({ "rows": json_rows }))
         .map_err(|e| StepError::failed(e.to_string()))?;
-    crate::session::atomic::write_atomically(&path, &bytes, None)
+    crate::durable::write_file(&path, &bytes)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
     ctx.record_unit(
         "mapping",

@@ -15,115 +15,174 @@ pub mod push_report;
 pub mod registry;
 pub mod separate;
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
 
 use super::context::StepContext;
-use super::fingerprint::{self, InputSet};
+use super::fingerprint::{self, Watched};
 use super::step_data::{FinishView, StepData};
 use super::work::{StepFuture, StepWork};
+use crate::wizard::state::{GatewayServiceType, RegistryChoice};
 use crate::wizard::{Choices, Step};
 
 pub struct Builtin;
 
-fn path_input(set: InputSet, name: &str, path: Option<&Path>) -> InputSet {
-    match path {
-        Some(p) => set.with(name, fingerprint::file(p)),
-        None => set.with(name, "unset"),
+/// What the registry steps read: the whole registry choice (every field, present and future)
+/// and the content of every file it names.
+#[derive(Serialize)]
+struct RegistryInput<'a> {
+    registry: &'a Option<RegistryChoice>,
+    ca_file: Option<Watched>,
+    certs_dir: Option<Watched>,
+    client_cert: Option<Watched>,
+    client_key: Option<Watched>,
+}
+
+impl<'a> RegistryInput<'a> {
+    fn of(choices: &'a Choices) -> Self {
+        let r = choices.registry.as_ref();
+        let watched = |f: fn(&RegistryChoice) -> Option<&PathBuf>| {
+            Watched::of(r.and_then(f).map(PathBuf::as_path))
+        };
+        RegistryInput {
+            registry: &choices.registry,
+            ca_file: watched(|r| r.ca_file.as_ref()),
+            certs_dir: watched(|r| r.certs_dir.as_ref()),
+            client_cert: watched(|r| r.client_cert.as_ref()),
+            client_key: watched(|r| r.client_key.as_ref()),
+        }
     }
 }
 
-fn registry_input(set: InputSet, choices: &Choices) -> InputSet {
-    let registry = choices
-        .registry
-        .as_ref()
-        .map(|r| {
-            format!(
-                "{}|{}|{}|{}|{}",
-                r.target,
-                r.username.as_deref().unwrap_or(""),
-                r.insecure,
-                r.plain_http,
-                r.no_layer_compression
-            )
-        })
-        .unwrap_or_default();
-    let ca = choices.registry.as_ref().and_then(|r| r.ca_file.as_deref());
-    let set = set.with("registry", fingerprint::value(&registry));
-    match ca {
-        Some(ca) => set.with("registry CA file", fingerprint::file(ca)),
-        None => set,
+#[derive(Serialize)]
+struct ArtifactsInput<'a> {
+    images_archive: Option<Watched>,
+    charms_archive: Option<Watched>,
+    work_dir: &'a Option<PathBuf>,
+    one_image_at_a_time: bool,
+}
+
+impl<'a> ArtifactsInput<'a> {
+    fn of(choices: &'a Choices) -> Self {
+        ArtifactsInput {
+            images_archive: Watched::of(choices.images_archive.as_deref()),
+            charms_archive: Watched::of(choices.charms_archive.as_deref()),
+            work_dir: &choices.work_dir,
+            one_image_at_a_time: choices.one_image_at_a_time,
+        }
     }
 }
 
-fn artifacts_input(set: InputSet, choices: &Choices) -> InputSet {
-    let set = path_input(set, "images archive", choices.images_archive.as_deref());
-    let set = path_input(set, "charms archive", choices.charms_archive.as_deref());
-    let work = choices
-        .work_dir
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    set.with(
-        "work directory",
-        fingerprint::value(&format!("{work}|{}", choices.one_image_at_a_time)),
-    )
+#[derive(Serialize)]
+struct BundleInput<'a> {
+    bundle: Option<Watched>,
+    placeholder_registry: &'a Option<String>,
+    mapping_overrides: &'a BTreeMap<String, String>,
+    pin_digests: bool,
+    bundle_output: &'a Option<PathBuf>,
+    separate_plan: &'a Option<String>,
+    ckf_release: &'a Option<String>,
 }
 
-fn bundle_input(set: InputSet, choices: &Choices) -> InputSet {
-    let set = path_input(set, "bundle", choices.bundle.as_deref());
-    let mapping = format!(
-        "{:?}|{:?}|{}|{:?}|{:?}|{:?}",
-        choices.placeholder_registry,
-        choices.mapping_overrides,
-        choices.pin_digests,
-        choices.bundle_output,
-        choices.separate_plan,
-        choices.ckf_release
-    );
-    set.with("placeholder mapping choices", fingerprint::value(&mapping))
+impl<'a> BundleInput<'a> {
+    fn of(choices: &'a Choices) -> Self {
+        BundleInput {
+            bundle: Watched::of(choices.bundle.as_deref()),
+            placeholder_registry: &choices.placeholder_registry,
+            mapping_overrides: &choices.mapping_overrides,
+            pin_digests: choices.pin_digests,
+            bundle_output: &choices.bundle_output,
+            separate_plan: &choices.separate_plan,
+            ckf_release: &choices.ckf_release,
+        }
+    }
+}
+
+/// Every step's input value: the fields each step reads, flattened into one fingerprint.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum StepInput<'a> {
+    Checks {
+        #[serde(flatten)]
+        registry: RegistryInput<'a>,
+        model: &'a Option<String>,
+        ckf_release: &'a Option<String>,
+        containerd_certs_dir: &'a Option<PathBuf>,
+        write_containerd_trust: bool,
+        check_skips: BTreeMap<&'a String, &'a String>,
+    },
+    Artifacts(ArtifactsInput<'a>),
+    Registry(RegistryInput<'a>),
+    Push {
+        #[serde(flatten)]
+        artifacts: ArtifactsInput<'a>,
+        #[serde(flatten)]
+        registry: RegistryInput<'a>,
+    },
+    Mapping {
+        #[serde(flatten)]
+        bundle: BundleInput<'a>,
+        #[serde(flatten)]
+        registry: RegistryInput<'a>,
+    },
+    Gateway {
+        #[serde(flatten)]
+        bundle: BundleInput<'a>,
+        gateway: &'a Option<GatewayServiceType>,
+    },
+    Deploy {
+        #[serde(flatten)]
+        bundle: BundleInput<'a>,
+        model: &'a Option<String>,
+        dry_run: bool,
+    },
+    Nothing {},
+}
+
+impl<'a> StepInput<'a> {
+    fn of(step: Step, choices: &'a Choices) -> Self {
+        match step {
+            Step::EnvironmentChecks => StepInput::Checks {
+                registry: RegistryInput::of(choices),
+                model: &choices.model,
+                ckf_release: &choices.ckf_release,
+                containerd_certs_dir: &choices.containerd_certs_dir,
+                write_containerd_trust: choices.write_containerd_trust,
+                check_skips: choices
+                    .skips
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("check:"))
+                    .collect(),
+            },
+            Step::Artifacts => StepInput::Artifacts(ArtifactsInput::of(choices)),
+            Step::RegistryLogin => StepInput::Registry(RegistryInput::of(choices)),
+            Step::ImagePush => StepInput::Push {
+                artifacts: ArtifactsInput::of(choices),
+                registry: RegistryInput::of(choices),
+            },
+            Step::PlaceholderMapping => StepInput::Mapping {
+                bundle: BundleInput::of(choices),
+                registry: RegistryInput::of(choices),
+            },
+            Step::GatewayType | Step::BundlePreview => StepInput::Gateway {
+                bundle: BundleInput::of(choices),
+                gateway: &choices.gateway,
+            },
+            Step::JujuDeploy => StepInput::Deploy {
+                bundle: BundleInput::of(choices),
+                model: &choices.model,
+                dry_run: choices.dry_run,
+            },
+            Step::Done => StepInput::Nothing {},
+        }
+    }
 }
 
 impl StepWork for Builtin {
     fn inputs(&self, step: Step, choices: &Choices) -> String {
-        let set = InputSet::new();
-        let set = match step {
-            Step::EnvironmentChecks => registry_input(set, choices).with(
-                "cluster choices",
-                fingerprint::value(&format!(
-                    "{:?}|{:?}|{:?}|{}|{:?}",
-                    choices.model,
-                    choices.ckf_release,
-                    choices.containerd_certs_dir,
-                    choices.write_containerd_trust,
-                    choices
-                        .skips
-                        .iter()
-                        .filter(|(k, _)| k.starts_with("check:"))
-                        .collect::<Vec<_>>()
-                )),
-            ),
-            Step::Artifacts => artifacts_input(set, choices),
-            Step::RegistryLogin => registry_input(set, choices),
-            Step::ImagePush => registry_input(artifacts_input(set, choices), choices),
-            Step::PlaceholderMapping => registry_input(bundle_input(set, choices), choices),
-            Step::GatewayType => bundle_input(set, choices).with(
-                "gateway service type",
-                fingerprint::value(&format!("{:?}", choices.gateway)),
-            ),
-            Step::BundlePreview => bundle_input(set, choices).with(
-                "gateway service type",
-                fingerprint::value(&format!("{:?}", choices.gateway)),
-            ),
-            Step::JujuDeploy => bundle_input(set, choices).with(
-                "deploy choices",
-                fingerprint::value(&format!(
-                    "{:?}|{}|{:?}|{:?}",
-                    choices.model, choices.dry_run, choices.separate_plan, choices.ckf_release
-                )),
-            ),
-            Step::Done => set,
-        };
-        set.encode()
+        fingerprint::of(&StepInput::of(step, choices))
     }
 
     fn run(&self, step: Step, ctx: StepContext) -> StepFuture {

@@ -404,7 +404,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     };
     let path: PathBuf = super::push_report::path(&ctx.session_dir());
     let bytes = serde_json::to_vec_pretty(&file).map_err(failed)?;
-    crate::session::atomic::write_atomically(&path, &bytes, None)
+    crate::durable::write_file(&path, &bytes)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
     ctx.log(Level::Info, format!("push report: {}", path.display()));
     ctx.record_unit(

@@ -130,7 +130,7 @@ fn hint(app: &App) -> String {
     match app.view.state.status(app.view.state.current) {
         StepStatus::Pending => "Enter runs this step.".into(),
         StepStatus::Failed { .. } => "Enter retries; s skips with a reason; b goes back.".into(),
-        StepStatus::Done | StepStatus::Skipped { .. } if app.view.state.current == Step::Done => {
+        StepStatus::Done | StepStatus::Skipped { .. } if app.view.state.current.is_end() => {
             "The install is complete. q quits.".into()
         }
         StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),

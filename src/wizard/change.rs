@@ -1,0 +1,129 @@
+//! Typed changes to the operator's choices. Front ends send one field's change, never a whole
+//! `Choices`, so two changes never overwrite each other; the pure transition applies them.
+
+use std::path::PathBuf;
+
+use super::state::{Choices, GatewayServiceType, PasswordSource, RegistryChoice};
+
+/// Something inside a step that can be skipped on its own, with a recorded reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// An environment check (`check:<id>` in the answers file's `[skip]` table).
+    Check,
+    /// A deploy command (`cmd:<id>`).
+    Command,
+}
+
+impl ItemKind {
+    /// The key the skip is saved under, as the answers file writes it.
+    pub fn skip_key(self, id: &str) -> String {
+        match self {
+            ItemKind::Check => format!("check:{id}"),
+            ItemKind::Command => format!("cmd:{id}"),
+        }
+    }
+}
+
+/// The registry form: what an operator types on the registry screen or at the line prompts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegistryForm {
+    pub target: String,
+    pub username: Option<String>,
+    /// A password was typed (it travels separately, to the engine's memory only).
+    pub password_typed: bool,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChoiceChange {
+    /// The form's fields; everything else of the registry choice (client certificates,
+    /// concurrency, ...) is kept.
+    Registry(RegistryForm),
+    /// One mapping row's target, typed by the operator.
+    OverrideTarget { source: String, target: String },
+    Gateway(GatewayServiceType),
+    SkipItem {
+        kind: ItemKind,
+        id: String,
+        reason: String,
+    },
+}
+
+impl ChoiceChange {
+    pub fn apply(self, choices: &mut Choices) {
+        match self {
+            ChoiceChange::Registry(form) => {
+                let base = choices.registry.take().unwrap_or_default();
+                let password_source = if form.password_typed {
+                    Some(PasswordSource::Prompt)
+                } else {
+                    base.password_source.clone()
+                };
+                choices.registry = Some(RegistryChoice {
+                    target: form.target,
+                    username: form.username,
+                    password_source,
+                    ca_file: form.ca_file,
+                    ..base
+                });
+            }
+            ChoiceChange::OverrideTarget { source, target } => {
+                choices.mapping_overrides.insert(source, target);
+            }
+            ChoiceChange::Gateway(g) => choices.gateway = Some(g),
+            ChoiceChange::SkipItem { kind, id, reason } => {
+                choices.skips.insert(kind.skip_key(&id), reason);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_form_keeps_what_it_does_not_show() {
+        let mut c = Choices {
+            registry: Some(RegistryChoice {
+                target: "old:5000".into(),
+                client_cert: Some("/etc/c.crt".into()),
+                password_source: Some(PasswordSource::Env("P".into())),
+                ..RegistryChoice::default()
+            }),
+            ..Choices::default()
+        };
+        ChoiceChange::Registry(RegistryForm {
+            target: "new:5000/ckf".into(),
+            username: Some("admin".into()),
+            password_typed: false,
+            ca_file: None,
+        })
+        .apply(&mut c);
+        let r = c.registry.unwrap();
+        assert_eq!(r.target, "new:5000/ckf");
+        assert_eq!(r.client_cert.as_deref(), Some(std::path::Path::new("/etc/c.crt")));
+        assert_eq!(r.password_source, Some(PasswordSource::Env("P".into())));
+    }
+
+    #[test]
+    fn skips_are_keyed_as_the_answers_file_writes_them() {
+        let mut c = Choices::default();
+        ChoiceChange::SkipItem {
+            kind: ItemKind::Check,
+            id: "dns".into(),
+            reason: "resolved by hand".into(),
+        }
+        .apply(&mut c);
+        ChoiceChange::SkipItem {
+            kind: ItemKind::Command,
+            id: "relate-1".into(),
+            reason: "exists".into(),
+        }
+        .apply(&mut c);
+        assert_eq!(
+            c.skips.keys().collect::<Vec<_>>(),
+            ["check:dns", "cmd:relate-1"]
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The artifacts step as the operator runs it: the real binary, headless, over a synthetic
+//! release written by the generator.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+
+use std::path::Path;
+
+use ckf_airgap::synth::{ReleaseSpec, generate_release};
+use ckf_airgap::session::SessionStore;
+use ckf_airgap::wizard::{Step, StepStatus};
+use crate::support::{run, text};
+
+fn answers(dir: &Path, images: &Path, charms: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("answers.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[artifacts]\nimages = {images:?}\ncharms = {charms:?}\n{extra}\n\
+             [skip]\nenvironment-checks = \"checked by hand\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn status(state: &Path, step: Step) -> StepStatus {
+    let store = SessionStore::open(state).unwrap();
+    let summary = store.list().unwrap().into_iter().next().unwrap();
+    summary.file.unwrap().wizard.status(step).clone()
+}
+
+#[test]
+fn a_release_is_read_verified_and_inventoried() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let state = dir.path().join("state");
+    let answers = answers(
+        dir.path(),
+        &release.images_gz,
+        release.charms_gz.as_ref().unwrap(),
+        "",
+    );
+    let out = run(
+        &state,
+        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("[artifacts] done"), "{stdout}");
+    assert_eq!(status(&state, Step::Artifacts), StepStatus::Done);
+
+    let store = SessionStore::open(&state).unwrap();
+    let session_dir = store.list().unwrap()[0].dir.clone();
+    let inventory: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(session_dir.join("inventory.json")).unwrap())
+            .unwrap();
+    let refs: Vec<&str> = inventory["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = release
+        .images
+        .iter()
+        .map(|i| i.reference.as_str())
+        .collect();
+    expected.sort();
+    assert_eq!(refs, expected);
+    assert_eq!(
+        inventory["charms"].as_array().unwrap().len(),
+        release.charm_files.len()
+    );
+    for image in &release.images {
+        assert!(
+            stdout.contains(&format!("verified {}", image.reference)),
+            "{} not reported: {stdout}",
+            image.reference
+        );
+    }
+}
+
+#[test]
+fn a_truncated_archive_fails_the_step_with_the_file_named_and_nothing_half_done_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let full = std::fs::read(&release.images_gz).unwrap();
+    let cut = dir.path().join("images.tar.gz");
+    std::fs::write(&cut, &full[..full.len() * 2 / 3]).unwrap();
+    let state = dir.path().join("state");
+    let answers = answers(dir.path(), &cut, release.charms_gz.as_ref().unwrap(), "");
+    let out = run(
+        &state,
+        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let failure = stdout
+        .lines()
+        .find(|l| l.starts_with("[artifacts] failed:"))
+        .unwrap_or_else(|| panic!("no failure line: {stdout}"));
+    assert!(failure.contains("images.tar.gz"), "{failure}");
+    assert!(failure.contains("incomplete"), "{failure}");
+    let StepStatus::Failed { .. } = status(&state, Step::Artifacts) else {
+        panic!("the step should be failed");
+    };
+    // Units recorded are exactly the images reported as verified before the cut.
+    let store = SessionStore::open(&state).unwrap();
+    let file = store.list().unwrap()[0].file.clone().unwrap();
+    let verified = stdout.lines().filter(|l| l.contains("] verified ")).count();
+    assert_eq!(file.wizard.record(Step::Artifacts).ledger.len(), verified);
+    assert!(verified < release.images.len());
+}
+
+#[test]
+fn a_bundle_that_needs_images_the_archive_lacks_is_refused_with_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let state = dir.path().join("state");
+    let bundle = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bundles/ckf-1.7-edge-airgap-bundle.yaml"
+    );
+    let answers = answers(
+        dir.path(),
+        &release.images_gz,
+        release.charms_gz.as_ref().unwrap(),
+        &format!("\n[bundle]\nfile = {bundle:?}\n"),
+    );
+    let out = run(
+        &state,
+        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("needs what the archives do not hold"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("image 172.17.0.2:5000/dexidp/dex:v2.31.2"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_changed_archive_invalidates_the_step_and_it_runs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let rel = dir.path().join("rel");
+    let release = generate_release(&ReleaseSpec::default(), &rel).unwrap();
+    let state = dir.path().join("state");
+    let answers = answers(
+        dir.path(),
+        &release.images_gz,
+        release.charms_gz.as_ref().unwrap(),
+        "",
+    );
+    let args = ["--mode", "headless", "--answers", answers.to_str().unwrap()];
+    let first = text(&run(&state, &args, &[]).stdout);
+    assert!(first.contains("[artifacts] done"), "{first}");
+
+    // Same archive: the finished step is not repeated.
+    let again = text(&run(&state, &args, &[]).stdout);
+    assert!(!again.contains("[artifacts] started"), "{again}");
+
+    let smaller = generate_release(
+        &ReleaseSpec {
+            seed: 7,
+            images: 2,
+            ..ReleaseSpec::default()
+        },
+        &rel,
+    )
+    .unwrap();
+    assert!(smaller.images.len() < release.images.len());
+    let changed = text(&run(&state, &args, &[]).stdout);
+    assert!(
+        changed.contains("notice: charms archive, images archive changed: Artifacts and the 6 step(s) after it will run again"),
+        "{changed}"
+    );
+    assert!(changed.contains("[artifacts] done"), "{changed}");
+    let store = SessionStore::open(&state).unwrap();
+    let session_dir = store.list().unwrap()[0].dir.clone();
+    let records = std::fs::read_dir(session_dir.join("inventory-images"))
+        .unwrap()
+        .count();
+    // One record per image plus the charms list: nothing left from the first release.
+    assert_eq!(records, smaller.images.len() + 1);
+}

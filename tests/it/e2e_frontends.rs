@@ -1,0 +1,402 @@
+//! The real binary in a pseudo-terminal, driven by keys and read from the screen: a whole
+//! install of a synthetic release against a real TLS registry and a fake juju, the same install
+//! quit in the middle of the push and resumed by a new process, and a failing deploy command
+//! retried.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+
+use std::path::{Path, PathBuf};
+
+use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
+use ckf_airgap::session::SessionStore;
+use ckf_airgap::wizard::{Msg, Step};
+use crate::cluster_support::{Fakes, answer, answer_file};
+use crate::registry_support::proxy::TcpProxy;
+use crate::registry_support::registry::{PASS, TestRegistry, USER};
+use serde_json::{Value, json};
+use crate::support::pty::Pty;
+
+const SIZE: (u16, u16) = (120, 40);
+
+/// These tests each run a registry, the wizard and its tools; one at a time keeps a 2-core
+/// machine responsive enough for the screen waits.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+const PASSWORD_ENV: &str = "CKF_TEST_TUI_PASSWORD";
+const STATUS: [&str; 4] = ["status", "--model", "kubeflow", "--format=json"];
+const COREDNS: [&str; 7] = [
+    "-n",
+    "kube-system",
+    "get",
+    "configmap",
+    "coredns",
+    "-o",
+    "json",
+];
+
+/// The demo's bundle: the synthetic release's images and charms; kubeflow-volumes is a PodSpec
+/// charm, so the preview moves it out and the deploy runs it separately.
+const BUNDLE: &str = ckf_airgap::demo::DEMO_BUNDLE;
+
+fn cluster(registry: &str) -> Value {
+    json!({"rules": [
+        answer_file("kubectl", &["version", "-o", "json"], "kubectl-version-1.24.json"),
+        answer_file("kubectl", &["get", "storageclass", "-o", "json"], "storageclass-default.json"),
+        answer_file("kubectl", &COREDNS, "coredns-local.json"),
+        answer_file("resolvectl", &["status"], "resolvectl-status.txt"),
+        answer_file("microk8s", &["status", "--format", "yaml"], "microk8s-status-metallb.yaml"),
+        answer_file("kubectl", &["get", "svc", "-A", "-o", "json"], "svc-all-clusterip.json"),
+        answer_file("kubectl", &["get", "ipaddresspools.metallb.io", "-A", "-o", "json"], "ipaddresspools.json"),
+        answer("microk8s", &["version"], "MicroK8s v1.24.17 revision 5000\n", "", 0),
+        {"tool": "df", "args_prefix": ["-B1"], "responses": [{"stdout": "      Avail\n107374182400\n"}]},
+        answer("juju", &["version"], "2.9.45-ubuntu-amd64\n", "", 0),
+        answer_file("juju", &["show-controller", "--format=json"], "juju-show-controller.json"),
+        answer("juju", &["controller-config", "caas-image-repo"],
+            &format!("{{\"repository\":\"{registry}/ckf/jujusolutions\",\"serveraddress\":\"{registry}\"}}\n"), "", 0),
+        answer_file("juju", &["models", "--format=json"], "juju-models.json"),
+        // The model reports active once the relations are in; before that it is empty.
+        {"tool": "juju", "args": STATUS, "when_logged": {"tool": "juju", "args_prefix": ["relate"], "at_least": 1},
+         "responses": [{"stdout_file": "status-active.json"}]},
+        {"tool": "juju", "args": STATUS, "responses": [{"stdout_file": "status-empty.json"}]},
+        answer_file("kubectl", &["-n", "kubeflow", "get", "svc", "istio-ingressgateway-workload", "-o", "json"], "svc-gateway-nodeport.json"),
+        answer_file("kubectl", &["get", "nodes", "-o", "json"], "nodes.json"),
+    ]})
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    release: SynthRelease,
+    fakes: Fakes,
+    state: PathBuf,
+    answers: PathBuf,
+}
+
+fn world(registry_addr: &str, ca: &Path) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let bundle = dir.path().join("bundle.yaml");
+    std::fs::write(&bundle, BUNDLE).unwrap();
+    let fakes = Fakes::all();
+    fakes.set_scenario(&cluster(registry_addr));
+    let answers = dir.path().join("answers.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
+             [registry]\ntarget = \"{registry_addr}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\nca_file = {ca:?}\n\n\
+             [bundle]\nfile = {bundle:?}\n\n[gateway]\nservice_type = \"NodePort\"\n\n\
+             [deploy]\nmodel = \"kubeflow\"\nseparate_plan = \"none\"\nwatch_minutes = 1\n\n\
+             [cluster]\ncontainerd_certs_dir = {:?}\nwrite_containerd_trust = true\n\n\
+             [skip]\n\"check:inotify\" = \"this machine's limits are not under test\"\n",
+            release.images_gz,
+            release.charms_gz.as_ref().unwrap(),
+            dir.path().join("certs.d"),
+        ),
+    )
+    .unwrap();
+    World {
+        state: dir.path().join("state"),
+        answers,
+        dir,
+        release,
+        fakes,
+    }
+}
+
+fn start(w: &World, extra: &[&str]) -> Pty {
+    let env = w.fakes.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push((PASSWORD_ENV, PASS));
+    let state = w.state.display().to_string();
+    let mut args = vec![
+        "--state-dir",
+        state.as_str(),
+        "--answers",
+        w.answers.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Pty::spawn(&args, &env, w.dir.path(), SIZE)
+}
+
+/// Runs the current step with Enter and waits until it is done.
+fn run_step(pty: &mut Pty, number: usize) {
+    pty.wait_for_all(&[&format!("step {number}/9"), "Enter runs this step."]);
+    pty.enter();
+    pty.wait_for_all(&[&format!("step {number}/9"), "Enter moves to the next step."]);
+}
+
+fn next(pty: &mut Pty) {
+    pty.enter();
+}
+
+#[test]
+fn a_whole_install_in_the_full_screen_wizard() {
+    let _serial = serial();
+    let reg = TestRegistry::start();
+    let w = world(&reg.addr(), &reg.ca_file);
+    let mut pty = start(&w, &[]);
+
+    run_step(&mut pty, 1); // environment checks against the fakes and the real registry
+    pty.wait_for("containerd trusts the registry");
+    next(&mut pty);
+    run_step(&mut pty, 2); // artifacts
+    pty.wait_for("Inventory: 4 images, 8 charms");
+    next(&mut pty);
+    run_step(&mut pty, 3); // registry login: the form is already filled in; Enter tests it
+    next(&mut pty);
+    run_step(&mut pty, 4); // push
+    pty.wait_for("Images: 4 of 4 finished");
+    next(&mut pty);
+    run_step(&mut pty, 5); // mapping
+    pty.wait_for("4 references: 4 matched");
+    next(&mut pty);
+    run_step(&mut pty, 6); // gateway (NodePort from the answers)
+    next(&mut pty);
+    pty.wait_for_all(&["step 7/9", "Enter runs this step."]);
+    pty.enter();
+    pty.wait_for("y write / n do not write");
+    pty.send("y");
+    pty.wait_for_all(&["step 7/9", "Enter moves to the next step."]);
+    next(&mut pty);
+    pty.wait_for_all(&["step 8/9", "Enter runs this step."]);
+    pty.enter();
+    pty.wait_for("Run 3 juju commands now?");
+    pty.send("y");
+    pty.wait_for_all(&["step 8/9", "Enter moves to the next step."]);
+    next(&mut pty);
+    pty.wait_for_all(&["step 9/9", "Enter runs this step."]);
+    pty.enter();
+    pty.wait_for_all(&["Dashboard: http://", "The install is complete. q quits."]);
+    pty.send("q");
+    pty.wait_for("Quit ckf-airgap?");
+    pty.send("y");
+    assert_eq!(pty.wait_exit(), 0);
+
+    let deploys: Vec<String> = w
+        .fakes
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("juju deploy") || l.starts_with("juju relate"))
+        .collect();
+    assert_eq!(deploys.len(), 3, "{deploys:#?}");
+    assert!(
+        deploys[1].contains("kubeflow-volumes --resource oci-image=")
+            && deploys[1].contains("/ckf/kubeflownotebookswg/volumes-web-app:v1.7.0"),
+        "{deploys:#?}"
+    );
+    let edited = std::fs::read_to_string(w.dir.path().join("bundle.airgap.yaml")).unwrap();
+    assert!(!edited.contains("172.17.0.2:5000"), "{edited}");
+    assert!(
+        !edited.contains("kubeflow-volumes:"),
+        "the PodSpec app was moved out:\n{edited}"
+    );
+    assert_eq!(w.release.images.len(), 4);
+}
+
+#[test]
+fn quitting_in_the_middle_of_the_push_and_resuming_in_a_new_process() {
+    let _serial = serial();
+    let reg = TestRegistry::start();
+    let proxy = TcpProxy::start(reg.port);
+    let addr = format!("127.0.0.1:{}", proxy.port);
+    let w = world(&addr, &reg.ca_file);
+    let mut pty = start(&w, &[]);
+    for n in 1..=3 {
+        run_step(&mut pty, n);
+        next(&mut pty);
+    }
+    // The push stalls once, after the first bytes of layer data went up.
+    proxy.stall_once_after(proxy.up_bytes() + 64 * 1024);
+    pty.wait_for_all(&["step 4/9", "Enter runs this step."]);
+    pty.enter();
+    assert!(
+        proxy.wait_stalled(std::time::Duration::from_secs(30)),
+        "the push never stalled"
+    );
+    pty.wait_for("Working. q stops and saves");
+    pty.send("q");
+    pty.wait_for("Quit ckf-airgap?");
+    pty.send("y");
+    assert_eq!(pty.wait_exit(), 130);
+
+    let store = SessionStore::open(&w.state).unwrap();
+    let summary = store.list().unwrap().remove(0);
+    let file = summary.file.unwrap();
+    assert_eq!(file.wizard.current, Step::ImagePush);
+    assert!(!file.wizard.status(Step::ImagePush).is_settled());
+
+    let mut pty = start(&w, &[]);
+    pty.wait_for("Unfinished sessions were found");
+    pty.wait_for("at Push images");
+    pty.enter();
+    pty.wait_for_all(&["step 4/9", "interrupted"]);
+    pty.enter();
+    pty.wait_for_all(&["step 4/9", "Enter moves to the next step."]);
+    pty.wait_for("Images: 4 of 4 finished");
+    pty.send("q");
+    pty.send("y");
+    assert_eq!(pty.wait_exit(), 130);
+}
+
+#[test]
+fn a_failing_deploy_command_is_retried_from_the_screen() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = Fakes::all();
+    let mut scenario = cluster("127.0.0.1:1");
+    // Without the preview the bundle is deployed whole: the model settles after that deploy.
+    for rule in scenario["rules"].as_array_mut().unwrap() {
+        if rule.get("when_logged").is_some() {
+            rule["when_logged"] = json!({"tool": "juju", "args_prefix": ["deploy"], "at_least": 2});
+        }
+    }
+    // The fourth juju call of the deploy step is the bundle deploy: version, show-controller,
+    // models, status, deploy.
+    scenario["fail_at"] = json!({"tool": "juju", "call": 5, "exit": 1, "stderr": "ERROR cannot connect to the controller\n"});
+    fakes.set_scenario(&scenario);
+    let bundle = dir.path().join("bundle.yaml");
+    std::fs::write(&bundle, BUNDLE).unwrap();
+    let state = dir.path().join("state");
+    let store = SessionStore::open(&state).unwrap();
+    let mut session = store.create().unwrap();
+    let mut choices = session.state().choices.clone();
+    choices.bundle = Some(bundle.clone());
+    choices.separate_plan = Some("none".into());
+    choices.watch_minutes = Some(1);
+    session.apply(Msg::SetChoices(Box::new(choices))).unwrap();
+    for step in Step::ALL.into_iter().take_while(|s| *s != Step::JujuDeploy) {
+        session
+            .apply(Msg::Skip {
+                step,
+                reason: "done by hand".into(),
+            })
+            .unwrap();
+        session.apply(Msg::Next).unwrap();
+    }
+    let id = session.id().to_string();
+    drop(session);
+
+    let env = fakes.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let state_arg = state.display().to_string();
+    let mut pty = Pty::spawn(
+        &["--state-dir", &state_arg, "--session", &id],
+        &env,
+        dir.path(),
+        SIZE,
+    );
+    pty.wait_for_all(&["step 8/9", "Enter runs this step."]);
+    pty.enter();
+    pty.wait_for("Run 1 juju command now?");
+    pty.send("y");
+    pty.wait_for_all(&["ERROR cannot connect to the controller", "Enter retries"]);
+    pty.enter();
+    pty.wait_for("Run 1 juju command now?");
+    pty.send("y");
+    pty.wait_for_all(&["step 8/9", "Enter moves to the next step."]);
+    pty.send("q");
+    pty.send("y");
+    // Every step before the last is done or skipped: quitting now is a finished install.
+    assert_eq!(pty.wait_exit(), 0);
+    let deploys = fakes
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("juju deploy"))
+        .count();
+    assert_eq!(
+        deploys, 2,
+        "the failed deploy was tried once more and succeeded"
+    );
+}
+
+/// Line mode through its prompts: the checks and the artifacts run, the password is typed at a
+/// masked prompt and tested against the registry, then the operator quits and the session keeps
+/// where it stands (without the password).
+#[test]
+fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
+    let _serial = serial();
+    use expectrl::Expect;
+    use std::time::Duration;
+    let reg = TestRegistry::start();
+    let w = world(&reg.addr(), &reg.ca_file);
+    // No password source: line mode asks for it.
+    let text = std::fs::read_to_string(&w.answers)
+        .unwrap()
+        .replace(&format!("password_env = \"{PASSWORD_ENV}\"\n"), "");
+    std::fs::write(&w.answers, text).unwrap();
+
+    let mut cmd = std::process::Command::new(crate::support::BIN);
+    cmd.arg("--state-dir")
+        .arg(&w.state)
+        .args(["--mode", "line", "--answers"])
+        .arg(&w.answers)
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1");
+    for (k, v) in w.fakes.env() {
+        cmd.env(k, v);
+    }
+    // Everything the program prints is echoed to the test's output, for the failure report.
+    let mut p =
+        expectrl::session::log(expectrl::Session::spawn(cmd).unwrap(), std::io::stderr()).unwrap();
+    p.set_expect_timeout(Some(Duration::from_secs(30)));
+    p.expect("Run Environment checks").unwrap();
+    p.send("\r").unwrap();
+    p.expect("[environment-checks] done").unwrap();
+    p.expect("Next step").unwrap();
+    p.send("\r").unwrap();
+    p.expect("Run Artifacts").unwrap();
+    p.send("\r").unwrap();
+    p.expect("[artifacts] done").unwrap();
+    p.expect("Next step").unwrap();
+    p.send("\r").unwrap();
+    p.expect("Run Registry login").unwrap();
+    p.send("\r").unwrap();
+    // The prompt itself ("Password for <user> at <target>: "), so the password is typed only
+    // once the prompt reads it.
+    p.expect(format!("Password for {USER} at {}/ckf: ", reg.addr()).as_str())
+        .unwrap();
+    p.send_line(PASS).unwrap();
+    p.expect("[registry-login] done").unwrap();
+    p.expect("Quit (progress is saved)").unwrap();
+    // Next step, Back, Quit: two down and Enter.
+    p.send("\x1b[B").unwrap();
+    p.send("\x1b[B").unwrap();
+    p.send("\r").unwrap();
+    p.expect("interrupted: the session is saved").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+
+    let store = SessionStore::open(&w.state).unwrap();
+    let summary = store.list().unwrap().remove(0);
+    let file = summary.file.unwrap();
+    assert!(file.wizard.status(Step::RegistryLogin).is_settled());
+    assert_eq!(file.wizard.current, Step::RegistryLogin);
+    let session_json = std::fs::read_to_string(summary.dir.join("session.json")).unwrap();
+    assert!(
+        !session_json.contains(PASS),
+        "the typed password reached the session file"
+    );
+    assert!(
+        session_json.contains("\"prompt\""),
+        "the password source is recorded as typed"
+    );
+}
+
+/// A dropped SSH link sends SIGHUP: the full-screen wizard saves and ends instead of lingering.
+#[test]
+fn a_hang_up_ends_the_full_screen_wizard_with_the_session_saved() {
+    let _serial = serial();
+    let reg = TestRegistry::start();
+    let w = world(&reg.addr(), &reg.ca_file);
+    let pty = start(&w, &[]);
+    pty.wait_for_all(&["step 1/9", "Enter runs this step."]);
+    let code = pty.hang_up();
+    assert_eq!(code, Some(130), "the wizard did not end on SIGHUP");
+    let store = SessionStore::open(&w.state).unwrap();
+    assert!(
+        store.list().unwrap()[0].file.is_some(),
+        "the session is readable"
+    );
+}

@@ -1,0 +1,231 @@
+//! Registry login and push as the operator runs them: the real binary, headless, a synthetic
+//! release, and Debian's docker-registry with TLS from a per-test CA and htpasswd auth. What
+//! was pushed is read back with skopeo.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
+use ckf_airgap::engine::steps::push_report::PushReportFile;
+use ckf_airgap::session::SessionStore;
+use crate::registry_support::proxy::{Fault, HttpProxy};
+use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
+use crate::support::{run, text};
+
+const PASSWORD_ENV: &str = "CKF_TEST_PUSH_PASSWORD";
+
+fn answers(dir: &Path, release: &SynthRelease, registry: &str, tls: &str) -> PathBuf {
+    let path = dir.join("answers.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
+             [registry]\ntarget = \"{registry}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\n{tls}\n\
+             [skip]\nenvironment-checks = \"t\"\nplaceholder-mapping = \"t\"\ngateway-type = \"t\"\n\
+             bundle-preview = \"t\"\njuju-deploy = \"t\"\n",
+            release.images_gz,
+            release.charms_gz.as_ref().unwrap()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn push(state: &Path, answers: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["--mode", "headless", "--answers", answers.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run(state, &args, &[(PASSWORD_ENV, PASS)]);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout) + &text(&out.stderr),
+    )
+}
+
+fn skopeo_config(reg: &TestRegistry, reference: &str) -> serde_json::Value {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--config", "--cert-dir"])
+        .arg(&reg.cert_dir)
+        .args(["--creds", &format!("{USER}:{PASS}")])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo is installed by .ci/test.sh");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn uploaded(out: &str) -> usize {
+    let line = out
+        .lines()
+        .find(|l| l.contains("] pushed ") && l.contains("blobs uploaded"))
+        .unwrap_or_else(|| panic!("no push summary: {out}"));
+    line.split(": ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start();
+    let tls = format!("ca_file = {:?}\n", reg.ca_file);
+    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
+    let state = dir.path().join("state");
+
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[registry-login] done"), "{out}");
+    assert!(out.contains("[image-push] done"), "{out}");
+    assert!(uploaded(&out) > 0);
+
+    let store = SessionStore::open(&state).unwrap();
+    let session_dir = store.list().unwrap()[0].dir.clone();
+    let report = PushReportFile::load(&session_dir.join("push-report.json")).unwrap();
+    assert_eq!(report.images.len(), release.images.len());
+    for image in &release.images {
+        let line = report
+            .images
+            .iter()
+            .find(|l| l.source == image.reference)
+            .unwrap();
+        let path = image.reference.split_once('/').unwrap().1;
+        assert_eq!(line.target, format!("{}/ckf/{path}", reg.addr()));
+        assert!(line.digest.starts_with("sha256:"));
+        // The registry holds the image's config, naming exactly the layers read from the archive.
+        let config = skopeo_config(&reg, &line.target);
+        let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().trim_start_matches("sha256:"))
+            .collect();
+        assert_eq!(diff_ids, image.diff_ids, "{}", image.reference);
+    }
+
+    // A new session against a registry that holds everything uploads no blob.
+    let (code, again) = push(&state, &answers, &["--new"]);
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(uploaded(&again), 0, "{again}");
+}
+
+#[test]
+fn a_wrong_password_stops_at_login_with_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start();
+    let tls = format!("ca_file = {:?}\n", reg.ca_file);
+    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
+    let out = run(
+        &dir.path().join("state"),
+        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
+        &[(PASSWORD_ENV, "not-the-password")],
+    );
+    let out = text(&out.stdout);
+    let failure = out
+        .lines()
+        .find(|l| l.starts_with("[registry-login] failed"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(failure.contains(&reg.addr()), "{failure}");
+    assert!(
+        failure.to_lowercase().contains("password") || failure.contains("401"),
+        "{failure}"
+    );
+    assert!(!out.contains("[image-push] started"), "{out}");
+}
+
+#[test]
+fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start_with(RegistryOptions { sans: None });
+    // The first manifest upload of jupyter-web-app is refused (not retryable), after its
+    // layers are in.
+    let proxy = HttpProxy::start(
+        reg.port,
+        vec![Fault {
+            method: "PUT",
+            path_contains: "jupyter-web-app/manifests/",
+            status: 400,
+            retry_after: None,
+            body: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}"#,
+            times: 1,
+        }],
+    );
+    let answers = answers(
+        dir.path(),
+        &release,
+        &format!("127.0.0.1:{}", proxy.port),
+        "plain_http = true\n",
+    );
+    let state = dir.path().join("state");
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[image-push] failed"), "{out}");
+    assert!(
+        out.contains("Retry continues where the push stopped"),
+        "{out}"
+    );
+    let first_requests = proxy.requests().len();
+
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    let second: Vec<String> = proxy.requests().into_iter().skip(first_requests).collect();
+    let reuploads: Vec<&String> = second
+        .iter()
+        .filter(|r| r.starts_with("POST") && r.contains("jupyter-web-app/blobs/uploads"))
+        .collect();
+    assert!(
+        reuploads.is_empty(),
+        "finished layers sent again: {reuploads:?}"
+    );
+    assert!(
+        second
+            .iter()
+            .any(|r| r.starts_with("PUT") && r.contains("jupyter-web-app/manifests/")),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn one_image_at_a_time_verifies_then_pushes_each_image_from_the_archive_and_drops_its_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start();
+    let work = dir.path().join("work");
+    let tls = format!("ca_file = {:?}\n", reg.ca_file);
+    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
+    let text = std::fs::read_to_string(&answers).unwrap().replace(
+        "[artifacts]\n",
+        &format!("[artifacts]\nwork_dir = {work:?}\none_image_at_a_time = true\n"),
+    );
+    std::fs::write(&answers, text).unwrap();
+    let state = dir.path().join("state");
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("each image is verified and its spool deleted at once"),
+        "{out}"
+    );
+    let store = SessionStore::open(&state).unwrap();
+    let session_dir = store.list().unwrap()[0].dir.clone();
+    let report = PushReportFile::load(&session_dir.join("push-report.json")).unwrap();
+    assert_eq!(report.images.len(), release.images.len());
+    for line in &report.images {
+        skopeo_config(&reg, &line.target);
+    }
+    let left: Vec<_> = std::fs::read_dir(work.join("blobs/sha256"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "spooled blobs left behind: {left:?}");
+}

@@ -1,0 +1,61 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ckf-airgap");
+
+/// Runs the real binary with a private state directory and no terminal.
+pub fn run(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--state-dir").arg(state_dir).args(args);
+    cmd.env_remove("CKF_AIRGAP_STATE_DIR").env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Insta settings that hide what changes from run to run: temp paths, ids, times, pids.
+pub fn redactions(state_dir: &Path) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(&regex_escape(&state_dir.display().to_string()), "[STATE]");
+    s.add_filter(r"\d{8}-\d{6}-[0-9a-f]{4}", "[SESSION]");
+    s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
+    s.add_filter(r"pid \d+", "pid [PID]");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+pub mod pty;
+
+/// The crash tests' child program (`examples/test_child.rs`), which `cargo test` builds beside
+/// this binary: `target/<profile>/deps/it-*` → `target/<profile>/examples/test_child`.
+pub fn test_child() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let child = profile_dir.join("examples").join("test_child");
+    assert!(
+        child.exists(),
+        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        child.display()
+    );
+    child
+}
