@@ -118,7 +118,7 @@ fn probe(args: &[String]) {
             }
         });
         let (_keep, commands) = tokio::sync::mpsc::unbounded_channel();
-        let reason = engine.run(commands, cancel).await.unwrap();
+        let reason = engine.run(commands, cancel).await;
         let _ = printer.await;
         reason
     });
@@ -170,9 +170,7 @@ fn push(args: &[String]) {
         let pusher = Pusher::new(
             RegistryClient::new(cfg).unwrap(),
             options,
-            Arc::new(AnnouncingLedger(
-                JsonFileLedger::open(s("ledger")).unwrap(),
-            )),
+            Arc::new(AnnouncingLedger(JsonFileLedger::open(s("ledger")).unwrap())),
             Arc::new(NoProgress),
         );
         // Blocks on the proxy's stall until the parent kills this process.

@@ -411,7 +411,10 @@ mod tests {
         for (a, b) in [
             ("docker.io/library/python:3.7", "python:3.7"),
             ("172.17.0.2:5000/library/busybox:1.28", "busybox:1.28"),
-            ("172.17.0.2:5000/google-containers/busybox", "google-containers/busybox:latest"),
+            (
+                "172.17.0.2:5000/google-containers/busybox",
+                "google-containers/busybox:latest",
+            ),
             ("localhost/a/b:1", "a/b:1"),
             ("gcr.io/ml-pipeline/frontend:2", "ml-pipeline/frontend:2"),
         ] {
@@ -475,7 +478,9 @@ mod tests {
     #[test]
     fn targets_are_checked_against_the_grammar() {
         let rule = |r: &str| ImageRef::parse_target(r).err().unwrap_or_default();
-        assert!(ImageRef::parse_target("registry.example.com:5443/ckf/kserve/agent:v0.10.0").is_ok());
+        assert!(
+            ImageRef::parse_target("registry.example.com:5443/ckf/kserve/agent:v0.10.0").is_ok()
+        );
         assert!(ImageRef::parse_target("10.0.0.1:5000/a__b/c-d:1.0_x").is_ok());
         assert!(rule("registry.example.com/Kserve/agent:v1").contains("lowercase"));
         assert!(rule("registry.example.com/a:-bad").contains("tag"));

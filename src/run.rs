@@ -53,7 +53,7 @@ pub fn exit_code(reason: &StopReason) -> i32 {
     match reason {
         StopReason::Finished => 0,
         StopReason::Interrupted => INTERRUPTED_EXIT,
-        StopReason::Failed { .. } => 1,
+        StopReason::Failed { .. } | StopReason::Error(_) => 1,
     }
 }
 
@@ -214,7 +214,7 @@ fn run_headless(
         let cancel = Cancel::new();
         signals::install(cancel.clone()).wrap_err("cannot watch for Ctrl-C and SIGHUP")?;
         let printer = tokio::spawn(headless::print_events(rx, std::io::stdout()));
-        let reason = started.engine.run(command_rx, cancel).await?;
+        let reason = started.engine.run(command_rx, cancel).await;
         let _ = printer.await;
         Ok::<_, color_eyre::Report>(reason)
     })?;
@@ -314,7 +314,7 @@ fn run_tui(
         tui::run_wizard(&mut terminal, &mut app, &command_tx, &mut rx)?;
         let reason = runtime
             .block_on(engine)
-            .map_err(|e| eyre!("the engine task failed: {e}"))??;
+            .map_err(|e| eyre!("the engine task failed: {e}"))?;
         Ok(Some((reason, session_id)))
     })();
     ratatui::restore();
@@ -329,6 +329,9 @@ fn run_tui(
                 ),
                 StopReason::Failed { step, reason } => {
                     println!("Session {id} stopped: {} failed: {reason}", step.title())
+                }
+                StopReason::Error(message) => {
+                    eprintln!("Session {id}: the wizard cannot go on: {message}")
                 }
             }
             Ok(exit_code(&reason))

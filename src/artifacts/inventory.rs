@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::charms::CharmInfo;
 use super::error::{ArtifactError, Result};
-use crate::image_ref::{ImageRef, normalize_reference};
 use super::spool::{blob_path, digest_hex, write_json_atomic};
+use crate::image_ref::{ImageRef, normalize_reference};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerRecord {

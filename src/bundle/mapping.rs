@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::error::{BundleError, Result};
-use crate::image_ref::{ImageRef, RefShape};
 use super::scan::ImageRefSite;
 use super::validate::{validate_prefix, validate_reference};
+use crate::image_ref::{ImageRef, RefShape};
 
 /// What the registry step pushed: reference (`host/path:tag` or registry-relative
 /// `path:tag`, including any target prefix) → manifest digest (`sha256:…`).
@@ -229,6 +229,21 @@ impl MappingTable {
             })
             .collect()
     }
+}
+
+/// The overrides that replace `old` by `new` at the start of every row's target
+/// (`(source, target)` pairs); rows whose target does not start with `old` are left alone.
+pub fn prefix_rewrites(rows: &[(String, String)], old: &str, new: &str) -> Vec<(String, String)> {
+    if old.is_empty() {
+        return vec![];
+    }
+    rows.iter()
+        .filter_map(|(source, target)| {
+            target
+                .strip_prefix(old)
+                .map(|rest| (source.clone(), format!("{new}{rest}")))
+        })
+        .collect()
 }
 
 fn new_row(site: &ImageRefSite, index: usize, prefix: Option<&str>) -> MappingRow {

@@ -22,11 +22,11 @@ pub mod verify;
 pub mod write;
 pub mod yaml;
 
+pub use crate::image_ref::{ImageRef, RefShape};
 pub use edit::{Edit, EditKind, EditPlan, Edited};
 pub use error::{BundleError, Result};
 pub use mapping::{MappingTable, MatchStatus, PushReport};
 pub use model::{Application, Bundle, Endpoint, Relation};
 pub use podspec::{CharmKind, PodSpecWarning, SeparatelyDeployed};
-pub use crate::image_ref::{ImageRef, RefShape};
 pub use scan::{ImageRefSite, RefForm};
 pub use yaml::{Document, PathSeg};

@@ -6,10 +6,10 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::image_ref::{ImageRef, RefShape};
 use super::scalar::RawScalar;
 use super::text::SourceText;
 use super::yaml::{Document, Node, NodeKind, PathSeg, ScalarValue, YamlPath, parse_fragment};
+use crate::image_ref::{ImageRef, RefShape};
 
 /// Where in its YAML value a reference sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

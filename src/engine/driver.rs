@@ -12,7 +12,7 @@ use super::fingerprint::describe_change;
 use super::work::{StepError, StepWork};
 use crate::secret::Secret;
 use crate::session::{Session, SessionError};
-use crate::wizard::{Effect, Msg, Step, StepStatus};
+use crate::wizard::{ChoiceChange, Effect, Msg, Step, StepStatus};
 
 pub struct EngineOptions {
     /// Headless: move from step to step without commands and fail instead of asking.
@@ -52,12 +52,34 @@ impl Engine {
         }
     }
 
-    /// Runs until the install finishes, the operator quits, a signal arrives (`cancel`), or a
-    /// headless run fails. The session is saved at every change, so returning is always safe.
+    /// Runs until the install finishes, the operator quits, a signal arrives (`cancel`), a
+    /// headless run fails, or the engine itself cannot go on (the session cannot be saved).
+    /// Every ending is announced with `EngineEvent::Stopped`, so no front end waits forever.
     pub async fn run(
         self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         cancel: Cancel,
+    ) -> StopReason {
+        let reason = match self.drive(&mut commands, &cancel).await {
+            Ok(reason) => reason,
+            Err(e) => {
+                let message = format!(
+                    "{e}. Everything finished before this is saved; fix the cause and run \
+                     `ckf-airgap` again to resume."
+                );
+                tracing::error!("{message}");
+                StopReason::Error(message)
+            }
+        };
+        tracing::info!(?reason, "engine stopped");
+        let _ = self.events.send(EngineEvent::Stopped(reason.clone()));
+        reason
+    }
+
+    async fn drive(
+        &self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        cancel: &Cancel,
     ) -> Result<StopReason, SessionError> {
         let notices = self.with_session(|s| s.take_notices());
         for n in notices {
@@ -65,45 +87,66 @@ impl Engine {
         }
         self.observe_inputs()?;
         self.send_state();
+        let mut effects = Vec::new();
+        let mut last_auto_state = None;
         if self.options.auto
             && let StepStatus::Failed { .. } = self.current_status()
         {
             // A headless rerun of a failed session is the operator's explicit retry.
-            self.apply(Msg::Retry(self.current()))?;
+            effects = self.apply(Msg::Retry(self.current()))?;
         }
-        let reason = loop {
+        loop {
+            // The driver carries out every effect the transitions returned, in order.
+            for effect in std::mem::take(&mut effects) {
+                if let Effect::RunStep(step) = effect
+                    && let Some(stop) = self.run_step(step, commands, cancel).await?
+                {
+                    return Ok(stop);
+                }
+            }
             let command = if self.options.auto {
+                let now = self.with_session(|s| s.state().clone());
+                if last_auto_state.as_ref() == Some(&now) {
+                    // Nothing moved since the last command: ending beats spinning forever.
+                    return Ok(StopReason::Failed {
+                        step: now.current,
+                        reason: "the headless run cannot make progress here; run the wizard \
+                                 interactively to see why"
+                            .into(),
+                    });
+                }
+                last_auto_state = Some(now);
                 match self.auto_command() {
                     Some(c) => c,
-                    None => break StopReason::Finished,
+                    None => return Ok(StopReason::Finished),
                 }
             } else {
+                // The state as the operator decides on it: the one signal that the engine waits.
+                self.send_state();
                 tokio::select! {
                     c = commands.recv() => c.unwrap_or(Command::Quit),
                     () = cancel.cancelled() => Command::Quit,
                 }
             };
             if cancel.is_cancelled() {
-                break StopReason::Interrupted;
+                return Ok(StopReason::Interrupted);
             }
-            match command {
+            effects = match command {
                 Command::Quit if self.with_session(|s| s.state().is_finished()) => {
-                    break StopReason::Finished;
+                    return Ok(StopReason::Finished);
                 }
-                Command::Quit => break StopReason::Interrupted,
-                Command::RunCurrent => {
-                    if let Some(stop) = self.run_current(&mut commands, &cancel).await? {
-                        break stop;
-                    }
+                Command::Quit => return Ok(StopReason::Interrupted),
+                Command::Answer(_) => {
+                    self.notice("no question is waiting for an answer".into());
+                    vec![]
                 }
-                Command::Answer(_) => self.notice("no question is waiting for an answer".into()),
-                Command::SetPassword(secret) => self.set_password(Some(secret)),
-                other => self.handle_navigation(other)?,
-            }
-        };
-        tracing::info!(?reason, "engine stopped");
-        let _ = self.events.send(EngineEvent::Stopped(reason.clone()));
-        Ok(reason)
+                Command::SetPassword(secret) => {
+                    self.set_password(Some(secret));
+                    vec![]
+                }
+                other => self.handle(other)?,
+            };
+        }
     }
 
     /// What a headless run does next; None once the install is complete.
@@ -111,61 +154,128 @@ impl Engine {
         let current = self.current();
         let skip = self.with_session(|s| s.state().choices.skips.get(current.id()).cloned());
         match self.current_status() {
-            StepStatus::Done | StepStatus::Skipped { .. } if current == Step::Done => None,
-            StepStatus::Done | StepStatus::Skipped { .. } => Some(Command::Next),
-            _ => match skip {
+            StepStatus::Done | StepStatus::Skipped { .. } if current.is_end() => None,
+            StepStatus::Pending | StepStatus::Failed { .. } if !current.is_end() => match skip {
                 // The answers file asked for this step to be skipped, with its reason.
-                Some(reason) if current != Step::Done => Some(Command::Skip { reason }),
-                _ => Some(Command::RunCurrent),
+                Some(reason) => Some(Command::Skip { reason }),
+                None => Some(Command::Proceed),
             },
+            _ => Some(Command::Proceed),
         }
     }
 
-    fn handle_navigation(&self, command: Command) -> Result<(), SessionError> {
-        let msg = match command {
-            Command::Next => Msg::Next,
-            Command::Back => Msg::Back,
-            Command::Skip { reason } => Msg::Skip {
-                step: self.current(),
-                reason,
-            },
-            Command::Retry => Msg::Retry(self.current()),
-            Command::SetChoices(choices) => Msg::SetChoices(choices),
-            Command::RunCurrent | Command::Answer(_) | Command::SetPassword(_) | Command::Quit => {
-                return Ok(());
+    /// The one rule for "what happens next" on a step, whatever the front end.
+    fn proceed(&self) -> Result<Vec<Effect>, SessionError> {
+        let current = self.current();
+        match self.current_status() {
+            StepStatus::Pending => Ok(vec![Effect::RunStep(current)]),
+            StepStatus::Failed { .. } => self.transition(Msg::Retry(current)),
+            StepStatus::Done | StepStatus::Skipped { .. } if !current.is_end() => {
+                self.transition(Msg::Next)
             }
-        };
-        let changed_choices = matches!(msg, Msg::SetChoices(_));
-        let skipped = match &msg {
-            Msg::Skip { step, .. } => Some(*step),
-            _ => None,
-        };
+            StepStatus::Done | StepStatus::Skipped { .. } | StepStatus::Running => Ok(vec![]),
+        }
+    }
+
+    /// After the operator changed a choice on a step's screen: check the inputs (a change may
+    /// invalidate this step and later ones) and run the current step again with it.
+    fn choose(&self, changes: Vec<ChoiceChange>) -> Result<Vec<Effect>, SessionError> {
+        for change in changes {
+            self.transition(Msg::Change(change))?;
+        }
+        self.observe_inputs()?;
+        let current = self.current();
+        match self.current_status() {
+            StepStatus::Running => Ok(vec![]),
+            StepStatus::Pending => Ok(vec![Effect::RunStep(current)]),
+            _ => self.transition(Msg::Retry(current)),
+        }
+    }
+
+    /// Applies a message; a refusal becomes a notice, not an error.
+    fn transition(&self, msg: Msg) -> Result<Vec<Effect>, SessionError> {
         match self.apply(msg) {
-            Ok(_) => {
-                if let Some(step) = skipped {
-                    let status = self.current_status_of(step);
-                    tracing::info!(%step, status = status.label(), "step skipped");
+            Ok(effects) => Ok(effects),
+            Err(SessionError::Refused(refusal)) => {
+                self.notice(refusal.to_string());
+                Ok(vec![])
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn handle(&self, command: Command) -> Result<Vec<Effect>, SessionError> {
+        let effects = match command {
+            Command::Proceed => self.proceed()?,
+            Command::RunCurrent => vec![Effect::RunStep(self.current())],
+            Command::Next => self.transition(Msg::Next)?,
+            Command::Back => self.transition(Msg::Back)?,
+            Command::Retry => self.transition(Msg::Retry(self.current()))?,
+            Command::Skip { reason } => {
+                let step = self.current();
+                let effects = self.transition(Msg::Skip { step, reason })?;
+                let status = self.current_status_of(step);
+                if matches!(status, StepStatus::Skipped { .. }) {
+                    tracing::info!(%step, "step skipped");
                     let _ = self.events.send(EngineEvent::StepFinished { step, status });
                 }
+                effects
             }
-            Err(SessionError::Refused(refusal)) => self.notice(refusal.to_string()),
-            Err(e) => return Err(e),
-        }
-        if changed_choices {
-            self.observe_inputs()?;
-        }
-        self.send_state();
-        Ok(())
+            Command::SkipItem { kind, id, reason } => {
+                self.choose(vec![ChoiceChange::SkipItem { kind, id, reason }])?
+            }
+            Command::SetRegistry { form, password } => {
+                if let Some(secret) = password {
+                    self.set_password(Some(secret));
+                }
+                self.choose(vec![ChoiceChange::Registry(form)])?
+            }
+            Command::OverrideTarget { source, target } => {
+                self.choose(vec![ChoiceChange::OverrideTarget { source, target }])?
+            }
+            Command::RewritePrefix { old, new } => {
+                let rows = self.with_session(|s| mapping_rows(s.dir()));
+                let changes = crate::bundle::mapping::prefix_rewrites(&rows, &old, &new);
+                if changes.is_empty() {
+                    self.notice(format!("no mapping target starts with {old:?}"));
+                    vec![]
+                } else {
+                    self.notice(format!(
+                        "{} target(s) rewritten from {old:?} to {new:?}",
+                        changes.len()
+                    ));
+                    self.choose(
+                        changes
+                            .into_iter()
+                            .map(|(source, target)| ChoiceChange::OverrideTarget { source, target })
+                            .collect(),
+                    )?
+                }
+            }
+            Command::SetGateway(g) => self.choose(vec![ChoiceChange::Gateway(g)])?,
+            Command::SetPassword(_) | Command::Answer(_) | Command::Quit => vec![],
+        };
+        Ok(effects)
     }
 
-    /// Runs the current step. Returns a stop reason when the engine must stop.
-    async fn run_current(
+    /// Runs `step` (the current one: a transition made it so). Returns a stop reason when
+    /// the engine must stop.
+    async fn run_step(
         &self,
+        step: Step,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         cancel: &Cancel,
     ) -> Result<Option<StopReason>, SessionError> {
         self.observe_inputs()?;
-        let step = self.current();
+        if self.current() != step {
+            // An input changed and moved the wizard back: the earlier step runs first.
+            self.notice(format!(
+                "{} must run again before {}",
+                self.current().title(),
+                step.title()
+            ));
+            return Ok(None);
+        }
         if self.current_status().is_settled() {
             self.notice(format!(
                 "{} is already {}",
@@ -177,7 +287,7 @@ impl Engine {
         let choices = self.with_session(|s| s.state().choices.clone());
         if let Some(reason) = choices.skips.get(step.id()) {
             // The answers file says this step is done another way: record that, do not run it.
-            self.handle_navigation(Command::Skip {
+            self.handle(Command::Skip {
                 reason: reason.clone(),
             })?;
             return Ok(None);
@@ -335,4 +445,13 @@ impl Engine {
             Err(p) => f(&mut p.into_inner()),
         }
     }
+}
+
+/// The mapping step's rows as it last published them (`source`, `target`), for a prefix
+/// rewrite; none before the step ran.
+fn mapping_rows(session_dir: &std::path::Path) -> Vec<(String, String)> {
+    super::steps::mapping::published_rows(session_dir)
+        .into_iter()
+        .map(|r| (r.source, r.target))
+        .collect()
 }

@@ -1,7 +1,8 @@
 //! What the engine tells the front ends, and what they tell it.
 
+use crate::gateway_type::GatewayServiceType;
 use crate::secret::Secret;
-use crate::wizard::{Choices, Step, StepStatus, WizardState};
+use crate::wizard::{ItemKind, RegistryForm, Step, StepStatus, WizardState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -95,6 +96,9 @@ pub enum StopReason {
     Interrupted,
     /// A headless run hit a failure or a question it cannot answer.
     Failed { step: Step, reason: String },
+    /// The engine itself could not go on (the session could not be saved, ...): the message
+    /// says why and what to do; everything saved before it stands.
+    Error(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,9 +142,13 @@ pub enum EngineEvent {
     Stopped(StopReason),
 }
 
-/// What a front end asks of the engine.
+/// What a front end asks of the engine: one typed request each, never a whole `Choices`.
+/// The engine alone decides what follows (running, retrying, moving on), so every front end
+/// behaves the same.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// "Go on" (Enter): run a pending step, retry a failed one, move past a settled one.
+    Proceed,
     /// Run (or resume) the current step.
     RunCurrent,
     Next,
@@ -148,8 +156,31 @@ pub enum Command {
     Skip {
         reason: String,
     },
+    /// Run a failed, skipped or done step again.
     Retry,
-    SetChoices(Box<Choices>),
+    /// Skip one check or deploy command with a recorded reason, then run the step again.
+    SkipItem {
+        kind: ItemKind,
+        id: String,
+        reason: String,
+    },
+    /// The registry form, then the login is tried. A typed password stays in memory only.
+    SetRegistry {
+        form: RegistryForm,
+        password: Option<Secret>,
+    },
+    /// Map one image reference by hand, then check the mapping again.
+    OverrideTarget {
+        source: String,
+        target: String,
+    },
+    /// Replace `old` by `new` at the start of every mapping target, then check again.
+    RewritePrefix {
+        old: String,
+        new: String,
+    },
+    /// The Istio gateway's service type, then the step records it.
+    SetGateway(GatewayServiceType),
     /// The registry password typed into a form; kept in the engine's memory only.
     SetPassword(Secret),
     Answer(Answer),

@@ -49,6 +49,7 @@ pub fn line(event: &EngineEvent) -> Option<String> {
             StopReason::Failed { step, reason } => {
                 format!("stopped: {} failed: {reason}", step.title())
             }
+            StopReason::Error(message) => format!("error: the wizard cannot go on: {message}"),
         },
     })
 }

@@ -7,10 +7,12 @@ use tokio::sync::mpsc;
 
 use super::headless;
 use super::view::View;
+use crate::engine::step_data::{CommandState, StepData, Verdict};
 use crate::engine::{Answer, Command, EngineEvent, InputKind, InputRequest, StopReason};
+use crate::gateway_type::GatewayServiceType;
 use crate::secret::Secret;
 use crate::session::SessionSummary;
-use crate::wizard::{Step, StepStatus};
+use crate::wizard::{ItemKind, RegistryForm, Step, StepStatus};
 
 pub enum Pick {
     Resume(String),
@@ -79,84 +81,153 @@ pub async fn run(
             }
         }
         let question = view.question.take();
-        let status = view.state.status(view.state.current).clone();
-        let current = view.state.current;
+        let snapshot = view.clone();
         let prompt = tokio::task::spawn_blocking(move || match question {
             Some(q) => ask(&q).map(Prompted::Answer),
-            None => menu(current, &status).map(Prompted::Commands),
+            None => menu(&snapshot).map(Prompted::Commands),
         });
-        tokio::select! {
-            result = prompt => {
-                let prompted = result.unwrap_or(Ok(Prompted::Commands(vec![Command::Quit])))
-                    .unwrap_or(Prompted::Commands(vec![Command::Quit]));
-                match prompted {
-                    Prompted::Answer(a) => { let _ = commands.send(Command::Answer(a)); }
-                    Prompted::Commands(cs) => for c in cs { let _ = commands.send(c); },
-                }
-                idle = false;
-            }
-            event = events.recv() => {
-                // The engine stopped (a signal) while the operator was being asked.
-                if let Some(EngineEvent::Stopped(reason)) = event {
-                    println!();
-                    if let Some(text) = headless::line(&EngineEvent::Stopped(reason.clone())) {
-                        println!("{text}");
+        tokio::pin!(prompt);
+        // One prompt at a time: events that arrive while it is shown update the view only.
+        loop {
+            tokio::select! {
+                result = &mut prompt => {
+                    let prompted = result.unwrap_or(Ok(Prompted::Commands(vec![Command::Quit])))
+                        .unwrap_or(Prompted::Commands(vec![Command::Quit]));
+                    match prompted {
+                        Prompted::Answer(a) => { let _ = commands.send(Command::Answer(a)); }
+                        Prompted::Commands(cs) => for c in cs { let _ = commands.send(c); },
                     }
-                    return reason;
+                    idle = false;
+                    break;
                 }
-                if let Some(event) = event { view.apply(&event); }
+                event = events.recv() => match event {
+                    // The engine stopped (a signal) while the operator was being asked.
+                    Some(EngineEvent::Stopped(reason)) => {
+                        println!();
+                        if let Some(text) = headless::line(&EngineEvent::Stopped(reason.clone())) {
+                            println!("{text}");
+                        }
+                        return reason;
+                    }
+                    Some(event) => view.apply(&event),
+                    None => return StopReason::Interrupted,
+                },
             }
         }
     }
 }
 
-fn menu(step: Step, status: &StepStatus) -> std::io::Result<Vec<Command>> {
-    let title = step.title();
-    let (items, actions): (Vec<String>, Vec<Vec<Command>>) = match status {
-        StepStatus::Pending => (
-            vec![
-                format!("Run {title}"),
-                "Skip it (a reason is recorded)".into(),
-                "Back".into(),
-                "Quit (progress is saved)".into(),
-            ],
-            vec![
-                vec![Command::RunCurrent],
-                vec![],
-                vec![Command::Back],
-                vec![Command::Quit],
-            ],
-        ),
-        StepStatus::Failed { .. } => (
-            vec![
-                format!("Retry {title}"),
-                "Skip it (a reason is recorded)".into(),
-                "Back".into(),
-                "Quit (progress is saved)".into(),
-            ],
-            vec![
-                vec![Command::Retry, Command::RunCurrent],
-                vec![],
-                vec![Command::Back],
-                vec![Command::Quit],
-            ],
-        ),
-        _ if step.is_end() => (vec!["Quit".into()], vec![vec![Command::Quit]]),
-        _ => (
-            vec![
-                "Next step".into(),
-                "Back".into(),
-                "Quit (progress is saved)".into(),
-            ],
-            vec![
-                vec![Command::Next],
-                vec![Command::Back],
-                vec![Command::Quit],
-            ],
-        ),
-    };
+/// What the operator can do at the menu of the current step. Every choice the full-screen
+/// wizard offers on a step's screen is here too, as a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Run, retry or move on, as the engine decides for the step's status.
+    Proceed,
+    Retry,
+    Skip,
+    EnterRegistry,
+    OverrideTarget,
+    RewritePrefix,
+    ChooseGateway,
+    SkipCheck,
+    SkipCommand,
+    Back,
+    Quit,
+}
+
+impl Offer {
+    fn label(self, step: Step, status: &StepStatus) -> String {
+        let title = step.title();
+        match self {
+            Offer::Proceed => match status {
+                StepStatus::Pending => format!("Run {title}"),
+                StepStatus::Failed { .. } => format!("Retry {title}"),
+                _ => "Next step".into(),
+            },
+            Offer::Retry => format!("Run {title} again"),
+            Offer::Skip => "Skip it (a reason is recorded)".into(),
+            Offer::EnterRegistry => "Enter the registry (address, user, password, CA file)".into(),
+            Offer::OverrideTarget => "Map one reference by hand".into(),
+            Offer::RewritePrefix => "Rewrite a target prefix on every row".into(),
+            Offer::ChooseGateway => "Choose the gateway service type".into(),
+            Offer::SkipCheck => "Skip one failed check (a reason is recorded)".into(),
+            Offer::SkipCommand => "Skip one failed command (a reason is recorded)".into(),
+            Offer::Back => "Back".into(),
+            Offer::Quit if step.is_end() => "Quit".into(),
+            Offer::Quit => "Quit (progress is saved)".into(),
+        }
+    }
+}
+
+/// The offers for the view's current step, the default first.
+pub fn offers(view: &View) -> Vec<Offer> {
+    let step = view.state.current;
+    let status = view.state.status(step);
+    if step.is_end() && status.is_settled() {
+        return vec![Offer::Quit];
+    }
+    let open = !status.is_settled();
+    let mut out = vec![Offer::Proceed];
+    if matches!(status, StepStatus::Done | StepStatus::Skipped { .. }) {
+        out.push(Offer::Retry);
+    }
+    match step {
+        Step::RegistryLogin if open => out.push(Offer::EnterRegistry),
+        Step::GatewayType if open => out.push(Offer::ChooseGateway),
+        Step::PlaceholderMapping if !mapping_rows(view).is_empty() => {
+            out.extend([Offer::OverrideTarget, Offer::RewritePrefix])
+        }
+        Step::EnvironmentChecks if !failed_checks(view).is_empty() => out.push(Offer::SkipCheck),
+        Step::JujuDeploy if !failed_commands(view).is_empty() => out.push(Offer::SkipCommand),
+        _ => {}
+    }
+    if open && !step.is_end() {
+        out.push(Offer::Skip);
+    }
+    out.extend([Offer::Back, Offer::Quit]);
+    out
+}
+
+fn mapping_rows(view: &View) -> Vec<(String, String)> {
+    match view.data.get(&Step::PlaceholderMapping) {
+        Some(StepData::Mapping(rows)) => rows
+            .iter()
+            .map(|r| (r.source.clone(), r.target.clone()))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn failed_checks(view: &View) -> Vec<(String, String)> {
+    match view.data.get(&Step::EnvironmentChecks) {
+        Some(StepData::Checks(rows)) => rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .map(|r| (r.id.clone(), r.title.clone()))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn failed_commands(view: &View) -> Vec<(String, String)> {
+    match view.data.get(&Step::JujuDeploy) {
+        Some(StepData::Deploy(d)) => d
+            .commands
+            .iter()
+            .filter(|c| matches!(c.state, CommandState::Failed(_)))
+            .map(|c| (c.id.clone(), c.display.clone()))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn menu(view: &View) -> std::io::Result<Vec<Command>> {
+    let step = view.state.current;
+    let status = view.state.status(step).clone();
+    let offers = offers(view);
+    let items: Vec<String> = offers.iter().map(|o| o.label(step, &status)).collect();
     let choice = Select::with_theme(&SimpleTheme)
-        .with_prompt(format!("{title}: {}", status.label()))
+        .with_prompt(format!("{}: {}", step.title(), status.label()))
         .items(&items)
         .default(0)
         .interact_opt()
@@ -164,14 +235,126 @@ fn menu(step: Step, status: &StepStatus) -> std::io::Result<Vec<Command>> {
     let Some(i) = choice else {
         return Ok(vec![Command::Quit]);
     };
-    if items[i].starts_with("Skip") {
-        let reason: String = Input::with_theme(&SimpleTheme)
+    let theme = SimpleTheme;
+    let text = |prompt: &str, initial: &str| -> std::io::Result<String> {
+        Input::<String>::with_theme(&theme)
+            .with_prompt(prompt)
+            .with_initial_text(initial)
+            .allow_empty(true)
+            .interact_text()
+            .map_err(std::io::Error::other)
+    };
+    let reason = || -> std::io::Result<String> {
+        Input::<String>::with_theme(&theme)
             .with_prompt("Why is it skipped")
             .interact_text()
-            .map_err(std::io::Error::other)?;
-        return Ok(vec![Command::Skip { reason }]);
-    }
-    Ok(actions[i].clone())
+            .map_err(std::io::Error::other)
+    };
+    let pick = |prompt: &str, rows: &[(String, String)]| -> std::io::Result<Option<usize>> {
+        let labels: Vec<String> = rows.iter().map(|(a, b)| format!("{a}  {b}")).collect();
+        Select::with_theme(&theme)
+            .with_prompt(prompt)
+            .items(&labels)
+            .default(0)
+            .interact_opt()
+            .map_err(std::io::Error::other)
+    };
+    Ok(match offers[i] {
+        Offer::Proceed => vec![Command::Proceed],
+        Offer::Retry => vec![Command::Retry],
+        Offer::Skip => vec![Command::Skip { reason: reason()? }],
+        Offer::Back => vec![Command::Back],
+        Offer::Quit => vec![Command::Quit],
+        Offer::EnterRegistry => {
+            let current = view.state.choices.registry.clone().unwrap_or_default();
+            let target = text("Registry (host[:port][/prefix])", &current.target)?;
+            let username = text(
+                "Username (empty for none)",
+                current.username.as_deref().unwrap_or(""),
+            )?;
+            let password = Password::with_theme(&theme)
+                .with_prompt("Password (empty to keep the configured source)")
+                .allow_empty_password(true)
+                .interact()
+                .map_err(std::io::Error::other)?;
+            let ca = current
+                .ca_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let ca_file = text("CA file (empty for the system's)", &ca)?;
+            let password = Some(password).filter(|p| !p.is_empty()).map(Secret::new);
+            vec![Command::SetRegistry {
+                form: RegistryForm {
+                    target: target.trim().to_string(),
+                    username: Some(username.trim().to_string()).filter(|u| !u.is_empty()),
+                    password_typed: password.is_some(),
+                    ca_file: Some(ca_file.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .map(Into::into),
+                },
+                password,
+            }]
+        }
+        Offer::ChooseGateway => {
+            let options: Vec<&str> = GatewayServiceType::ALL
+                .iter()
+                .map(|t| t.explanation())
+                .collect();
+            let chosen = Select::with_theme(&theme)
+                .with_prompt("Istio gateway service type")
+                .items(&options)
+                .default(0)
+                .interact_opt()
+                .map_err(std::io::Error::other)?;
+            chosen
+                .map(|i| vec![Command::SetGateway(GatewayServiceType::ALL[i])])
+                .unwrap_or_default()
+        }
+        Offer::OverrideTarget => {
+            let rows = mapping_rows(view);
+            match pick("Which reference", &rows)? {
+                Some(i) => {
+                    let target = text("Its target", &rows[i].1)?;
+                    vec![Command::OverrideTarget {
+                        source: rows[i].0.clone(),
+                        target: target.trim().to_string(),
+                    }]
+                }
+                None => vec![],
+            }
+        }
+        Offer::RewritePrefix => {
+            let current = view
+                .state
+                .choices
+                .registry
+                .as_ref()
+                .map(|r| r.target.clone())
+                .unwrap_or_default();
+            let old = text("Prefix to replace", &current)?;
+            let new = text("Replace it with", "")?;
+            vec![Command::RewritePrefix {
+                old: old.trim().to_string(),
+                new: new.trim().to_string(),
+            }]
+        }
+        Offer::SkipCheck | Offer::SkipCommand => {
+            let (kind, rows) = if offers[i] == Offer::SkipCheck {
+                (ItemKind::Check, failed_checks(view))
+            } else {
+                (ItemKind::Command, failed_commands(view))
+            };
+            match pick("Which one", &rows)? {
+                Some(i) => vec![Command::SkipItem {
+                    kind,
+                    id: rows[i].0.clone(),
+                    reason: reason()?,
+                }],
+                None => vec![],
+            }
+        }
+    })
 }
 
 fn ask(q: &InputRequest) -> std::io::Result<Answer> {

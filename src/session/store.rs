@@ -5,10 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::durable::{self, PRIVATE_FILE_MODE, create_private_dir, write_file_with};
 use super::lock::{LockError, SessionLock};
 use super::paths::{BACKUP_FILE, LOCK_FILE, LOG_FILE, SESSION_FILE, sessions_dir};
 use super::schema::{self, SCHEMA_VERSION, SchemaError, SessionFile, TOOL_VERSION};
+use crate::durable::{self, PRIVATE_FILE_MODE, create_private_dir, write_file_with};
 use crate::wizard::{self, Effect, Msg, Refusal, Step, WizardState};
 
 #[derive(Debug, thiserror::Error)]
@@ -361,6 +361,6 @@ impl Session {
             PRIVATE_FILE_MODE,
             Some(&self.dir.join(BACKUP_FILE)),
         )
-            .map_err(io_err("cannot save the session to", &path))
+        .map_err(io_err("cannot save the session to", &path))
     }
 }

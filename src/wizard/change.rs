@@ -40,7 +40,10 @@ pub enum ChoiceChange {
     /// concurrency, ...) is kept.
     Registry(RegistryForm),
     /// One mapping row's target, typed by the operator.
-    OverrideTarget { source: String, target: String },
+    OverrideTarget {
+        source: String,
+        target: String,
+    },
     Gateway(GatewayServiceType),
     SkipItem {
         kind: ItemKind,
@@ -102,7 +105,10 @@ mod tests {
         .apply(&mut c);
         let r = c.registry.unwrap();
         assert_eq!(r.target, "new:5000/ckf");
-        assert_eq!(r.client_cert.as_deref(), Some(std::path::Path::new("/etc/c.crt")));
+        assert_eq!(
+            r.client_cert.as_deref(),
+            Some(std::path::Path::new("/etc/c.crt"))
+        );
         assert_eq!(r.password_source, Some(PasswordSource::Env("P".into())));
     }
 

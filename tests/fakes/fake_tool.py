@@ -8,15 +8,18 @@ file named by FAKE_LOG, then answers from the JSON scenario named by FAKE_SCENAR
   {"rules": [{"tool": "juju", "args": ["version"],            # exact argv, or
               "args_prefix": ["deploy"],                       # argv prefix
               "responses": [{"stdout": "...", "stdout_file": "name-in-fixtures",
-                             "stderr": "...", "exit": 0, "hang": false}, ...]}],
+                             "stderr": "...", "exit": 0, "hang": false,
+                             "sabotage": "glob"}, ...]}],
    "fail_at": {"tool": "juju", "call": 7, "exit": 1, "stderr": "..."}}
 
 A rule with "when_logged": {"tool", "args_prefix", "at_least"} applies only once that many
 earlier calls match (a status that turns active once the relations are added). The k-th matching
-call gets responses[k] (the last one repeats). `fail_at` makes the N-th call
+call gets responses[k] (the last one repeats). "sabotage" replaces the files matching the glob
+by directories before answering (a session file that can no longer be saved). `fail_at` makes the N-th call
 (1-based) of that tool fail, whatever the rules say. Unmatched calls exit 0 silently. Fixture
 files are read from FAKE_FIXTURES.
 """
+import glob
 import json
 import os
 import sys
@@ -39,7 +42,19 @@ def matches(rule, tool, args):
     return args[: len(prefix)] == prefix
 
 
+def sabotage(pattern):
+    """Replaces each file matching `pattern` by a non-empty directory, so that even root's
+    rename over it fails: stands for a disk or directory that refuses writes."""
+    for path in glob.glob(pattern):
+        os.remove(path)
+        os.mkdir(path)
+        with open(os.path.join(path, "blocked"), "w", encoding="utf-8") as f:
+            f.write("a directory where the file should be\n")
+
+
 def answer(response):
+    if "sabotage" in response:
+        sabotage(response["sabotage"])
     out = response.get("stdout", "")
     if "stdout_file" in response:
         path = os.path.join(os.environ.get("FAKE_FIXTURES", "."), response["stdout_file"])

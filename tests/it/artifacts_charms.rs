@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 
 use crate::artifacts_support::*;
 use ckf_airgap::artifacts::charms::{CharmVersion, parse_charm_file_name};
+use ckf_airgap::artifacts::{ArtifactError, CharmKind, NoProgress, process_charms};
 use ckf_airgap::synth::raw::{RawEntry, raw_tar};
 use ckf_airgap::synth::{ReleaseSpec, generate_release};
-use ckf_airgap::artifacts::{ArtifactError, CharmKind, NoProgress, process_charms};
 
 fn no_cancel() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))

@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use crate::artifacts_support::*;
-use ckf_airgap::synth::member::{ALL_FORMS, Form, MemberOptions};
-use ckf_airgap::synth::{ReleaseSpec, generate_release, member_file_name};
 use ckf_airgap::artifacts::{
     NoHooks, ProcessOptions, ProgressEvent, load_image_records, process_images,
 };
+use ckf_airgap::synth::member::{ALL_FORMS, Form, MemberOptions};
+use ckf_airgap::synth::{ReleaseSpec, generate_release, member_file_name};
 
 /// Each form alone: the record names the image from RepoTags, its diff_ids
 /// match what the generator wrote, and every stored blob hashes to its name.

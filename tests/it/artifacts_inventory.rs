@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::artifacts_support::*;
-use ckf_airgap::synth::{ReleaseSpec, generate_release};
 use ckf_airgap::artifacts::{
     DeploymentNeeds, Inventory, NoProgress, SpoolMode, cross_check, estimate_space, free_space,
     plan_disk, process_charms,
 };
+use ckf_airgap::synth::{ReleaseSpec, generate_release};
 
 #[test]
 fn cross_check_reports_missing_and_unused() -> TestResult {

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use crate::artifacts_support::*;
-use ckf_airgap::synth::{ReleaseSpec, generate_release};
 use ckf_airgap::artifacts::{
     ArtifactError, ImageHooks, ImageRecord, NoHooks, NoProgress, ProcessOptions, ProgressEvent,
     load_image_records, process_images, remove_image_spool,
 };
+use ckf_airgap::synth::{ReleaseSpec, generate_release};
 
 /// The engine's ledger, in memory.
 #[derive(Default)]

@@ -2,13 +2,12 @@
 //! release written by the generator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::Path;
 
-use ckf_airgap::synth::{ReleaseSpec, generate_release};
-use ckf_airgap::session::SessionStore;
-use ckf_airgap::wizard::{Step, StepStatus};
 use crate::support::{run, text};
+use ckf_airgap::session::SessionStore;
+use ckf_airgap::synth::{ReleaseSpec, generate_release};
+use ckf_airgap::wizard::{Step, StepStatus};
 
 fn answers(dir: &Path, images: &Path, charms: &Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("answers.toml");

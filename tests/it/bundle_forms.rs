@@ -3,10 +3,10 @@
 
 use ckf_airgap::bundle::error::BundleError;
 use ckf_airgap::bundle::mapping::MappingTable;
-use ckf_airgap::image_ref::RefShape;
 use ckf_airgap::bundle::rewrite::plan_image_edits;
 use ckf_airgap::bundle::scan::{Container, ImageRefSite, scan_document};
 use ckf_airgap::bundle::yaml::Document;
+use ckf_airgap::image_ref::RefShape;
 
 const P: &str = "172.17.0.2:5000";
 const T: &str = "registry.example.com:5443/ckf";

@@ -217,3 +217,28 @@ fn source_with_invalid_default_target_blocks_the_plan() {
         Err(BundleError::InvalidTarget { .. })
     ));
 }
+
+/// A Docker Hub official image written with `library/` in the bundle is pushed without it
+/// (as `docker save` names it); the mapping must name the same target, not report it missing.
+#[test]
+fn a_library_value_maps_to_the_image_the_push_names() {
+    use ckf_airgap::artifacts::inventory::ImageRecord;
+    use ckf_airgap::registry::RegistryTarget;
+    let source = format!("{P}/library/busybox:1.28");
+    let text = format!("applications:\n  a:\n    charm: a\n    options:\n      image: {source}\n");
+    let doc = Document::parse("m.yaml", &text).unwrap();
+    let sites = scan_document(&doc);
+    let mut t = MappingTable::build(&sites, Some(P), T).unwrap();
+    // The push names its target from the archive's record of the same image.
+    let (_, repository, tag) = ImageRecord::new_named(&source);
+    let pushed = RegistryTarget::parse(T)
+        .unwrap()
+        .reference(&repository, &tag.unwrap());
+    assert_eq!(pushed, format!("{T}/busybox:1.28"));
+    assert_eq!(
+        t.row(&source).unwrap().target.as_deref(),
+        Some(pushed.as_str())
+    );
+    t.check(&PushReport::new([(pushed.clone(), D1.to_owned())]));
+    assert_eq!(status(&t, &source), MatchStatus::Matched(pushed));
+}

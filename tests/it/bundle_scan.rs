@@ -1,9 +1,9 @@
 //! Image reference scanning on the real published bundles and plans.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ckf_airgap::image_ref::RefShape;
 use ckf_airgap::bundle::scan::{Container, detect_placeholder, scan_document, under_placeholder};
 use ckf_airgap::bundle::yaml::Document;
+use ckf_airgap::image_ref::RefShape;
 
 const BUNDLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bundles/");
 const PLACEHOLDER: &str = "172.17.0.2:5000";

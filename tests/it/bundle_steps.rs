@@ -2,14 +2,13 @@
 //! over the real CKF bundles, with the push report a push step would have written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::{Path, PathBuf};
 
+use crate::support::{run, text};
 use ckf_airgap::artifacts::charms::CharmVersion;
 use ckf_airgap::artifacts::{CharmInfo, CharmKind, Inventory};
 use ckf_airgap::engine::steps::push_report::{PushReportFile, PushedImage};
 use ckf_airgap::session::SessionStore;
-use crate::support::{run, text};
 
 const TARGET: &str = "registry.example.com:5443/ckf";
 const PLACEHOLDER: &str = "172.17.0.2:5000/";

@@ -2,12 +2,11 @@
 //! juju, kubectl and microk8s first on PATH.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::Path;
 
 use crate::cluster_support::{Fakes, answer, answer_file, scenario};
-use serde_json::Value;
 use crate::support::{run, text};
+use serde_json::Value;
 
 const COREDNS: [&str; 7] = [
     "-n",

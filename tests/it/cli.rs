@@ -1,10 +1,9 @@
 //! What the operator sees from the command line: help, session listings and answers checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
+use crate::support::{redactions, run, text};
 use ckf_airgap::session::SessionStore;
 use ckf_airgap::wizard::{Msg, Step};
-use crate::support::{redactions, run, text};
 
 #[test]
 fn help_lists_the_commands_and_options() {

@@ -1,12 +1,11 @@
 //! Each environment check, passing and failing with its fix, against scripted fakes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::Path;
 
+use crate::cluster_support::{Fakes, answer, answer_file, scenario};
 use ckf_airgap::cluster::CkfRelease;
 use ckf_airgap::cluster::checks::{self, CheckStatus, LoadBalancerHint, RegistryOutcome};
-use crate::cluster_support::{Fakes, answer, answer_file, scenario};
 
 const KUBECTL_VERSION: [&str; 3] = ["version", "-o", "json"];
 const COREDNS: [&str; 7] = [

@@ -3,16 +3,15 @@
 //! the middle and a resume from a ledger reloaded from disk, and skipping what already exists.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::cluster_support::{Fakes, answer_file, manifest_dir, scenario};
 use ckf_airgap::bundle::podspec::SeparatelyDeployed;
 use ckf_airgap::cluster::Version;
 use ckf_airgap::cluster::deploy::{self, DeployError, Ledger, StepOutcome};
 use ckf_airgap::cluster::diagnose::KnownFailure;
 use ckf_airgap::cluster::plan::{DeployPlan, PlanError, PlanInput, StepKind};
-use crate::cluster_support::{Fakes, answer_file, manifest_dir, scenario};
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::json;
 

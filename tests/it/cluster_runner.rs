@@ -2,11 +2,10 @@
 //! feeds stdin, times out and kills the child when dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
-use ckf_airgap::cluster::{Cmd, RunError, RunEvent, Stream, Tool, Tools};
 use crate::cluster_support::{Fakes, answer, scenario};
+use ckf_airgap::cluster::{Cmd, RunError, RunEvent, Stream, Tool, Tools};
 use serde_json::json;
 
 #[tokio::test]

@@ -2,12 +2,11 @@
 //! bootstrap argv with its caas-image-repo JSON, and the password kept out of every display.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::{Arc, Mutex};
 
+use crate::cluster_support::{Fakes, answer, scenario};
 use ckf_airgap::cluster::juju_setup::{self, ImageRepo, SetupError};
 use ckf_airgap::cluster::{RunEvent, Version};
-use crate::cluster_support::{Fakes, answer, scenario};
 
 const PASSWORD: &str = "s3cr\"et\\pw";
 

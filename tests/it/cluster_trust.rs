@@ -2,12 +2,11 @@
 //! for the operator to read, and writing them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::os::unix::fs::PermissionsExt;
 
+use crate::cluster_support::{Fakes, answer, scenario};
 use ckf_airgap::cluster::checks::{self, CheckStatus};
 use ckf_airgap::cluster::trust::TrustFiles;
-use crate::cluster_support::{Fakes, answer, scenario};
 
 const CA: &[u8] =
     b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZ2Fw\n-----END CERTIFICATE-----\n";

@@ -2,13 +2,12 @@
 //! dashboard address and login command at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::time::Duration;
 
+use crate::cluster_support::{Fakes, answer_file, scenario};
 use ckf_airgap::cluster::diagnose::{KnownFailure, PullCause};
 use ckf_airgap::cluster::finish::{self, GatewayAccess};
 use ckf_airgap::cluster::watch::{self, WatchOptions, WatchOutcome, render_table};
-use crate::cluster_support::{Fakes, answer_file, scenario};
 use serde_json::json;
 
 const STATUS: [&str; 4] = ["status", "--model", "kubeflow", "--format=json"];

@@ -2,7 +2,6 @@
 //! pressing Enter through the wizard against the synthetic release and the throwaway registry.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::support::pty::Pty;
 
 #[test]

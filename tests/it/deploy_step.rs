@@ -2,16 +2,15 @@
 //! juju and kubectl, with the real CKF 1.7 bundle and its PodSpec plan.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::PathBuf;
 
+use crate::cluster_support::{Fakes, answer, answer_file};
+use crate::support::{run, text};
 use ckf_airgap::artifacts::charms::CharmVersion;
 use ckf_airgap::artifacts::{CharmInfo, CharmKind, Inventory};
 use ckf_airgap::bundle::podspec::PodspecRelease;
 use ckf_airgap::session::SessionStore;
-use crate::cluster_support::{Fakes, answer, answer_file};
 use serde_json::{Value, json};
-use crate::support::{run, text};
 
 const STATUS: [&str; 4] = ["status", "--model", "kubeflow", "--format=json"];
 

@@ -4,17 +4,16 @@
 //! retried.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::{Path, PathBuf};
 
-use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
-use ckf_airgap::session::SessionStore;
-use ckf_airgap::wizard::{Msg, Step};
 use crate::cluster_support::{Fakes, answer, answer_file};
 use crate::registry_support::proxy::TcpProxy;
 use crate::registry_support::registry::{PASS, TestRegistry, USER};
-use serde_json::{Value, json};
 use crate::support::pty::Pty;
+use ckf_airgap::session::SessionStore;
+use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
+use ckf_airgap::wizard::{Msg, Step};
+use serde_json::{Value, json};
 
 const SIZE: (u16, u16) = (120, 40);
 
@@ -361,9 +360,10 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     p.send_line(PASS).unwrap();
     p.expect("[registry-login] done").unwrap();
     p.expect("Quit (progress is saved)").unwrap();
-    // Next step, Back, Quit: two down and Enter.
-    p.send("\x1b[B").unwrap();
-    p.send("\x1b[B").unwrap();
+    // Next step, Run again, Back, Quit: three down and Enter.
+    for _ in 0..3 {
+        p.send("\x1b[B").unwrap();
+    }
     p.send("\r").unwrap();
     p.expect("interrupted: the session is saved").unwrap();
     p.expect(expectrl::Eof).unwrap();
@@ -384,6 +384,110 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     );
 }
 
+/// Line mode offers what the full-screen screens offer: the registry form (with a typed,
+/// masked password) and a prefix rewrite over every mapping row.
+#[test]
+fn line_mode_fills_the_registry_form_and_rewrites_a_mapping_prefix() {
+    let _serial = serial();
+    use expectrl::Expect;
+    use std::time::Duration;
+    let reg = TestRegistry::start();
+    let w = world(&reg.addr(), &reg.ca_file);
+    let text = std::fs::read_to_string(&w.answers)
+        .unwrap()
+        .replace(&format!("password_env = \"{PASSWORD_ENV}\"\n"), "");
+    std::fs::write(&w.answers, text).unwrap();
+    let mut cmd = std::process::Command::new(crate::support::BIN);
+    cmd.arg("--state-dir")
+        .arg(&w.state)
+        .args(["--mode", "line", "--answers"])
+        .arg(&w.answers)
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1");
+    for (k, v) in w.fakes.env() {
+        cmd.env(k, v);
+    }
+    let mut p =
+        expectrl::session::log(expectrl::Session::spawn(cmd).unwrap(), std::io::stderr()).unwrap();
+    p.set_expect_timeout(Some(Duration::from_secs(30)));
+    let down = |p: &mut dyn FnMut(&str), n: usize| {
+        for _ in 0..n {
+            p("\x1b[B");
+        }
+        p("\r");
+    };
+    for (run, done) in [
+        ("Run Environment checks", "[environment-checks] done"),
+        ("Run Artifacts", "[artifacts] done"),
+    ] {
+        p.expect(run).unwrap();
+        p.send("\r").unwrap();
+        p.expect(done).unwrap();
+        p.expect("Next step").unwrap();
+        p.send("\r").unwrap();
+    }
+    // Run, Enter the registry, Skip, Back, Quit.
+    p.expect("Enter the registry").unwrap();
+    down(&mut |k| p.send(k).unwrap(), 1);
+    p.expect("Registry (host[:port][/prefix])").unwrap();
+    p.send("\r").unwrap();
+    p.expect("Username").unwrap();
+    p.send("\r").unwrap();
+    // The whole prompt: the password is read (and earlier input flushed) right after it.
+    p.expect("Password (empty to keep the configured source): ")
+        .unwrap();
+    p.send_line(PASS).unwrap();
+    p.expect("CA file").unwrap();
+    p.send("\r").unwrap();
+    p.expect("[registry-login] done").unwrap();
+    p.expect("Next step").unwrap();
+    p.send("\r").unwrap();
+    p.expect("Run Push images").unwrap();
+    p.send("\r").unwrap();
+    p.expect("[image-push] done").unwrap();
+    p.expect("Next step").unwrap();
+    p.send("\r").unwrap();
+    p.expect("Run Map placeholders").unwrap();
+    p.send("\r").unwrap();
+    p.expect("[placeholder-mapping] done").unwrap();
+    // Next step, Run again, Map one by hand, Rewrite a target prefix, Back, Quit.
+    p.expect("Rewrite a target prefix").unwrap();
+    down(&mut |k| p.send(k).unwrap(), 3);
+    p.expect("Prefix to replace").unwrap();
+    p.send("\r").unwrap();
+    p.expect("Replace it with").unwrap();
+    p.send_line(format!("{}/elsewhere", reg.addr())).unwrap();
+    p.expect("4 target(s) rewritten").unwrap();
+    p.expect("[placeholder-mapping] failed").unwrap();
+    // Retry, Map one by hand, Rewrite a target prefix, Skip, Back, Quit.
+    p.expect("Quit (progress is saved)").unwrap();
+    down(&mut |k| p.send(k).unwrap(), 5);
+    p.expect("interrupted: the session is saved").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+
+    let store = SessionStore::open(&w.state).unwrap();
+    let file = store.list().unwrap().remove(0).file.unwrap();
+    let registry = file.wizard.choices.registry.clone().unwrap();
+    assert_eq!(registry.target, format!("{}/ckf", reg.addr()));
+    assert_eq!(
+        registry.password_source,
+        Some(ckf_airgap::wizard::state::PasswordSource::Prompt)
+    );
+    assert!(file.wizard.status(Step::RegistryLogin).is_settled());
+    let overrides = &file.wizard.choices.mapping_overrides;
+    assert_eq!(overrides.len(), 4, "{overrides:?}");
+    assert!(
+        overrides
+            .values()
+            .all(|t| t.starts_with(&format!("{}/elsewhere/", reg.addr()))),
+        "{overrides:?}"
+    );
+    assert!(matches!(
+        file.wizard.status(Step::PlaceholderMapping),
+        ckf_airgap::wizard::StepStatus::Failed { .. }
+    ));
+}
+
 /// A dropped SSH link sends SIGHUP: the full-screen wizard saves and ends instead of lingering.
 #[test]
 fn a_hang_up_ends_the_full_screen_wizard_with_the_session_saved() {
@@ -398,5 +502,73 @@ fn a_hang_up_ends_the_full_screen_wizard_with_the_session_saved() {
     assert!(
         store.list().unwrap()[0].file.is_some(),
         "the session is readable"
+    );
+}
+
+/// A world whose session file turns into a directory while the environment checks run (the
+/// fake kubectl does it), so the engine can no longer save the session: root cannot write
+/// through that either.
+fn world_whose_session_cannot_be_saved(reg: &TestRegistry) -> World {
+    let w = world(&reg.addr(), &reg.ca_file);
+    let mut scenario = cluster(&reg.addr());
+    let session_file = format!("{}/sessions/*/session.json", w.state.display());
+    scenario["rules"].as_array_mut().unwrap().insert(
+        0,
+        json!({"tool": "kubectl", "args": ["version", "-o", "json"], "responses": [
+            {"stdout_file": "kubectl-version-1.24.json", "sabotage": session_file}]}),
+    );
+    w.fakes.set_scenario(&scenario);
+    w
+}
+
+const CANNOT_GO_ON: &str = "the wizard cannot go on";
+
+/// An engine error in the middle of a step ends each front end with the cause and exit 1,
+/// and the full-screen wizard gives the terminal back first.
+#[test]
+fn an_engine_error_mid_step_ends_every_front_end_with_the_cause_and_exit_1() {
+    let _serial = serial();
+    let reg = TestRegistry::start();
+
+    let w = world_whose_session_cannot_be_saved(&reg);
+    let env = w.fakes.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push((PASSWORD_ENV, PASS));
+    let out = crate::support::run(
+        &w.state,
+        &[
+            "--mode",
+            "headless",
+            "--answers",
+            w.answers.to_str().unwrap(),
+        ],
+        &env,
+    );
+    let stdout = crate::support::text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "error: {CANNOT_GO_ON}: cannot save the session to"
+        )),
+        "{stdout}"
+    );
+
+    let w = world_whose_session_cannot_be_saved(&reg);
+    let mut pty = start(&w, &["--mode", "line"]);
+    pty.wait_for("Run Environment checks");
+    pty.enter();
+    assert_eq!(pty.wait_exit(), 1, "{}", pty.contents());
+    assert!(pty.contents().contains(CANNOT_GO_ON), "{}", pty.contents());
+
+    let w = world_whose_session_cannot_be_saved(&reg);
+    let mut pty = start(&w, &[]);
+    pty.wait_for_all(&["step 1/9", "Enter runs this step."]);
+    pty.enter();
+    assert_eq!(pty.wait_exit(), 1, "{}", pty.contents());
+    let screen = pty.contents();
+    assert!(screen.contains(CANNOT_GO_ON), "{screen}");
+    assert!(
+        !screen.contains("Enter runs this step."),
+        "the terminal was given back before the message:\n{screen}"
     );
 }

@@ -35,6 +35,7 @@ mod crash_resume;
 mod demo;
 mod deploy_step;
 mod e2e_frontends;
+mod engine_protocol;
 mod push_step;
 mod registry_failures;
 mod registry_faults;

@@ -3,16 +3,15 @@
 //! was pushed is read back with skopeo.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
-use ckf_airgap::engine::steps::push_report::PushReportFile;
-use ckf_airgap::session::SessionStore;
 use crate::registry_support::proxy::{Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
 use crate::support::{run, text};
+use ckf_airgap::engine::steps::push_report::PushReportFile;
+use ckf_airgap::session::SessionStore;
+use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 
 const PASSWORD_ENV: &str = "CKF_TEST_PUSH_PASSWORD";
 

@@ -1,17 +1,16 @@
 //! Classified failures against a real registry: each asserts the message the operator sees.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ckf_airgap::registry::{
-    Credentials, MemoryLedger, PushOptions, Pusher, RegistryClient, RegistryError, RegistryTarget,
-};
 use crate::registry_support::images::standard_set;
 use crate::registry_support::proxy::{Fault, HttpProxy};
 use crate::registry_support::registry::{RegistryOptions, TestRegistry};
 use crate::registry_support::{Recorder, client_for, config_for};
+use ckf_airgap::registry::{
+    Credentials, MemoryLedger, PushOptions, Pusher, RegistryClient, RegistryError, RegistryTarget,
+};
 
 async fn preflight_error(client: RegistryClient) -> RegistryError {
     let started = Instant::now();

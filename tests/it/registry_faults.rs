@@ -1,15 +1,14 @@
 //! A registry that throttles (429 + Retry-After) or stalls mid-upload, then recovers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ckf_airgap::registry::{LayerState, MemoryLedger, PushOptions, Pusher, RegistryClient};
 use crate::registry_support::images::{skopeo_verify, standard_set};
 use crate::registry_support::proxy::{Fault, HttpProxy, TcpProxy};
 use crate::registry_support::registry::{RegistryOptions, TestRegistry};
 use crate::registry_support::{Recorder, config_for};
+use ckf_airgap::registry::{LayerState, MemoryLedger, PushOptions, Pusher, RegistryClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_registry_is_retried_honouring_retry_after() {

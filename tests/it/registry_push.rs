@@ -2,16 +2,15 @@
 //! them back with skopeo.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::Arc;
 
+use crate::registry_support::images::{skopeo_verify, standard_set};
+use crate::registry_support::registry::{PASS, TestRegistry, USER};
+use crate::registry_support::{Recorder, client_for, config_for};
 use ckf_airgap::registry::{
     Credentials, DOCKER_MANIFEST, ImageState, JsonFileLedger, LayerCompression, LayerState,
     MemoryLedger, OCI_MANIFEST, PushOptions, Pusher, RegistryClient, RegistryTarget,
 };
-use crate::registry_support::images::{skopeo_verify, standard_set};
-use crate::registry_support::registry::{PASS, TestRegistry, USER};
-use crate::registry_support::{Recorder, client_for, config_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_images_verifies_with_skopeo_and_a_repeat_sends_nothing() {

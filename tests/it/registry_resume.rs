@@ -2,21 +2,20 @@
 //! killed with SIGKILL. The resumed push must complete without re-uploading finished layers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
-use ckf_airgap::registry::{
-    ImageState, JsonFileLedger, LayerState, PushImage, PushLedger, PushOptions, Pusher,
-    RegistryClient,
-};
 use crate::registry_support::images::{Kind, bytes, image, layer, skopeo_verify};
 use crate::registry_support::proxy::TcpProxy;
 use crate::registry_support::registry::TestRegistry;
 use crate::registry_support::{Recorder, client_for, config_for};
+use ckf_airgap::registry::{
+    ImageState, JsonFileLedger, LayerState, PushImage, PushLedger, PushOptions, Pusher,
+    RegistryClient,
+};
 
 /// One image: a small finished-first layer, a big one to interrupt, a small last one.
 /// Random bytes, so gzip barely shrinks them and byte counts are predictable.

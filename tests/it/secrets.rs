@@ -2,7 +2,6 @@
 //! exported answers file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::Path;
 
 use crate::support::{run, text};

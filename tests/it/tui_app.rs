@@ -11,8 +11,8 @@ use ckf_airgap::frontend::tui::app::{App, Overlay};
 use ckf_airgap::frontend::tui::theme::Theme;
 use ckf_airgap::frontend::view::View;
 use ckf_airgap::secret::Secret;
-use ckf_airgap::wizard::state::{PasswordSource, RegistryChoice};
-use ckf_airgap::wizard::{Step, StepStatus, WizardState};
+use ckf_airgap::wizard::state::RegistryChoice;
+use ckf_airgap::wizard::{RegistryForm, Step, StepStatus, WizardState};
 
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
@@ -47,16 +47,19 @@ fn type_text(app: &mut App, text: &str) -> Vec<Command> {
 }
 
 #[test]
-fn enter_runs_a_pending_step_retries_a_failed_one_and_moves_on_from_a_done_one() {
-    let mut app = app_at(Step::Artifacts, StepStatus::Pending);
-    assert_eq!(app.on_key(key(KeyCode::Enter)), vec![Command::RunCurrent]);
+fn enter_asks_the_engine_to_proceed_whatever_the_status_and_r_retries() {
+    // What "proceed" means for each status is the engine's rule (tests/it/engine_protocol.rs).
+    for status in [
+        StepStatus::Pending,
+        StepStatus::Failed { reason: "x".into() },
+        StepStatus::Done,
+    ] {
+        let mut app = app_at(Step::Artifacts, status);
+        assert_eq!(app.on_key(key(KeyCode::Enter)), vec![Command::Proceed]);
+    }
     let mut app = app_at(Step::Artifacts, StepStatus::Failed { reason: "x".into() });
-    assert_eq!(
-        app.on_key(key(KeyCode::Enter)),
-        vec![Command::Retry, Command::RunCurrent]
-    );
+    assert_eq!(app.on_key(key(KeyCode::Char('r'))), vec![Command::Retry]);
     let mut app = app_at(Step::Artifacts, StepStatus::Done);
-    assert_eq!(app.on_key(key(KeyCode::Enter)), vec![Command::Next]);
     assert_eq!(app.on_key(key(KeyCode::Char('b'))), vec![Command::Back]);
 }
 
@@ -110,19 +113,18 @@ fn the_registry_form_takes_letters_as_text_and_submits_choices_and_password() {
     app.on_key(key(KeyCode::Tab));
     type_text(&mut app, "s3cret");
     let commands = app.on_key(key(KeyCode::Enter));
-    let [
-        Command::SetChoices(choices),
-        Command::SetPassword(password),
-        Command::RunCurrent,
-    ] = &commands[..]
-    else {
-        panic!("unexpected commands {commands:?}");
-    };
-    let registry = choices.registry.as_ref().unwrap();
-    assert_eq!(registry.target, "reg.lab:5000/bits");
-    assert_eq!(registry.username.as_deref(), Some("admin"));
-    assert_eq!(registry.password_source, Some(PasswordSource::Prompt));
-    assert_eq!(password, &Secret::new("s3cret"));
+    assert_eq!(
+        commands,
+        vec![Command::SetRegistry {
+            form: RegistryForm {
+                target: "reg.lab:5000/bits".into(),
+                username: Some("admin".into()),
+                password_typed: true,
+                ca_file: None,
+            },
+            password: Some(Secret::new("s3cret")),
+        }]
+    );
 }
 
 fn mapping_rows() -> Vec<MappingRowView> {
@@ -158,21 +160,12 @@ fn the_mapping_table_filters_edits_a_row_and_rewrites_a_prefix() {
         app.on_key(key(KeyCode::Backspace));
     }
     type_text(&mut app, "reg.lab/dex:v2.31.2");
-    let commands = app.on_key(key(KeyCode::Enter));
-    let [
-        Command::SetChoices(choices),
-        Command::Retry,
-        Command::RunCurrent,
-    ] = &commands[..]
-    else {
-        panic!("unexpected {commands:?}");
-    };
     assert_eq!(
-        choices
-            .mapping_overrides
-            .get("172.17.0.2:5000/x/dex:v2.31.2")
-            .map(String::as_str),
-        Some("reg.lab/dex:v2.31.2"),
+        app.on_key(key(KeyCode::Enter)),
+        vec![Command::OverrideTarget {
+            source: "172.17.0.2:5000/x/dex:v2.31.2".into(),
+            target: "reg.lab/dex:v2.31.2".into(),
+        }],
         "the filtered row was edited"
     );
 
@@ -188,14 +181,12 @@ fn the_mapping_table_filters_edits_a_row_and_rewrites_a_prefix() {
     });
     app.on_key(key(KeyCode::Char('p')));
     type_text(&mut app, "mirror.lab/ckf");
-    let commands = app.on_key(key(KeyCode::Enter));
-    let Command::SetChoices(choices) = &commands[0] else {
-        panic!("unexpected {commands:?}");
-    };
-    assert_eq!(choices.mapping_overrides.len(), 3);
     assert_eq!(
-        choices.mapping_overrides["172.17.0.2:5000/x/minio:RELEASE"],
-        "mirror.lab/ckf/x/minio:RELEASE"
+        app.on_key(key(KeyCode::Enter)),
+        vec![Command::RewritePrefix {
+            old: "registry.example.com:5443/ckf".into(),
+            new: "mirror.lab/ckf".into(),
+        }]
     );
 }
 
@@ -203,11 +194,10 @@ fn the_mapping_table_filters_edits_a_row_and_rewrites_a_prefix() {
 fn the_gateway_choice_is_saved_then_the_step_runs() {
     let mut app = app_at(Step::GatewayType, StepStatus::Pending);
     app.on_key(key(KeyCode::Down));
-    let commands = app.on_key(key(KeyCode::Enter));
-    let [Command::SetChoices(choices), Command::RunCurrent] = &commands[..] else {
-        panic!("unexpected {commands:?}");
-    };
-    assert_eq!(choices.gateway, Some(GatewayServiceType::LoadBalancer));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        vec![Command::SetGateway(GatewayServiceType::LoadBalancer)]
+    );
 }
 
 #[test]

@@ -18,9 +18,9 @@ use crate::artifacts::disk::{SpoolMode, estimate_space, free_space};
 use crate::artifacts::error::{ArtifactError, Result};
 use crate::artifacts::inventory::{ImageRecord, save_image_record};
 use crate::artifacts::progress::{CountingReader, ProgressEvent, ProgressSink, Reporter};
-use crate::image_ref::normalize_reference;
 use crate::artifacts::safety::normalize_entry_path;
 use crate::artifacts::spool::BlobStore;
+use crate::image_ref::normalize_reference;
 
 #[derive(Debug, Clone)]
 pub struct ProcessOptions {

@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::{Check, CheckStatus, Probe};
-use saphyr::{LoadableYamlNode, Yaml};
 use crate::cluster::cmd::Cmd;
 use crate::cluster::runner::Runner;
+use saphyr::{LoadableYamlNode, Yaml};
 
 pub const ID: &str = "load-balancer";
 const TITLE: &str = "Load balancer for the Kubeflow gateway";

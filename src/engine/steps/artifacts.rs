@@ -16,12 +16,12 @@ use crate::artifacts::{
     ProcessOptions, ProgressEvent, SpoolMode,
 };
 use crate::bundle;
+use crate::durable::{create_private_dir, write_file};
 use crate::engine::context::StepContext;
+use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::work::StepError;
-use crate::engine::events::amount;
-use crate::durable::{create_private_dir, write_file};
 
 pub const INVENTORY_FILE: &str = "inventory.json";
 const RECORDS_DIR: &str = "inventory-images";

@@ -60,6 +60,17 @@ pub fn rows_view(tables: &[&MappingTable]) -> Vec<MappingRowView> {
 }
 
 pub const MAPPING_FILE: &str = "mapping.json";
+/// The rows as the screen shows them, written at every run (also a failed one), so a command
+/// such as a prefix rewrite works on what the operator sees.
+pub const ROWS_FILE: &str = "mapping-rows.json";
+
+/// The rows the mapping step last published in this session; none before it ran.
+pub fn published_rows(session_dir: &std::path::Path) -> Vec<MappingRowView> {
+    std::fs::read(session_dir.join(ROWS_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
 
 /// Two different sources written as the same target, across every table.
 fn conflicts(tables: &[&MappingTable]) -> Vec<MappingConflict> {
@@ -112,7 +123,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         text.push_str(&format!("{}\n  -> {target}  [{status}]\n", row.source));
     }
     ctx.document("Image mapping", text);
-    ctx.publish(StepData::Mapping(rows_view(&tables)));
+    let view = rows_view(&tables);
+    let rows_path = ctx.session_dir().join(ROWS_FILE);
+    let bytes = serde_json::to_vec_pretty(&view).map_err(|e| StepError::failed(e.to_string()))?;
+    crate::durable::write_file(&rows_path, &bytes)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", rows_path.display())))?;
+    ctx.publish(StepData::Mapping(view));
 
     let conflicts = conflicts(&tables);
     let mut blocking: Vec<&MappingRow> = tables.iter().flat_map(|t| t.blocking_rows()).collect();

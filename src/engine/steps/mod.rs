@@ -56,6 +56,34 @@ impl<'a> RegistryInput<'a> {
     }
 }
 
+/// What the environment checks read of the registry: the address and the TLS settings of an
+/// anonymous preflight (credentials are the login step's business).
+#[derive(Serialize)]
+struct RegistryReachInput<'a> {
+    registry_target: Option<&'a str>,
+    insecure: bool,
+    plain_http: bool,
+    ca_file: Option<Watched>,
+    certs_dir: Option<Watched>,
+    client_cert: Option<Watched>,
+    client_key: Option<Watched>,
+}
+
+impl<'a> RegistryReachInput<'a> {
+    fn of(choices: &'a Choices) -> Self {
+        let r = choices.registry.as_ref();
+        RegistryReachInput {
+            registry_target: r.map(|r| r.target.as_str()),
+            insecure: r.is_some_and(|r| r.insecure),
+            plain_http: r.is_some_and(|r| r.plain_http),
+            ca_file: Watched::of(r.and_then(|r| r.ca_file.as_deref())),
+            certs_dir: Watched::of(r.and_then(|r| r.certs_dir.as_deref())),
+            client_cert: Watched::of(r.and_then(|r| r.client_cert.as_deref())),
+            client_key: Watched::of(r.and_then(|r| r.client_key.as_deref())),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ArtifactsInput<'a> {
     images_archive: Option<Watched>,
@@ -106,7 +134,7 @@ impl<'a> BundleInput<'a> {
 enum StepInput<'a> {
     Checks {
         #[serde(flatten)]
-        registry: RegistryInput<'a>,
+        registry: RegistryReachInput<'a>,
         model: &'a Option<String>,
         ckf_release: &'a Option<String>,
         containerd_certs_dir: &'a Option<PathBuf>,
@@ -124,8 +152,7 @@ enum StepInput<'a> {
     Mapping {
         #[serde(flatten)]
         bundle: BundleInput<'a>,
-        #[serde(flatten)]
-        registry: RegistryInput<'a>,
+        registry_target: Option<&'a str>,
     },
     Gateway {
         #[serde(flatten)]
@@ -145,7 +172,7 @@ impl<'a> StepInput<'a> {
     fn of(step: Step, choices: &'a Choices) -> Self {
         match step {
             Step::EnvironmentChecks => StepInput::Checks {
-                registry: RegistryInput::of(choices),
+                registry: RegistryReachInput::of(choices),
                 model: &choices.model,
                 ckf_release: &choices.ckf_release,
                 containerd_certs_dir: &choices.containerd_certs_dir,
@@ -164,7 +191,7 @@ impl<'a> StepInput<'a> {
             },
             Step::PlaceholderMapping => StepInput::Mapping {
                 bundle: BundleInput::of(choices),
-                registry: RegistryInput::of(choices),
+                registry_target: choices.registry.as_ref().map(|r| r.target.as_str()),
             },
             Step::GatewayType | Step::BundlePreview => StepInput::Gateway {
                 bundle: BundleInput::of(choices),

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::engine::{Answer, Command, EngineEvent, InputKind};
 use crate::frontend::view::View;
 use crate::secret::Secret;
-use crate::wizard::StepStatus;
+use crate::wizard::ItemKind;
 
 use super::screens;
 use super::screens::mapping::MappingMode;
@@ -33,9 +33,10 @@ pub enum Overlay {
     ConfirmQuit,
     /// Typing the reason for a skip.
     SkipReason(String),
-    /// Typing the reason for skipping one item of a step (`check:<id>`, `cmd:<id>`).
+    /// Typing the reason for skipping one item of a step (a check, a deploy command).
     SkipItem {
-        key: String,
+        kind: ItemKind,
+        id: String,
         reason: String,
     },
     /// Answering the engine's question; `buffer` is masked on screen for passwords.
@@ -116,22 +117,17 @@ impl App {
                 }
             },
             Overlay::SkipItem {
-                key: item,
+                kind,
+                id,
                 mut reason,
             } => match key.code {
                 KeyCode::Enter if !reason.trim().is_empty() => {
-                    let mut choices = self.view.state.choices.clone();
-                    choices.skips.insert(item, reason);
-                    vec![
-                        Command::SetChoices(Box::new(choices)),
-                        Command::Retry,
-                        Command::RunCurrent,
-                    ]
+                    vec![Command::SkipItem { kind, id, reason }]
                 }
                 KeyCode::Esc => vec![],
                 code => {
                     edit(&mut reason, code);
-                    self.overlay = Overlay::SkipItem { key: item, reason };
+                    self.overlay = Overlay::SkipItem { kind, id, reason };
                     vec![]
                 }
             },
@@ -187,7 +183,6 @@ impl App {
         if let Some(commands) = screens::on_key(self, key) {
             return commands;
         }
-        let status = self.view.state.status(self.view.state.current).clone();
         match key.code {
             KeyCode::Char('?') | KeyCode::F(1) => {
                 self.overlay = Overlay::Help;
@@ -210,15 +205,10 @@ impl App {
                 vec![]
             }
             _ if self.view.running.is_some() => vec![],
-            KeyCode::Enter => match status {
-                StepStatus::Pending => vec![Command::RunCurrent],
-                StepStatus::Failed { .. } => vec![Command::Retry, Command::RunCurrent],
-                StepStatus::Done | StepStatus::Skipped { .. } => vec![Command::Next],
-                StepStatus::Running => vec![],
-            },
+            KeyCode::Enter => vec![Command::Proceed],
             KeyCode::Char('n') | KeyCode::Right => vec![Command::Next],
             KeyCode::Char('b') | KeyCode::Left => vec![Command::Back],
-            KeyCode::Char('r') => vec![Command::Retry, Command::RunCurrent],
+            KeyCode::Char('r') => vec![Command::Retry],
             KeyCode::Char('s') => {
                 self.overlay = Overlay::SkipReason(String::new());
                 vec![]

@@ -115,9 +115,16 @@ pub fn run_wizard(
 ) -> std::io::Result<()> {
     let mut dirty = true;
     loop {
-        while let Ok(ev) = events.try_recv() {
-            app.on_event(&ev);
-            dirty = true;
+        loop {
+            match events.try_recv() {
+                Ok(ev) => {
+                    app.on_event(&ev);
+                    dirty = true;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                // The engine is gone without a word (it cannot be, but never wait for it).
+                Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+            }
         }
         if app.stopped() {
             return Ok(());

@@ -216,10 +216,13 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
                 "y quit    any other key stays".into(),
             ],
         ),
-        Overlay::SkipItem { key, reason } => (
+        Overlay::SkipItem { kind, id, reason } => (
             " Skip one item ",
             vec![
-                format!("Why is {key} skipped? (recorded in the session)"),
+                format!(
+                    "Why is {} skipped? (recorded in the session)",
+                    kind.skip_key(id)
+                ),
                 format!("> {reason}_"),
                 String::new(),
                 "Enter records the skip and runs the step again; Esc cancels".into(),

@@ -9,11 +9,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use ckf_airgap::artifacts::error::ArtifactError;
-use ckf_airgap::synth::member::{
-    Form, ImageSpec, LayerSpec, MemberOptions, write_member,
-};
-use ckf_airgap::synth::names::placeholder_ref;
 use ckf_airgap::artifacts::{ImagesReport, NoHooks, NoProgress, ProcessOptions, process_images};
+use ckf_airgap::synth::member::{Form, ImageSpec, LayerSpec, MemberOptions, write_member};
+use ckf_airgap::synth::names::placeholder_ref;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -80,7 +80,8 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
             return None;
         }
         app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
-            key: crate::engine::steps::checks::skip_key(&row.id),
+            kind: crate::wizard::ItemKind::Check,
+            id: row.id.clone(),
             reason: String::new(),
         };
         return Some(vec![]);

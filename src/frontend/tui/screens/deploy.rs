@@ -114,7 +114,8 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
             return None;
         }
         app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
-            key: crate::engine::steps::deploy::cmd_unit(&row.id),
+            kind: crate::wizard::ItemKind::Command,
+            id: row.id.clone(),
             reason: String::new(),
         };
         return Some(vec![]);

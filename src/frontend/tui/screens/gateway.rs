@@ -10,7 +10,6 @@ use super::common::{heading, status_lines};
 use crate::bundle::gateway::GatewayServiceType;
 use crate::engine::Command;
 use crate::frontend::tui::app::App;
-use crate::wizard::StepStatus;
 
 fn selected(app: &App) -> usize {
     app.screen.choice.unwrap_or_else(|| {
@@ -60,14 +59,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
             app.screen.choice = Some((current + 1).min(GatewayServiceType::ALL.len() - 1))
         }
         KeyCode::Enter => {
-            let mut choices = app.view.state.choices.clone();
-            choices.gateway = Some(GatewayServiceType::ALL[current]);
-            let mut commands = vec![Command::SetChoices(Box::new(choices))];
-            if matches!(status, StepStatus::Failed { .. }) {
-                commands.push(Command::Retry);
-            }
-            commands.push(Command::RunCurrent);
-            return Some(commands);
+            return Some(vec![Command::SetGateway(GatewayServiceType::ALL[current])]);
         }
         _ => return None,
     }

@@ -150,7 +150,10 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
                     .get(app.screen.selected)
                     .map(|r| r.source.clone());
                 Some(match source {
-                    Some(source) => apply(app, vec![(source, buffer.trim().to_string())]),
+                    Some(source) => vec![Command::OverrideTarget {
+                        source,
+                        target: buffer.trim().to_string(),
+                    }],
                     None => vec![],
                 })
             }
@@ -174,17 +177,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
                 };
                 Some(vec![])
             }
-            KeyCode::Enter if !old.is_empty() => {
-                let changes: Vec<(String, String)> = all_rows(app)
-                    .iter()
-                    .filter_map(|r| {
-                        r.target
-                            .strip_prefix(old.as_str())
-                            .map(|rest| (r.source.clone(), format!("{new}{rest}")))
-                    })
-                    .collect();
-                Some(apply(app, changes))
-            }
+            KeyCode::Enter if !old.is_empty() => Some(vec![Command::RewritePrefix { old, new }]),
             code => {
                 edit(if second { &mut new } else { &mut old }, code);
                 app.screen.mapping = MappingMode::Prefix { old, new, second };
@@ -225,22 +218,6 @@ fn browse(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         _ => return None,
     }
     Some(vec![])
-}
-
-/// Records the overrides and checks the mapping again at once.
-fn apply(app: &App, changes: Vec<(String, String)>) -> Vec<Command> {
-    if changes.is_empty() {
-        return vec![];
-    }
-    let mut choices = app.view.state.choices.clone();
-    for (source, target) in changes {
-        choices.mapping_overrides.insert(source, target);
-    }
-    vec![
-        Command::SetChoices(Box::new(choices)),
-        Command::Retry,
-        Command::RunCurrent,
-    ]
 }
 
 fn edit(buffer: &mut String, code: KeyCode) {

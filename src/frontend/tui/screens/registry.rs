@@ -11,8 +11,7 @@ use super::common::{heading, status_lines};
 use crate::engine::Command;
 use crate::frontend::tui::app::App;
 use crate::secret::Secret;
-use crate::wizard::StepStatus;
-use crate::wizard::state::{PasswordSource, RegistryChoice};
+use crate::wizard::state::RegistryChoice;
 
 pub const FIELDS: [&str; 4] = [
     "Registry (host[:port][/prefix])",
@@ -136,37 +135,27 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
             form.values[focus].pop();
         }
         KeyCode::Char(c) => form.values[focus].push(c),
-        KeyCode::Enter => return Some(submit(app, choice, &status)),
+        KeyCode::Enter => return Some(submit(app)),
         _ => {}
     }
     Some(vec![])
 }
 
-fn submit(app: &mut App, previous: Option<RegistryChoice>, status: &StepStatus) -> Vec<Command> {
+fn submit(app: &mut App) -> Vec<Command> {
     let form = &app.screen.form;
     let text = |i: usize| form.values[i].trim().to_string();
-    let mut choices = app.view.state.choices.clone();
-    let base = previous.unwrap_or_default();
-    let password_typed = !form.values[2].is_empty();
-    choices.registry = Some(RegistryChoice {
-        target: text(0),
-        username: Some(text(1)).filter(|u| !u.is_empty()),
-        password_source: if password_typed {
-            Some(PasswordSource::Prompt)
-        } else {
-            base.password_source.clone()
+    let password = Some(form.values[2].clone())
+        .filter(|p| !p.is_empty())
+        .map(Secret::new);
+    let command = Command::SetRegistry {
+        form: crate::wizard::RegistryForm {
+            target: text(0),
+            username: Some(text(1)).filter(|u| !u.is_empty()),
+            password_typed: password.is_some(),
+            ca_file: Some(text(3)).filter(|c| !c.is_empty()).map(Into::into),
         },
-        ca_file: Some(text(3)).filter(|c| !c.is_empty()).map(Into::into),
-        ..base
-    });
-    let mut commands = vec![Command::SetChoices(Box::new(choices))];
-    if password_typed {
-        commands.push(Command::SetPassword(Secret::new(form.values[2].clone())));
-    }
-    if matches!(status, StepStatus::Failed { .. }) {
-        commands.push(Command::Retry);
-    }
-    commands.push(Command::RunCurrent);
+        password,
+    };
     app.screen.form.focus = None;
-    commands
+    vec![command]
 }
