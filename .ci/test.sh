@@ -23,6 +23,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
+bash .ci/layers.sh
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked

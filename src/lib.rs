@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod artifacts;
 pub mod bundle;
+pub mod charm_kind;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -19,12 +19,7 @@ use super::spool::{TEMP_PREFIX, map_write_error, write_mapped};
 
 const YAML_MAX: u64 = 4 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CharmKind {
-    /// Old-style Kubernetes charm: cannot go in a local bundle (bundle-kubeflow#693).
-    PodSpec,
-    Sidecar,
-}
+pub use crate::charm_kind::CharmKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CharmVersion {

@@ -13,11 +13,11 @@ use crate::image_ref::{ImageRef, RefShape};
 /// What the registry step pushed: reference (`host/path:tag` or registry-relative
 /// `path:tag`, including any target prefix) → manifest digest (`sha256:…`).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
-pub struct PushReport {
+pub struct PushedTargets {
     pub images: BTreeMap<String, String>,
 }
 
-impl PushReport {
+impl PushedTargets {
     pub fn new(images: impl IntoIterator<Item = (String, String)>) -> Self {
         Self {
             images: images.into_iter().collect(),
@@ -144,7 +144,7 @@ impl MappingTable {
     }
 
     /// Set each mapped row's status from the push report.
-    pub fn check(&mut self, report: &PushReport) {
+    pub fn check(&mut self, report: &PushedTargets) {
         let pushed: Vec<(String, ImageRef)> = report
             .images
             .keys()
@@ -194,7 +194,7 @@ impl MappingTable {
     }
 
     /// Pushed images no row uses (after `check`).
-    pub fn unused_pushed(&self, report: &PushReport) -> Vec<String> {
+    pub fn unused_pushed(&self, report: &PushedTargets) -> Vec<String> {
         let namespaces: Vec<ImageRef> = self
             .rows
             .iter()

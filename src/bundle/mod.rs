@@ -25,7 +25,7 @@ pub mod yaml;
 pub use crate::image_ref::{ImageRef, RefShape};
 pub use edit::{Edit, EditKind, EditPlan, Edited};
 pub use error::{BundleError, Result};
-pub use mapping::{MappingTable, MatchStatus, PushReport};
+pub use mapping::{MappingTable, MatchStatus, PushedTargets};
 pub use model::{Application, Bundle, Endpoint, Relation};
 pub use podspec::{CharmKind, PodSpecWarning, SeparatelyDeployed};
 pub use scan::{ImageRefSite, RefForm};

@@ -19,11 +19,7 @@ pub const JUJU_ERROR: &str =
     "ERROR cannot deploy bundle: series \"kubernetes\" not supported by charm";
 pub const ISSUE: &str = "canonical/bundle-kubeflow#693";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum CharmKind {
-    PodSpec,
-    Sidecar,
-}
+pub use crate::charm_kind::CharmKind;
 
 /// One application deployed with `juju deploy ./<charm_file> --resource … --config …`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::diagnose::{self, KnownFailure};
 use super::error::RunError;
 use super::juju_status::{ModelStatus, status_cmd};
-use super::plan::{DeployPlan, Step, StepKind};
+use super::plan::{DeployPlan, PlanStep, StepKind};
 use super::runner::{RunEvent, Runner};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +34,7 @@ impl StepOutcome {
 
 /// The engine's persistent record of steps. `is_done` must be true exactly for steps whose last
 /// recorded outcome `finishes()`.
-pub trait Ledger {
+pub trait CommandLedger {
     fn is_done(&self, step_id: &str) -> bool;
     fn record(&mut self, step_id: &str, outcome: &StepOutcome) -> Result<(), String>;
 }
@@ -85,7 +85,7 @@ pub struct DeployReport {
 pub async fn execute(
     runner: &Runner,
     plan: &DeployPlan,
-    ledger: &mut (dyn Ledger + Send),
+    ledger: &mut (dyn CommandLedger + Send),
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
 ) -> Result<DeployReport, DeployError> {
     let mut report = DeployReport::default();
@@ -156,7 +156,7 @@ enum StepError {
 
 async fn run_step(
     runner: &Runner,
-    step: &Step,
+    step: &PlanStep,
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
 ) -> Result<(), StepError> {
     step.write_file().map_err(|e| {
@@ -180,7 +180,7 @@ async fn run_step(
     }
 }
 
-fn already_present(step: &Step, status: &ModelStatus) -> bool {
+fn already_present(step: &PlanStep, status: &ModelStatus) -> bool {
     match &step.kind {
         StepKind::Bundle { applications } => {
             !applications.is_empty() && applications.iter().all(|a| status.has_app(a))
@@ -199,7 +199,7 @@ async fn read_status(runner: &Runner, model: &str) -> Result<ModelStatus, Deploy
 }
 
 fn record(
-    ledger: &mut (dyn Ledger + Send),
+    ledger: &mut (dyn CommandLedger + Send),
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
     id: &str,
     outcome: &StepOutcome,

@@ -41,7 +41,7 @@ pub struct PlannedFile {
 }
 
 #[derive(Debug, Clone)]
-pub struct Step {
+pub struct PlanStep {
     /// Stable across runs, so a ledger can say which steps are finished.
     pub id: String,
     pub kind: StepKind,
@@ -52,7 +52,7 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct DeployPlan {
     pub model: String,
-    pub steps: Vec<Step>,
+    pub steps: Vec<PlanStep>,
     /// Things the operator should read before confirming (resources left unmapped, …).
     pub warnings: Vec<String>,
 }
@@ -88,7 +88,7 @@ impl DeployPlan {
         let bundle = Bundle::load(input.bundle_path)?;
         let model = input.model;
         let mut warnings = Vec::new();
-        let mut steps = vec![Step {
+        let mut steps = vec![PlanStep {
             id: "deploy-bundle".into(),
             kind: StepKind::Bundle {
                 applications: bundle.applications.iter().map(|a| a.name.clone()).collect(),
@@ -112,7 +112,7 @@ impl DeployPlan {
             "relate"
         };
         for [a, b] in &input.separate.relations {
-            steps.push(Step {
+            steps.push(PlanStep {
                 id: format!("relate:{a}|{b}"),
                 kind: StepKind::Relation {
                     a: a.clone(),
@@ -147,7 +147,7 @@ impl DeployPlan {
         out
     }
 
-    pub fn step(&self, id: &str) -> Option<&Step> {
+    pub fn step(&self, id: &str) -> Option<&PlanStep> {
         self.steps.iter().find(|s| s.id == id)
     }
 
@@ -165,7 +165,7 @@ impl DeployPlan {
     }
 }
 
-impl Step {
+impl PlanStep {
     pub fn write_file(&self) -> io::Result<()> {
         if let Some(f) = &self.file {
             if let Some(dir) = f.path.parent() {
@@ -181,7 +181,7 @@ fn app_step(
     input: &PlanInput<'_>,
     app: &SeparateApp,
     warnings: &mut Vec<String>,
-) -> Result<Step, PlanError> {
+) -> Result<PlanStep, PlanError> {
     let charm =
         find_charm(input.charms, &app.charm_file).ok_or_else(|| PlanError::MissingCharm {
             application: app.application.clone(),
@@ -224,7 +224,7 @@ fn app_step(
         args.push("--trust".into());
     }
     args.extend(["--model".to_owned(), input.model.to_owned()]);
-    Ok(Step {
+    Ok(PlanStep {
         id: format!("deploy:{}", app.application),
         kind: StepKind::App {
             application: app.application.clone(),

@@ -121,8 +121,10 @@ impl Engine {
                     None => return Ok(StopReason::Finished),
                 }
             } else {
-                // The state as the operator decides on it: the one signal that the engine waits.
+                // The state as the operator decides on it, then the one signal that the engine
+                // waits.
                 self.send_state();
+                let _ = self.events.send(EngineEvent::Waiting);
                 tokio::select! {
                     c = commands.recv() => c.unwrap_or(Command::Quit),
                     () = cancel.cancelled() => Command::Quit,
@@ -450,7 +452,7 @@ impl Engine {
 /// The mapping step's rows as it last published them (`source`, `target`), for a prefix
 /// rewrite; none before the step ran.
 fn mapping_rows(session_dir: &std::path::Path) -> Vec<(String, String)> {
-    super::steps::mapping::published_rows(session_dir)
+    super::steps::session_outputs::published_rows(session_dir)
         .into_iter()
         .map(|r| (r.source, r.target))
         .collect()

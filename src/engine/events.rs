@@ -139,6 +139,9 @@ pub enum EngineEvent {
     },
     /// Something the operator should read (an invalidation, a refusal, a resume).
     Notice(String),
+    /// The engine waits for the operator's next command (sent once per wait, after the state
+    /// it waits in): a prompting front end asks exactly then.
+    Waiting,
     Stopped(StopReason),
 }
 

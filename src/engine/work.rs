@@ -20,8 +20,9 @@ pub enum StepError {
 }
 
 impl StepError {
-    pub fn failed(message: impl Into<String>) -> StepError {
-        StepError::Failed(message.into())
+    /// The step failed with this message (any error's text: it says what to do).
+    pub fn failed(message: impl std::fmt::Display) -> StepError {
+        StepError::Failed(message.to_string())
     }
 }
 

@@ -10,7 +10,10 @@ use crate::engine::{EngineEvent, Level, StopReason};
 /// The line printed for an event, or None for events with nothing to say.
 pub fn line(event: &EngineEvent) -> Option<String> {
     Some(match event {
-        EngineEvent::State(_) | EngineEvent::UnitDone { .. } | EngineEvent::StepData { .. } => {
+        EngineEvent::State(_)
+        | EngineEvent::UnitDone { .. }
+        | EngineEvent::StepData { .. }
+        | EngineEvent::Waiting => {
             return None;
         }
         EngineEvent::StepStarted(step) => format!("[{step}] started"),

@@ -75,7 +75,7 @@ pub async fn run(
             }
             match &event {
                 EngineEvent::Stopped(reason) => return reason.clone(),
-                EngineEvent::State(_) if view.running.is_none() => idle = true,
+                EngineEvent::Waiting => idle = true,
                 EngineEvent::NeedsInput(_) => idle = true,
                 _ => {}
             }

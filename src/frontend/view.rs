@@ -57,7 +57,7 @@ impl View {
                 };
                 self.push_log(format!("{prefix}{line}"));
             }
-            EngineEvent::UnitDone { .. } => {}
+            EngineEvent::UnitDone { .. } | EngineEvent::Waiting => {}
             EngineEvent::StepFinished { step, status } => {
                 self.running = None;
                 self.question = None;

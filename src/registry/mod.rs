@@ -25,7 +25,7 @@ pub use progress::{ImageState, LayerState, NoProgress, PushProgress, PushStats, 
 pub use push::{
     BlobFile, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, ImageFailure, LayerCompression,
     LayerFile, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
-    PushFailure, PushImage, PushOptions, PushReport, PushedImage, Pusher, StoredAs,
+    PushFailure, PushImage, PushOptions, PushOutcome, PushReport, PushedImage, Pusher, StoredAs,
 };
 pub use target::RegistryTarget;
 pub use tls::{CertInfo, CertSummary, TlsOptions};

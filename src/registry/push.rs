@@ -131,8 +131,16 @@ pub struct PushedImage {
     pub target: String,
     pub manifest_digest: String,
     pub media_type: String,
-    /// "pushed" or "already-present".
-    pub status: String,
+    pub status: PushOutcome,
+}
+
+/// What the push did for one image (written as `pushed` / `already-present` in the report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushOutcome {
+    Pushed,
+    /// Complete under its tag already (a resumed or repeated push): nothing was sent.
+    AlreadyPresent,
 }
 
 /// The push report, one entry per image, in input order.
@@ -369,7 +377,7 @@ impl Pusher {
                         match &r {
                             Ok(p) => {
                                 PushStats::add(&self.stats.images_done, 1);
-                                let state = if p.status == "already-present" {
+                                let state = if p.status == PushOutcome::AlreadyPresent {
                                     ImageState::AlreadyPresent {
                                         digest: p.manifest_digest.clone(),
                                     }
@@ -496,7 +504,7 @@ impl Pusher {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
-            status: "already-present".into(),
+            status: PushOutcome::AlreadyPresent,
         }))
     }
 
@@ -521,7 +529,7 @@ impl Pusher {
                     target: target_ref,
                     manifest_digest: recorded,
                     media_type: String::new(),
-                    status: "already-present".into(),
+                    status: PushOutcome::AlreadyPresent,
                 });
             }
         }
@@ -633,7 +641,7 @@ impl Pusher {
             target: target_ref,
             manifest_digest: digest,
             media_type: media_type.to_string(),
-            status: "pushed".into(),
+            status: PushOutcome::Pushed,
         })
     }
 

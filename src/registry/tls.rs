@@ -4,7 +4,7 @@
 //! "x509: certificate signed by unknown authority" is).
 
 use std::fmt;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,7 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientConfig, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -549,10 +550,10 @@ fn system_bundle() -> Option<PathBuf> {
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(f))
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(pem_error)?
         .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+        .map_err(pem_error)?;
     if certs.is_empty() {
         return Err("it holds no PEM certificate".into());
     }
@@ -560,10 +561,17 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    rustls_pemfile::private_key(&mut BufReader::new(f))
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "it holds no PEM private key".into())
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        pem::Error::NoItemsFound => "it holds no PEM private key".into(),
+        other => pem_error(other),
+    })
+}
+
+fn pem_error(e: pem::Error) -> String {
+    match e {
+        pem::Error::Io(io) => io.to_string(),
+        other => format!("it is not valid PEM: {other}"),
+    }
 }
 
 fn add_cas(

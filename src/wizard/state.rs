@@ -44,7 +44,7 @@ impl StepStatus {
 
 /// The finished units of work of one step, keyed by a unit id the step chooses (a layer digest,
 /// a juju command, ...). A unit in the ledger is never done again while the step's inputs stand.
-pub type Ledger = BTreeMap<String, serde_json::Value>;
+pub type UnitLedger = BTreeMap<String, serde_json::Value>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StepRecord {
@@ -53,7 +53,7 @@ pub struct StepRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub ledger: Ledger,
+    pub ledger: UnitLedger,
     /// A message for the operator about this step (why it was interrupted or invalidated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

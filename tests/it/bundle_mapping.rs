@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ckf_airgap::bundle::error::BundleError;
-use ckf_airgap::bundle::mapping::{MappingConflict, MappingTable, MatchStatus, PushReport};
+use ckf_airgap::bundle::mapping::{MappingConflict, MappingTable, MatchStatus, PushedTargets};
 use ckf_airgap::bundle::rewrite::plan_image_edits;
 use ckf_airgap::bundle::scan::{ImageRefSite, scan_document};
 use ckf_airgap::bundle::yaml::Document;
@@ -53,7 +53,7 @@ fn rows_are_per_distinct_source_and_default_targets_swap_the_registry() {
 #[test]
 fn statuses_matched_missing_ambiguous_and_unused() {
     let (_, _, mut t) = table();
-    let report = PushReport::new([
+    let report = PushedTargets::new([
         (format!("{T}/kserve/agent:v0.10.0"), D1.to_owned()),
         (
             "ckf/google-containers/busybox:1.36".to_owned(),
@@ -108,7 +108,7 @@ fn statuses_matched_missing_ambiguous_and_unused() {
 #[test]
 fn same_path_pushed_under_two_hosts_is_ambiguous() {
     let (_, _, mut t) = table();
-    let report = PushReport::new([
+    let report = PushedTargets::new([
         ("a.example.com/ckf/x/missing:1".to_owned(), D1.to_owned()),
         ("b.example.com/ckf/x/missing:1".to_owned(), D2.to_owned()),
     ]);
@@ -121,7 +121,7 @@ fn same_path_pushed_under_two_hosts_is_ambiguous() {
 #[test]
 fn pinning_by_digest_writes_repo_at_digest() {
     let (doc, sites, mut t) = table();
-    t.check(&PushReport::new([(
+    t.check(&PushedTargets::new([(
         format!("{T}/kserve/agent:v0.10.0"),
         D1.to_owned(),
     )]));
@@ -239,6 +239,6 @@ fn a_library_value_maps_to_the_image_the_push_names() {
         t.row(&source).unwrap().target.as_deref(),
         Some(pushed.as_str())
     );
-    t.check(&PushReport::new([(pushed.clone(), D1.to_owned())]));
+    t.check(&PushedTargets::new([(pushed.clone(), D1.to_owned())]));
     assert_eq!(status(&t, &source), MatchStatus::Matched(pushed));
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::support::{run, text};
 use ckf_airgap::artifacts::charms::CharmVersion;
 use ckf_airgap::artifacts::{CharmInfo, CharmKind, Inventory};
-use ckf_airgap::engine::steps::push_report::{PushReportFile, PushedImage};
+use ckf_airgap::engine::steps::push_report::{ReportedImage, SessionPushReport};
 use ckf_airgap::session::SessionStore;
 
 const TARGET: &str = "registry.example.com:5443/ckf";
@@ -112,22 +112,22 @@ fn write_push_report(s: &Setup, skip: &[&str]) {
             format!("{path}:latest")
         };
         let target = format!("{TARGET}/{tagged}");
-        if images.iter().any(|i: &PushedImage| i.target == target) {
+        if images.iter().any(|i: &ReportedImage| i.target == target) {
             continue;
         }
-        images.push(PushedImage {
+        images.push(ReportedImage {
             source: source.clone(),
             target,
             digest: format!("sha256:{:064x}", images.len() + 1),
         });
     }
     // istio's images under the namespace the bundle names as global-hub.
-    images.push(PushedImage {
+    images.push(ReportedImage {
         source: format!("{PLACEHOLDER}istio/pilot:1.16.2"),
         target: format!("{TARGET}/istio/pilot:1.16.2"),
         digest: format!("sha256:{:064x}", 999),
     });
-    let report = PushReportFile { images };
+    let report = SessionPushReport { images };
     std::fs::write(
         s.session_dir.join("push-report.json"),
         serde_json::to_vec(&report).unwrap(),
@@ -218,9 +218,9 @@ fn an_override_in_the_answers_file_maps_a_reference_by_hand() {
     );
     write_push_report(&s, &["katib-ui"]);
     let report_path = s.session_dir.join("push-report.json");
-    let mut report: PushReportFile =
+    let mut report: SessionPushReport =
         serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
-    report.images.push(PushedImage {
+    report.images.push(ReportedImage {
         source: "elsewhere/katib-ui".into(),
         target: "registry.example.com:5443/ckf/katib/ui:v0.15.0".into(),
         digest: format!("sha256:{:064x}", 4242),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::cluster_support::{Fakes, answer_file, manifest_dir, scenario};
 use ckf_airgap::bundle::podspec::SeparatelyDeployed;
 use ckf_airgap::cluster::Version;
-use ckf_airgap::cluster::deploy::{self, DeployError, Ledger, StepOutcome};
+use ckf_airgap::cluster::deploy::{self, CommandLedger, DeployError, StepOutcome};
 use ckf_airgap::cluster::diagnose::KnownFailure;
 use ckf_airgap::cluster::plan::{DeployPlan, PlanError, PlanInput, StepKind};
 use saphyr::{LoadableYamlNode, Yaml};
@@ -41,7 +41,7 @@ impl FileLedger {
     }
 }
 
-impl Ledger for FileLedger {
+impl CommandLedger for FileLedger {
     fn is_done(&self, id: &str) -> bool {
         self.steps.get(id).is_some_and(StepOutcome::finishes)
     }

@@ -112,7 +112,10 @@ async fn pushes_images_verifies_with_skopeo_and_a_repeat_sends_nothing() {
     assert_eq!((s3.bytes_sent, s3.blobs_uploaded), (0, 0));
     for (again, first) in report3.images.iter().zip(&report.images) {
         assert_eq!(again.manifest_digest, first.manifest_digest);
-        assert_eq!(again.status, "already-present");
+        assert_eq!(
+            again.status,
+            ckf_airgap::registry::PushOutcome::AlreadyPresent
+        );
     }
 
     // Elsewhere in the registry the layers are compressed again; the gzip stream is
@@ -126,7 +129,7 @@ async fn pushes_images_verifies_with_skopeo_and_a_repeat_sends_nothing() {
     let report4 = elsewhere.push(&images).await.unwrap();
     for (other, first) in report4.images.iter().zip(&report.images) {
         assert_eq!(other.manifest_digest, first.manifest_digest);
-        assert_eq!(other.status, "pushed");
+        assert_eq!(other.status, ckf_airgap::registry::PushOutcome::Pushed);
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::common::{blocking, required_path};
+use super::session_outputs::{inventory_path, work_dir};
 use crate::artifacts::charms::CharmVersion;
 use crate::artifacts::{
     self, CharmInfo, CrossCheck, DeploymentNeeds, ImageHooks, ImageRecord, Inventory,
@@ -23,37 +24,8 @@ use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::work::StepError;
 
-pub const INVENTORY_FILE: &str = "inventory.json";
 const RECORDS_DIR: &str = "inventory-images";
 const CHARMS_UNIT: &str = "charms";
-
-/// The work directory: the operator's choice, else a folder in the session.
-pub fn work_dir(ctx: &StepContext) -> PathBuf {
-    ctx.choices()
-        .work_dir
-        .unwrap_or_else(|| ctx.session_dir().join("work"))
-}
-
-pub fn inventory_path(session_dir: &Path) -> PathBuf {
-    session_dir.join(INVENTORY_FILE)
-}
-
-/// Reads the inventory written by a finished artifacts step.
-pub fn load_inventory(session_dir: &Path) -> Result<Inventory, StepError> {
-    let path = inventory_path(session_dir);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        StepError::failed(format!(
-            "cannot read the inventory {}: {e}. Run the Artifacts step first.",
-            path.display()
-        ))
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        StepError::failed(format!(
-            "the inventory {} is damaged ({e}); retry the Artifacts step to rebuild it",
-            path.display()
-        ))
-    })
-}
 
 /// Sets the flag the blocking reader watches when the step's future is dropped (quit, signal).
 struct CancelOnDrop(Arc<AtomicBool>);

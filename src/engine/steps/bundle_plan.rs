@@ -5,14 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::artifacts::load_inventory;
 use super::common::required_path;
-use super::push_report::{self, PushReportFile};
-use crate::artifacts::CharmKind as ArchiveCharmKind;
+use super::push_report::{self, SessionPushReport};
+use super::session_outputs::load_inventory;
 use crate::bundle::mapping::MappingTable;
 use crate::bundle::model::Bundle;
-use crate::bundle::podspec::CharmKind;
 use crate::bundle::scan::{self, ImageRefSite};
+use crate::charm_kind::CharmKind;
 use crate::engine::context::StepContext;
 use crate::engine::work::StepError;
 use crate::wizard::Step;
@@ -38,10 +37,6 @@ impl BundlePlan {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> StepError {
-    StepError::failed(e.to_string())
-}
-
 pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
     let path = required_path(
         ctx,
@@ -61,20 +56,20 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
                 "no registry target is chosen: go back to Registry login (answers: registry.target)",
             )
         })?;
-    let bundle = Bundle::load(&path).map_err(failed)?;
+    let bundle = Bundle::load(&path).map_err(StepError::failed)?;
     let sites = scan::scan_document(&bundle.doc);
     let placeholder = choices
         .placeholder_registry
         .clone()
         .or_else(|| scan::detect_placeholder(&sites));
-    let report = match PushReportFile::load(&push_report::path(&ctx.session_dir())) {
-        Ok(report) => Some(report.to_mapping_report()),
+    let report = match SessionPushReport::load(&push_report::path(&ctx.session_dir())) {
+        Ok(report) => Some(report.pushed_targets()),
         Err(e) if pushed_by_us(ctx) => return Err(StepError::failed(e)),
         Err(_) => None,
     };
     let build_table = |sites: &[ImageRefSite]| -> Result<MappingTable, StepError> {
-        let mut table =
-            MappingTable::build(sites, placeholder.as_deref(), &target).map_err(failed)?;
+        let mut table = MappingTable::build(sites, placeholder.as_deref(), &target)
+            .map_err(StepError::failed)?;
         table.pin_digests = choices.pin_digests;
         for (source, override_target) in &choices.mapping_overrides {
             if table.row(source).is_none() {
@@ -114,19 +109,13 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
             inventory
                 .charms
                 .iter()
-                .map(|c| {
-                    let kind = match c.kind {
-                        ArchiveCharmKind::PodSpec => CharmKind::PodSpec,
-                        ArchiveCharmKind::Sidecar => CharmKind::Sidecar,
-                    };
-                    (c.name.clone(), kind)
-                })
+                .map(|c| (c.name.clone(), c.kind))
                 .collect(),
             inventory
                 .charms
                 .iter()
                 .map(|c| {
-                    let file = super::artifacts::work_dir(ctx).join(&c.spool_path);
+                    let file = super::session_outputs::work_dir(ctx).join(&c.spool_path);
                     (c.name.clone(), file.display().to_string())
                 })
                 .collect(),

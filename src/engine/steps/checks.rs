@@ -6,10 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::common::blocking;
+use super::common::{blocking, registry_address, release, runner};
 use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint, RegistryOutcome};
-use crate::cluster::cmd::Tools;
-use crate::cluster::release::CkfRelease;
 use crate::cluster::runner::Runner;
 use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
 use crate::engine::context::StepContext;
@@ -17,29 +15,6 @@ use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::step_data::{CheckRow, StepData, Verdict};
 use crate::engine::work::StepError;
 use crate::wizard::Choices;
-
-pub const DEFAULT_RELEASE: CkfRelease = CkfRelease::V1_7;
-
-/// The release chosen, or the one the air-gapped bundles are for.
-pub fn release(choices: &Choices) -> Result<CkfRelease, StepError> {
-    match &choices.ckf_release {
-        None => Ok(DEFAULT_RELEASE),
-        Some(name) => CkfRelease::parse(name).ok_or_else(|| {
-            StepError::failed(format!(
-                "{name:?} is not a Charmed Kubeflow release this tool knows (deploy.ckf_release: 1.7 ... 1.11)"
-            ))
-        }),
-    }
-}
-
-/// `host[:port]` of the registry target (the path prefix is not part of the address).
-pub fn registry_address(target: &str) -> &str {
-    target.split('/').next().unwrap_or(target)
-}
-
-pub fn runner() -> Runner {
-    Runner::new(Tools::default()).with_kubectl_fallback()
-}
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
@@ -117,7 +92,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     publish(&results);
 
     if let Some(images) = &choices.images_archive {
-        let dir = super::artifacts::work_dir(&ctx);
+        let dir = super::session_outputs::work_dir(&ctx);
         let images = images.clone();
         let estimate = blocking(move || crate::artifacts::estimate_space(&images)).await?;
         let probe_dir = nearest_existing(&dir);
@@ -180,7 +155,7 @@ async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> Regi
     let mut config = RegistryConfig::new(target);
     config.connect_timeout = std::time::Duration::from_secs(10);
     config.retry.max_attempts = 1;
-    config.tls = super::registry::tls_options(choice);
+    config.tls = super::registry_client::tls_options(choice);
     let client = match RegistryClient::new(config) {
         Ok(c) => c,
         Err(e) => {

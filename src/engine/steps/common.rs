@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::cluster::cmd::Tools;
+use crate::cluster::release::CkfRelease;
+use crate::cluster::runner::Runner;
+
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest};
 use crate::engine::work::StepError;
@@ -55,4 +59,27 @@ pub async fn required_path(
     }
     ctx.update_choices(|c| set(c, path.clone()))?;
     Ok(path)
+}
+
+pub const DEFAULT_RELEASE: CkfRelease = CkfRelease::V1_7;
+
+/// The release chosen, or the one the air-gapped bundles are for.
+pub fn release(choices: &Choices) -> Result<CkfRelease, StepError> {
+    match &choices.ckf_release {
+        None => Ok(DEFAULT_RELEASE),
+        Some(name) => CkfRelease::parse(name).ok_or_else(|| {
+            StepError::failed(format!(
+                "{name:?} is not a Charmed Kubeflow release this tool knows (deploy.ckf_release: 1.7 ... 1.11)"
+            ))
+        }),
+    }
+}
+
+/// `host[:port]` of the registry target (the path prefix is not part of the address).
+pub fn registry_address(target: &str) -> &str {
+    target.split('/').next().unwrap_or(target)
+}
+
+pub fn runner() -> Runner {
+    Runner::new(Tools::default()).with_kubectl_fallback()
 }

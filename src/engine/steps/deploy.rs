@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::artifacts::{load_inventory, work_dir};
-use super::checks::{registry_address, release, runner};
+use super::common::{registry_address, release, runner};
+use super::session_outputs::DASHBOARD_UNIT;
+use super::session_outputs::{load_inventory, work_dir};
 use crate::bundle::podspec::SeparatelyDeployed;
 use crate::cluster::checks::{self as cluster_checks, CheckStatus};
-use crate::cluster::deploy::{self, DeployError, DeployEvent, Ledger, StepOutcome};
+use crate::cluster::deploy::{self, CommandLedger, DeployError, DeployEvent, StepOutcome};
 use crate::cluster::juju_setup::{self, ImageRepo};
 use crate::cluster::plan::{DeployPlan, PlanInput};
 use crate::cluster::runner::{RunEvent, Runner};
@@ -25,19 +26,13 @@ use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::work::StepError;
 
-pub const DASHBOARD_UNIT: &str = "dashboard";
-
-fn failed(e: impl std::fmt::Display) -> StepError {
-    StepError::failed(e.to_string())
-}
-
 pub fn cmd_unit(id: &str) -> String {
     crate::wizard::ItemKind::Command.skip_key(id)
 }
 
 /// The bundle to deploy: the one the preview wrote, else the chosen one as it is.
 fn bundle_to_deploy(ctx: &StepContext) -> Result<PathBuf, StepError> {
-    super::preview::written(ctx, "bundle")
+    super::session_outputs::written(ctx, "bundle")
         .or_else(|| ctx.choices().bundle)
         .ok_or_else(|| {
             StepError::failed(
@@ -49,15 +44,15 @@ fn bundle_to_deploy(ctx: &StepContext) -> Result<PathBuf, StepError> {
 /// The charms deployed one by one: the preview's moved-out PodSpec charms, else the plan the
 /// operator named or the release's published one.
 fn separate_plan(ctx: &StepContext) -> Result<SeparatelyDeployed, StepError> {
-    match super::preview::written(ctx, "separately_deployed") {
-        Some(path) => SeparatelyDeployed::load(&path).map_err(failed),
+    match super::session_outputs::written(ctx, "separately_deployed") {
+        Some(path) => SeparatelyDeployed::load(&path).map_err(StepError::failed),
         None => super::separate::plan(&ctx.choices()),
     }
 }
 
 /// Placeholder reference → pushed reference, as the mapping step decided.
 fn image_map(ctx: &StepContext) -> BTreeMap<String, String> {
-    let path = ctx.session_dir().join(super::mapping::MAPPING_FILE);
+    let path = ctx.session_dir().join(super::session_outputs::MAPPING_FILE);
     let Ok(bytes) = std::fs::read(&path) else {
         return BTreeMap::new();
     };
@@ -105,7 +100,7 @@ struct SessionLedger {
     ctx: StepContext,
 }
 
-impl Ledger for SessionLedger {
+impl CommandLedger for SessionLedger {
     fn is_done(&self, step_id: &str) -> bool {
         self.ctx
             .ledger_value(&cmd_unit(step_id))
@@ -205,7 +200,7 @@ async fn bootstrap(
             controller.title, controller.evidence
         )));
     }
-    let client = super::registry::client(ctx).await?;
+    let client = super::registry_client::client(ctx).await?;
     let mut repo = ImageRepo::new(&address, &prefix);
     if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
         repo = repo.with_credentials(user, password.expose());
@@ -219,7 +214,7 @@ async fn bootstrap(
         ctx.phase("registering MicroK8s with Juju (juju add-k8s)");
         juju_setup::add_k8s(runner, CLOUD, None, &mut sink)
             .await
-            .map_err(failed)?;
+            .map_err(StepError::failed)?;
         ctx.record_unit("add-k8s", json!({ "cloud": CLOUD }))?;
     }
     if !ctx.is_done("bootstrap") {
@@ -298,7 +293,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         config_dir: &config_dir,
         model: &model,
     })
-    .map_err(failed)?;
+    .map_err(StepError::failed)?;
     for warning in &plan.warnings {
         ctx.log(Level::Warn, warning.clone());
     }
@@ -447,7 +442,7 @@ async fn settle(
     };
     match watch::watch(runner, &options, &mut on_round)
         .await
-        .map_err(failed)?
+        .map_err(StepError::failed)?
     {
         WatchOutcome::AllActive(round) => {
             ctx.log(

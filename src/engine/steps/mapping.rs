@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::bundle_plan;
+use super::session_outputs::{MAPPING_FILE, ROWS_FILE};
 use crate::bundle::mapping::MatchStatus;
 use crate::bundle::mapping::{MappingConflict, MappingRow, MappingTable};
 use crate::engine::context::StepContext;
@@ -57,19 +58,6 @@ pub fn rows_view(tables: &[&MappingTable]) -> Vec<MappingRowView> {
     };
     rows.sort_by_key(|r| rank(&r.state));
     rows
-}
-
-pub const MAPPING_FILE: &str = "mapping.json";
-/// The rows as the screen shows them, written at every run (also a failed one), so a command
-/// such as a prefix rewrite works on what the operator sees.
-pub const ROWS_FILE: &str = "mapping-rows.json";
-
-/// The rows the mapping step last published in this session; none before it ran.
-pub fn published_rows(session_dir: &std::path::Path) -> Vec<MappingRowView> {
-    std::fs::read(session_dir.join(ROWS_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
 }
 
 /// Two different sources written as the same target, across every table.
@@ -161,8 +149,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         return Err(StepError::failed(message));
     }
     let report_path = super::push_report::path(&ctx.session_dir());
-    if let Ok(report) = super::push_report::PushReportFile::load(&report_path) {
-        let report = report.to_mapping_report();
+    if let Ok(report) = super::push_report::SessionPushReport::load(&report_path) {
+        let report = report.pushed_targets();
         let unused: Vec<Vec<String>> = tables.iter().map(|t| t.unused_pushed(&report)).collect();
         for image in unused.first().into_iter().flatten() {
             if unused.iter().all(|u| u.contains(image)) {

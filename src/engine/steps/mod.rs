@@ -5,7 +5,7 @@
 pub mod artifacts;
 mod bundle_plan;
 pub mod checks;
-mod common;
+pub mod common;
 pub mod deploy;
 pub mod gateway;
 pub mod mapping;
@@ -13,7 +13,9 @@ pub mod preview;
 pub mod push;
 pub mod push_report;
 pub mod registry;
+pub mod registry_client;
 pub mod separate;
+pub mod session_outputs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -236,7 +238,7 @@ impl StepWork for Builtin {
 /// What the operator does next. The dashboard address comes from the deploy step once it
 /// can read the cluster; until then the way to find it is given.
 fn finish_view(ctx: &StepContext) -> FinishView {
-    let written = preview::written(ctx, "bundle").map(|p| p.display().to_string());
+    let written = session_outputs::written(ctx, "bundle").map(|p| p.display().to_string());
     let mut next_steps = Vec::new();
     if let Some(bundle) = written {
         next_steps.push(format!("Edited bundle: {bundle}"));
@@ -251,7 +253,7 @@ fn finish_view(ctx: &StepContext) -> FinishView {
     let dashboard = ctx.with_state(|s| {
         s.record(Step::JujuDeploy)
             .ledger
-            .get(deploy::DASHBOARD_UNIT)
+            .get(session_outputs::DASHBOARD_UNIT)
             .and_then(|v| v.get("url"))
             .and_then(|v| v.as_str())
             .map(str::to_string)

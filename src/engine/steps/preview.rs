@@ -7,45 +7,30 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::bundle_plan;
+use super::session_outputs::WRITTEN_UNIT;
 use crate::bundle::{charms, diff, gateway, podspec, rewrite, write};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::work::StepError;
 
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
-const WRITTEN_UNIT: &str = "written";
-
-/// A file the preview wrote in this session: `bundle`, `report` or `separately_deployed`.
-pub fn written(ctx: &StepContext, which: &str) -> Option<PathBuf> {
-    ctx.with_state(|s| {
-        s.record(crate::wizard::Step::BundlePreview)
-            .ledger
-            .get(WRITTEN_UNIT)
-            .and_then(|v| v.get(which))
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from)
-    })
-}
-
-fn failed(e: impl std::fmt::Display) -> StepError {
-    StepError::failed(e.to_string())
-}
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let plan = bundle_plan::build(&ctx).await?;
     let choices = ctx.choices();
-    let mut edits =
-        rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table).map_err(failed)?;
+    let mut edits = rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table)
+        .map_err(StepError::failed)?;
 
     if !plan.charm_files.is_empty() {
-        let rewrite = charms::plan_charm_paths(&plan.bundle, &plan.charm_files).map_err(failed)?;
+        let rewrite =
+            charms::plan_charm_paths(&plan.bundle, &plan.charm_files).map_err(StepError::failed)?;
         for missing in &rewrite.missing {
             ctx.log(Level::Warn, missing.message());
         }
         edits.merge(rewrite.plan);
     }
     if let Some(choice) = choices.gateway {
-        edits.merge(gateway::plan_gateway(&plan.bundle, choice).map_err(failed)?);
+        edits.merge(gateway::plan_gateway(&plan.bundle, choice).map_err(StepError::failed)?);
     }
     let warnings = podspec::detect_podspec(&plan.bundle, &plan.charm_kinds);
     let mut separate = None;
@@ -53,12 +38,13 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         for w in &warnings {
             ctx.log(Level::Warn, w.message.clone());
         }
-        let moved = podspec::plan_podspec_move(&plan.bundle, &warnings).map_err(failed)?;
+        let moved =
+            podspec::plan_podspec_move(&plan.bundle, &warnings).map_err(StepError::failed)?;
         edits.merge(moved.edit);
         separate = Some(moved.plan);
     }
 
-    let edited = edits.apply(&plan.bundle.doc).map_err(failed)?;
+    let edited = edits.apply(&plan.bundle.doc).map_err(StepError::failed)?;
     let output: PathBuf = choices
         .bundle_output
         .clone()
@@ -93,8 +79,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let report = plan
         .table
         .report(&plan.sites, &name(&plan.path), &name(&output));
-    let written =
-        write::write_outputs(&plan.path, Some(&output), &edited.text, &report).map_err(failed)?;
+    let written = write::write_outputs(&plan.path, Some(&output), &edited.text, &report)
+        .map_err(StepError::failed)?;
     let mut detail = json!({
         "bundle": written.bundle,
         "report": written.report,
@@ -107,7 +93,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 .to_yaml("# Deployed one by one by ckf-airgap")
                 .as_bytes(),
         )
-        .map_err(failed)?;
+        .map_err(StepError::failed)?;
         ctx.log(
             Level::Info,
             format!(

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use super::artifacts::{load_inventory, work_dir};
-use super::push_report::{PushReportFile, PushedImage as ReportLine};
+use super::push_report::{ReportedImage, SessionPushReport};
+use super::session_outputs::{load_inventory, work_dir};
 use crate::artifacts::{ImageRecord, LayerRecord};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
@@ -20,10 +20,6 @@ use crate::registry::{
     BlobFile, ImageState, LayerFile, LayerState, PushImage, PushLedger, PushOptions, PushProgress,
     PushedBlob, Pusher, StoredAs,
 };
-
-fn failed(e: impl std::fmt::Display) -> StepError {
-    StepError::failed(e.to_string())
-}
 
 /// Adapts an image read by the artifacts step to what the pusher takes.
 pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
@@ -328,7 +324,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // Images the artifacts step could not keep (too little disk) are read again from the
     // archive one at a time, pushed, and their spool dropped before the next.
     let streamed = inventory.images.iter().any(|r| !spooled(r, &work));
-    let client = super::registry::client(&ctx).await?;
+    let client = super::registry_client::client(&ctx).await?;
     let images: Vec<PushImage> = inventory
         .images
         .iter()
@@ -391,11 +387,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             stats.blobs_present
         ),
     );
-    let file = PushReportFile {
+    let file = SessionPushReport {
         images: report
             .images
             .iter()
-            .map(|i| ReportLine {
+            .map(|i| ReportedImage {
                 source: i.source.clone(),
                 target: i.target.clone(),
                 digest: i.manifest_digest.clone(),
@@ -403,7 +399,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             .collect(),
     };
     let path: PathBuf = super::push_report::path(&ctx.session_dir());
-    let bytes = serde_json::to_vec_pretty(&file).map_err(failed)?;
+    let bytes = serde_json::to_vec_pretty(&file).map_err(StepError::failed)?;
     crate::durable::write_file(&path, &bytes)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
     ctx.log(Level::Info, format!("push report: {}", path.display()));

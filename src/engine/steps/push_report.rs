@@ -5,17 +5,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::mapping::PushReport;
+use crate::bundle::mapping::PushedTargets;
 
 pub const PUSH_REPORT_FILE: &str = "push-report.json";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushReportFile {
-    pub images: Vec<PushedImage>,
+pub struct SessionPushReport {
+    pub images: Vec<ReportedImage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushedImage {
+pub struct ReportedImage {
     /// The reference in the archive (`RepoTags`), e.g. `172.17.0.2:5000/istio/proxyv2:1.16.2`.
     pub source: String,
     /// Where it was pushed, e.g. `registry.example.com:5443/ckf/istio/proxyv2:1.16.2`.
@@ -28,8 +28,8 @@ pub fn path(session_dir: &Path) -> PathBuf {
     session_dir.join(PUSH_REPORT_FILE)
 }
 
-impl PushReportFile {
-    pub fn load(path: &Path) -> Result<PushReportFile, String> {
+impl SessionPushReport {
+    pub fn load(path: &Path) -> Result<SessionPushReport, String> {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         serde_json::from_slice(&bytes)
@@ -37,8 +37,8 @@ impl PushReportFile {
     }
 
     /// The form the mapping table checks against: target reference → manifest digest.
-    pub fn to_mapping_report(&self) -> PushReport {
-        PushReport::new(
+    pub fn pushed_targets(&self) -> PushedTargets {
+        PushedTargets::new(
             self.images
                 .iter()
                 .map(|i| (i.target.clone(), i.digest.clone())),

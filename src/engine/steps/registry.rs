@@ -1,118 +1,13 @@
 //! Registry login: the target, TLS and credentials the push will use, proven in seconds by a
 //! preflight (the API answers, TLS verifies, the credentials may push) before hours of work.
 
-use std::time::Duration;
-
 use serde_json::json;
 
-use super::artifacts::load_inventory;
+use super::registry_client::client;
+use super::session_outputs::load_inventory;
 use crate::engine::context::StepContext;
-use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::events::Level;
 use crate::engine::work::StepError;
-use crate::registry::{
-    Credentials, RegistryClient, RegistryConfig, RegistryTarget, Secret, TlsOptions,
-};
-use crate::wizard::state::{PasswordSource, RegistryChoice};
-
-/// A registry that does not accept a connection within this is down or filtered; failing fast
-/// is the point of the preflight.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn failed(e: impl std::fmt::Display) -> StepError {
-    StepError::failed(e.to_string())
-}
-
-/// The registry choice, asking for the target when there is none.
-pub async fn choice(ctx: &StepContext) -> Result<RegistryChoice, StepError> {
-    if let Some(r) = ctx.choices().registry {
-        return Ok(r);
-    }
-    let answer = ctx
-        .ask(InputRequest {
-            step: ctx.step(),
-            prompt: "Registry to push to (host[:port][/prefix])".into(),
-            kind: InputKind::Text,
-            answers_key: "registry.target",
-        })
-        .await?;
-    let Answer::Text(target) = answer else {
-        return Err(failed("expected the registry address"));
-    };
-    let choice = RegistryChoice {
-        target: target.trim().to_string(),
-        ..RegistryChoice::default()
-    };
-    ctx.update_choices(|c| c.registry = Some(choice.clone()))?;
-    Ok(choice)
-}
-
-/// How the chosen registry is reached over TLS.
-pub fn tls_options(choice: &RegistryChoice) -> TlsOptions {
-    TlsOptions {
-        ca_file: choice.ca_file.clone(),
-        certs_dir: choice.certs_dir.clone(),
-        client_cert: choice.client_cert.clone(),
-        client_key: choice.client_key.clone(),
-        insecure: choice.insecure,
-        plain_http: choice.plain_http,
-        no_system_roots: false,
-    }
-}
-
-/// The client the login and push steps use, built from the choices and the in-memory password
-/// (asked for when a user name is given and no password is known).
-pub async fn client(ctx: &StepContext) -> Result<RegistryClient, StepError> {
-    let choice = choice(ctx).await?;
-    let target = RegistryTarget::parse(&choice.target).map_err(failed)?;
-    let mut config = RegistryConfig::new(target);
-    config.connect_timeout = CONNECT_TIMEOUT;
-    config.tls = tls_options(&choice);
-    config.credentials = match (&choice.password_source, &choice.username) {
-        (Some(PasswordSource::DockerConfig(path)), _) => {
-            Credentials::DockerConfig { path: path.clone() }
-        }
-        (_, None) => Credentials::Anonymous,
-        (_, Some(username)) => Credentials::Basic {
-            username: username.clone(),
-            password: password(ctx, username, &choice.target).await?,
-        },
-    };
-    let client = RegistryClient::new(config).map_err(failed)?;
-    for warning in client.warnings() {
-        ctx.log(Level::Warn, warning);
-    }
-    Ok(client)
-}
-
-async fn password(ctx: &StepContext, username: &str, target: &str) -> Result<Secret, StepError> {
-    if let Some(p) = ctx.password() {
-        return Ok(p);
-    }
-    let answer = ctx
-        .ask(InputRequest {
-            step: ctx.step(),
-            prompt: format!("Password for {username} at {target}"),
-            kind: InputKind::Password,
-            answers_key: "registry.password_env",
-        })
-        .await?;
-    let Answer::Password(secret) = answer else {
-        return Err(failed("expected a password"));
-    };
-    ctx.set_password(secret.clone());
-    if ctx
-        .choices()
-        .registry
-        .is_some_and(|r| r.password_source.is_none())
-    {
-        ctx.update_choices(|c| {
-            if let Some(r) = c.registry.as_mut() {
-                r.password_source = Some(PasswordSource::Prompt);
-            }
-        })?;
-    }
-    Ok(secret)
-}
 
 /// The repository the push-scope check tries: the first image to be pushed.
 fn first_repository(ctx: &StepContext) -> String {
@@ -129,7 +24,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         "checking {} (API, TLS, credentials, push rights on {repository})",
         client.target().authority()
     ));
-    let report = client.preflight(&repository).await.map_err(failed)?;
+    let report = client
+        .preflight(&repository)
+        .await
+        .map_err(StepError::failed)?;
     ctx.log(
         Level::Info,
         format!(

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::checks::release;
+use super::common::release;
 use crate::bundle::podspec::{PodspecRelease, SeparatelyDeployed};
 use crate::bundle::yaml::Document;
 use crate::cluster::release::CkfRelease;
