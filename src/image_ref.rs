@@ -146,11 +146,18 @@ impl ImageRef {
     }
 
     /// The repository path an image is pushed under: Docker Hub's `library/` dropped from
-    /// official images (`library/busybox` → `busybox`), as `docker save` writes them.
+    /// official images (`library/busybox` → `busybox`), as `docker save` writes them, and a
+    /// registry host left inside the path by Canonical's retag script (it keeps two-part names
+    /// whole: `R/registry.k8s.io/pause`, `R/docker.io/ubuntu`) dropped too, so no public
+    /// registry's name reaches the private one.
     pub fn repository(&self) -> &str {
-        match self.path.strip_prefix("library/") {
+        let path = match self.path.split_once('/') {
+            Some((first, rest)) if looks_like_host(first) => rest,
+            _ => self.path.as_str(),
+        };
+        match path.strip_prefix("library/") {
             Some(rest) if !rest.contains('/') => rest,
-            _ => &self.path,
+            _ => path,
         }
     }
 
@@ -234,6 +241,26 @@ impl fmt::Display for ImageRef {
 /// The host-less comparison form of a reference (see [`ImageRef::normalized`]).
 pub fn normalize_reference(reference: &str) -> String {
     ImageRef::split(reference).normalized()
+}
+
+/// The comparison forms under which an archive may hold an upstream image: as written, and as
+/// Canonical's retag script renames it (`@sha256:HEX` becomes the tag `:HEX`; with three or
+/// more path components the first is dropped as a registry host, with two or fewer the name is
+/// kept whole, so `registry.k8s.io/pause:3.9` becomes `<R>/registry.k8s.io/pause:3.9`).
+pub fn archive_keys(upstream: &str) -> Vec<String> {
+    let upstream = upstream.trim();
+    let mut keys = vec![normalize_reference(upstream)];
+    let name = upstream.replacen("@sha256", "", 1);
+    let rest = match name.split('/').count() {
+        0..=2 => name.as_str(),
+        _ => name.split_once('/').map_or(name.as_str(), |(_, r)| r),
+    };
+    // Any host stands for the script's new registry: only the path and tag are compared.
+    let retagged = normalize_reference(&format!("retag.invalid/{rest}"));
+    if !keys.contains(&retagged) {
+        keys.push(retagged);
+    }
+    keys
 }
 
 /// Checks a registry prefix (`host[:port][/path]`) used for bulk mapping.
@@ -491,6 +518,43 @@ mod tests {
         assert!(rule("reg.com:0/a:1").contains("port"));
         assert!(rule("reg.com/a b:1").contains("whitespace"));
         assert!(rule("reg.com/a@sha256:xyz").contains("digest"));
+    }
+
+    #[test]
+    fn archive_keys_follow_the_ckf_retag_rule() {
+        let under = |upstream: &str, archived: &str| {
+            archive_keys(upstream).contains(&normalize_reference(archived))
+        };
+        assert!(under(
+            &format!("ghcr.io/canonical/charmed-mysql@sha256:{HEX}"),
+            &format!("172.17.0.2:5000/canonical/charmed-mysql:{HEX}")
+        ));
+        assert!(under(
+            "docker.io/kubeflownotebookswg/jupyter-web-app:v1.8.0",
+            "172.17.0.2:5000/kubeflownotebookswg/jupyter-web-app:v1.8.0"
+        ));
+        assert!(under("python:3.7", "172.17.0.2:5000/python:3.7"));
+        assert!(under("busybox:1.28", "docker.io/library/busybox:1.28"));
+        assert!(under(
+            "gcr.io/ml-pipeline/frontend:2.0.0-alpha.7",
+            "172.17.0.2:5000/ml-pipeline/frontend:2.0.0-alpha.7"
+        ));
+        // The script's quirk: a two-part name keeps its registry as a path component, which
+        // the comparison (and the push) drops again.
+        assert_eq!(
+            ImageRef::split("172.17.0.2:5000/docker.io/ubuntu:22.04").repository(),
+            "ubuntu"
+        );
+        assert!(under(
+            "registry.k8s.io/pause:3.9",
+            "172.17.0.2:5000/registry.k8s.io/pause:3.9"
+        ));
+        // A daemonless copy keeps the upstream name.
+        assert!(under(
+            "registry.k8s.io/pause:3.9",
+            "registry.k8s.io/pause:3.9"
+        ));
+        assert!(!under("busybox:1.28", "172.17.0.2:5000/busybox:1.29"));
     }
 
     #[test]

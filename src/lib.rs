@@ -16,6 +16,7 @@ pub mod gateway_type;
 pub mod image_ref;
 pub mod logging;
 pub mod registry;
+pub mod release;
 pub mod run;
 pub mod secret;
 pub mod session;

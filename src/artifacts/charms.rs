@@ -3,6 +3,7 @@
 //! zip is read for what the wizard needs: name, kind, OCI resources, config
 //! options and bases.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -60,6 +61,10 @@ pub struct CharmInfo {
     pub size: u64,
     /// Relative to the work dir: `charms/<file_name>`.
     pub spool_path: String,
+    /// The charm's default image files (`src/default-*.json|yaml`) by path: for several charms
+    /// the only place their workload images are named.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub default_files: BTreeMap<String, String>,
 }
 
 impl CharmInfo {
@@ -225,6 +230,18 @@ fn read_charm_named(path: &Path, file_name: &str, archive: &str) -> Result<Charm
             }
         }
     }
+    let default_names: Vec<String> = z
+        .file_names()
+        .filter_map(|n| n.ok())
+        .filter(|n| is_default_images_file(n))
+        .map(|n| n.into_owned())
+        .collect();
+    let mut default_files = BTreeMap::new();
+    for n in default_names {
+        if let Some(text) = zip_text(&mut z, &n, &bad)? {
+            default_files.insert(n, text);
+        }
+    }
     let mut bases = Vec::new();
     if let Some(text) = zip_text(&mut z, "manifest.yaml", &bad)? {
         let man = load_yaml(&text, "manifest.yaml", &bad)?;
@@ -237,6 +254,23 @@ fn read_charm_named(path: &Path, file_name: &str, archive: &str) -> Result<Charm
                     if !bases.contains(&s) {
                         bases.push(s);
                     }
+                }
+            }
+        }
+    }
+    if bases.is_empty()
+        && let Some(text) = zip_text(&mut z, "charmcraft.yaml", &bad)?
+    {
+        // charmcraft 3 names the bases as `platforms:` keys (`ubuntu@24.04:amd64`).
+        let craft = load_yaml(&text, "charmcraft.yaml", &bad)?;
+        if let Some(m) = craft
+            .as_mapping_get("platforms")
+            .and_then(|p| p.as_mapping())
+        {
+            for k in m.keys().filter_map(scalar_text) {
+                let base = k.split(':').next().unwrap_or(&k).to_string();
+                if base.contains('@') && !bases.contains(&base) {
+                    bases.push(base);
                 }
             }
         }
@@ -263,6 +297,15 @@ fn read_charm_named(path: &Path, file_name: &str, archive: &str) -> Result<Charm
         sha256,
         size,
         spool_path: format!("charms/{file_name}"),
+        default_files,
+    })
+}
+
+/// `src/default-custom-images.json`, `src/default-jupyter-images.yaml`, ...
+fn is_default_images_file(name: &str) -> bool {
+    name.strip_prefix("src/default-").is_some_and(|rest| {
+        !rest.contains('/')
+            && (rest.ends_with(".json") || rest.ends_with(".yaml") || rest.ends_with(".yml"))
     })
 }
 

@@ -1,6 +1,7 @@
 //! Reading, verifying and spooling the air-gapped release artifacts
 //! (`images.tar.gz` and `charms.tar.gz`) without ever holding a layer in memory.
 
+pub mod charm_images;
 pub mod charms;
 pub mod disk;
 pub mod error;

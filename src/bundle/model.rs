@@ -17,6 +17,8 @@ pub struct Application {
     pub resources: Vec<(String, ScalarValue)>,
     pub options: Vec<(String, ScalarValue)>,
     pub constraints: Option<String>,
+    /// `ubuntu@20.04`: the bundle's `base:`, or its `series:` as a base.
+    pub base: Option<String>,
 }
 
 impl Application {
@@ -176,8 +178,22 @@ fn read_application(doc: &Document, name: String, node: &Node) -> Result<Applica
         resources: scalar_entries(node.get("resources")),
         options: scalar_entries(node.get("options")),
         constraints: text("constraints"),
+        base: text("base").or_else(|| text("series").and_then(|s| series_base(&s))),
         name,
     })
+}
+
+/// The base an Ubuntu series names (`focal` → `ubuntu@20.04`); None for `kubernetes` and
+/// unknown ones.
+fn series_base(series: &str) -> Option<String> {
+    let version = match series {
+        "bionic" => "18.04",
+        "focal" => "20.04",
+        "jammy" => "22.04",
+        "noble" => "24.04",
+        _ => return None,
+    };
+    Some(format!("ubuntu@{version}"))
 }
 
 fn scalar_entries(node: Option<&Node>) -> Vec<(String, ScalarValue)> {

@@ -15,6 +15,7 @@ pub mod image_map;
 pub mod juju_setup;
 pub mod juju_status;
 pub mod plan;
+pub mod pod_images;
 pub mod release;
 pub mod runner;
 pub mod trust;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::cmd::Cmd;
 use super::image_map;
 use super::version::Version;
-use super::yaml_out;
+use super::yaml_out::{self, ConfigValue};
 use crate::bundle::error::BundleError;
 use crate::bundle::model::{Bundle, charm_name_of};
 use crate::bundle::podspec::{SeparateApp, SeparatelyDeployed};
@@ -83,7 +83,117 @@ pub enum PlanError {
     },
 }
 
+/// One application of a release bundle, deployed on its own from its local charm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppDeploy {
+    pub application: String,
+    pub charm: PathBuf,
+    /// `--resource name=image` for every `oci-image` resource.
+    pub resources: Vec<(String, String)>,
+    /// The bundle's own options and every image option rewritten to the private registry.
+    pub config: Vec<(String, ConfigValue)>,
+    pub trust: bool,
+    pub constraints: Option<String>,
+    pub scale: Option<i64>,
+    /// `ubuntu@22.04` when the bundle pins one.
+    pub base: Option<String>,
+}
+
+/// A release bundle deployed application by application, then its relations.
+pub struct ReleasePlanInput<'a> {
+    pub apps: &'a [AppDeploy],
+    /// The bundle's relations, as `app[:endpoint]` pairs.
+    pub relations: &'a [[String; 2]],
+    pub juju: Version,
+    pub config_dir: &'a Path,
+    pub model: &'a str,
+}
+
 impl DeployPlan {
+    /// Each application from its local charm with `--resource` for every OCI image and one
+    /// `--config` file, then every relation (`integrate` on Juju 3, `relate` on 2.9).
+    pub fn for_release(input: &ReleasePlanInput<'_>) -> Self {
+        let model = input.model;
+        let mut steps = Vec::new();
+        for app in input.apps {
+            let mut args = vec![
+                "deploy".to_owned(),
+                app.charm.display().to_string(),
+                app.application.clone(),
+            ];
+            for (name, image) in &app.resources {
+                args.push("--resource".into());
+                args.push(format!("{name}={image}"));
+            }
+            let file = (!app.config.is_empty()).then(|| PlannedFile {
+                path: input
+                    .config_dir
+                    .join(format!("{}-config.yaml", app.application)),
+                contents: yaml_out::typed_app_config(&app.application, &app.config),
+            });
+            if let Some(f) = &file {
+                args.push("--config".into());
+                args.push(f.path.display().to_string());
+            }
+            if let Some(c) = &app.constraints {
+                args.push("--constraints".into());
+                args.push(c.clone());
+            }
+            if let Some(n) = app.scale.filter(|n| *n != 1) {
+                args.push("--num-units".into());
+                args.push(n.to_string());
+            }
+            if let Some(b) = &app.base {
+                args.push("--base".into());
+                args.push(b.clone());
+            }
+            if app.trust {
+                args.push("--trust".into());
+            }
+            args.extend(["--model".to_owned(), model.to_owned()]);
+            steps.push(PlanStep {
+                id: format!("deploy:{}", app.application),
+                kind: StepKind::App {
+                    application: app.application.clone(),
+                },
+                cmd: Cmd::juju(args),
+                file,
+            });
+        }
+        steps.extend(relation_steps(input.relations, input.juju, model));
+        Self {
+            model: model.to_owned(),
+            steps,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The plan as `deploy-plan.json`: every command in execution order with its argument
+    /// vector and the files it reads.
+    pub fn to_json(&self) -> serde_json::Value {
+        let commands: Vec<serde_json::Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let mut argv = vec![s.cmd.tool.name().to_owned()];
+                argv.extend(s.cmd.args().iter().cloned());
+                serde_json::json!({
+                    "id": s.id,
+                    "argv": argv,
+                    "files": s.file.iter().map(|f| serde_json::json!({
+                        "path": f.path,
+                        "contents": f.contents,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "model": self.model,
+            "commands": commands,
+            "warnings": self.warnings,
+        })
+    }
+
     pub fn build(input: &PlanInput<'_>) -> Result<Self, PlanError> {
         let bundle = Bundle::load(input.bundle_path)?;
         let model = input.model;
@@ -105,23 +215,7 @@ impl DeployPlan {
         for app in &input.separate.apps {
             steps.push(app_step(input, app, &mut warnings)?);
         }
-        // `relate` was renamed `integrate` in Juju 3.0; 2.9 knows only `relate`.
-        let verb = if input.juju.major >= 3 {
-            "integrate"
-        } else {
-            "relate"
-        };
-        for [a, b] in &input.separate.relations {
-            steps.push(PlanStep {
-                id: format!("relate:{a}|{b}"),
-                kind: StepKind::Relation {
-                    a: a.clone(),
-                    b: b.clone(),
-                },
-                cmd: Cmd::juju([verb, a, b, "--model", model]),
-                file: None,
-            });
-        }
+        steps.extend(relation_steps(&input.separate.relations, input.juju, model));
         Ok(Self {
             model: model.to_owned(),
             steps,
@@ -175,6 +269,27 @@ impl PlanStep {
         }
         Ok(())
     }
+}
+
+fn relation_steps(relations: &[[String; 2]], juju: Version, model: &str) -> Vec<PlanStep> {
+    // `relate` was renamed `integrate` in Juju 3.0; 2.9 knows only `relate`.
+    let verb = if juju.major >= 3 {
+        "integrate"
+    } else {
+        "relate"
+    };
+    relations
+        .iter()
+        .map(|[a, b]| PlanStep {
+            id: format!("relate:{a}|{b}"),
+            kind: StepKind::Relation {
+                a: a.clone(),
+                b: b.clone(),
+            },
+            cmd: Cmd::juju([verb, a, b, "--model", model]),
+            file: None,
+        })
+        .collect()
 }
 
 fn app_step(

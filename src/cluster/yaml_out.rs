@@ -48,6 +48,31 @@ pub fn key(s: &str) -> String {
     }
 }
 
+/// An option value for a `--config` file: text (quoted), or a boolean or number as the
+/// bundle gave it (Juju checks the option's type, so `true` must not arrive as `"true"`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Text(String),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+}
+
+/// Juju's `--config` file with typed values.
+pub fn typed_app_config(application: &str, options: &[(String, ConfigValue)]) -> String {
+    let mut out = format!("{}:\n", key(application));
+    for (k, v) in options {
+        let value = match v {
+            ConfigValue::Text(t) => double_quoted(t),
+            ConfigValue::Bool(b) => b.to_string(),
+            ConfigValue::Int(i) => i.to_string(),
+            ConfigValue::Float(f) => f.to_string(),
+        };
+        out.push_str(&format!("  {}: {value}\n", key(k)));
+    }
+    out
+}
+
 /// Juju's `--config` file: options keyed by application name.
 pub fn app_config(application: &str, options: &[(String, String)]) -> String {
     let mut out = format!("{}:\n", key(application));

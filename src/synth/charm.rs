@@ -214,3 +214,60 @@ pub fn default_charms() -> Vec<CharmSpec> {
         ),
     ]
 }
+
+/// A `.charm` built from a charm's source folder (its `metadata.yaml`, `config.yaml`,
+/// `charmcraft.yaml`, `src/…`), with the `manifest.yaml` `charmcraft pack` would add: the
+/// bases from `charmcraft.yaml`'s `platforms:` (`ubuntu@24.04:amd64`), else `fallback_base`.
+/// Named `<name>_r<revision>.charm` like a Charmhub download.
+pub fn charm_zip_from_dir(
+    dir: &std::path::Path,
+    revision: u64,
+    fallback_base: &str,
+) -> io::Result<(String, Vec<u8>)> {
+    let metadata = std::fs::read_to_string(dir.join("metadata.yaml"))?;
+    let name = metadata
+        .lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|n| n.trim().trim_matches(['"', '\'']).to_owned())
+        .ok_or_else(|| io::Error::other(format!("{}: metadata.yaml has no name", dir.display())))?;
+    let craft = std::fs::read_to_string(dir.join("charmcraft.yaml")).unwrap_or_default();
+    let mut bases: Vec<String> = craft
+        .lines()
+        .filter_map(|l| {
+            let key = l.trim().trim_end_matches(':');
+            key.strip_prefix("ubuntu@")
+                .map(|rest| rest.split(':').next().unwrap_or(rest).to_owned())
+        })
+        .collect();
+    bases.dedup();
+    if bases.is_empty() {
+        bases.push(fallback_base.to_owned());
+    }
+    let mut manifest = String::from("charmcraft-version: 3.2.0\nbases:\n");
+    for b in &bases {
+        manifest.push_str(&format!(
+            "- name: ubuntu\n  channel: '{b}'\n  architectures:\n  - amd64\n"
+        ));
+    }
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let mut files = vec![("manifest.yaml".to_owned(), manifest.into_bytes())];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&d)?.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                files.push((rel.to_string_lossy().into_owned(), std::fs::read(&path)?));
+            }
+        }
+    }
+    for (n, body) in files {
+        z.start_file(n, o).map_err(io::Error::other)?;
+        z.write_all(&body)?;
+    }
+    let bytes = z.finish().map_err(io::Error::other)?.into_inner();
+    Ok((format!("{name}_r{revision}.charm"), bytes))
+}

@@ -145,3 +145,57 @@ pub fn generate_release(spec: &ReleaseSpec, out_dir: &Path) -> io::Result<SynthR
         charm_files,
     })
 }
+
+/// `images.tar.gz` holding one tiny image under each of `references` (each its own member, in
+/// the legacy `docker save` form), plus `charms.tar.gz` from the given `.charm` files.
+pub fn generate_named_release(
+    references: &[String],
+    charms: &[(String, Vec<u8>)],
+    out_dir: &Path,
+) -> io::Result<SynthRelease> {
+    fs::create_dir_all(out_dir)?;
+    let work = out_dir.join(".synth-work");
+    fs::create_dir_all(&work)?;
+    let mut members = Vec::new();
+    let mut images = Vec::new();
+    for (i, reference) in references.iter().enumerate() {
+        let spec = ImageSpec {
+            reference: reference.clone(),
+            layers: vec![LayerSpec {
+                seed: 7_000 + i as u64,
+                size: 512,
+            }],
+        };
+        let form = ALL_FORMS[0];
+        let name = format!("{i:03}-{}", member_file_name(reference));
+        let path = work.join(&name);
+        let f = BufWriter::new(fs::File::create(&path)?);
+        let (mut f, info) = write_member(
+            f,
+            &spec,
+            form,
+            &MemberOptions::default(),
+            &work.join("layers"),
+        )?;
+        f.flush()?;
+        images.push(SynthImage {
+            reference: reference.clone(),
+            member: name.clone(),
+            form,
+            config_hex: info.config_hex,
+            diff_ids: info.layers.iter().map(|l| l.diff_id.clone()).collect(),
+        });
+        members.push((name, path));
+    }
+    let images_gz = out_dir.join("images.tar.gz");
+    pack_images_gz(&images_gz, &members, 1)?;
+    let charms_gz = out_dir.join("charms.tar.gz");
+    pack_charms_gz(&charms_gz, charms)?;
+    fs::remove_dir_all(&work)?;
+    Ok(SynthRelease {
+        images_gz,
+        charms_gz: Some(charms_gz),
+        images,
+        charm_files: charms.iter().map(|(n, _)| n.clone()).collect(),
+    })
+}

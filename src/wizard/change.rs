@@ -12,6 +12,8 @@ pub enum ItemKind {
     Check,
     /// A deploy command (`cmd:<id>`).
     Command,
+    /// An image or charm a release bundle's application needs (`need:<application>/<what>`).
+    Need,
 }
 
 impl ItemKind {
@@ -20,6 +22,7 @@ impl ItemKind {
         match self {
             ItemKind::Check => format!("check:{id}"),
             ItemKind::Command => format!("cmd:{id}"),
+            ItemKind::Need => format!("need:{id}"),
         }
     }
 }

@@ -275,6 +275,7 @@ fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
             sha256: String::new(),
             size: 0,
             spool_path: format!("charms/{name}_r1.charm"),
+            default_files: Default::default(),
         })
         .collect();
     let inventory = Inventory {

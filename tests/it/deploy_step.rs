@@ -69,6 +69,7 @@ fn setup(extra: &str) -> Setup {
             CharmInfo {
                 name: file.rsplit_once('_').unwrap().0.to_string(),
                 spool_path: format!("charms/{file}"),
+                default_files: Default::default(),
                 file_name: file,
                 version: CharmVersion::Revision(1),
                 kind: CharmKind::PodSpec,

@@ -41,6 +41,7 @@ mod registry_failures;
 mod registry_faults;
 mod registry_push;
 mod registry_resume;
+mod release_bundles;
 mod secrets;
 mod session_store;
 mod tui_app;

@@ -23,6 +23,7 @@ use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::work::StepError;
+use crate::wizard::ItemKind;
 
 const RECORDS_DIR: &str = "inventory-images";
 const CHARMS_UNIT: &str = "charms";
@@ -234,7 +235,11 @@ fn cross_check_with_bundle(
         );
         return Ok(None);
     };
-    let needs = deployment_needs(&bundle_path, ctx.choices().placeholder_registry.as_deref())?;
+    let choices = ctx.choices();
+    if let Some(release) = super::release_bundle::load(&choices, inventory)? {
+        return Ok(Some(release_cross_check(ctx, &release, inventory)));
+    }
+    let needs = deployment_needs(&bundle_path, choices.placeholder_registry.as_deref())?;
     let check = artifacts::cross_check(inventory, &needs);
     for unused in &check.unused_images {
         ctx.log(
@@ -251,6 +256,61 @@ fn cross_check_with_bundle(
     Ok(Some(check))
 }
 
+/// A release bundle's needs come from its charms: every image by application and resource or
+/// option, every charm. Items the operator skipped with a reason are reported, not counted.
+fn release_cross_check(
+    ctx: &StepContext,
+    release: &super::release_bundle::ReleaseBundle,
+    inventory: &Inventory,
+) -> CrossCheck {
+    let choices = ctx.choices();
+    ctx.log(
+        Level::Info,
+        format!(
+            "{}: release bundle, {}; {} applications, {} images needed",
+            release.path.display(),
+            super::release_bundle::describe(release),
+            release.apps.len(),
+            release.apps.iter().map(|a| a.needs.len()).sum::<usize>()
+        ),
+    );
+    let check = crate::release::check_release(&release.apps, inventory);
+    let mut out = CrossCheck {
+        unused_images: check.unused_images.clone(),
+        unused_charms: check.unused_charms.clone(),
+        ..CrossCheck::default()
+    };
+    for item in &check.missing {
+        let key = ItemKind::Need.skip_key(&item.id());
+        if let Some(reason) = choices.skips.get(&key) {
+            ctx.log(
+                Level::Warn,
+                format!(
+                    "{} {} is missing; skipped: {reason}",
+                    item.application, item.what
+                ),
+            );
+            continue;
+        }
+        match &item.upstream {
+            Some(upstream) => out.missing_images.push(format!(
+                "{}: {} needs {upstream}",
+                item.application, item.what
+            )),
+            None => out
+                .missing_charms
+                .push(format!("{}: {}", item.application, item.what)),
+        }
+    }
+    for unused in &out.unused_images {
+        ctx.log(Level::Warn, format!("image no application needs: {unused}"));
+    }
+    for unused in &out.unused_charms {
+        ctx.log(Level::Warn, format!("charm no application uses: {unused}"));
+    }
+    out
+}
+
 fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {
     let bundle = ctx.choices().bundle.unwrap_or_default();
     let mut text = format!("{} needs what the archives do not hold:", bundle.display());
@@ -262,7 +322,8 @@ fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {
     }
     text.push_str(
         "\nAdd them on the connected side (images.tar.gz / charms.tar.gz) and copy the archives \
-         again, or skip this step with a reason if you will provide them another way.",
+         again, or skip this step with a reason if you will provide them another way. For a \
+         release bundle one item can be skipped with a reason: [skip] \"need:<application>/<what>\".",
     );
     StepError::failed(text)
 }

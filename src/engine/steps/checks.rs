@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::common::{blocking, registry_address, release, runner};
+use super::common::{blocking, registry_address, release_with_evidence, runner};
 use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint, RegistryOutcome};
 use crate::cluster::runner::Runner;
 use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
@@ -18,7 +18,11 @@ use crate::wizard::Choices;
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
-    let release = release(&choices)?;
+    let (release, evidence) = release_with_evidence(&choices)?;
+    ctx.log(
+        Level::Info,
+        format!("checking against CKF {}: {evidence}", release.name()),
+    );
     let runner = runner();
     let mut results: Vec<Check> = Vec::new();
     let publish = |results: &[Check]| {

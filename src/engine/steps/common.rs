@@ -65,14 +65,45 @@ pub const DEFAULT_RELEASE: CkfRelease = CkfRelease::V1_7;
 
 /// The release chosen, or the one the air-gapped bundles are for.
 pub fn release(choices: &Choices) -> Result<CkfRelease, StepError> {
-    match &choices.ckf_release {
-        None => Ok(DEFAULT_RELEASE),
-        Some(name) => CkfRelease::parse(name).ok_or_else(|| {
+    release_with_evidence(choices).map(|(r, _)| r)
+}
+
+/// The release and why: the operator's choice, else what the bundle says (a release bundle's
+/// channels; the air-gapped form is the 1.7 one), else 1.7 with that said.
+pub fn release_with_evidence(choices: &Choices) -> Result<(CkfRelease, String), StepError> {
+    if let Some(name) = &choices.ckf_release {
+        let release = CkfRelease::parse(name).ok_or_else(|| {
             StepError::failed(format!(
                 "{name:?} is not a Charmed Kubeflow release this tool knows (deploy.ckf_release: 1.7 ... 1.11)"
             ))
-        }),
+        })?;
+        return Ok((release, "chosen (deploy.ckf_release)".into()));
     }
+    if let Some(path) = &choices.bundle
+        && let Ok((bundle, form)) = super::release_bundle::form_of(path, choices)
+    {
+        match form {
+            crate::release::BundleForm::Release => {
+                if let Some(d) = crate::release::detect_release(&bundle)
+                    && let Some(r) = CkfRelease::parse(&d.release)
+                {
+                    return Ok((r, format!("from the bundle: {}", d.evidence)));
+                }
+            }
+            crate::release::BundleForm::AirGapped { .. } => {
+                return Ok((
+                    CkfRelease::V1_7,
+                    "from the bundle: the air-gapped form is CKF 1.7's".into(),
+                ));
+            }
+        }
+    }
+    Ok((
+        DEFAULT_RELEASE,
+        "not given (deploy.ckf_release) and not recognised from a bundle: versions are checked \
+         against CKF 1.7"
+            .into(),
+    ))
 }
 
 /// `host[:port]` of the registry target (the path prefix is not part of the address).

@@ -10,13 +10,15 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::common::{registry_address, release, runner};
+use super::release_bundle::Resolver;
 use super::session_outputs::DASHBOARD_UNIT;
 use super::session_outputs::{load_inventory, work_dir};
 use crate::bundle::podspec::SeparatelyDeployed;
 use crate::cluster::checks::{self as cluster_checks, CheckStatus};
 use crate::cluster::deploy::{self, CommandLedger, DeployError, DeployEvent, StepOutcome};
 use crate::cluster::juju_setup::{self, ImageRepo};
-use crate::cluster::plan::{DeployPlan, PlanInput};
+use crate::cluster::plan::{DeployPlan, PlanInput, ReleasePlanInput};
+use crate::cluster::pod_images;
 use crate::cluster::runner::{RunEvent, Runner};
 use crate::cluster::version::Version;
 use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
@@ -240,6 +242,52 @@ async fn bootstrap(
     Ok(())
 }
 
+/// The plan as a file in the session, written at every run (dry or not).
+pub const DEPLOY_PLAN_FILE: &str = "deploy-plan.json";
+
+/// A release bundle: each application on its own with its resources and config, then the
+/// relations. The air-gapped form: the edited bundle, the separately deployed charms, their
+/// relations.
+fn build_plan(ctx: &StepContext, version: Version, model: &str) -> Result<DeployPlan, StepError> {
+    let choices = ctx.choices();
+    let config_dir = ctx.session_dir().join("deploy-config");
+    let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
+    if let Some(release) = super::release_bundle::load(&choices, &inventory)? {
+        let resolver = Resolver::new(&ctx.session_dir(), &choices, &inventory)?;
+        let apps =
+            super::release_bundle::app_deploys(&release, &resolver, &work_dir(ctx), &choices)
+                .map_err(|missing| {
+                    StepError::failed(format!(
+                        "the plan cannot be built: these have no pushed image or charm:\n  {}\n\
+                     Run the Artifacts, Push and Map steps again, or map them by hand ([mapping]).",
+                        missing.join("\n  ")
+                    ))
+                })?;
+        let relations = super::release_bundle::relations(&release.bundle);
+        return Ok(DeployPlan::for_release(&ReleasePlanInput {
+            apps: &apps,
+            relations: &relations,
+            juju: version,
+            config_dir: &config_dir,
+            model,
+        }));
+    }
+    let bundle = bundle_to_deploy(ctx)?;
+    let separate = separate_plan(ctx)?;
+    let images = image_map(ctx);
+    let charms = charm_files(ctx);
+    DeployPlan::build(&PlanInput {
+        bundle_path: &bundle,
+        separate: &separate,
+        images: &images,
+        charms: &charms,
+        juju: version,
+        config_dir: &config_dir,
+        model,
+    })
+    .map_err(StepError::failed)
+}
+
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
     let runner = runner();
@@ -279,21 +327,15 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         ctx.record_unit("add-model", json!({ "model": model }))?;
     }
 
-    let bundle = bundle_to_deploy(&ctx)?;
-    let separate = separate_plan(&ctx)?;
-    let images = image_map(&ctx);
-    let charms = charm_files(&ctx);
-    let config_dir = ctx.session_dir().join("deploy-config");
-    let plan = DeployPlan::build(&PlanInput {
-        bundle_path: &bundle,
-        separate: &separate,
-        images: &images,
-        charms: &charms,
-        juju: version,
-        config_dir: &config_dir,
-        model: &model,
-    })
-    .map_err(StepError::failed)?;
+    let plan = build_plan(&ctx, version, &model)?;
+    let plan_file = ctx.session_dir().join(DEPLOY_PLAN_FILE);
+    let bytes = serde_json::to_vec_pretty(&plan.to_json()).map_err(StepError::failed)?;
+    crate::durable::write_file(&plan_file, &bytes)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", plan_file.display())))?;
+    ctx.log(
+        Level::Info,
+        format!("the deploy plan is written to {}", plan_file.display()),
+    );
     for warning in &plan.warnings {
         ctx.log(Level::Warn, warning.clone());
     }
@@ -392,6 +434,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
 
     settle(&ctx, &runner, &plan, &model).await?;
+    scan_pod_images(&ctx, &runner, &model).await?;
     match finish::dashboard(&runner, &model).await {
         Ok(d) => ctx.record_unit(DASHBOARD_UNIT, json!({ "url": d.url })),
         Err(e) => {
@@ -402,6 +445,72 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             Ok(())
         }
     }
+}
+
+/// After the model settles, every container image of every pod in its namespace must come from
+/// the private registry; one that does not is named with the charm option that controls it.
+async fn scan_pod_images(ctx: &StepContext, runner: &Runner, model: &str) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let Some(registry) = choices
+        .registry
+        .as_ref()
+        .map(|r| registry_address(&r.target).to_owned())
+    else {
+        return Ok(());
+    };
+    ctx.phase(format!(
+        "checking that every pod in {model} pulls from {registry}"
+    ));
+    let images = match pod_images::list(runner, model).await {
+        Ok(images) => images,
+        Err(e) => {
+            ctx.log(
+                Level::Warn,
+                format!("the pods' images could not be listed ({e}); check them with `kubectl get pods -n {model} -o json`"),
+            );
+            return Ok(());
+        }
+    };
+    let foreign = pod_images::outside(&images, &registry);
+    if foreign.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "all {} container images in {model} come from {registry}",
+                images.len()
+            ),
+        );
+        return Ok(());
+    }
+    let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
+    let release = super::release_bundle::load(&choices, &inventory)?;
+    let mut text = format!(
+        "{} container image(s) in {model} do not come from {registry}:",
+        foreign.len()
+    );
+    for p in &foreign {
+        text.push_str(&format!(
+            "\n  pod {} container {}: {}",
+            p.pod, p.container, p.image
+        ));
+        let wanted = crate::image_ref::normalize_reference(&p.image);
+        let controls = release.iter().flat_map(|r| &r.apps).find_map(|app| {
+            app.needs
+                .iter()
+                .find(|n| crate::image_ref::archive_keys(&n.upstream).contains(&wanted))
+                .map(|n| format!("{} {}", app.application, n.site))
+        });
+        if let Some(controls) = controls {
+            text.push_str(&format!(
+                "\n    set by {controls}: map it to the private registry"
+            ));
+        }
+    }
+    text.push_str(
+        "\nThese pods need the internet. Point the options named above at the pushed images \
+         (`juju config <application> <option>=...`), then retry to check again.",
+    );
+    Err(StepError::failed(text))
 }
 
 /// Watches the model until every application is active; the table is the step's screen.

@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use super::bundle_plan;
-use super::session_outputs::{MAPPING_FILE, ROWS_FILE};
+use super::release_bundle::{self, ReleaseBundle, Resolver};
+use super::session_outputs::{MAPPING_FILE, ROWS_FILE, load_inventory};
+use crate::artifacts::Inventory;
 use crate::bundle::mapping::MatchStatus;
 use crate::bundle::mapping::{MappingConflict, MappingRow, MappingTable};
 use crate::engine::context::StepContext;
@@ -79,6 +81,13 @@ fn conflicts(tables: &[&MappingTable]) -> Vec<MappingConflict> {
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    if choices.bundle.is_some() {
+        let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
+        if let Some(release) = release_bundle::load(&choices, &inventory)? {
+            return run_release(&ctx, &release, &inventory);
+        }
+    }
     let plan = bundle_plan::build(&ctx).await?;
     let tables: Vec<&MappingTable> = plan.tables().collect();
     let rows = all_rows(&tables);
@@ -186,4 +195,107 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         "mapping",
         json!({ "rows": rows.len(), "placeholder": plan.table.placeholder }),
     )
+}
+
+/// A release bundle: one row per application and resource or option, from the upstream image
+/// the charm names to the archived image and the pushed target.
+fn run_release(
+    ctx: &StepContext,
+    release: &ReleaseBundle,
+    inventory: &Inventory,
+) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let resolver = Resolver::new(&ctx.session_dir(), &choices, inventory)?;
+    let pushed_any =
+        super::push_report::SessionPushReport::load(&super::push_report::path(&ctx.session_dir()))
+            .is_ok();
+    ctx.log(
+        Level::Info,
+        format!(
+            "{}: release bundle, {}",
+            release.path.display(),
+            release_bundle::describe(release)
+        ),
+    );
+    let mut rows = Vec::new();
+    let mut text = String::new();
+    let mut json_rows = Vec::new();
+    for app in &release.apps {
+        for need in &app.needs {
+            let archived = resolver.archived(&need.upstream);
+            let target = resolver.target(&need.upstream);
+            let (state, detail) = match (&target, archived) {
+                (Some(_), _) if resolver.is_overridden(&need.upstream) => {
+                    (MappingState::Matched, "set by hand".to_string())
+                }
+                (Some(_), Some(a)) => (MappingState::Matched, format!("archived as {a}")),
+                (None, Some(a)) if !pushed_any => (
+                    MappingState::Unchecked,
+                    format!("archived as {a}; not pushed in this session"),
+                ),
+                (None, Some(a)) => (
+                    MappingState::Missing,
+                    format!("archived as {a} but not pushed"),
+                ),
+                (None, None) => (MappingState::Missing, "not in the archives".to_string()),
+                (Some(_), None) => (MappingState::Matched, String::new()),
+            };
+            let detail = format!("{}: {}; {detail}", app.application, need.site);
+            text.push_str(&format!(
+                "{} {}\n  {} -> {}\n",
+                app.application,
+                need.site,
+                need.upstream,
+                target.as_deref().unwrap_or("(none)")
+            ));
+            json_rows.push(json!({
+                "application": app.application,
+                "site": need.site.to_string(),
+                "source": need.upstream,
+                "target": target,
+            }));
+            rows.push(MappingRowView {
+                source: need.upstream.clone(),
+                target: target.clone().unwrap_or_default(),
+                state,
+                detail: Some(detail),
+                overridden: resolver.is_overridden(&need.upstream),
+            });
+        }
+    }
+    rows.sort_by_key(|r| matches!(r.state, MappingState::Matched));
+    ctx.document("Images by application", text);
+    let rows_path = ctx.session_dir().join(ROWS_FILE);
+    let bytes = serde_json::to_vec_pretty(&rows).map_err(StepError::failed)?;
+    crate::durable::write_file(&rows_path, &bytes)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", rows_path.display())))?;
+    let blocking: Vec<&MappingRowView> = rows
+        .iter()
+        .filter(|r| matches!(r.state, MappingState::Missing | MappingState::Unchecked))
+        .collect();
+    ctx.publish(StepData::Mapping(rows.clone()));
+    if !blocking.is_empty() {
+        let mut message = format!(
+            "{} image(s) the applications need have no pushed image:",
+            blocking.len()
+        );
+        for row in &blocking {
+            message.push_str(&format!(
+                "\n  {}: {}",
+                row.detail.as_deref().unwrap_or(""),
+                row.source
+            ));
+        }
+        message.push_str(
+            "\nPush them (they must be in images.tar.gz), or map each by hand (the [mapping] \
+             table of the answers file: \"<upstream>\" = \"<target>\"), then retry.",
+        );
+        return Err(StepError::failed(message));
+    }
+    let path = ctx.session_dir().join(MAPPING_FILE);
+    let bytes =
+        serde_json::to_vec_pretty(&json!({ "rows": json_rows })).map_err(StepError::failed)?;
+    crate::durable::write_file(&path, &bytes)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
+    ctx.record_unit("mapping", json!({ "rows": rows.len(), "form": "release" }))
 }

@@ -14,6 +14,7 @@ pub mod push;
 pub mod push_report;
 pub mod registry;
 pub mod registry_client;
+pub mod release_bundle;
 pub mod separate;
 pub mod session_outputs;
 

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::bundle_plan;
-use super::session_outputs::WRITTEN_UNIT;
+use super::release_bundle::{self, ReleaseBundle, Resolver};
+use super::session_outputs::{WRITTEN_UNIT, load_inventory, work_dir};
+use crate::artifacts::Inventory;
 use crate::bundle::{charms, diff, gateway, podspec, rewrite, write};
+use crate::cluster::yaml_out::ConfigValue;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::work::StepError;
@@ -16,8 +19,14 @@ use crate::engine::work::StepError;
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let plan = bundle_plan::build(&ctx).await?;
     let choices = ctx.choices();
+    if choices.bundle.is_some() {
+        let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
+        if let Some(release) = release_bundle::load(&choices, &inventory)? {
+            return preview_release(&ctx, &release, &inventory);
+        }
+    }
+    let plan = bundle_plan::build(&ctx).await?;
     let mut edits = rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table)
         .map_err(StepError::failed)?;
 
@@ -113,4 +122,58 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         ),
     );
     ctx.record_unit(WRITTEN_UNIT, detail)
+}
+
+/// A release bundle is not edited: each application is deployed on its own. The preview shows
+/// what each will get (charm, resources, the options with every image rewritten); the deploy
+/// step shows the exact commands and asks before running them.
+fn preview_release(
+    ctx: &StepContext,
+    release: &ReleaseBundle,
+    inventory: &Inventory,
+) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let resolver = Resolver::new(&ctx.session_dir(), &choices, inventory)?;
+    let apps = release_bundle::app_deploys(release, &resolver, &work_dir(ctx), &choices).map_err(
+        |missing| {
+            StepError::failed(format!(
+                "these have no pushed image or charm:\n  {}\nRun the Map placeholders step again \
+                 or map them by hand ([mapping]).",
+                missing.join("\n  ")
+            ))
+        },
+    )?;
+    let mut text = format!(
+        "{}: {}. Nothing in it is edited: each application is deployed from its local charm.\n",
+        release.path.display(),
+        release_bundle::describe(release)
+    );
+    for app in &apps {
+        text.push_str(&format!(
+            "\n{} ({})\n",
+            app.application,
+            app.charm.display()
+        ));
+        for (name, image) in &app.resources {
+            text.push_str(&format!("  --resource {name}={image}\n"));
+        }
+        for (key, value) in &app.config {
+            let shown = match value {
+                ConfigValue::Text(t) => t.clone(),
+                ConfigValue::Bool(b) => b.to_string(),
+                ConfigValue::Int(i) => i.to_string(),
+                ConfigValue::Float(f) => f.to_string(),
+            };
+            let mut lines = shown.lines();
+            text.push_str(&format!("  {key}: {}\n", lines.next().unwrap_or("")));
+            for line in lines {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    ctx.document("Release bundle: what each application gets", text);
+    ctx.record_unit(
+        "release-plan",
+        json!({ "applications": apps.len(), "bundle": release.path }),
+    )
 }

@@ -1,0 +1,223 @@
+//! The release-bundle path the steps share: whether the chosen bundle is a release bundle,
+//! what each application needs from its own charm, where each needed image went (archive,
+//! push report, the operator's overrides), and the per-application deploy plan.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::push_report::{self, ReportedImage, SessionPushReport};
+use crate::artifacts::Inventory;
+use crate::bundle::model::Bundle;
+use crate::bundle::scan;
+use crate::bundle::yaml::ScalarValue;
+use crate::cluster::plan::AppDeploy;
+use crate::cluster::yaml_out::ConfigValue;
+use crate::engine::work::StepError;
+use crate::image_ref::ImageRef;
+use crate::release::{
+    AppNeeds, ArchiveIndex, BundleForm, DetectedRelease, detect_form, detect_release, release_needs,
+};
+use crate::wizard::Choices;
+
+/// The gateway charm and its service-type option.
+const GATEWAY_CHARM: &str = "istio-gateway";
+const GATEWAY_OPTION: &str = "gateway_service_type";
+
+pub struct ReleaseBundle {
+    pub path: PathBuf,
+    pub bundle: Bundle,
+    pub detected: Option<DetectedRelease>,
+    pub apps: Vec<AppNeeds>,
+}
+
+/// The form of the bundle at `path`.
+pub fn form_of(path: &Path, choices: &Choices) -> Result<(Bundle, BundleForm), StepError> {
+    let bundle = Bundle::load(path).map_err(StepError::failed)?;
+    let sites = scan::scan_document(&bundle.doc);
+    let placeholder = choices
+        .placeholder_registry
+        .clone()
+        .or_else(|| scan::detect_placeholder(&sites));
+    let form = detect_form(&bundle, placeholder.as_deref());
+    Ok((bundle, form))
+}
+
+/// The chosen bundle with what its applications need, when it is a release bundle; None for
+/// the air-gapped form or when no bundle is chosen yet.
+pub fn load(choices: &Choices, inventory: &Inventory) -> Result<Option<ReleaseBundle>, StepError> {
+    let Some(path) = choices.bundle.clone() else {
+        return Ok(None);
+    };
+    let (bundle, form) = form_of(&path, choices)?;
+    if form != BundleForm::Release {
+        return Ok(None);
+    }
+    let detected = detect_release(&bundle);
+    let apps = release_needs(&bundle, &inventory.charms);
+    Ok(Some(ReleaseBundle {
+        path,
+        bundle,
+        detected,
+        apps,
+    }))
+}
+
+/// Where an upstream image went: the archived image holding it, what the push made of that
+/// image, or the operator's override.
+pub struct Resolver {
+    index: ArchiveIndex,
+    pushed: BTreeMap<String, ReportedImage>,
+    overrides: BTreeMap<String, String>,
+    pin_digests: bool,
+}
+
+impl Resolver {
+    pub fn new(
+        session_dir: &Path,
+        choices: &Choices,
+        inventory: &Inventory,
+    ) -> Result<Self, StepError> {
+        let pushed = match SessionPushReport::load(&push_report::path(session_dir)) {
+            Ok(report) => report
+                .images
+                .into_iter()
+                .map(|i| (i.source.clone(), i))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(Resolver {
+            index: ArchiveIndex::new(&inventory.images),
+            pushed,
+            overrides: choices.mapping_overrides.clone(),
+            pin_digests: choices.pin_digests,
+        })
+    }
+
+    /// The archived image (its name in the archive) that holds `upstream`.
+    pub fn archived(&self, upstream: &str) -> Option<&str> {
+        self.index.find(upstream)
+    }
+
+    pub fn is_overridden(&self, upstream: &str) -> bool {
+        self.overrides.contains_key(upstream)
+    }
+
+    /// The reference the deployment uses for `upstream`: the operator's override, else the
+    /// pushed tag (or the pushed digest when pinning) of the archived image; never the
+    /// upstream digest, since the push writes new manifests.
+    pub fn target(&self, upstream: &str) -> Option<String> {
+        if let Some(t) = self.overrides.get(upstream) {
+            return Some(t.clone());
+        }
+        let pushed = self.pushed.get(self.archived(upstream)?)?;
+        if self.pin_digests && !pushed.digest.is_empty() {
+            return Some(
+                ImageRef::split(&pushed.target)
+                    .pinned(&pushed.digest)
+                    .to_string(),
+            );
+        }
+        Some(pushed.target.clone())
+    }
+}
+
+fn config_value(v: &ScalarValue) -> ConfigValue {
+    match v {
+        ScalarValue::Bool(b) => ConfigValue::Bool(*b),
+        ScalarValue::Int(i) => ConfigValue::Int(*i),
+        ScalarValue::Float(f) => ConfigValue::Float(*f),
+        other => ConfigValue::Text(other.to_string()),
+    }
+}
+
+/// Every application deployed on its own: its charm file, `--resource` for every OCI image,
+/// the bundle's options plus every image option rewritten, trust, constraints, scale and base
+/// as the bundle says. Fails with every image that has no target, by application.
+pub fn app_deploys(
+    release: &ReleaseBundle,
+    resolver: &Resolver,
+    work_dir: &Path,
+    choices: &Choices,
+) -> Result<Vec<AppDeploy>, Vec<String>> {
+    let mut missing = Vec::new();
+    let mut out = Vec::new();
+    for needs in &release.apps {
+        let Some(app) = release.bundle.application(&needs.application) else {
+            continue;
+        };
+        let Some(charm) = &needs.charm_info else {
+            missing.push(format!("{}: charm {}", needs.application, needs.charm));
+            continue;
+        };
+        let mut resources = Vec::new();
+        for resource in charm.oci_resources() {
+            let Some(upstream) = &resource.upstream_source else {
+                missing.push(format!(
+                    "{}: resource {} names no upstream image in the charm",
+                    needs.application, resource.name
+                ));
+                continue;
+            };
+            match resolver.target(upstream) {
+                Some(t) => resources.push((resource.name.clone(), t)),
+                None => missing.push(format!(
+                    "{}: resource {} ({upstream})",
+                    needs.application, resource.name
+                )),
+            }
+        }
+        let mut config: Vec<(String, ConfigValue)> = app
+            .options
+            .iter()
+            .filter(|(k, _)| !needs.image_options.iter().any(|o| &o.option == k))
+            .map(|(k, v)| (k.clone(), config_value(v)))
+            .collect();
+        for option in &needs.image_options {
+            match option.rewritten(&|u| resolver.target(u)) {
+                Ok(value) => config.push((option.option.clone(), ConfigValue::Text(value))),
+                Err(upstream) => missing.push(format!(
+                    "{}: option {} ({upstream})",
+                    needs.application, option.option
+                )),
+            }
+        }
+        if needs.charm == GATEWAY_CHARM
+            && let Some(g) = choices.gateway
+        {
+            config.retain(|(k, _)| k != GATEWAY_OPTION);
+            config.push((GATEWAY_OPTION.into(), ConfigValue::Text(g.as_str().into())));
+        }
+        out.push(AppDeploy {
+            application: needs.application.clone(),
+            charm: work_dir.join(&charm.spool_path),
+            resources,
+            config,
+            trust: app.trust.unwrap_or(false),
+            constraints: app.constraints.clone(),
+            scale: app.scale,
+            base: app.base.clone(),
+        });
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(missing)
+    }
+}
+
+/// The bundle's relations as `app[:endpoint]` pairs.
+pub fn relations(bundle: &Bundle) -> Vec<[String; 2]> {
+    bundle
+        .relations
+        .iter()
+        .map(|r| [r.endpoints[0].to_string(), r.endpoints[1].to_string()])
+        .collect()
+}
+
+/// "CKF 1.11 (kfp-api is on channel 2.15/stable)", or that it is unknown.
+pub fn describe(release: &ReleaseBundle) -> String {
+    match &release.detected {
+        Some(d) => format!("CKF {} ({})", d.release, d.evidence),
+        None => "CKF release not recognised from the channels: versions are not checked".into(),
+    }
+}

@@ -1,0 +1,396 @@
+//! CKF 1.10 and 1.11 from their real release bundles and the real charm files
+//! (`tests/fixtures/releases/`): `.charm` files built from the charm folders, an
+//! `images.tar.gz` holding a tiny image under every name the charms need (retagged as
+//! Canonical's script does), a real registry, and the fake `juju`. The expected images are
+//! read from the charm files by this test independently of the product.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use ckf_airgap::synth::{charm_zip_from_dir, generate_named_release};
+use serde_json::{Value, json};
+
+use crate::cluster_support::{Fakes, answer};
+use crate::registry_support::registry::{PASS, TestRegistry, USER};
+use crate::support::{run, text};
+
+const PLACEHOLDER: &str = "172.17.0.2:5000";
+const PASSWORD_ENV: &str = "CKF_TEST_RELEASE_PASSWORD";
+const PUBLIC: [&str; 6] = [
+    "docker.io",
+    "ghcr.io",
+    "gcr.io",
+    "nvcr.io",
+    "quay.io",
+    "registry.k8s.io",
+];
+
+fn release_dir(version: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/releases/{version}"))
+}
+
+/// Canonical's retag rule (`retag-images-to-cache.py`), written out here on its own.
+fn ckf_retag(upstream: &str) -> String {
+    let name = upstream.replace("@sha256", "");
+    let parts: Vec<&str> = name.split('/').collect();
+    if parts.len() <= 2 {
+        format!("{PLACEHOLDER}/{name}")
+    } else {
+        format!("{PLACEHOLDER}/{}", parts[1..].join("/"))
+    }
+}
+
+/// A value that names an image: a slash or a `name:tag`, no URL, no spaces.
+fn looks_like_image(v: &str) -> bool {
+    !v.is_empty()
+        && !v.contains("://")
+        && !v.contains(' ')
+        && (v.contains('/') || v.contains(':'))
+        && v.rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':') || last.contains('@'))
+        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+fn unquote(v: &str) -> &str {
+    v.trim().trim_matches(['"', '\'', ',']).trim()
+}
+
+/// The images a charm folder names, read line by line: `upstream-source:` in metadata.yaml,
+/// single-line `default:` values in config.yaml, every string value of its `src/default-*`
+/// files, and istio's `image-configuration` composed from its hub, names and tag.
+fn expected_images(charm_dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let read = |name: &str| std::fs::read_to_string(charm_dir.join(name)).unwrap_or_default();
+    for line in read("metadata.yaml").lines() {
+        if let Some(v) = line.trim().strip_prefix("upstream-source:") {
+            out.insert(unquote(v).to_owned());
+        }
+    }
+    let config = read("config.yaml");
+    for line in config.lines() {
+        if let Some(v) = line.trim().strip_prefix("default:")
+            && looks_like_image(unquote(v))
+        {
+            out.insert(unquote(v).to_owned());
+        }
+    }
+    let field = |k: &str| {
+        config
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{k}:")))
+            .map(|v| unquote(v.split('#').next().unwrap_or(v)).to_owned())
+    };
+    if let (Some(hub), Some(tag)) = (field("global-hub"), field("global-tag")) {
+        for name_key in [
+            "pilot-image",
+            "global-proxy-image",
+            "global-proxy-init-image",
+        ] {
+            if let Some(name) = field(name_key) {
+                out.insert(format!("{hub}/{name}:{tag}"));
+            }
+        }
+        if let Some(init) = field("grpc-bootstrap-init") {
+            out.insert(init);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(charm_dir.join("src")) {
+        for e in entries.flatten() {
+            for line in std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+            {
+                let value = line.rsplit_once("\": ").map_or(line, |(_, v)| v);
+                let value = unquote(value.trim_start_matches("- "));
+                if looks_like_image(value) {
+                    out.insert(value.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Application → charm folder name, from the bundle (`charm:` lines).
+fn bundle_apps(bundle: &str) -> Vec<(String, String, bool)> {
+    let doc = saphyr_to_json(bundle);
+    doc["applications"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(app, v)| {
+            (
+                app.clone(),
+                v["charm"].as_str().unwrap().to_owned(),
+                v["trust"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+fn saphyr_to_json(text: &str) -> Value {
+    use saphyr::{LoadableYamlNode, Yaml};
+    fn conv(y: &Yaml) -> Value {
+        if let Some(m) = y.as_mapping() {
+            return Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), conv(v)))
+                    .collect(),
+            );
+        }
+        if let Some(s) = y.as_sequence() {
+            return Value::Array(s.iter().map(conv).collect());
+        }
+        if let Some(b) = y.as_bool() {
+            return Value::Bool(b);
+        }
+        if let Some(i) = y.as_integer() {
+            return json!(i);
+        }
+        y.as_str()
+            .map_or(Value::Null, |s| Value::String(s.to_owned()))
+    }
+    conv(&Yaml::load_from_str(text).unwrap()[0])
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    fakes: Fakes,
+    state: PathBuf,
+    answers: PathBuf,
+    /// Application → the images its charm names upstream.
+    expected: BTreeMap<String, BTreeSet<String>>,
+    bundle: Value,
+}
+
+/// `drop_image`: an upstream image left out of the archive; `drop_charm`: a charm left out.
+fn world(
+    version: &str,
+    reg: &TestRegistry,
+    drop_image: Option<&str>,
+    drop_charm: Option<&str>,
+) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let rel = release_dir(version);
+    let bundle_text = std::fs::read_to_string(rel.join("bundle.yaml")).unwrap();
+    let mut charms = Vec::new();
+    let mut expected = BTreeMap::new();
+    let mut images = BTreeSet::new();
+    let mut built = BTreeSet::new();
+    for (app, charm, _) in bundle_apps(&bundle_text) {
+        let charm_dir = rel.join("charms").join(&charm);
+        let wanted = expected_images(&charm_dir);
+        images.extend(wanted.iter().cloned());
+        expected.insert(app, wanted);
+        if Some(charm.as_str()) != drop_charm && built.insert(charm.clone()) {
+            charms.push(charm_zip_from_dir(&charm_dir, 1, "22.04").unwrap());
+        }
+    }
+    let names: Vec<String> = images
+        .iter()
+        .filter(|i| Some(i.as_str()) != drop_image)
+        .map(|i| ckf_retag(i))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let release = generate_named_release(&names, &charms, &dir.path().join("rel")).unwrap();
+    let bundle = dir.path().join("bundle.yaml");
+    std::fs::write(&bundle, &bundle_text).unwrap();
+    let fakes = Fakes::all();
+    fakes.set_scenario(
+        &json!({"rules": [answer("juju", &["version"], "3.6.4-genericlinux-amd64\n", "", 0)]}),
+    );
+    let answers = dir.path().join("answers.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
+             [registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\nca_file = {:?}\n\n\
+             [bundle]\nfile = {bundle:?}\nwrite = true\n\n[gateway]\nservice_type = \"NodePort\"\n\n\
+             [deploy]\nmodel = \"kubeflow\"\ndry_run = true\n\n\
+             [skip]\nenvironment-checks = \"the cluster is not under test here\"\n",
+            release.images_gz,
+            release.charms_gz.as_ref().unwrap(),
+            reg.addr(),
+            reg.ca_file,
+        ),
+    )
+    .unwrap();
+    World {
+        state: dir.path().join("state"),
+        answers,
+        fakes,
+        expected,
+        bundle: saphyr_to_json(&bundle_text),
+        dir,
+    }
+}
+
+fn run_headless(w: &World) -> (i32, String) {
+    let env = w.fakes.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push((PASSWORD_ENV, PASS));
+    let out = run(
+        &w.state,
+        &[
+            "--mode",
+            "headless",
+            "--answers",
+            w.answers.to_str().unwrap(),
+        ],
+        &env,
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+fn session_file(w: &World, name: &str) -> Value {
+    let sessions = w.state.join("sessions");
+    let dir = std::fs::read_dir(&sessions)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+}
+
+fn dry_run_plan_is_complete_and_private(version: &str) {
+    let reg = TestRegistry::start();
+    let w = world(version, &reg, None, None);
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("CKF {version}")),
+        "the release is named: {out}"
+    );
+    let plan = session_file(&w, "deploy-plan.json");
+    let report = session_file(&w, "push-report.json");
+    let pushed: BTreeSet<String> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["target"].as_str().unwrap().to_owned())
+        .collect();
+    let commands = plan["commands"].as_array().unwrap();
+    let apps = w.bundle["applications"].as_object().unwrap();
+    let relations = w.bundle["relations"].as_array().unwrap();
+    let deploys: Vec<&Value> = commands
+        .iter()
+        .filter(|c| c["argv"][1] == "deploy")
+        .collect();
+    assert_eq!(deploys.len(), apps.len(), "one deploy per application");
+    let relates = commands
+        .iter()
+        .filter(|c| c["argv"][1] == "integrate")
+        .count();
+    assert_eq!(relates, relations.len(), "every relation of the bundle");
+    let registry = format!("{}/ckf/", reg.addr());
+    for (app, spec) in apps {
+        let cmd = deploys
+            .iter()
+            .find(|c| c["argv"][3] == app.as_str())
+            .unwrap_or_else(|| panic!("no deploy of {app}"));
+        let argv: Vec<&str> = cmd["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let files: String = cmd["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["contents"].as_str().unwrap().to_owned())
+            .collect();
+        let everything = format!("{} {files}", argv.join(" "));
+        for public in PUBLIC {
+            assert!(
+                !everything.contains(public),
+                "{app} still names {public}:\n{everything}"
+            );
+        }
+        assert_eq!(
+            argv.contains(&"--trust"),
+            spec["trust"].as_bool().unwrap_or(false),
+            "{app}: trust as the bundle says"
+        );
+        if let Some(c) = spec["constraints"].as_str() {
+            let i = argv.iter().position(|a| *a == "--constraints").unwrap();
+            assert_eq!(argv[i + 1], c, "{app}");
+        }
+        for pair in argv.windows(2).filter(|p| p[0] == "--resource") {
+            let image = pair[1].split_once('=').unwrap().1;
+            assert!(pushed.contains(image), "{app}: {image} was not pushed");
+        }
+        // Every image the charm names reaches the plan as the pushed copy of its archived
+        // image (istio's composed ones through the hub).
+        for upstream in &w.expected[app] {
+            let retagged = ckf_retag(upstream);
+            let path_tag = retagged.strip_prefix(&format!("{PLACEHOLDER}/")).unwrap();
+            // The push drops a registry host the retag left in the path (two-part names).
+            let path_tag = match path_tag.split_once('/') {
+                Some((first, rest)) if first.contains('.') && rest.contains('/') => rest,
+                Some((first, rest)) if first.contains('.') => {
+                    rest.strip_prefix("library/").unwrap_or(rest)
+                }
+                _ => path_tag,
+            };
+            let target = format!("{registry}{path_tag}");
+            assert!(
+                pushed.contains(&target),
+                "{app}: {target} is not in the push report"
+            );
+            let hub = target.rsplit_once('/').unwrap().0;
+            assert!(
+                everything.contains(&target) || everything.contains(hub),
+                "{app}: {upstream} does not reach the plan as {target}:\n{everything}"
+            );
+        }
+        for token in everything.split([' ', '"', '\'', '\n', ',', '[', ']', '{', '}', '=']) {
+            if looks_like_image(token) && token.contains('/') && !token.starts_with('/') {
+                assert!(
+                    token.starts_with(&registry) || token.starts_with(&reg.addr()),
+                    "{app}: {token} is not in the private registry"
+                );
+            }
+        }
+    }
+    drop(w.dir);
+}
+
+#[test]
+fn ckf_1_10_dry_run_plan_deploys_every_application_from_the_private_registry() {
+    dry_run_plan_is_complete_and_private("1.10");
+}
+
+#[test]
+fn ckf_1_11_dry_run_plan_deploys_every_application_from_the_private_registry() {
+    dry_run_plan_is_complete_and_private("1.11");
+}
+
+#[test]
+fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
+    let reg = TestRegistry::start();
+    let darts = "docker.io/charmedkubeflow/suggestion-nas-darts:v0.19.0-aeb722e";
+    let w = world("1.11", &reg, Some(darts), None);
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "katib-controller: option custom_images[suggestion__darts] needs {darts}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("[image-push] started"), "{out}");
+
+    let w = world("1.11", &reg, None, Some("kfp-api"));
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("kfp-api: charm kfp-api"), "{out}");
+    assert!(!out.contains("[image-push] started"), "{out}");
+}
