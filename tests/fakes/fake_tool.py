@@ -7,6 +7,7 @@ file named by FAKE_LOG, then answers from the JSON scenario named by FAKE_SCENAR
 
   {"rules": [{"tool": "juju", "args": ["version"],            # exact argv, or
               "args_prefix": ["deploy"],                       # argv prefix
+              "args_contains": ["kfp-api"],                    # and these arguments
               "responses": [{"stdout": "...", "stdout_file": "name-in-fixtures",
                              "stderr": "...", "exit": 0, "hang": false,
                              "sabotage": "glob"}, ...]}],
@@ -39,6 +40,8 @@ def matches(rule, tool, args):
     if "args" in rule:
         return rule["args"] == args
     prefix = rule.get("args_prefix", [])
+    if any(a not in args for a in rule.get("args_contains", [])):
+        return False
     return args[: len(prefix)] == prefix
 
 

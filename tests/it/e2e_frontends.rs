@@ -40,7 +40,7 @@ const COREDNS: [&str; 7] = [
 /// charm, so the preview moves it out and the deploy runs it separately.
 const BUNDLE: &str = ckf_airgap::demo::DEMO_BUNDLE;
 
-fn cluster(registry: &str) -> Value {
+pub(crate) fn cluster(registry: &str) -> Value {
     json!({"rules": [
         answer_file("kubectl", &["version", "-o", "json"], "kubectl-version-1.24.json"),
         answer_file("kubectl", &["get", "storageclass", "-o", "json"], "storageclass-default.json"),

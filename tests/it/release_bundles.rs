@@ -113,6 +113,37 @@ fn expected_images(charm_dir: &Path) -> BTreeSet<String> {
     out
 }
 
+/// The PodSpec charms of CKF 1.8 (no containers, `series: [kubernetes]`).
+const PODSPEC_1_8: [&str; 5] = [
+    "envoy",
+    "katib-controller",
+    "kubeflow-volumes",
+    "mlmd",
+    "minio",
+];
+
+/// Charm folders written here for a release whose charm files the fixtures do not hold
+/// (1.8): each with one `oci-image` resource, PodSpec or sidecar as in that release.
+fn minimal_charms(bundle: &str, root: &Path) -> PathBuf {
+    for (_, charm, _) in bundle_apps(bundle) {
+        let dir = root.join(&charm);
+        std::fs::create_dir_all(&dir).unwrap();
+        let kind = if PODSPEC_1_8.contains(&charm.as_str()) {
+            "series: [kubernetes]\n".to_owned()
+        } else {
+            format!("containers:\n  {charm}:\n    resource: oci-image\n")
+        };
+        std::fs::write(
+            dir.join("metadata.yaml"),
+            format!(
+                "name: {charm}\n{kind}resources:\n  oci-image:\n    type: oci-image\n    upstream-source: docker.io/charmedkubeflow/{charm}:1.8-test\n"
+            ),
+        )
+        .unwrap();
+    }
+    root.to_path_buf()
+}
+
 /// Application → charm folder name, from the bundle (`charm:` lines).
 fn bundle_apps(bundle: &str) -> Vec<(String, String, bool)> {
     let doc = saphyr_to_json(bundle);
@@ -175,12 +206,17 @@ fn world(
     let dir = tempfile::tempdir().unwrap();
     let rel = release_dir(version);
     let bundle_text = std::fs::read_to_string(rel.join("bundle.yaml")).unwrap();
+    let charms_root = if rel.join("charms").is_dir() {
+        rel.join("charms")
+    } else {
+        minimal_charms(&bundle_text, &dir.path().join("charm-src"))
+    };
     let mut charms = Vec::new();
     let mut expected = BTreeMap::new();
     let mut images = BTreeSet::new();
     let mut built = BTreeSet::new();
     for (app, charm, _) in bundle_apps(&bundle_text) {
-        let charm_dir = rel.join("charms").join(&charm);
+        let charm_dir = charms_root.join(&charm);
         let wanted = expected_images(&charm_dir);
         images.extend(wanted.iter().cloned());
         expected.insert(app, wanted);
@@ -268,6 +304,14 @@ fn dry_run_plan_is_complete_and_private(version: &str) {
         out.contains(&format!("CKF {version}")),
         "the release is named: {out}"
     );
+    // Juju's own images, for every base the charms declare (24.04; 22.04 for mysql-k8s).
+    for base in ["ubuntu-24.04", "ubuntu-22.04"] {
+        assert!(
+            out.contains(&format!("/ckf/jujusolutions/charm-base:{base}")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("jujusolutions/jujud-operator:3.6.4"), "{out}");
     let plan = session_file(&w, "deploy-plan.json");
     let report = session_file(&w, "push-report.json");
     let pushed: BTreeSet<String> = report["images"]
@@ -393,4 +437,108 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("kfp-api: charm kfp-api"), "{out}");
     assert!(!out.contains("[image-push] started"), "{out}");
+}
+
+/// A real deploy against the fake juju: the chosen command fails, a new process resumes from
+/// it without repeating the finished ones, and once the model settles a pod that pulls from
+/// the internet is named with the option that set its image.
+#[test]
+fn a_failed_deploy_resumes_in_a_new_process_and_a_public_pod_image_is_named() {
+    let reg = TestRegistry::start();
+    let w = world("1.11", &reg, None, None);
+    let answers = std::fs::read_to_string(&w.answers).unwrap().replace(
+        "dry_run = true",
+        "dry_run = false\nrun = true\nwatch_minutes = 1",
+    );
+    std::fs::write(&w.answers, answers).unwrap();
+    let mut scenario = crate::e2e_frontends::cluster(&reg.addr());
+    let foreign = "docker.io/charmedkubeflow/visualization-server:2.15.0-e63a3fc";
+    let pods = json!({"items": [
+        {"metadata": {"name": "kfp-api-0"}, "spec": {"containers": [
+            {"name": "ml-pipeline-api-server", "image": format!("{}/ckf/charmedkubeflow/api-server:2.15.0", reg.addr())}]}},
+        {"metadata": {"name": "ml-pipeline-visualizationserver-abc"}, "spec": {"containers": [
+            {"name": "server", "image": foreign}]}}
+    ]});
+    let rules = scenario["rules"].as_array_mut().unwrap();
+    rules.insert(
+        0,
+        json!({"tool": "juju", "args_prefix": ["deploy"], "args_contains": ["kfp-api"],
+        "responses": [{"exit": 1, "stderr": "ERROR scripted failure of kfp-api\n"}, {"exit": 0}]}),
+    );
+    rules.push(answer(
+        "kubectl",
+        &["get", "pods", "-n", "kubeflow", "-o", "json"],
+        &pods.to_string(),
+        "",
+        0,
+    ));
+    w.fakes.set_scenario(&scenario);
+
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("deploy:kfp-api failed"), "{out}");
+    let deployed = |w: &World| -> Vec<String> {
+        w.fakes
+            .calls()
+            .into_iter()
+            .filter(|c| c.tool == "juju" && c.args.first().map(String::as_str) == Some("deploy"))
+            .map(|c| c.args[2].clone())
+            .collect()
+    };
+    let first = deployed(&w);
+    assert_eq!(first.last().map(String::as_str), Some("kfp-api"));
+
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    let all = deployed(&w);
+    let apps = w.bundle["applications"].as_object().unwrap();
+    for app in apps.keys() {
+        let n = all.iter().filter(|a| *a == app).count();
+        let want = if app == "kfp-api" { 2 } else { 1 };
+        assert_eq!(n, want, "{app} deployed {n} times: {all:?}");
+    }
+    assert!(
+        out.contains(&format!(
+            "pod ml-pipeline-visualizationserver-abc container server: {foreign}"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("set by kfp-profile-controller option custom_images[visualization_server]"),
+        "{out}"
+    );
+}
+
+/// CKF 1.8's release bundle (with minimal charms: the fixtures hold no 1.8 charm files) gives
+/// a plan too: every application deployed on its own, PodSpec ones included, every relation,
+/// and pvcviewer-operator on the base its `series: focal` names.
+#[test]
+fn ckf_1_8_release_bundle_gives_a_plan_with_its_podspec_charms() {
+    let reg = TestRegistry::start();
+    let w = world("1.8", &reg, None, None);
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("CKF 1.8"), "{out}");
+    let plan = session_file(&w, "deploy-plan.json");
+    let commands = plan["commands"].as_array().unwrap();
+    let apps = w.bundle["applications"].as_object().unwrap();
+    let deploys: Vec<&Value> = commands
+        .iter()
+        .filter(|c| c["argv"][1] == "deploy")
+        .collect();
+    assert_eq!(deploys.len(), apps.len());
+    let relations = w.bundle["relations"].as_array().unwrap().len();
+    assert_eq!(commands.len(), apps.len() + relations);
+    let text = plan.to_string();
+    assert!(!text.contains("docker.io"), "{text}");
+    let pvc = deploys
+        .iter()
+        .find(|c| c["argv"][3] == "pvcviewer-operator")
+        .unwrap();
+    assert!(
+        pvc["argv"]
+            .to_string()
+            .contains(r#""--base","ubuntu@20.04""#),
+        "{pvc}"
+    );
 }

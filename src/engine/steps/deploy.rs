@@ -339,6 +339,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     for warning in &plan.warnings {
         ctx.log(Level::Warn, warning.clone());
     }
+    check_juju_images(&ctx, version).await;
     ctx.document(
         format!("Deploy plan: {} commands", plan.steps.len()),
         plan.preview(),
@@ -444,6 +445,70 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             );
             Ok(())
         }
+    }
+}
+
+/// Juju's own images for this deployment (`jujud-operator`, `juju-db`, `charm-base` for every
+/// base the charms declare), listed and looked up in the registry before anything is deployed:
+/// a missing `charm-base` leaves every sidecar pod in `ImagePullBackOff`.
+async fn check_juju_images(ctx: &StepContext, version: Version) {
+    let choices = ctx.choices();
+    let Some(registry) = choices.registry.clone() else {
+        return;
+    };
+    let address = registry_address(&registry.target).to_string();
+    let prefix = registry
+        .target
+        .split_once('/')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    let repo = ImageRepo::new(&address, &prefix);
+    let mut bases: Vec<String> = load_inventory(&ctx.session_dir())
+        .map(|i| i.charms.iter().flat_map(|c| c.bases.clone()).collect())
+        .unwrap_or_default();
+    bases.sort();
+    bases.dedup();
+    let images = juju_setup::juju_images(&repo, version, &bases);
+    ctx.log(
+        Level::Info,
+        format!(
+            "Juju's own images: {}",
+            images
+                .iter()
+                .map(|i| format!("{address}/{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let client = match super::registry_client::client(ctx).await {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.log(
+                Level::Warn,
+                format!("Juju's images were not looked up in the registry: {e}"),
+            );
+            return;
+        }
+    };
+    let has_image = |path: String, tag: String| {
+        let client = client.clone();
+        async move {
+            matches!(
+                client
+                    .head_manifest(&path, &tag, "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
+                    .await,
+                Ok(Some(_))
+            )
+        }
+    };
+    for image in juju_setup::missing_images(&images, has_image).await {
+        ctx.log(
+            Level::Warn,
+            format!(
+                "{address}/{image} is not in the registry: Juju pulls it for this deployment; push it \
+                 (docker.io/jujusolutions/… on the connected side) before deploying"
+            ),
+        );
     }
 }
 
