@@ -335,3 +335,20 @@ fn colours_mark_failures_and_diff_lines_unless_no_color() {
     let plain = terminal.backend().buffer().clone();
     assert!(plain.content.iter().all(|c| c.fg == Color::Reset));
 }
+
+/// A deploy command too long for its row is shown whole under the list when selected.
+#[test]
+fn the_selected_deploy_command_is_shown_whole() {
+    let mut app = app_for(Step::JujuDeploy, true);
+    app.screen.step = Some(Step::JujuDeploy);
+    app.screen.selected = 1;
+    let screen = draw(&app, (80, 24));
+    assert!(screen.contains("Selected command"), "{screen}");
+    let compact = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && !"│─┌┐└┘\"".contains(*c))
+            .collect()
+    };
+    let whole = "juju deploy ./charms/minio_r186.charm minio --resource oci-image=registry.example.com:5443/ckf/minio/minio:RELEASE";
+    assert!(compact(&screen).contains(&compact(whole)), "{screen}");
+}

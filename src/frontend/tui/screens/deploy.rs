@@ -46,8 +46,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         0
     };
-    let room =
-        (area.height as usize).saturating_sub(lines.len() + status_rows.min(8) + output_rows);
+    // A command too long for its row is shown whole under the list (wrapped), so nothing of
+    // it is hidden behind the `~`.
+    let selected_full = v
+        .commands
+        .get(app.screen.selected)
+        .filter(|r| r.display.chars().count() > width.saturating_sub(4))
+        .map(|r| r.display.clone());
+    let selected_rows = selected_full
+        .as_ref()
+        .map_or(0, |d| 1 + d.chars().count().div_ceil(width.max(1)));
+    let room = (area.height as usize)
+        .saturating_sub(lines.len() + status_rows.min(8) + output_rows + selected_rows);
     let start = window_start(app.screen.selected, room, v.commands.len());
     for row in v.commands.iter().skip(start).take(room) {
         let pointer = if Some(row) == v.commands.get(app.screen.selected) {
@@ -74,6 +84,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 app.theme.bad(),
             )));
         }
+    }
+    if let Some(full) = selected_full {
+        lines.push(heading("Selected command"));
+        lines.push(Line::from(full));
     }
     if app.view.running == Some(Step::JujuDeploy) {
         // The running command's latest output; the whole of it is in the log pane (l).
