@@ -311,22 +311,18 @@ fn a_failing_deploy_command_is_retried_from_the_screen() {
     );
 }
 
-/// Line mode through its prompts: the checks and the artifacts run, the password is typed at a
-/// masked prompt and tested against the registry, then the operator quits and the session keeps
-/// where it stands (without the password).
-#[test]
-fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
-    let _serial = serial();
-    use expectrl::Expect;
-    use std::time::Duration;
-    let reg = TestRegistry::start();
-    let w = world(&reg.addr(), &reg.ca_file);
-    // No password source: line mode asks for it.
+type LineSession = expectrl::session::Session<
+    expectrl::session::OsProcess,
+    expectrl::stream::log::LogStream<expectrl::session::OsStream, std::io::Stderr>,
+>;
+
+/// The real binary in line mode with no password source, so it asks; everything it prints is
+/// echoed to the test's output for the failure report.
+fn spawn_line_mode_without_password(w: &World) -> LineSession {
     let text = std::fs::read_to_string(&w.answers)
         .unwrap()
         .replace(&format!("password_env = \"{PASSWORD_ENV}\"\n"), "");
     std::fs::write(&w.answers, text).unwrap();
-
     let mut cmd = std::process::Command::new(crate::support::BIN);
     cmd.arg("--state-dir")
         .arg(&w.state)
@@ -337,10 +333,22 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     for (k, v) in w.fakes.env() {
         cmd.env(k, v);
     }
-    // Everything the program prints is echoed to the test's output, for the failure report.
     let mut p =
         expectrl::session::log(expectrl::Session::spawn(cmd).unwrap(), std::io::stderr()).unwrap();
-    p.set_expect_timeout(Some(Duration::from_secs(30)));
+    p.set_expect_timeout(Some(std::time::Duration::from_secs(30)));
+    p
+}
+
+/// Line mode through its prompts: the checks and the artifacts run, the password is typed at a
+/// masked prompt and tested against the registry, then the operator quits and the session keeps
+/// where it stands (without the password).
+#[test]
+fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
+    let _serial = serial();
+    use expectrl::Expect;
+    let reg = TestRegistry::start();
+    let w = world(&reg.addr(), &reg.ca_file);
+    let mut p = spawn_line_mode_without_password(&w);
     p.expect("Run Environment checks").unwrap();
     p.send("\r").unwrap();
     p.expect("[environment-checks] done").unwrap();
@@ -390,26 +398,9 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
 fn line_mode_fills_the_registry_form_and_rewrites_a_mapping_prefix() {
     let _serial = serial();
     use expectrl::Expect;
-    use std::time::Duration;
     let reg = TestRegistry::start();
     let w = world(&reg.addr(), &reg.ca_file);
-    let text = std::fs::read_to_string(&w.answers)
-        .unwrap()
-        .replace(&format!("password_env = \"{PASSWORD_ENV}\"\n"), "");
-    std::fs::write(&w.answers, text).unwrap();
-    let mut cmd = std::process::Command::new(crate::support::BIN);
-    cmd.arg("--state-dir")
-        .arg(&w.state)
-        .args(["--mode", "line", "--answers"])
-        .arg(&w.answers)
-        .env("TERM", "xterm-256color")
-        .env("NO_COLOR", "1");
-    for (k, v) in w.fakes.env() {
-        cmd.env(k, v);
-    }
-    let mut p =
-        expectrl::session::log(expectrl::Session::spawn(cmd).unwrap(), std::io::stderr()).unwrap();
-    p.set_expect_timeout(Some(Duration::from_secs(30)));
+    let mut p = spawn_line_mode_without_password(&w);
     let down = |p: &mut dyn FnMut(&str), n: usize| {
         for _ in 0..n {
             p("\x1b[B");

@@ -27,6 +27,7 @@ use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::work::StepError;
+use crate::registry::RegistryClient;
 
 pub fn cmd_unit(id: &str) -> String {
     crate::wizard::ItemKind::Command.skip_key(id)
@@ -221,19 +222,14 @@ async fn bootstrap(
     }
     if !ctx.is_done("bootstrap") {
         ctx.phase("bootstrapping the Juju controller");
-        let has_image = |path: String, tag: String| {
-            let client = client.clone();
-            async move {
-                matches!(
-                    client
-                        .head_manifest(&path, &tag, "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
-                        .await,
-                    Ok(Some(_))
-                )
-            }
-        };
         juju_setup::bootstrap(
-            runner, CLOUD, CONTROLLER, &repo, &images, has_image, &mut sink,
+            runner,
+            CLOUD,
+            CONTROLLER,
+            &repo,
+            &images,
+            |path, tag| has_image(client.clone(), path, tag),
+            &mut sink,
         )
         .await
         .map_err(|e| StepError::failed(format!("{e}\nRetry once they are there.")))?;
@@ -448,6 +444,20 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     }
 }
 
+/// Whether the registry holds `path:tag` (a manifest HEAD).
+async fn has_image(client: RegistryClient, path: String, tag: String) -> bool {
+    matches!(
+        client
+            .head_manifest(
+                &path,
+                &tag,
+                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+            )
+            .await,
+        Ok(Some(_))
+    )
+}
+
 /// Juju's own images for this deployment (`jujud-operator`, `juju-db`, `charm-base` for every
 /// base the charms declare), listed and looked up in the registry before anything is deployed:
 /// a missing `charm-base` leaves every sidecar pod in `ImagePullBackOff`.
@@ -490,18 +500,9 @@ async fn check_juju_images(ctx: &StepContext, version: Version) {
             return;
         }
     };
-    let has_image = |path: String, tag: String| {
-        let client = client.clone();
-        async move {
-            matches!(
-                client
-                    .head_manifest(&path, &tag, "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
-                    .await,
-                Ok(Some(_))
-            )
-        }
-    };
-    for image in juju_setup::missing_images(&images, has_image).await {
+    let missing =
+        juju_setup::missing_images(&images, |path, tag| has_image(client.clone(), path, tag)).await;
+    for image in missing {
         ctx.log(
             Level::Warn,
             format!(
