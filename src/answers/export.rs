@@ -54,6 +54,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         images: choices.images_archive.clone(),
         charms: choices.charms_archive.clone(),
         work_dir: choices.work_dir.clone(),
+        retagged_images: choices.retagged_images.clone(),
         one_image_at_a_time: choices.one_image_at_a_time,
     });
     let bundle = (choices.bundle.is_some()

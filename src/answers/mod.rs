@@ -44,6 +44,8 @@ pub struct ArtifactsAnswers {
     pub images: Option<PathBuf>,
     pub charms: Option<PathBuf>,
     pub work_dir: Option<PathBuf>,
+    /// Canonical's `retagged-images.txt`: every name in it must be in `images.tar.gz`.
+    pub retagged_images: Option<PathBuf>,
     /// Verify, push and drop one image at a time even when the disk could hold them all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_image_at_a_time: bool,
@@ -159,6 +161,7 @@ impl Answers {
             choices.images_archive = a.images.clone();
             choices.charms_archive = a.charms.clone();
             choices.work_dir = a.work_dir.clone();
+            choices.retagged_images = a.retagged_images.clone();
             choices.one_image_at_a_time = a.one_image_at_a_time;
         }
         if let Some(r) = &self.registry {

@@ -32,6 +32,11 @@ pub fn validate(
     if let Some(a) = &answers.artifacts {
         file_exists(&mut out, "artifacts.images", a.images.as_deref());
         file_exists(&mut out, "artifacts.charms", a.charms.as_deref());
+        file_exists(
+            &mut out,
+            "artifacts.retagged_images",
+            a.retagged_images.as_deref(),
+        );
         if let Some(dir) = &a.work_dir
             && dir.exists()
             && !dir.is_dir()

@@ -44,6 +44,19 @@ pub struct InventoryView {
     pub charms: Vec<CharmRow>,
     pub missing: Vec<String>,
     pub unused: Vec<String>,
+    /// The bundle's form and release, as recognised.
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// Missing items that can be skipped one by one with a reason (a release bundle's needs):
+    /// the line as shown in `missing`, and the id a `SkipItem` of kind `Need` takes.
+    #[serde(default)]
+    pub skippable: Vec<SkippableItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippableItem {
+    pub id: String,
+    pub line: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -131,6 +131,7 @@ pub enum Offer {
     ChooseGateway,
     SkipCheck,
     SkipCommand,
+    SkipNeed,
     Back,
     Quit,
 }
@@ -152,6 +153,7 @@ impl Offer {
             Offer::ChooseGateway => "Choose the gateway service type".into(),
             Offer::SkipCheck => "Skip one failed check (a reason is recorded)".into(),
             Offer::SkipCommand => "Skip one failed command (a reason is recorded)".into(),
+            Offer::SkipNeed => "Skip one missing image or charm (a reason is recorded)".into(),
             Offer::Back => "Back".into(),
             Offer::Quit if step.is_end() => "Quit".into(),
             Offer::Quit => "Quit (progress is saved)".into(),
@@ -179,6 +181,7 @@ pub fn offers(view: &View) -> Vec<Offer> {
         }
         Step::EnvironmentChecks if !failed_checks(view).is_empty() => out.push(Offer::SkipCheck),
         Step::JujuDeploy if !failed_commands(view).is_empty() => out.push(Offer::SkipCommand),
+        Step::Artifacts if !missing_needs(view).is_empty() => out.push(Offer::SkipNeed),
         _ => {}
     }
     if open && !step.is_end() {
@@ -216,6 +219,17 @@ fn failed_commands(view: &View) -> Vec<(String, String)> {
             .iter()
             .filter(|c| matches!(c.state, CommandState::Failed(_)))
             .map(|c| (c.id.clone(), c.display.clone()))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn missing_needs(view: &View) -> Vec<(String, String)> {
+    match view.data.get(&Step::Artifacts) {
+        Some(StepData::Inventory(v)) => v
+            .skippable
+            .iter()
+            .map(|s| (s.id.clone(), s.line.clone()))
             .collect(),
         _ => vec![],
     }
@@ -339,11 +353,11 @@ fn menu(view: &View) -> std::io::Result<Vec<Command>> {
                 new: new.trim().to_string(),
             }]
         }
-        Offer::SkipCheck | Offer::SkipCommand => {
-            let (kind, rows) = if offers[i] == Offer::SkipCheck {
-                (ItemKind::Check, failed_checks(view))
-            } else {
-                (ItemKind::Command, failed_commands(view))
+        Offer::SkipCheck | Offer::SkipCommand | Offer::SkipNeed => {
+            let (kind, rows) = match offers[i] {
+                Offer::SkipCheck => (ItemKind::Check, failed_checks(view)),
+                Offer::SkipCommand => (ItemKind::Command, failed_commands(view)),
+                _ => (ItemKind::Need, missing_needs(view)),
             };
             match pick("Which one", &rows)? {
                 Some(i) => vec![Command::SkipItem {

@@ -118,6 +118,9 @@ pub struct Choices {
     pub charms_archive: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_dir: Option<PathBuf>,
+    /// Canonical's `retagged-images.txt`, when the operator has it: every name must be archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retagged_images: Option<PathBuf>,
     /// Keep at most about one image on disk, even when the work directory could hold them all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_image_at_a_time: bool,

@@ -431,6 +431,23 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
         "{out}"
     );
     assert!(!out.contains("[image-push] started"), "{out}");
+    // Skipped with a reason, the item no longer stops the archives' step; the mapping then
+    // names it as an image the deployment still needs.
+    let answers = std::fs::read_to_string(&w.answers).unwrap().replace(
+        "[skip]\n",
+        "[skip]\n\"need:katib-controller/option custom_images[suggestion__darts]\" = \"mirrored by hand\"\n",
+    );
+    std::fs::write(&w.answers, answers).unwrap();
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[artifacts] done"), "{out}");
+    assert!(out.contains("skipped: mirrored by hand"), "{out}");
+    assert!(
+        out.contains(
+            "katib-controller: option custom_images[suggestion__darts]; not in the archives"
+        ),
+        "{out}"
+    );
 
     let w = world("1.11", &reg, None, Some("kfp-api"));
     let (code, out) = run_headless(&w);
@@ -541,4 +558,33 @@ fn ckf_1_8_release_bundle_gives_a_plan_with_its_podspec_charms() {
             .contains(r#""--base","ubuntu@20.04""#),
         "{pvc}"
     );
+}
+
+/// Canonical's `retagged-images.txt`, when given, must be whole in the archive: a name its
+/// script failed to save is named.
+#[test]
+fn a_name_of_retagged_images_txt_missing_from_the_archive_is_named() {
+    let reg = TestRegistry::start();
+    let darts = "docker.io/charmedkubeflow/suggestion-nas-darts:v0.19.0-aeb722e";
+    let w = world("1.11", &reg, Some(darts), None);
+    let all: BTreeSet<String> = w
+        .expected
+        .values()
+        .flatten()
+        .map(|i| ckf_retag(i))
+        .collect();
+    let list = w.dir.path().join("retagged-images.txt");
+    std::fs::write(&list, all.into_iter().collect::<Vec<_>>().join("\n")).unwrap();
+    let answers = std::fs::read_to_string(&w.answers).unwrap().replace(
+        "[artifacts]\n",
+        &format!("[artifacts]\nretagged_images = {list:?}\n"),
+    );
+    std::fs::write(&w.answers, answers).unwrap();
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("lists 1 image(s) images.tar.gz does not hold"),
+        "{out}"
+    );
+    assert!(out.contains(&ckf_retag(darts)), "{out}");
 }

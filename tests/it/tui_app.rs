@@ -264,3 +264,37 @@ fn a_new_step_starts_with_a_fresh_screen() {
     app.on_event(&EngineEvent::State(Box::new(next)));
     assert_eq!(app.screen.selected, 0);
 }
+
+#[test]
+fn a_missing_item_of_a_release_bundle_is_skipped_with_x_and_a_reason() {
+    use ckf_airgap::engine::step_data::{InventoryView, SkippableItem};
+    use ckf_airgap::wizard::ItemKind;
+    let mut app = app_at(
+        Step::Artifacts,
+        StepStatus::Failed {
+            reason: "missing".into(),
+        },
+    );
+    let line = "image kfp-api: resource oci-image needs charmedkubeflow/api-server:2.15.0";
+    app.on_event(&EngineEvent::StepData {
+        step: Step::Artifacts,
+        data: StepData::Inventory(InventoryView {
+            missing: vec![line.into()],
+            skippable: vec![SkippableItem {
+                id: "kfp-api/resource oci-image".into(),
+                line: line.into(),
+            }],
+            ..InventoryView::default()
+        }),
+    });
+    app.on_key(key(KeyCode::Char('x')));
+    type_text(&mut app, "pulled from a mirror");
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        vec![Command::SkipItem {
+            kind: ItemKind::Need,
+            id: "kfp-api/resource oci-image".into(),
+            reason: "pulled from a mirror".into(),
+        }]
+    );
+}

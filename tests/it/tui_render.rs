@@ -87,6 +87,8 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
                 vec![]
             },
             unused: vec![],
+            bundle: None,
+            skippable: vec![],
         }),
         Step::RegistryLogin => return None,
         Step::ImagePush => StepData::Push(vec![

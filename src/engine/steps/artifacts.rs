@@ -21,7 +21,7 @@ use crate::durable::{create_private_dir, write_file};
 use crate::engine::context::StepContext;
 use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
-use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
+use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, SkippableItem, StepData};
 use crate::engine::work::StepError;
 use crate::wizard::ItemKind;
 
@@ -166,21 +166,78 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             inventory_path(&session_dir).display()
         ),
     );
-    let check = cross_check_with_bundle(&ctx, &inventory)?;
-    ctx.publish(StepData::Inventory(inventory_view(
-        &inventory,
-        check.as_ref(),
-    )));
-    match check {
-        Some(check) if !check.missing_images.is_empty() || !check.missing_charms.is_empty() => {
-            Err(missing_error(&ctx, &check))
+    check_retagged_list(&ctx, &inventory)?;
+    let checked = cross_check_with_bundle(&ctx, &inventory)?;
+    let mut view = inventory_view(&inventory, checked.as_ref().map(|c| &c.check));
+    if let Some(c) = &checked {
+        view.bundle = Some(c.bundle.clone());
+        view.skippable = c.skippable.clone();
+    }
+    ctx.publish(StepData::Inventory(view));
+    match checked {
+        Some(c) if !c.check.missing_images.is_empty() || !c.check.missing_charms.is_empty() => {
+            Err(missing_error(&ctx, &c.check))
         }
         _ => Ok(()),
     }
 }
 
+/// Canonical's `retagged-images.txt` lists every name its `images.tar.gz` should hold; its
+/// script never checks `docker save`, so a failed save leaves an image out. Every listed name
+/// must be archived.
+fn check_retagged_list(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepError> {
+    let Some(path) = ctx.choices().retagged_images else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        StepError::failed(format!(
+            "cannot read {} ({e}); fix [artifacts] retagged_images or remove it",
+            path.display()
+        ))
+    })?;
+    let archived: std::collections::HashSet<String> = inventory
+        .images
+        .iter()
+        .flat_map(|i| {
+            i.references
+                .iter()
+                .map(|r| crate::image_ref::normalize_reference(r))
+        })
+        .collect();
+    let missing: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !archived.contains(&crate::image_ref::normalize_reference(l)))
+        .collect();
+    if missing.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!("every image {} lists is in the archive", path.display()),
+        );
+        return Ok(());
+    }
+    Err(StepError::failed(format!(
+        "{} lists {} image(s) images.tar.gz does not hold (a failed docker save on the \
+         connected side leaves them out):\n  {}\nSave them again and rebuild images.tar.gz.",
+        path.display(),
+        missing.len(),
+        missing.join("\n  ")
+    )))
+}
+
+/// The cross-check against the chosen bundle, with the bundle's form named and what can be
+/// skipped item by item.
+struct BundleCheck {
+    check: CrossCheck,
+    bundle: String,
+    skippable: Vec<SkippableItem>,
+}
+
 fn inventory_view(inventory: &Inventory, check: Option<&CrossCheck>) -> InventoryView {
     InventoryView {
+        bundle: None,
+        skippable: Vec::new(),
         images: inventory
             .images
             .iter()
@@ -227,7 +284,7 @@ fn inventory_view(inventory: &Inventory, check: Option<&CrossCheck>) -> Inventor
 fn cross_check_with_bundle(
     ctx: &StepContext,
     inventory: &Inventory,
-) -> Result<Option<CrossCheck>, StepError> {
+) -> Result<Option<BundleCheck>, StepError> {
     let Some(bundle_path) = ctx.choices().bundle else {
         ctx.log(
             Level::Info,
@@ -239,6 +296,9 @@ fn cross_check_with_bundle(
     if let Some(release) = super::release_bundle::load(&choices, inventory)? {
         return Ok(Some(release_cross_check(ctx, &release, inventory)));
     }
+    let form = super::release_bundle::form_of(&bundle_path, &choices)
+        .map(|(_, f)| f.describe())
+        .unwrap_or_default();
     let needs = deployment_needs(&bundle_path, choices.placeholder_registry.as_deref())?;
     let check = artifacts::cross_check(inventory, &needs);
     for unused in &check.unused_images {
@@ -253,7 +313,11 @@ fn cross_check_with_bundle(
             format!("charm not used by the bundle: {unused}"),
         );
     }
-    Ok(Some(check))
+    Ok(Some(BundleCheck {
+        check,
+        bundle: form,
+        skippable: Vec::new(),
+    }))
 }
 
 /// A release bundle's needs come from its charms: every image by application and resource or
@@ -262,7 +326,7 @@ fn release_cross_check(
     ctx: &StepContext,
     release: &super::release_bundle::ReleaseBundle,
     inventory: &Inventory,
-) -> CrossCheck {
+) -> BundleCheck {
     let choices = ctx.choices();
     ctx.log(
         Level::Info,
@@ -275,6 +339,7 @@ fn release_cross_check(
         ),
     );
     let check = crate::release::check_release(&release.apps, inventory);
+    let mut skippable = Vec::new();
     let mut out = CrossCheck {
         unused_images: check.unused_images.clone(),
         unused_charms: check.unused_charms.clone(),
@@ -292,15 +357,23 @@ fn release_cross_check(
             );
             continue;
         }
-        match &item.upstream {
-            Some(upstream) => out.missing_images.push(format!(
-                "{}: {} needs {upstream}",
-                item.application, item.what
-            )),
-            None => out
-                .missing_charms
-                .push(format!("{}: {}", item.application, item.what)),
-        }
+        // The same words as the inventory screen's MISSING line, so it can offer the skip.
+        let line = match &item.upstream {
+            Some(upstream) => {
+                let text = format!("{}: {} needs {upstream}", item.application, item.what);
+                out.missing_images.push(text.clone());
+                format!("image {text}")
+            }
+            None => {
+                let text = format!("{}: {}", item.application, item.what);
+                out.missing_charms.push(text.clone());
+                format!("charm {text}")
+            }
+        };
+        skippable.push(SkippableItem {
+            id: item.id(),
+            line,
+        });
     }
     for unused in &out.unused_images {
         ctx.log(Level::Warn, format!("image no application needs: {unused}"));
@@ -308,7 +381,14 @@ fn release_cross_check(
     for unused in &out.unused_charms {
         ctx.log(Level::Warn, format!("charm no application uses: {unused}"));
     }
-    out
+    BundleCheck {
+        check: out,
+        bundle: format!(
+            "release bundle, {}",
+            super::release_bundle::describe(release)
+        ),
+        skippable,
+    }
 }
 
 fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {

@@ -91,6 +91,7 @@ impl<'a> RegistryReachInput<'a> {
 struct ArtifactsInput<'a> {
     images_archive: Option<Watched>,
     charms_archive: Option<Watched>,
+    retagged_images: Option<Watched>,
     work_dir: &'a Option<PathBuf>,
     one_image_at_a_time: bool,
 }
@@ -100,6 +101,7 @@ impl<'a> ArtifactsInput<'a> {
         ArtifactsInput {
             images_archive: Watched::of(choices.images_archive.as_deref()),
             charms_archive: Watched::of(choices.charms_archive.as_deref()),
+            retagged_images: Watched::of(choices.retagged_images.as_deref()),
             work_dir: &choices.work_dir,
             one_image_at_a_time: choices.one_image_at_a_time,
         }

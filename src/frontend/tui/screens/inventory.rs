@@ -67,6 +67,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         show(&choices.charms_archive)
     )));
     if let Some(v) = view(app) {
+        if let Some(bundle) = &v.bundle {
+            lines.push(Line::from(format!("Bundle: {bundle}")));
+        }
+        if !v.skippable.is_empty() {
+            lines.push(Line::from(Span::styled(
+                "x skips the selected missing item with a reason",
+                app.theme.dim(),
+            )));
+        }
         lines.push(heading(&format!(
             "Inventory: {} images, {} charms",
             v.images.len(),
@@ -88,6 +97,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
+    if key.code == crossterm::event::KeyCode::Char('x') && app.view.running.is_none() {
+        let v = view(app)?;
+        let (line, _) = lines_of(v).into_iter().nth(app.screen.selected)?;
+        let item = v
+            .skippable
+            .iter()
+            .find(|s| format!("MISSING {}", s.line) == line)?;
+        app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
+            kind: crate::wizard::ItemKind::Need,
+            id: item.id.clone(),
+            reason: String::new(),
+        };
+        return Some(vec![]);
+    }
     let len = view(app).map(|v| lines_of(v).len()).unwrap_or(0);
     move_selection(&mut app.screen.selected, len, key.code).then(Vec::new)
 }
