@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 foundation="src/image_ref.rs src/durable.rs src/gateway_type.rs src/charm_kind.rs src/secret.rs"
 model="src/wizard src/session"
-domain="src/registry src/artifacts src/bundle src/cluster src/synth src/release"
+domain="src/registry src/artifacts src/bundle src/cluster src/synth src/release src/gather"
 failed=0
 
 rule() {

@@ -250,17 +250,23 @@ pub fn normalize_reference(reference: &str) -> String {
 pub fn archive_keys(upstream: &str) -> Vec<String> {
     let upstream = upstream.trim();
     let mut keys = vec![normalize_reference(upstream)];
-    let name = upstream.replacen("@sha256", "", 1);
-    let rest = match name.split('/').count() {
-        0..=2 => name.as_str(),
-        _ => name.split_once('/').map_or(name.as_str(), |(_, r)| r),
-    };
     // Any host stands for the script's new registry: only the path and tag are compared.
-    let retagged = normalize_reference(&format!("retag.invalid/{rest}"));
+    let retagged = normalize_reference(&ckf_retag(upstream, "retag.invalid"));
     if !keys.contains(&retagged) {
         keys.push(retagged);
     }
     keys
+}
+
+/// Canonical's retag rule (`retag-images-to-cache.py`) with `registry` as the new registry:
+/// `@sha256:HEX` becomes the tag `:HEX`; with three or more path components the first is
+/// dropped as a registry host, with two or fewer the name is kept whole.
+pub fn ckf_retag(upstream: &str, registry: &str) -> String {
+    let name = upstream.trim().replacen("@sha256", "", 1);
+    match name.split_once('/') {
+        Some((_, rest)) if name.split('/').count() > 2 => format!("{registry}/{rest}"),
+        _ => format!("{registry}/{name}"),
+    }
 }
 
 /// Checks a registry prefix (`host[:port][/path]`) used for bulk mapping.

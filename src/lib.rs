@@ -13,6 +13,7 @@ pub mod durable;
 pub mod engine;
 pub mod frontend;
 pub mod gateway_type;
+pub mod gather;
 pub mod image_ref;
 pub mod logging;
 pub mod registry;

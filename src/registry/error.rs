@@ -159,6 +159,32 @@ pub enum RegistryError {
     },
 
     #[error(
+        "{host} sent {what} of {reference} hashing to {actual}, not {expected}; it is fetched again, and if it persists the registry or a proxy in between is damaging it"
+    )]
+    PulledCorrupt {
+        host: String,
+        reference: String,
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "{host} has no image {reference}: check the name and tag, or whether it was removed upstream"
+    )]
+    ImageNotFound { host: String, reference: String },
+
+    #[error(
+        "{host}: {reference} has no image for {platform} (it has: {available}); choose one of those platforms"
+    )]
+    NoPlatform {
+        host: String,
+        reference: String,
+        platform: String,
+        available: String,
+    },
+
+    #[error(
         "layer file {path} is corrupt: its content hashes to {actual}, but the image expects {expected}. Nothing was committed to {host}; re-copy the archive from the release media."
     )]
     LayerCorrupt {
@@ -215,7 +241,8 @@ impl RegistryError {
         match self {
             RegistryError::Timeout { .. }
             | RegistryError::Stalled { .. }
-            | RegistryError::ConnectionRefused { .. } => true,
+            | RegistryError::ConnectionRefused { .. }
+            | RegistryError::PulledCorrupt { .. } => true,
             RegistryError::Network { retryable, .. } => *retryable,
             RegistryError::Http { status, .. } => {
                 *status == 408 || *status == 429 || *status >= 500

@@ -12,6 +12,7 @@ mod credentials;
 mod error;
 mod ledger;
 mod progress;
+mod pull;
 mod push;
 mod target;
 mod tls;
@@ -22,6 +23,7 @@ pub use credentials::{Credentials, ResolvedCredentials, Secret, docker_config_cr
 pub use error::RegistryError;
 pub use ledger::{JsonFileLedger, LedgerState, MemoryLedger, PushLedger, PushedBlob};
 pub use progress::{ImageState, LayerState, NoProgress, PushProgress, PushStats, StatsSnapshot};
+pub use pull::{BlobRef, Platform, ResolvedImage};
 pub use push::{
     BlobFile, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, ImageFailure, LayerCompression,
     LayerFile, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,

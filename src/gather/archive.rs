@@ -1,0 +1,169 @@
+//! `images.tar.gz` as the air-gapped side reads it (this tool and Canonical's scripts): one
+//! member per image in Docker 25's `docker save` form (an OCI layout plus `manifest.json`),
+//! the original compressed layers kept, the retagged name as the first RepoTag. The archive is
+//! written by streaming under a temporary name and renamed only when whole, so the disk holds
+//! the archive and at most one member in progress.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::json;
+
+use crate::registry::ResolvedImage;
+
+pub use crate::image_ref::ckf_retag as retag_name;
+
+/// The member's file name as Canonical's `save-images-to-tar.py` writes it.
+pub fn member_name(retagged: &str) -> String {
+    format!("{}.tar", retagged.replace(['/', ':'], "-"))
+}
+
+fn header(size: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h
+}
+
+fn blob_path(digest: &str) -> String {
+    format!(
+        "blobs/sha256/{}",
+        digest.strip_prefix("sha256:").unwrap_or(digest)
+    )
+}
+
+/// Writes one image (its blobs in `blobs_dir`, named by hex digest) as a `docker save` tar.
+pub fn write_image_member<W: Write>(
+    out: W,
+    image: &ResolvedImage,
+    blobs_dir: &Path,
+    repo_tags: &[String],
+) -> io::Result<W> {
+    let mut b = tar::Builder::new(out);
+    let add_file = |b: &mut tar::Builder<W>, digest: &str| -> io::Result<()> {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        let f = File::open(blobs_dir.join(hex))?;
+        let mut h = header(f.metadata()?.len());
+        b.append_data(&mut h, blob_path(digest), f)
+    };
+    for layer in &image.layers {
+        add_file(&mut b, &layer.digest)?;
+    }
+    add_file(&mut b, &image.config.digest)?;
+    let bytes = |b: &mut tar::Builder<W>, path: &str, data: &[u8]| -> io::Result<()> {
+        let mut h = header(data.len() as u64);
+        b.append_data(&mut h, path, data)
+    };
+    bytes(&mut b, &blob_path(&image.manifest_digest), &image.manifest)?;
+    let first = repo_tags.first().cloned().unwrap_or_default();
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": image.manifest_media_type,
+            "digest": image.manifest_digest,
+            "size": image.manifest.len(),
+            "annotations": {
+                "io.containerd.image.name": first,
+                "org.opencontainers.image.ref.name": first.rsplit(':').next().unwrap_or_default(),
+            },
+        }],
+    });
+    bytes(&mut b, "index.json", index.to_string().as_bytes())?;
+    bytes(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let manifest = json!([{
+        "Config": blob_path(&image.config.digest),
+        "RepoTags": repo_tags,
+        "Layers": image.layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>(),
+    }]);
+    bytes(&mut b, "manifest.json", manifest.to_string().as_bytes())?;
+    b.into_inner()
+}
+
+/// `images.tar.gz` being written: members appended one at a time, the whole renamed into
+/// place by `finish`.
+pub struct ImagesArchive {
+    path: PathBuf,
+    part: PathBuf,
+    builder: tar::Builder<GzEncoder<BufWriter<File>>>,
+    retagged: Vec<String>,
+}
+
+impl ImagesArchive {
+    pub fn create(path: &Path) -> io::Result<ImagesArchive> {
+        let part = path.with_extension("gz.part");
+        let file = BufWriter::new(File::create(&part)?);
+        Ok(ImagesArchive {
+            path: path.to_path_buf(),
+            part,
+            builder: tar::Builder::new(GzEncoder::new(file, Compression::default())),
+            retagged: Vec::new(),
+        })
+    }
+
+    /// Appends one image: the member is written to `work` first (its size must be known),
+    /// then streamed into the archive and removed.
+    pub fn add(
+        &mut self,
+        image: &ResolvedImage,
+        blobs_dir: &Path,
+        repo_tags: &[String],
+        work: &Path,
+    ) -> io::Result<String> {
+        let retagged = repo_tags.first().cloned().unwrap_or_default();
+        let name = member_name(&retagged);
+        let spool = work.join(format!(".{name}.part"));
+        let out = BufWriter::new(File::create(&spool)?);
+        write_image_member(out, image, blobs_dir, repo_tags)?.flush()?;
+        let f = File::open(&spool)?;
+        let mut h = header(f.metadata()?.len());
+        self.builder.append_data(&mut h, &name, f)?;
+        fs::remove_file(&spool)?;
+        self.retagged.push(retagged);
+        Ok(name)
+    }
+
+    /// Closes the archive, fsyncs it, renames it into place, and writes `retagged-images.txt`
+    /// beside it (newline-separated, no trailing newline, as Canonical's script writes it).
+    pub fn finish(self) -> io::Result<PathBuf> {
+        let gz = self.builder.into_inner()?;
+        let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&self.part, &self.path)?;
+        let list = self.path.with_file_name("retagged-images.txt");
+        crate::durable::write_file_with(&list, self.retagged.join("\n").as_bytes(), 0o644, None)?;
+        Ok(self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retag_names_follow_canonicals_script() {
+        let r = "172.17.0.2:5000";
+        assert_eq!(
+            retag_name("docker.io/kubeflownotebookswg/jupyter-web-app:v1.8.0", r),
+            "172.17.0.2:5000/kubeflownotebookswg/jupyter-web-app:v1.8.0"
+        );
+        assert_eq!(retag_name("python:3.7", r), "172.17.0.2:5000/python:3.7");
+        assert_eq!(
+            retag_name("ghcr.io/canonical/charmed-mysql@sha256:abc", r),
+            "172.17.0.2:5000/canonical/charmed-mysql:abc"
+        );
+        assert_eq!(
+            retag_name("registry.k8s.io/pause:3.9", r),
+            "172.17.0.2:5000/registry.k8s.io/pause:3.9"
+        );
+        assert_eq!(
+            member_name("172.17.0.2:5000/python:3.7"),
+            "172.17.0.2-5000-python-3.7.tar"
+        );
+    }
+}

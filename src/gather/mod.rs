@@ -1,0 +1,7 @@
+//! The connected side's archive building blocks: images pulled daemonlessly
+//! (`crate::registry::pull`) written as `docker save`-compatible members of `images.tar.gz`,
+//! named by Canonical's retag rule, with `retagged-images.txt` beside them.
+
+pub mod archive;
+
+pub use archive::{ImagesArchive, retag_name, write_image_member};

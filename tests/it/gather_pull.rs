@@ -1,0 +1,131 @@
+//! The connected side's building blocks against a real registry playing the upstream: images
+//! resolved and pulled without a daemon (every blob verified while it streams, a finished blob
+//! never fetched again), written as `images.tar.gz` in Docker 25's `docker save` form with the
+//! retagged name as RepoTag, and read back by the air-gapped side's own archive reader.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use ckf_airgap::artifacts::{self, NoHooks, ProcessOptions};
+use ckf_airgap::gather::{ImagesArchive, retag_name};
+use ckf_airgap::registry::{MemoryLedger, Platform, PushOptions, Pusher};
+
+use crate::registry_support::images::standard_set;
+use crate::registry_support::registry::TestRegistry;
+use crate::registry_support::{Recorder, client_for};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    let client = client_for(&upstream);
+    Pusher::new(
+        client.clone(),
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    )
+    .push(&images)
+    .await
+    .unwrap();
+
+    let blobs = work.path().join("pulled");
+    let archive_path = work.path().join("out").join("images.tar.gz");
+    std::fs::create_dir_all(archive_path.parent().unwrap()).unwrap();
+    let mut archive = ImagesArchive::create(&archive_path).unwrap();
+    let mut expected = Vec::new();
+    for img in &images {
+        let resolved = client
+            .resolve_image(&img.repository, &img.tag, &Platform::default())
+            .await
+            .unwrap();
+        for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+            client
+                .pull_blob(&img.repository, blob, &blobs, &|_| {})
+                .await
+                .unwrap();
+        }
+        let upstream_ref = format!("{}/{}:{}", upstream.addr(), img.repository, img.tag);
+        let retagged = retag_name(&upstream_ref, "172.17.0.2:5000");
+        archive
+            .add(
+                &resolved,
+                &blobs,
+                &[retagged.clone(), upstream_ref.clone()],
+                work.path(),
+            )
+            .unwrap();
+        expected.push((retagged, upstream_ref, resolved.config.digest.clone()));
+    }
+    let written = archive.finish().unwrap();
+    assert!(!work.path().join("out/images.tar.gz.part").exists());
+
+    // A blob already pulled is not fetched again.
+    let gets = |log: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains("msg=\"response completed\"")
+                    && l.contains("http.request.method=GET")
+                    && l.contains("http.request.uri=\"/v2/team/app-one/blobs/")
+            })
+            .count()
+    };
+    let before = gets(&upstream.log());
+    assert!(before > 0, "the access log shows the first pull:\n{}", upstream.log());
+    let resolved = client
+        .resolve_image("team/app-one", "v1", &Platform::default())
+        .await
+        .unwrap();
+    for blob in &resolved.layers {
+        client
+            .pull_blob("team/app-one", blob, &blobs, &|_| {})
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        gets(&upstream.log()),
+        before,
+        "finished blobs were fetched again"
+    );
+
+    let list = std::fs::read_to_string(work.path().join("out/retagged-images.txt")).unwrap();
+    let retagged: Vec<&str> = expected.iter().map(|(r, _, _)| r.as_str()).collect();
+    assert_eq!(list, retagged.join("\n"));
+
+    let read = artifacts::process_images(
+        &written,
+        &work.path().join("airgap"),
+        &ProcessOptions::default(),
+        &mut NoHooks,
+        &mut artifacts::NoProgress,
+    )
+    .unwrap();
+    assert_eq!(read.images.len(), expected.len());
+    for (retagged, upstream_ref, config) in &expected {
+        let record = read
+            .images
+            .iter()
+            .find(|r| &r.reference == retagged)
+            .unwrap_or_else(|| panic!("{retagged} not read back"));
+        assert!(record.references.contains(upstream_ref), "{record:?}");
+        assert_eq!(
+            &record.config_digest, config,
+            "the upstream config, unchanged"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_missing_upstream_is_named() {
+    let upstream = TestRegistry::start();
+    let client = client_for(&upstream);
+    let err = client
+        .resolve_image("team/absent", "v9", &Platform::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("has no image team/absent:v9"),
+        "{err}"
+    );
+}
