@@ -25,15 +25,15 @@ pub struct Cli {
     pub mode: Option<Mode>,
 
     /// Answers file (TOML) that fills in the wizard's choices; required by --mode headless.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub answers: Option<PathBuf>,
 
     /// Resume this session instead of the newest unfinished one.
-    #[arg(long, value_name = "ID", conflicts_with = "new")]
+    #[arg(long, value_name = "ID", conflicts_with = "new", global = true)]
     pub session: Option<String>,
 
     /// Start a new session even when an unfinished one exists.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub new: bool,
 
     /// Where sessions and logs are kept.
@@ -61,6 +61,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// On the connected side: download the charms of a release bundle, derive every image
+    /// from them, pull them without a daemon and write images.tar.gz, charms.tar.gz,
+    /// retagged-images.txt and ckf-release.lock.json (choices in the answers file's [gather]).
+    Gather,
     /// List, show or remove saved sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::answers::{self, Answers};
 use crate::session::{SessionStore, SessionSummary};
-use crate::wizard::{Step, StepStatus};
+use crate::wizard::StepStatus;
 
 pub struct Output {
     pub stdout: String,
@@ -96,7 +96,7 @@ pub fn sessions_show(store: &SessionStore, id: &str) -> Output {
         file.updated_at,
         summary.dir.display()
     );
-    for step in Step::ALL {
+    for step in file.wizard.flow.steps() {
         let record = file.wizard.record(step);
         let status = match &record.status {
             StepStatus::Failed { reason } => format!("failed: {reason}"),

@@ -8,6 +8,7 @@ use ckf_airgap::cli::{Cli, Command, SessionsCommand};
 use ckf_airgap::commands::{self, Output};
 use ckf_airgap::run::{self, TUI_ACTIVE};
 use ckf_airgap::session::{SessionStore, paths};
+use ckf_airgap::wizard::Flow;
 
 fn main() -> ExitCode {
     if let Err(e) = install_hooks() {
@@ -91,6 +92,7 @@ fn main_inner() -> Result<i32> {
             drop(demo);
             code
         }
+        Some(Command::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather),
         None => run::wizard(&cli, &state_dir, &store),
     }
 }

@@ -19,7 +19,7 @@ use crate::secret::Secret;
 use crate::session::{Session, SessionStore};
 use crate::signals::{self, INTERRUPTED_EXIT};
 use crate::wizard::state::PasswordSource;
-use crate::wizard::{Choices, Msg};
+use crate::wizard::{Choices, Flow, Msg};
 
 /// Set while the TUI owns the terminal, so the panic hook knows to give it back first.
 pub static TUI_ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -85,21 +85,34 @@ pub fn resolve_password(choices: &Choices) -> Result<Option<Secret>> {
     }
 }
 
-fn open_session(store: &SessionStore, id: Option<&str>, new: bool) -> Result<Session> {
+fn open_session(store: &SessionStore, id: Option<&str>, new: bool, flow: Flow) -> Result<Session> {
     if new {
-        return store.create().wrap_err("cannot start a new session");
+        return store
+            .create_flow(flow)
+            .wrap_err("cannot start a new session");
     }
     if let Some(id) = id {
         return store
             .open_session(id)
             .wrap_err_with(|| format!("cannot open session {id}"));
     }
-    match store.newest_unfinished()? {
+    match store.newest_unfinished_of(flow)? {
         Some(s) if !s.in_use => store
             .open_session(&s.id)
             .wrap_err_with(|| format!("cannot open session {}", s.id)),
-        _ => store.create().wrap_err("cannot start a new session"),
+        _ => store
+            .create_flow(flow)
+            .wrap_err("cannot start a new session"),
     }
+}
+
+/// The sessions of one flow, for the resume prompt.
+fn sessions_of(store: &SessionStore, flow: Flow) -> Result<Vec<crate::session::SessionSummary>> {
+    Ok(store
+        .list()?
+        .into_iter()
+        .filter(|s| s.file.as_ref().is_none_or(|f| f.wizard.flow == flow))
+        .collect())
 }
 
 fn load_answers(path: &Path, interactive: bool) -> Result<(Answers, Choices)> {
@@ -165,6 +178,11 @@ fn start_engine(
 }
 
 pub fn wizard(cli: &Cli, state_dir: &Path, store: &SessionStore) -> Result<i32> {
+    wizard_flow(cli, state_dir, store, Flow::Install)
+}
+
+/// Runs `flow` (the install, or gather on the connected side) under the chosen front end.
+pub fn wizard_flow(cli: &Cli, state_dir: &Path, store: &SessionStore, flow: Flow) -> Result<i32> {
     let mode = resolve_mode(cli)?;
     let choices = match &cli.answers {
         Some(path) => Some(load_answers(path, mode != Mode::Headless)?.1),
@@ -177,9 +195,9 @@ pub fn wizard(cli: &Cli, state_dir: &Path, store: &SessionStore) -> Result<i32> 
         .build()
         .wrap_err("cannot start the async runtime")?;
     let result = match mode {
-        Mode::Headless => run_headless(&runtime, cli, store, choices, &log),
-        Mode::Line => run_line(&runtime, cli, store, choices, &log),
-        Mode::Tui => run_tui(&runtime, cli, store, choices, &log),
+        Mode::Headless => run_headless(&runtime, cli, store, choices, &log, flow),
+        Mode::Line => run_line(&runtime, cli, store, choices, &log, flow),
+        Mode::Tui => run_tui(&runtime, cli, store, choices, &log, flow),
     };
     if let Some(path) = log.path() {
         eprintln!("Log: {}", path.display());
@@ -195,8 +213,9 @@ fn run_headless(
     store: &SessionStore,
     choices: Option<Choices>,
     log: &LogFile,
+    flow: Flow,
 ) -> Result<i32> {
-    let session = open_session(store, cli.session.as_deref(), cli.new)?;
+    let session = open_session(store, cli.session.as_deref(), cli.new, flow)?;
     println!("Session {} in {}", session.id(), session.dir().display());
     let (tx, rx) = mpsc::unbounded_channel();
     let started = start_engine(
@@ -227,14 +246,15 @@ fn run_line(
     store: &SessionStore,
     choices: Option<Choices>,
     log: &LogFile,
+    flow: Flow,
 ) -> Result<i32> {
     let session = match (&cli.session, cli.new) {
-        (None, false) => match line::pick_session(&store.list()?)? {
-            line::Pick::Resume(id) => open_session(store, Some(&id), false)?,
-            line::Pick::New => open_session(store, None, true)?,
+        (None, false) => match line::pick_session(&sessions_of(store, flow)?)? {
+            line::Pick::Resume(id) => open_session(store, Some(&id), false, flow)?,
+            line::Pick::New => open_session(store, None, true, flow)?,
             line::Pick::Quit => return Ok(0),
         },
-        (id, new) => open_session(store, id.as_deref(), new)?,
+        (id, new) => open_session(store, id.as_deref(), new, flow)?,
     };
     println!("Session {} in {}", session.id(), session.dir().display());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -267,18 +287,21 @@ fn run_tui(
     store: &SessionStore,
     choices: Option<Choices>,
     log: &LogFile,
+    flow: Flow,
 ) -> Result<i32> {
     let theme = tui::theme::Theme::from_env(cli.ascii);
     let mut terminal = ratatui::try_init().wrap_err("cannot take over the terminal")?;
     TUI_ACTIVE.store(true, Ordering::SeqCst);
     let outcome = (|| -> Result<Option<(StopReason, String)>> {
         let session = match (&cli.session, cli.new) {
-            (None, false) => match tui::pick_session(&mut terminal, &store.list()?, theme)? {
-                tui::Pick::Resume(id) => open_session(store, Some(&id), false)?,
-                tui::Pick::New => open_session(store, None, true)?,
-                tui::Pick::Quit => return Ok(None),
-            },
-            (id, new) => open_session(store, id.as_deref(), new)?,
+            (None, false) => {
+                match tui::pick_session(&mut terminal, &sessions_of(store, flow)?, theme)? {
+                    tui::Pick::Resume(id) => open_session(store, Some(&id), false, flow)?,
+                    tui::Pick::New => open_session(store, None, true, flow)?,
+                    tui::Pick::Quit => return Ok(None),
+                }
+            }
+            (id, new) => open_session(store, id.as_deref(), new, flow)?,
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let started = start_engine(

@@ -100,6 +100,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         deploy,
         cluster,
         skip: choices.skips.clone(),
+        gather: choices.gather.clone(),
     };
     let body =
         toml::to_string_pretty(&answers).unwrap_or_else(|e| format!("# cannot render: {e}\n"));

@@ -14,7 +14,7 @@ pub use export::export;
 pub use validate::{Problem, validate};
 
 use crate::wizard::Choices;
-use crate::wizard::state::{GatewayServiceType, PasswordSource, RegistryChoice};
+use crate::wizard::state::{GatewayServiceType, GatherChoice, PasswordSource, RegistryChoice};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +36,9 @@ pub struct Answers {
     /// Steps to skip, with the reason recorded in the session.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skip: BTreeMap<String, String>,
+    /// `ckf-airgap gather` on the connected side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gather: Option<GatherChoice>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +213,7 @@ impl Answers {
             choices.bootstrap = c.bootstrap;
         }
         choices.skips = self.skip.clone();
+        choices.gather = self.gather.clone();
         choices
     }
 }

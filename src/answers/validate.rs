@@ -134,6 +134,21 @@ pub fn validate(
             ));
         }
     }
+    if let Some(g) = &answers.gather {
+        file_exists(&mut out, "gather.bundle", g.bundle.as_deref());
+        if let Some(dir) = &g.charms_dir
+            && !dir.is_dir()
+        {
+            out.push(problem(
+                "gather.charms_dir",
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        file_exists(&mut out, "gather.ca_file", g.ca_file.as_deref());
+        for list in &g.image_lists {
+            file_exists(&mut out, "gather.image_lists", Some(list));
+        }
+    }
     if let Some(b) = &answers.bundle {
         file_exists(&mut out, "bundle.file", b.file.as_deref());
     }
@@ -174,10 +189,9 @@ pub fn validate(
             }
             continue;
         }
-        if !Step::ALL.iter().any(|s| s.id() == step) || step == "done" {
-            let ids: Vec<_> = Step::ALL
-                .iter()
-                .filter(|s| !s.is_end())
+        if !Step::ALL.iter().any(|s| s.id() == step && !s.is_end()) {
+            let ids: Vec<_> = crate::wizard::Flow::Install
+                .working()
                 .map(|s| s.id())
                 .collect();
             out.push(problem(

@@ -82,6 +82,11 @@ impl StepContext {
         self.with_session(|s| s.state().record(self.step).ledger.len())
     }
 
+    /// A unit an earlier step recorded (its results as the session holds them).
+    pub fn ledger_value_of(&self, step: Step, unit: &str) -> Option<Value> {
+        self.with_session(|s| s.state().record(step).ledger.get(unit).cloned())
+    }
+
     pub fn ledger_value(&self, unit: &str) -> Option<Value> {
         self.with_session(|s| s.state().record(self.step).ledger.get(unit).cloned())
     }

@@ -378,8 +378,9 @@ impl Engine {
             let state = s.state();
             (
                 state.choices.clone(),
-                Step::ALL
-                    .into_iter()
+                state
+                    .flow
+                    .steps()
                     .map(|step| (step, state.record(step).inputs.clone()))
                     .collect(),
             )

@@ -141,6 +141,33 @@ impl ImagesArchive {
     }
 }
 
+/// `charms.tar.gz`: the `.charm` files flat at the archive's root, as Canonical's
+/// `save-charms-to-tar.py` writes them; written under a temporary name, renamed when whole.
+pub fn write_charms_archive(path: &Path, charms: &[PathBuf]) -> io::Result<PathBuf> {
+    let part = path.with_extension("gz.part");
+    let mut b = tar::Builder::new(GzEncoder::new(
+        BufWriter::new(File::create(&part)?),
+        Compression::default(),
+    ));
+    for charm in charms {
+        let name = charm
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let f = File::open(charm)?;
+        let mut h = header(f.metadata()?.len());
+        b.append_data(&mut h, &name, f)?;
+    }
+    let file = b
+        .into_inner()?
+        .finish()?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    fs::rename(&part, path)?;
+    Ok(path.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

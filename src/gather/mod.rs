@@ -3,5 +3,8 @@
 //! named by Canonical's retag rule, with `retagged-images.txt` beside them.
 
 pub mod archive;
+pub mod charmhub;
+pub mod images;
+pub mod lock;
 
-pub use archive::{ImagesArchive, retag_name, write_image_member};
+pub use archive::{ImagesArchive, member_name, retag_name, write_image_member};

@@ -163,6 +163,26 @@ impl RegistryClient {
         })
     }
 
+    /// A plain HTTPS client with this module's trust roots (system bundle, a CA file,
+    /// `certs.d`), for other services on the same network paths (Charmhub or its proxy).
+    pub fn https_client(
+        tls: &TlsOptions,
+        authority: &str,
+    ) -> Result<reqwest::Client, RegistryError> {
+        let setup_err = |detail: String| RegistryError::ClientSetup {
+            host: authority.to_owned(),
+            detail,
+        };
+        let setup = TlsSetup::new(tls, authority)?;
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("ckf-airgap/", env!("CARGO_PKG_VERSION")))
+            .use_preconfigured_tls(setup.client_config().map_err(setup_err)?)
+            .build()
+            .map_err(|e| setup_err(e.to_string()))
+    }
+
     /// Warnings the caller must show (insecure TLS, plain HTTP).
     pub fn warnings(&self) -> Vec<String> {
         self.inner.warnings.clone()

@@ -9,7 +9,7 @@ use super::lock::{LockError, SessionLock};
 use super::paths::{BACKUP_FILE, LOCK_FILE, LOG_FILE, SESSION_FILE, sessions_dir};
 use super::schema::{self, SCHEMA_VERSION, SchemaError, SessionFile, TOOL_VERSION};
 use crate::durable::{self, PRIVATE_FILE_MODE, create_private_dir, write_file_with};
-use crate::wizard::{self, Effect, Msg, Refusal, Step, WizardState};
+use crate::wizard::{self, Effect, Flow, Msg, Refusal, Step, WizardState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -140,14 +140,25 @@ impl SessionStore {
         Ok(out)
     }
 
+    /// The newest unfinished install session.
     pub fn newest_unfinished(&self) -> Result<Option<SessionSummary>, SessionError> {
-        Ok(self
-            .list()?
-            .into_iter()
-            .find(|s| s.file.is_some() && !s.finished()))
+        self.newest_unfinished_of(Flow::Install)
     }
 
+    pub fn newest_unfinished_of(&self, flow: Flow) -> Result<Option<SessionSummary>, SessionError> {
+        Ok(self.list()?.into_iter().find(|s| {
+            s.file
+                .as_ref()
+                .is_some_and(|f| f.wizard.flow == flow && !f.wizard.is_finished())
+        }))
+    }
+
+    /// A new install session.
     pub fn create(&self) -> Result<Session, SessionError> {
+        self.create_flow(Flow::Install)
+    }
+
+    pub fn create_flow(&self, flow: Flow) -> Result<Session, SessionError> {
         let now = SystemTime::now();
         let id = new_id(now);
         let dir = self.root.join(&id);
@@ -160,7 +171,7 @@ impl SessionStore {
             id: id.clone(),
             created_at: stamp.clone(),
             updated_at: stamp,
-            wizard: WizardState::default(),
+            wizard: WizardState::new(flow),
         };
         let mut session = Session {
             dir,

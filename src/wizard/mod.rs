@@ -7,5 +7,5 @@ pub mod transition;
 
 pub use change::{ChoiceChange, ItemKind, RegistryForm};
 pub use state::{Choices, StepRecord, StepStatus, WizardState};
-pub use step::Step;
+pub use step::{Flow, Step};
 pub use transition::{Effect, Msg, Refusal, update};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::step::Step;
+use super::step::{Flow, Step};
 
 /// Where one step stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -172,11 +172,54 @@ pub struct Choices {
     /// Checks or steps the operator chose to skip, with the recorded reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skips: BTreeMap<String, String>,
+    /// What `ckf-airgap gather` builds on the connected side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gather: Option<GatherChoice>,
+}
+
+/// The connected side's choices: what to gather, from where, and where the archives go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GatherChoice {
+    /// A release bundle (CKF 1.8 to 1.11): its charms are downloaded and read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<PathBuf>,
+    /// `.charm` files already downloaded (`juju download`); used before Charmhub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charms_dir: Option<PathBuf>,
+    /// Plain image lists (one reference a line, like Canonical's `images.txt`), extra images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_lists: Vec<PathBuf>,
+    /// The Charmhub API (default `https://api.charmhub.io`; a proxy, or a test server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charmhub_url: Option<String>,
+    /// The Juju version whose own images are gathered (`jujud-operator`, `juju-db`,
+    /// `charm-base`); none when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub juju_version: Option<String>,
+    /// `linux/amd64` unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The registry the RepoTags name (default `172.17.0.2:5000`, as Canonical's scripts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retag_registry: Option<String>,
+    /// Where the archives are written (default: the session directory's `archives/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<PathBuf>,
+    /// A CA for the upstream registries (a mirror or proxy registry with its own CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Write the archives even though some images could not be pulled (they are listed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_missing: bool,
 }
 
 /// The whole persisted wizard: the current step and a record per step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WizardState {
+    /// Which flow this session runs (sessions written before there were two are installs).
+    #[serde(default)]
+    pub flow: Flow,
     pub current: Step,
     pub steps: BTreeMap<Step, StepRecord>,
     #[serde(default)]
@@ -185,18 +228,20 @@ pub struct WizardState {
 
 impl Default for WizardState {
     fn default() -> Self {
-        WizardState {
-            current: Step::first(),
-            steps: Step::ALL
-                .into_iter()
-                .map(|s| (s, StepRecord::default()))
-                .collect(),
-            choices: Choices::default(),
-        }
+        WizardState::new(Flow::Install)
     }
 }
 
 impl WizardState {
+    pub fn new(flow: Flow) -> Self {
+        WizardState {
+            flow,
+            current: flow.first(),
+            steps: flow.steps().map(|s| (s, StepRecord::default())).collect(),
+            choices: Choices::default(),
+        }
+    }
+
     pub fn record(&self, step: Step) -> &StepRecord {
         static PENDING: StepRecord = StepRecord {
             status: StepStatus::Pending,
@@ -217,15 +262,15 @@ impl WizardState {
 
     /// Finished: every step before Done is done or skipped.
     pub fn is_finished(&self) -> bool {
-        Step::working().all(|s| self.status(s).is_settled())
+        self.flow.working().all(|s| self.status(s).is_settled())
     }
 
     /// The step a resumed session starts at: the first one not done or skipped.
     pub fn resume_point(&self) -> Step {
-        Step::ALL
-            .into_iter()
+        self.flow
+            .steps()
             .find(|s| !self.status(*s).is_settled())
-            .unwrap_or(Step::last())
+            .unwrap_or(self.flow.last())
     }
 
     pub fn unit_done(&self, step: Step, unit: &str) -> bool {

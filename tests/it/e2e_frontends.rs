@@ -339,6 +339,19 @@ fn spawn_line_mode_without_password(w: &World) -> LineSession {
     p
 }
 
+/// dialoguer reads a password only after flushing the terminal's pending input (TCSAFLUSH)
+/// and turning echo off, so anything typed before that is lost: wait until echo is off.
+fn wait_for_password_read(p: &LineSession) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while p.get_process().get_echo().unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the password prompt never turned echo off"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// Line mode through its prompts: the checks and the artifacts run, the password is typed at a
 /// masked prompt and tested against the registry, then the operator quits and the session keeps
 /// where it stands (without the password).
@@ -365,6 +378,7 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     // once the prompt reads it.
     p.expect(format!("Password for {USER} at {}/ckf: ", reg.addr()).as_str())
         .unwrap();
+    wait_for_password_read(&p);
     p.send_line(PASS).unwrap();
     p.expect("[registry-login] done").unwrap();
     p.expect("Quit (progress is saved)").unwrap();
@@ -427,6 +441,7 @@ fn line_mode_fills_the_registry_form_and_rewrites_a_mapping_prefix() {
     // The whole prompt: the password is read (and earlier input flushed) right after it.
     p.expect("Password (empty to keep the configured source): ")
         .unwrap();
+    wait_for_password_read(&p);
     p.send_line(PASS).unwrap();
     p.expect("CA file").unwrap();
     p.send("\r").unwrap();

@@ -72,7 +72,11 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
             .count()
     };
     let before = gets(&upstream.log());
-    assert!(before > 0, "the access log shows the first pull:\n{}", upstream.log());
+    assert!(
+        before > 0,
+        "the access log shows the first pull:\n{}",
+        upstream.log()
+    );
     let resolved = client
         .resolve_image("team/app-one", "v1", &Platform::default())
         .await

@@ -36,6 +36,7 @@ mod demo;
 mod deploy_step;
 mod e2e_frontends;
 mod engine_protocol;
+mod gather_flow;
 mod gather_pull;
 mod push_step;
 mod registry_failures;

@@ -7,7 +7,7 @@ use ratatui::backend::TestBackend;
 
 use ckf_airgap::engine::events::{Progress, Quantity};
 use ckf_airgap::engine::step_data::*;
-use ckf_airgap::engine::{EngineEvent, InputKind, InputRequest};
+use ckf_airgap::engine::{EngineEvent, InputKind, InputRequest, Level};
 use ckf_airgap::frontend::tui::app::App;
 use ckf_airgap::frontend::tui::render;
 use ckf_airgap::frontend::tui::theme::Theme;
@@ -18,8 +18,8 @@ use ckf_airgap::wizard::{Step, StepStatus, WizardState};
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
 fn state_at(step: Step, status: StepStatus) -> WizardState {
-    let mut s = WizardState::default();
-    for earlier in Step::ALL.into_iter().take_while(|s| *s != step) {
+    let mut s = WizardState::new(step.flow());
+    for earlier in step.flow().steps().take_while(|s| *s != step) {
         s.record_mut(earlier).status = StepStatus::Done;
     }
     s.current = step;
@@ -176,6 +176,13 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
                 "Set the login: juju config dex-auth static-username=<user> static-password=<password>".into(),
             ],
         }),
+        // The gather screens show the step's log; `app_for` gives them some.
+        Step::GatherSource
+        | Step::GatherCharms
+        | Step::GatherImages
+        | Step::GatherPull
+        | Step::GatherWrite
+        | Step::GatherDone => return None,
     })
 }
 
@@ -197,7 +204,14 @@ fn failure_reason(step: Step) -> &'static str {
         Step::GatewayType => "needs an answer the run cannot ask for (set `gateway.service_type`)",
         Step::BundlePreview => "the edit was not confirmed; nothing was written",
         Step::JujuDeploy => "deploy-app:minio failed: application already exists",
-        Step::Done => "",
+        Step::Done | Step::GatherDone => "",
+        Step::GatherSource => "nothing to gather: give a release bundle ([gather] bundle)",
+        Step::GatherCharms => "Charmhub has no charm kfp-api on channel 2.15/stable",
+        Step::GatherImages => "cannot read images.txt: No such file or directory",
+        Step::GatherPull => {
+            "1 image(s) could not be pulled:\n  docker.io/charmedkubeflow/suggestion-pbt:v0.19.0 (needed by katib-controller option custom_images[suggestion__pbt]): registry-1.docker.io answered 429"
+        }
+        Step::GatherWrite => "cannot create /srv/out: Permission denied",
     }
 }
 
@@ -215,6 +229,21 @@ fn app_for(step: Step, failed: bool) -> App {
     view.apply(&EngineEvent::State(Box::new(state_at(step, status))));
     if let Some(data) = data_for(step, failed) {
         view.apply(&EngineEvent::StepData { step, data });
+    }
+    if step == Step::GatherImages {
+        for line in [
+            "[gather-images] 97 images to pull:",
+            "[gather-images]   83 from docker.io",
+            "[gather-images]   13 from ghcr.io",
+            "[gather-images]   1 from nvcr.io",
+            "[gather-images] Docker Hub allows 10 anonymous pulls an hour: log in first",
+        ] {
+            view.apply(&EngineEvent::Log {
+                step: Some(step),
+                level: Level::Info,
+                line: line.into(),
+            });
+        }
     }
     if step == Step::Artifacts && !failed {
         view.apply(&EngineEvent::StepStarted(step));
@@ -270,7 +299,7 @@ fn every_screen_in_its_normal_and_failure_state_at_both_sizes() {
     settings.bind(|| {
         for step in Step::ALL {
             for failed in [false, true] {
-                if step == Step::Done && failed {
+                if step.is_end() && failed {
                     continue;
                 }
                 let app = app_for(step, failed);

@@ -167,6 +167,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         ),
     );
     check_retagged_list(&ctx, &inventory)?;
+    check_lock_file(&ctx, &inventory)?;
     let checked = cross_check_with_bundle(&ctx, &inventory)?;
     let mut view = inventory_view(&inventory, checked.as_ref().map(|c| &c.check));
     if let Some(c) = &checked {
@@ -180,6 +181,57 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         }
         _ => Ok(()),
     }
+}
+
+/// `ckf-release.lock.json` beside `images.tar.gz` (written by `ckf-airgap gather`) proves the
+/// archives whole: every image and charm it lists must be there with its digests; anything
+/// else is reported.
+fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepError> {
+    let Some(images) = ctx.choices().images_archive else {
+        return Ok(());
+    };
+    let path = images.with_file_name(crate::gather::lock::LOCK_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let bytes = std::fs::read(&path)
+        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
+    let lock: crate::gather::lock::ReleaseLock = serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::failed(format!(
+            "{} is not a lock file ckf-airgap wrote ({e}); copy it again or remove it",
+            path.display()
+        ))
+    })?;
+    let (problems, extra) = crate::gather::lock::verify(&lock, inventory);
+    for e in &extra {
+        ctx.log(Level::Warn, format!("{}: {e}", path.display()));
+    }
+    for m in &lock.missing {
+        ctx.log(
+            Level::Warn,
+            format!(
+                "{}: {m} was accepted as missing when the archives were gathered",
+                path.display()
+            ),
+        );
+    }
+    if problems.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "{}: every one of its {} images and {} charms is in the archives with its digests",
+                path.display(),
+                lock.images.len(),
+                lock.charms.len()
+            ),
+        );
+        return Ok(());
+    }
+    Err(StepError::failed(format!(
+        "the archives do not match {}:\n  {}\nCopy the archives again from the connected side.",
+        path.display(),
+        problems.join("\n  ")
+    )))
 }
 
 /// Canonical's `retagged-images.txt` lists every name its `images.tar.gz` should hold; its

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod common;
 pub mod deploy;
 pub mod gateway;
+pub mod gather;
 pub mod mapping;
 pub mod preview;
 pub mod push;
@@ -27,7 +28,7 @@ use super::context::StepContext;
 use super::fingerprint::{self, Watched};
 use super::step_data::{FinishView, StepData};
 use super::work::{StepFuture, StepWork};
-use crate::wizard::state::{GatewayServiceType, RegistryChoice};
+use crate::wizard::state::{GatewayServiceType, GatherChoice, RegistryChoice};
 use crate::wizard::{Choices, Step};
 
 pub struct Builtin;
@@ -170,6 +171,13 @@ enum StepInput<'a> {
         model: &'a Option<String>,
         dry_run: bool,
     },
+    /// The connected side: the whole gather choice and the files it names.
+    Gather {
+        gather: &'a Option<GatherChoice>,
+        bundle: Option<Watched>,
+        charms_dir: Option<Watched>,
+        image_lists: Vec<Watched>,
+    },
     Nothing {},
 }
 
@@ -207,7 +215,22 @@ impl<'a> StepInput<'a> {
                 model: &choices.model,
                 dry_run: choices.dry_run,
             },
-            Step::Done => StepInput::Nothing {},
+            Step::Done | Step::GatherDone => StepInput::Nothing {},
+            Step::GatherSource
+            | Step::GatherCharms
+            | Step::GatherImages
+            | Step::GatherPull
+            | Step::GatherWrite => {
+                let g = choices.gather.as_ref();
+                StepInput::Gather {
+                    gather: &choices.gather,
+                    bundle: Watched::of(g.and_then(|g| g.bundle.as_deref())),
+                    charms_dir: Watched::of(g.and_then(|g| g.charms_dir.as_deref())),
+                    image_lists: g
+                        .map(|g| g.image_lists.iter().map(|p| Watched(p.clone())).collect())
+                        .unwrap_or_default(),
+                }
+            }
         }
     }
 }
@@ -228,6 +251,12 @@ impl StepWork for Builtin {
                 Step::GatewayType => gateway::run(ctx).await,
                 Step::BundlePreview => preview::run(ctx).await,
                 Step::JujuDeploy => deploy::run(ctx).await,
+                Step::GatherSource => gather::source(ctx).await,
+                Step::GatherCharms => gather::charms(ctx).await,
+                Step::GatherImages => gather::images(ctx).await,
+                Step::GatherPull => gather::pull(ctx).await,
+                Step::GatherWrite => gather::write(ctx).await,
+                Step::GatherDone => gather::done(ctx).await,
                 Step::Done => {
                     ctx.publish(StepData::Finish(finish_view(&ctx)));
                     ctx.phase("the install is complete");

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Overlay};
 use crate::engine::InputKind;
-use crate::wizard::{Step, StepStatus};
+use crate::wizard::StepStatus;
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -65,8 +65,8 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
     let text = format!(
         " ckf-airgap  session {}  step {}/{}: {}",
         app.view.session_id,
-        current.index() + 1,
-        Step::ALL.len(),
+        current.position() + 1,
+        app.view.state.flow.step_count(),
         current.title()
     );
     frame.render_widget(
@@ -76,13 +76,16 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_steps(frame: &mut Frame, app: &App, area: Rect) {
-    let lines: Vec<Line> = Step::ALL
-        .iter()
+    let lines: Vec<Line> = app
+        .view
+        .state
+        .flow
+        .steps()
         .map(|step| {
-            let status = app.view.state.status(*step);
+            let status = app.view.state.status(step);
             let (mark, style) = app.theme.status_mark(status);
             let name = Span::raw(format!(" {}", step.title()));
-            let name = if *step == app.view.state.current {
+            let name = if step == app.view.state.current {
                 name.style(app.theme.current())
             } else {
                 name
@@ -96,9 +99,9 @@ fn draw_steps(frame: &mut Frame, app: &App, area: Rect) {
 /// `✔1 ✔2 ▶3 ·4 ...`: every step's state in one line.
 fn draw_strip(frame: &mut Frame, app: &App, area: Rect) {
     let mut spans = vec![Span::raw(" ")];
-    for step in Step::ALL {
+    for step in app.view.state.flow.steps() {
         let (mark, style) = app.theme.status_mark(app.view.state.status(step));
-        let number = Span::raw(format!("{} ", step.index() + 1));
+        let number = Span::raw(format!("{} ", step.position() + 1));
         spans.push(Span::styled(mark, style));
         spans.push(if step == app.view.state.current {
             number.style(app.theme.current())

@@ -12,9 +12,12 @@ use crate::wizard::{Step, StepStatus};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = status_lines(app, area.width);
-    let skipped: Vec<&str> = Step::ALL
-        .iter()
-        .filter(|s| matches!(app.view.state.status(**s), StepStatus::Skipped { .. }))
+    let skipped: Vec<&str> = app
+        .view
+        .state
+        .flow
+        .steps()
+        .filter(|s| matches!(app.view.state.status(*s), StepStatus::Skipped { .. }))
         .map(|s| s.title())
         .collect();
     if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done) {

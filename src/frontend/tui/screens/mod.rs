@@ -6,6 +6,7 @@ pub mod common;
 pub mod deploy;
 pub mod done;
 pub mod gateway;
+pub mod gather;
 pub mod inventory;
 pub mod mapping;
 pub mod preview;
@@ -31,6 +32,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Step::BundlePreview => preview::render(frame, area, app),
         Step::JujuDeploy => deploy::render(frame, area, app),
         Step::Done => done::render(frame, area, app),
+        Step::GatherSource
+        | Step::GatherCharms
+        | Step::GatherImages
+        | Step::GatherPull
+        | Step::GatherWrite
+        | Step::GatherDone => gather::render(frame, area, app),
     }
 }
 
@@ -45,7 +52,13 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         Step::GatewayType => gateway::on_key(app, key),
         Step::BundlePreview => preview::on_key(app, key),
         Step::JujuDeploy => deploy::on_key(app, key),
-        Step::Done => None,
+        Step::Done
+        | Step::GatherSource
+        | Step::GatherCharms
+        | Step::GatherImages
+        | Step::GatherPull
+        | Step::GatherWrite
+        | Step::GatherDone => None,
     }
 }
 
@@ -87,5 +100,16 @@ pub fn help(step: Step) -> &'static [&'static str] {
             "Enter retries from the first unfinished command.",
         ],
         Step::Done => &["How to reach the dashboard and what to do next."],
+        Step::GatherSource => &["What to gather: a release bundle, .charm files, image lists."],
+        Step::GatherCharms => &["Each charm of the bundle, from the folder or Charmhub, verified."],
+        Step::GatherImages => &["Every image the charms need, by registry, before any pull."],
+        Step::GatherPull => &[
+            "Every image pulled without a daemon, each blob verified; finished blobs are kept.",
+            "An image that cannot be pulled is listed at the end; the rest go on.",
+        ],
+        Step::GatherWrite => {
+            &["images.tar.gz, retagged-images.txt, charms.tar.gz and the lock file."]
+        }
+        Step::GatherDone => &["What to carry across the gap."],
     }
 }

@@ -1,0 +1,542 @@
+//! `ckf-airgap gather`, the connected side's flow: what to gather → charms (Charmhub or a
+//! folder) → the images list (from the charms themselves) → a daemonless pull → the archives
+//! and the lock file. Every charm and image is a unit of the session's ledger, and every blob
+//! pulled stays in the work directory under its digest, so a restarted gather repeats nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::json;
+
+use super::common::blocking;
+use crate::artifacts::CharmInfo;
+use crate::artifacts::charms::read_charm;
+use crate::bundle::model::Bundle;
+use crate::engine::context::StepContext;
+use crate::engine::events::{Level, Quantity};
+use crate::engine::work::StepError;
+use crate::gather::charmhub::{self, Charmhub};
+use crate::gather::images::{GatherImage, images_to_gather, juju_images, pull_source};
+use crate::gather::lock::{LOCK_FILE, LockedCharm, LockedImage, ReleaseLock};
+use crate::gather::{ImagesArchive, archive, member_name, retag_name};
+use crate::registry::{
+    Credentials, Platform, RegistryClient, RegistryConfig, RegistryTarget, ResolvedImage,
+    TlsOptions,
+};
+use crate::release::{detect_release, release_needs};
+use crate::wizard::state::GatherChoice;
+
+const CHARMS_FILE: &str = "gather-charms.json";
+const IMAGES_FILE: &str = "gather-images.json";
+const DEFAULT_RETAG: &str = "172.17.0.2:5000";
+
+fn choice(ctx: &StepContext) -> Result<GatherChoice, StepError> {
+    ctx.choices().gather.ok_or_else(|| {
+        StepError::failed(
+            "nothing to gather is chosen: give a release bundle, a folder of .charm files or an \
+             image list ([gather] bundle / charms_dir / image_lists in the answers file)",
+        )
+    })
+}
+
+fn work_dir(ctx: &StepContext) -> PathBuf {
+    ctx.session_dir().join("gather")
+}
+
+fn output_dir(ctx: &StepContext, choice: &GatherChoice) -> PathBuf {
+    choice
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| ctx.session_dir().join("archives"))
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StepError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(StepError::failed)?;
+    crate::durable::write_file(path, &bytes)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, step: &str) -> Result<T, StepError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        StepError::failed(format!(
+            "cannot read {} ({e}): run the {step} step first",
+            path.display()
+        ))
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::failed(format!(
+            "{} is damaged ({e}): run the {step} step again",
+            path.display()
+        ))
+    })
+}
+
+/// What to gather: at least one source, each readable.
+pub async fn source(ctx: StepContext) -> Result<(), StepError> {
+    let choice = choice(&ctx)?;
+    if choice.bundle.is_none() && choice.charms_dir.is_none() && choice.image_lists.is_empty() {
+        return Err(StepError::failed(
+            "nothing to gather: give a release bundle ([gather] bundle), a folder of .charm files \
+             (charms_dir) or an image list (image_lists)",
+        ));
+    }
+    let mut summary = Vec::new();
+    if let Some(path) = &choice.bundle {
+        let bundle = Bundle::load(path).map_err(StepError::failed)?;
+        let release = detect_release(&bundle)
+            .map(|d| format!("CKF {} ({})", d.release, d.evidence))
+            .unwrap_or_else(|| "release not recognised from the channels".into());
+        summary.push(format!(
+            "{}: {} applications, {release}",
+            path.display(),
+            bundle.applications.len()
+        ));
+    }
+    if let Some(dir) = &choice.charms_dir {
+        let n = std::fs::read_dir(dir)
+            .map_err(|e| StepError::failed(format!("cannot read {}: {e}", dir.display())))?
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "charm"))
+            .count();
+        summary.push(format!("{}: {n} .charm files", dir.display()));
+    }
+    for list in &choice.image_lists {
+        let text = std::fs::read_to_string(list)
+            .map_err(|e| StepError::failed(format!("cannot read {}: {e}", list.display())))?;
+        let n = text.lines().filter(|l| !l.trim().is_empty()).count();
+        summary.push(format!("{}: {n} images", list.display()));
+    }
+    for line in &summary {
+        ctx.log(Level::Info, line.clone());
+    }
+    ctx.record_unit("source", json!({ "sources": summary }))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GatheredCharm {
+    info: CharmInfo,
+    path: PathBuf,
+    channel: Option<String>,
+    revision: Option<u64>,
+}
+
+/// Every charm of the bundle: from the folder when it holds it, else from Charmhub at the
+/// bundle's channel; each read as a charm, so a broken download is caught here.
+pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
+    let choice = choice(&ctx)?;
+    let dir = work_dir(&ctx).join("charms");
+    let mut gathered: Vec<GatheredCharm> = Vec::new();
+    let local: BTreeMap<String, PathBuf> = match &choice.charms_dir {
+        Some(d) => std::fs::read_dir(d)
+            .map_err(|e| StepError::failed(format!("cannot read {}: {e}", d.display())))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "charm"))
+            .filter_map(|p| {
+                let name = p.file_name()?.to_string_lossy().into_owned();
+                let (charm, _) = crate::artifacts::charms::parse_charm_file_name(&name)?;
+                Some((charm, p))
+            })
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    match &choice.bundle {
+        Some(path) => {
+            let bundle = Bundle::load(path).map_err(StepError::failed)?;
+            for app in &bundle.applications {
+                let name = app.charm_name();
+                if !wanted.iter().any(|(n, _)| *n == name) {
+                    wanted.push((name, app.channel.clone()));
+                }
+            }
+        }
+        None => wanted.extend(local.keys().map(|k| (k.clone(), None))),
+    }
+    let hub_url = choice
+        .charmhub_url
+        .clone()
+        .unwrap_or_else(|| charmhub::DEFAULT_URL.to_owned());
+    let tls = TlsOptions {
+        ca_file: choice.ca_file.clone(),
+        ..TlsOptions::default()
+    };
+    let hub = Charmhub::new(&hub_url, &tls).map_err(StepError::failed)?;
+    let total = wanted.len() as u64;
+    for (i, (name, channel)) in wanted.iter().enumerate() {
+        ctx.progress(i as u64, Some(total), Quantity::Items, Some(name.clone()));
+        let unit = format!("charm:{name}");
+        if let Some(done) = ctx.ledger_value(&unit)
+            && let Ok(g) = serde_json::from_value::<GatheredCharm>(done)
+            && g.path.exists()
+        {
+            gathered.push(g);
+            continue;
+        }
+        let (path, revision) = match local.get(name) {
+            Some(p) => (p.clone(), None),
+            None => {
+                let channel = channel.clone().unwrap_or_else(|| "stable".into());
+                ctx.phase(format!("downloading {name} ({channel}) from {hub_url}"));
+                let release = hub.info(name, &channel).await.map_err(StepError::failed)?;
+                let path = hub
+                    .download(&release, &dir)
+                    .await
+                    .map_err(StepError::failed)?;
+                (path, Some(release.revision))
+            }
+        };
+        let label = path.display().to_string();
+        let read_path = path.clone();
+        let info = blocking(move || read_charm(&read_path, &label)).await?;
+        let g = GatheredCharm {
+            info,
+            path,
+            channel: channel.clone(),
+            revision,
+        };
+        ctx.record_unit(&unit, serde_json::to_value(&g).map_err(StepError::failed)?)?;
+        gathered.push(g);
+    }
+    ctx.progress(total, Some(total), Quantity::Items, None);
+    write_json(&ctx.session_dir().join(CHARMS_FILE), &gathered)?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "{} charm(s) gathered into {}",
+            gathered.len(),
+            dir.display()
+        ),
+    );
+    Ok(())
+}
+
+/// The images list, from the charms themselves, the lists, and Juju's images; shown before
+/// any pull, by registry, with Docker Hub's anonymous limit when it applies.
+pub async fn images(ctx: StepContext) -> Result<(), StepError> {
+    let choice = choice(&ctx)?;
+    let charms: Vec<GatheredCharm> = read_json(&ctx.session_dir().join(CHARMS_FILE), "Charms")?;
+    let infos: Vec<CharmInfo> = charms.iter().map(|c| c.info.clone()).collect();
+    let apps = match &choice.bundle {
+        Some(path) => {
+            let bundle = Bundle::load(path).map_err(StepError::failed)?;
+            release_needs(&bundle, &infos)
+        }
+        None => infos
+            .iter()
+            .map(|c| crate::release::AppNeeds {
+                application: c.name.clone(),
+                charm: c.name.clone(),
+                charm_info: Some(c.clone()),
+                needs: crate::artifacts::charm_images::image_needs(c),
+                image_options: crate::artifacts::charm_images::image_options(c),
+            })
+            .collect(),
+    };
+    let mut lists = Vec::new();
+    for list in &choice.image_lists {
+        let text = std::fs::read_to_string(list)
+            .map_err(|e| StepError::failed(format!("cannot read {}: {e}", list.display())))?;
+        lists.push((
+            list.display().to_string(),
+            text.lines().map(str::to_owned).collect(),
+        ));
+    }
+    let bases: Vec<String> = infos.iter().flat_map(|c| c.bases.clone()).collect();
+    let juju = choice
+        .juju_version
+        .as_deref()
+        .map(|v| juju_images(v, &bases))
+        .unwrap_or_default();
+    if choice.juju_version.is_none() {
+        ctx.log(
+            Level::Warn,
+            "no Juju version given ([gather] juju_version): Juju's own images are not gathered",
+        );
+    }
+    let list = images_to_gather(&apps, &lists, &juju);
+    let mut by_registry: BTreeMap<String, usize> = BTreeMap::new();
+    for image in &list {
+        *by_registry
+            .entry(pull_source(&image.upstream).registry)
+            .or_default() += 1;
+    }
+    let mut text = format!("{} images to pull:", list.len());
+    for (registry, n) in &by_registry {
+        text.push_str(&format!("\n  {n} from {registry}"));
+    }
+    if by_registry.get("docker.io").is_some_and(|n| *n > 10) {
+        text.push_str(
+            "\nDocker Hub allows 10 anonymous pulls an hour: log in first (`docker login`, \
+             whose config.json this tool reads) or pull through a mirror.",
+        );
+    }
+    for line in text.lines() {
+        ctx.log(Level::Info, line.to_owned());
+    }
+    write_json(&ctx.session_dir().join(IMAGES_FILE), &list)?;
+    ctx.record_unit("images", json!({ "count": list.len() }))
+}
+
+/// A client per upstream registry, with the site's CA and Docker's credentials when present.
+fn upstream_client(host: &str, choice: &GatherChoice) -> Result<RegistryClient, StepError> {
+    let target = RegistryTarget::parse(host).map_err(StepError::failed)?;
+    let mut config = RegistryConfig::new(target);
+    config.tls.ca_file = choice.ca_file.clone();
+    let docker_config = std::env::var_os("DOCKER_CONFIG")
+        .map(|d| PathBuf::from(d).join("config.json"))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")));
+    config.credentials = match docker_config {
+        Some(p) if p.exists() => Credentials::DockerConfig { path: Some(p) },
+        _ => Credentials::Anonymous,
+    };
+    RegistryClient::new(config).map_err(StepError::failed)
+}
+
+/// Every image resolved to the chosen platform and its blobs pulled, verified; one that
+/// cannot be pulled never stops the rest, and the failures are listed at the end with who
+/// needs each.
+pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
+    let choice = choice(&ctx)?;
+    let list: Vec<GatherImage> = read_json(&ctx.session_dir().join(IMAGES_FILE), "Images list")?;
+    let platform = match &choice.platform {
+        Some(p) => Platform::parse(p).ok_or_else(|| {
+            StepError::failed(format!(
+                "{p:?} is not a platform: write os/arch, e.g. linux/amd64"
+            ))
+        })?,
+        None => Platform::default(),
+    };
+    let blobs = work_dir(&ctx).join("blobs");
+    let mut clients: BTreeMap<String, RegistryClient> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let bytes = Arc::new(AtomicU64::new(0));
+    let total = list.len() as u64;
+    for (i, image) in list.iter().enumerate() {
+        let unit = format!("image:{}", image.upstream);
+        ctx.progress(
+            i as u64,
+            Some(total),
+            Quantity::Items,
+            Some(image.upstream.clone()),
+        );
+        if ctx.is_done(&unit) {
+            continue;
+        }
+        if ctx.is_cancelled() {
+            return Err(StepError::Cancelled);
+        }
+        let src = pull_source(&image.upstream);
+        let client = match clients.get(&src.host) {
+            Some(c) => c.clone(),
+            None => {
+                let c = upstream_client(&src.host, &choice)?;
+                clients.insert(src.host.clone(), c.clone());
+                c
+            }
+        };
+        ctx.phase(format!("pulling {}", image.upstream));
+        let result = async {
+            let resolved = client
+                .resolve_image(&src.repository, &src.reference, &platform)
+                .await?;
+            for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+                let counter = bytes.clone();
+                client
+                    .pull_blob(&src.repository, blob, &blobs, &move |n| {
+                        counter.fetch_add(n, Ordering::Relaxed);
+                    })
+                    .await?;
+            }
+            Ok::<ResolvedImage, crate::registry::RegistryError>(resolved)
+        }
+        .await;
+        match result {
+            Ok(resolved) => {
+                ctx.record_unit(
+                    &unit,
+                    serde_json::to_value(&resolved).map_err(StepError::failed)?,
+                )?;
+            }
+            Err(e) => {
+                ctx.log(Level::Error, format!("{}: {e}", image.upstream));
+                failures.push(format!(
+                    "{} (needed by {}): {e}",
+                    image.upstream,
+                    image.needed_by.join(", ")
+                ));
+            }
+        }
+    }
+    ctx.progress(total, Some(total), Quantity::Items, None);
+    ctx.log(
+        Level::Info,
+        format!(
+            "{} pulled this run",
+            crate::engine::events::amount(bytes.load(Ordering::Relaxed), Quantity::Bytes)
+        ),
+    );
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let text = format!(
+        "{} image(s) could not be pulled:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+    if choice.accept_missing {
+        ctx.log(
+            Level::Warn,
+            format!("{text}\nAccepted as missing ([gather] accept_missing)."),
+        );
+        return Ok(());
+    }
+    Err(StepError::failed(format!(
+        "{text}\nRetry pulls only these; or write the archives without them \
+         ([gather] accept_missing = true), and they are listed in the lock file."
+    )))
+}
+
+/// `images.tar.gz`, `retagged-images.txt`, `charms.tar.gz` and the lock file.
+pub async fn write(ctx: StepContext) -> Result<(), StepError> {
+    let choice = choice(&ctx)?;
+    let list: Vec<GatherImage> = read_json(&ctx.session_dir().join(IMAGES_FILE), "Images list")?;
+    let charms: Vec<GatheredCharm> = read_json(&ctx.session_dir().join(CHARMS_FILE), "Charms")?;
+    let out = output_dir(&ctx, &choice);
+    std::fs::create_dir_all(&out)
+        .map_err(|e| StepError::failed(format!("cannot create {}: {e}", out.display())))?;
+    let retag = choice
+        .retag_registry
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RETAG.into());
+    let blobs = work_dir(&ctx).join("blobs");
+    let mut pulled: Vec<(GatherImage, ResolvedImage)> = Vec::new();
+    let mut missing = Vec::new();
+    for image in &list {
+        match ctx
+            .ledger_value_of(
+                crate::wizard::Step::GatherPull,
+                &format!("image:{}", image.upstream),
+            )
+            .and_then(|v| serde_json::from_value::<ResolvedImage>(v).ok())
+        {
+            Some(r) => pulled.push((image.clone(), r)),
+            None => missing.push(image.upstream.clone()),
+        }
+    }
+    let images_path = out.join("images.tar.gz");
+    let work = work_dir(&ctx);
+    ctx.phase(format!("writing {}", images_path.display()));
+    let total = pulled.len() as u64;
+    let ctx2 = ctx.clone();
+    let retag2 = retag.clone();
+    let entries = blocking(move || -> std::io::Result<Vec<LockedImage>> {
+        let mut archive = ImagesArchive::create(&images_path)?;
+        let mut locked = Vec::new();
+        for (i, (image, resolved)) in pulled.iter().enumerate() {
+            ctx2.progress(
+                i as u64,
+                Some(total),
+                Quantity::Items,
+                Some(image.upstream.clone()),
+            );
+            let retagged = retag_name(&image.upstream, &retag2);
+            let mut tags = vec![retagged.clone()];
+            if !image.upstream.contains('@') {
+                tags.push(image.upstream.clone());
+            }
+            archive.add(resolved, &blobs, &tags, &work)?;
+            let size = resolved.config.size + resolved.layers.iter().map(|l| l.size).sum::<u64>();
+            locked.push(LockedImage {
+                upstream: image.upstream.clone(),
+                index_digest: resolved.index_digest.clone(),
+                manifest_digest: resolved.manifest_digest.clone(),
+                config_digest: resolved.config.digest.clone(),
+                repo_tags: tags,
+                member: member_name(&retagged),
+                size,
+                needed_by: image.needed_by.clone(),
+            });
+        }
+        archive.finish()?;
+        Ok(locked)
+    })
+    .await?;
+    let charm_files: Vec<PathBuf> = charms.iter().map(|c| c.path.clone()).collect();
+    let charms_path = out.join("charms.tar.gz");
+    let charms_target = charms_path.clone();
+    blocking(move || archive::write_charms_archive(&charms_target, &charm_files)).await?;
+    let bundle_sha256 = match &choice.bundle {
+        Some(p) => Some(crate::artifacts::spool::sha256_file(p).map_err(StepError::failed)?),
+        None => None,
+    };
+    let release = match &choice.bundle {
+        Some(p) => Bundle::load(p)
+            .ok()
+            .and_then(|b| detect_release(&b))
+            .map(|d| d.release),
+        None => None,
+    };
+    let lock = ReleaseLock {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        release,
+        bundle_sha256,
+        charms: charms
+            .iter()
+            .map(|c| LockedCharm {
+                name: c.info.name.clone(),
+                file: c.info.file_name.clone(),
+                channel: c.channel.clone(),
+                revision: c.revision,
+                sha256: c.info.sha256.clone(),
+                bases: c.info.bases.clone(),
+            })
+            .collect(),
+        juju_images: entries
+            .iter()
+            .filter(|e| e.needed_by.iter().any(|n| n == "juju"))
+            .map(|e| e.upstream.clone())
+            .collect(),
+        images: entries,
+        missing: missing.clone(),
+    };
+    let lock_path = out.join(LOCK_FILE);
+    let bytes = serde_json::to_vec_pretty(&lock).map_err(StepError::failed)?;
+    crate::durable::write_file_with(&lock_path, &bytes, 0o644, None)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", lock_path.display())))?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "written to {}: images.tar.gz ({} images), retagged-images.txt, charms.tar.gz ({} charms), {LOCK_FILE}{}",
+            out.display(),
+            lock.images.len(),
+            lock.charms.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!("; missing: {}", missing.join(", "))
+            }
+        ),
+    );
+    ctx.record_unit(
+        "archives",
+        json!({ "dir": out, "images": lock.images.len() }),
+    )
+}
+
+/// What to carry across the gap.
+pub async fn done(ctx: StepContext) -> Result<(), StepError> {
+    let choice = choice(&ctx)?;
+    let out = output_dir(&ctx, &choice);
+    ctx.log(
+        Level::Info,
+        format!(
+            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt and {LOCK_FILE}, with the release bundle",
+            out.display()
+        ),
+    );
+    ctx.phase("the archives are ready");
+    Ok(())
+}

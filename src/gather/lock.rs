@@ -1,0 +1,106 @@
+//! `ckf-release.lock.json`: what the connected side gathered, so the air-gapped side can prove
+//! the archives whole: every charm with its revision and SHA-256, every image with its
+//! digests, names and the applications that need it, and Juju's images.
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifacts::Inventory;
+
+pub const LOCK_FILE: &str = "ckf-release.lock.json";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseLock {
+    pub tool_version: String,
+    /// The CKF release, when the bundle names one.
+    pub release: Option<String>,
+    pub bundle_sha256: Option<String>,
+    pub charms: Vec<LockedCharm>,
+    pub images: Vec<LockedImage>,
+    /// Juju's own images among `images`.
+    pub juju_images: Vec<String>,
+    /// Images that could not be gathered and were accepted as missing.
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedCharm {
+    pub name: String,
+    pub file: String,
+    pub channel: Option<String>,
+    pub revision: Option<u64>,
+    pub sha256: String,
+    pub bases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedImage {
+    pub upstream: String,
+    pub index_digest: Option<String>,
+    pub manifest_digest: String,
+    pub config_digest: String,
+    pub repo_tags: Vec<String>,
+    pub member: String,
+    pub size: u64,
+    pub needed_by: Vec<String>,
+}
+
+/// What the archives lack or hold that the lock does not explain; empty when they match.
+pub fn verify(lock: &ReleaseLock, inventory: &Inventory) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    for image in &lock.images {
+        let tag = image.repo_tags.first().cloned().unwrap_or_default();
+        match inventory
+            .images
+            .iter()
+            .find(|r| r.references.contains(&tag))
+        {
+            None => problems.push(format!(
+                "image {tag} ({}) is in the lock file but not in images.tar.gz",
+                image.upstream
+            )),
+            Some(r) if r.config_digest != image.config_digest => problems.push(format!(
+                "image {tag} in member {} has config {}, the lock file says {}",
+                r.member, r.config_digest, image.config_digest
+            )),
+            Some(_) => {}
+        }
+    }
+    for charm in &lock.charms {
+        match inventory.charms.iter().find(|c| c.name == charm.name) {
+            None => problems.push(format!(
+                "charm {} ({}) is in the lock file but not in charms.tar.gz",
+                charm.name, charm.file
+            )),
+            Some(c) if c.sha256 != charm.sha256 => problems.push(format!(
+                "charm {} ({}) hashes to {}, the lock file says {}",
+                charm.name, c.file_name, c.sha256, charm.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    let extra = inventory
+        .images
+        .iter()
+        .filter(|r| {
+            !lock
+                .images
+                .iter()
+                .any(|l| l.repo_tags.iter().any(|t| r.references.contains(t)))
+        })
+        .map(|r| {
+            format!(
+                "image {} (member {}) is not in the lock file",
+                r.reference, r.member
+            )
+        })
+        .chain(
+            inventory
+                .charms
+                .iter()
+                .filter(|c| !lock.charms.iter().any(|l| l.name == c.name))
+                .map(|c| format!("charm {} is not in the lock file", c.file_name)),
+        )
+        .collect();
+    (problems, extra)
+}

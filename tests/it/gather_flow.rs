@@ -1,0 +1,301 @@
+//! `ckf-airgap gather` end to end with real components: a TLS `docker-registry` plays the
+//! upstream (credentials from a Docker `config.json`), a local HTTP server answers the Charmhub
+//! API calls gather makes, and the real binary gathers a release bundle's charms and images
+//! into archives; the air-gapped flow then reads them, verifies the lock file and pushes them
+//! to a second registry, where `skopeo` sees the upstream config digests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ckf_airgap::registry::{MemoryLedger, PushOptions, Pusher};
+use ckf_airgap::synth::charm_zip_from_dir;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::cluster_support::{Fakes, answer};
+use crate::registry_support::images::standard_set;
+use crate::registry_support::registry::{PASS, TestRegistry, USER};
+use crate::registry_support::{Recorder, client_for};
+use crate::support::{run, text};
+
+/// Answers `GET /v2/charms/info/<name>` and `GET /download/<file>` as Charmhub documents
+/// them, for the charms it holds; anything else is a 404.
+struct FakeCharmhub {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeCharmhub {
+    fn start(charms: Vec<(String, Vec<u8>)>) -> FakeCharmhub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(500) {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let (status, body) = respond(&path, &charms, port);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(&body);
+            }
+        });
+        FakeCharmhub { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FakeCharmhub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn respond(path: &str, charms: &[(String, Vec<u8>)], port: u16) -> (&'static str, Vec<u8>) {
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(name) = route.strip_prefix("/v2/charms/info/") {
+        let Some((file, bytes)) = charms
+            .iter()
+            .find(|(f, _)| f.starts_with(&format!("{name}_r")))
+        else {
+            return (
+                "404 Not Found",
+                br#"{"error-list":[{"code":"not-found"}]}"#.to_vec(),
+            );
+        };
+        assert!(
+            query.contains("channel="),
+            "gather names the channel: {path}"
+        );
+        let revision: u64 = file
+            .trim_end_matches(".charm")
+            .rsplit("_r")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = json!({"default-release": {"revision": {
+        "revision": revision,
+        "download": {
+            "url": format!("http://127.0.0.1:{port}/download/{file}"),
+            "hash-sha-256": hex::encode(Sha256::digest(bytes)),
+            "size": bytes.len(),
+        }}}});
+        return ("200 OK", body.to_string().into_bytes());
+    }
+    if let Some(file) = route.strip_prefix("/download/")
+        && let Some((_, bytes)) = charms.iter().find(|(f, _)| f == file)
+    {
+        return ("200 OK", bytes.clone());
+    }
+    ("404 Not Found", Vec::new())
+}
+
+/// A charm folder with one OCI resource naming `image`.
+fn charm(dir: &Path, name: &str, image: &str) -> (String, Vec<u8>) {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("metadata.yaml"),
+        format!(
+            "name: {name}\ncontainers:\n  {name}:\n    resource: oci-image\nresources:\n  oci-image:\n    type: oci-image\n    upstream-source: {image}\n"
+        ),
+    )
+    .unwrap();
+    charm_zip_from_dir(&folder, 7, "24.04").unwrap()
+}
+
+fn docker_config(dir: &Path, reg: &TestRegistry) -> PathBuf {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
+    let config_dir = dir.join("docker");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.json"),
+        json!({"auths": {reg.addr(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    config_dir
+}
+
+fn run_gather(state: &Path, answers: &Path, docker: &Path) -> (i32, String) {
+    let docker = docker.display().to_string();
+    let out = run(
+        state,
+        &[
+            "gather",
+            "--mode",
+            "headless",
+            "--answers",
+            answers.to_str().unwrap(),
+        ],
+        &[("DOCKER_CONFIG", docker.as_str())],
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+fn config_digest(reg: &TestRegistry, reference: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=true", "--cert-dir"])
+        .arg(&reg.cert_dir)
+        .args(["--creds", &format!("{USER}:{PASS}")])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    manifest["config"]["digest"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    Pusher::new(
+        client_for(&upstream),
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    )
+    .push(&images)
+    .await
+    .unwrap();
+    let up = upstream.addr();
+    let charms = vec![
+        charm(work.path(), "app-one", &format!("{up}/team/app-one:v1")),
+        charm(work.path(), "app-two", &format!("{up}/team/app-two:v2")),
+        charm(work.path(), "app-three", &format!("{up}/team/absent:v0")),
+    ];
+    let hub = FakeCharmhub::start(charms);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n    trust: true\n  two:\n    charm: app-two\n    channel: 2.0/stable\n    scale: 1\n  three:\n    charm: app-three\n    channel: 3.0/stable\n    scale: 1\nrelations:\n- [one, two]\n",
+    )
+    .unwrap();
+    let out_dir = work.path().join("carry");
+    let answers = work.path().join("gather.toml");
+    let gather_answers = |accept: bool| {
+        format!(
+            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\nca_file = {:?}\noutput_dir = {out_dir:?}\naccept_missing = {accept}\n",
+            hub.url(),
+            upstream.ca_file,
+        )
+    };
+    std::fs::write(&answers, gather_answers(false)).unwrap();
+    let docker = docker_config(work.path(), &upstream);
+    let gather_state = work.path().join("gather-state");
+
+    // An image missing upstream is named with its application; the run stops before writing.
+    let (code, out) = run_gather(&gather_state, &answers, &docker);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{up}/team/absent:v0 (needed by three resource oci-image)"
+        )),
+        "{out}"
+    );
+    assert!(!out_dir.join("images.tar.gz").exists());
+
+    // Accepted as missing, the rest is written; the pulled images are not pulled again.
+    std::fs::write(&answers, gather_answers(true)).unwrap();
+    let (code, out) = run_gather(&gather_state, &answers, &docker);
+    assert_eq!(code, 0, "{out}");
+    for f in [
+        "images.tar.gz",
+        "charms.tar.gz",
+        "retagged-images.txt",
+        "ckf-release.lock.json",
+    ] {
+        assert!(out_dir.join(f).exists(), "{f} missing:\n{out}");
+    }
+    let retagged = std::fs::read_to_string(out_dir.join("retagged-images.txt")).unwrap();
+    assert_eq!(
+        retagged,
+        "172.17.0.2:5000/team/app-one:v1\n172.17.0.2:5000/team/app-two:v2"
+    );
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
+            .unwrap();
+    assert_eq!(lock["images"].as_array().unwrap().len(), 2);
+    assert_eq!(lock["charms"].as_array().unwrap().len(), 3);
+    assert_eq!(lock["missing"][0], format!("{up}/team/absent:v0"));
+
+    // The air-gapped side: the lock file verified, the images pushed to a second registry.
+    let target = TestRegistry::start();
+    let fakes = Fakes::all();
+    fakes.set_scenario(
+        &json!({"rules": [answer("juju", &["version"], "3.6.4-genericlinux-amd64\n", "", 0)]}),
+    );
+    let install = work.path().join("install.toml");
+    std::fs::write(
+        &install,
+        format!(
+            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
+             [registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"CKF_GATHER_TEST_PASSWORD\"\nca_file = {:?}\n\n\
+             [skip]\nenvironment-checks = \"the cluster is not under test here\"\nplaceholder-mapping = \"app-three's image was accepted as missing\"\n\
+             gateway-type = \"no gateway\"\nbundle-preview = \"nothing to preview\"\njuju-deploy = \"no cluster here\"\n",
+            out_dir.join("images.tar.gz"),
+            out_dir.join("charms.tar.gz"),
+            target.addr(),
+            target.ca_file,
+        ),
+    )
+    .unwrap();
+    let env = fakes.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CKF_GATHER_TEST_PASSWORD", PASS));
+    let out = run(
+        &work.path().join("install-state"),
+        &["--mode", "headless", "--answers", install.to_str().unwrap()],
+        &env,
+    );
+    let printed = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{printed}{}", text(&out.stderr));
+    assert!(
+        printed.contains("every one of its 2 images and 3 charms is in the archives"),
+        "{printed}"
+    );
+    for img in &images {
+        assert_eq!(
+            config_digest(
+                &target,
+                &format!("{}/ckf/{}:{}", target.addr(), img.repository, img.tag)
+            ),
+            config_digest(&upstream, &format!("{up}/{}:{}", img.repository, img.tag)),
+            "{}",
+            img.repository
+        );
+    }
+}
