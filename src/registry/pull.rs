@@ -257,13 +257,15 @@ impl RegistryClient {
 
     /// Streams `blob` of `repo` into `dir/<hex>`, hashing as it goes; the file appears under
     /// that name only when its digest is right. Returns the path; a blob already there is not
-    /// fetched again. `on_bytes` hears every chunk's size.
+    /// fetched again. `on_bytes` hears every chunk's size, `on_wait` every retry and why (a
+    /// 429 with its `Retry-After` is waited out, and said).
     pub async fn pull_blob(
         &self,
         repo: &str,
         blob: &BlobRef,
         dir: &Path,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
+        on_wait: &(dyn Fn(String) + Send + Sync),
     ) -> Result<PathBuf, RegistryError> {
         let hex = blob.digest.strip_prefix("sha256:").unwrap_or(&blob.digest);
         let dest = dir.join(hex);
@@ -300,7 +302,17 @@ impl RegistryClient {
                     let mut file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
                     let mut hasher = Sha256::new();
                     let mut stream = resp.bytes_stream();
-                    while let Some(chunk) = stream.next().await {
+                    loop {
+                        // The stall watchdog: a transfer that stops moving is retried, not
+                        // waited on forever.
+                        let next = tokio::time::timeout(self.stall_timeout(), stream.next())
+                            .await
+                            .map_err(|_| RegistryError::Stalled {
+                                host: self.authority().to_owned(),
+                                after: self.stall_timeout(),
+                                during: format!("reading blob {}", blob.digest),
+                            })?;
+                        let Some(chunk) = next else { break };
                         let chunk = chunk.map_err(|e| RegistryError::Network {
                             host: self.authority().to_owned(),
                             during: "reading a blob".into(),
@@ -327,7 +339,13 @@ impl RegistryClient {
                     Ok(dest)
                 }
             },
-            |_, _, _| {},
+            |attempt, delay, e| {
+                on_wait(format!(
+                    "waiting {delay:?} before attempt {} of blob {}: {e}",
+                    attempt + 1,
+                    blob.digest
+                ))
+            },
         )
         .await
     }

@@ -209,6 +209,13 @@ pub struct GatherChoice {
     /// A CA for the upstream registries (a mirror or proxy registry with its own CA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Upstream registries pulled through a mirror instead (`docker.io` → `mirror.lab:5000`),
+    /// as containerd's `hosts.toml` or `registries.conf` do for sites behind a proxy registry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mirrors: BTreeMap<String, String>,
+    /// Registries (or mirrors) reached over plain HTTP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plain_http: Vec<String>,
     /// Write the archives even though some images could not be pulled (they are listed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accept_missing: bool,

@@ -299,3 +299,90 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
         );
     }
 }
+
+/// Docker Hub names pulled through a mirror that demands Bearer tokens (pull-only scopes)
+/// and answers one blob with 429 and `Retry-After`, which is waited out and said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gather_pulls_through_a_token_mirror_and_waits_out_a_429() {
+    use crate::registry_support::proxy::{BearerFront, Fault, HttpProxy};
+    use crate::registry_support::registry::RegistryOptions;
+    let upstream = TestRegistry::start_with(RegistryOptions { sans: None });
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    Pusher::new(
+        client_for(&upstream),
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    )
+    .push(&images)
+    .await
+    .unwrap();
+    let mirror = HttpProxy::start_with(
+        upstream.port,
+        vec![Fault {
+            method: "GET",
+            path_contains: "/blobs/",
+            status: 429,
+            retry_after: Some(1),
+            body: "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\"}]}",
+            times: 1,
+        }],
+        Some(BearerFront {
+            user: USER,
+            pass: PASS,
+        }),
+    );
+    let mirror_addr = format!("127.0.0.1:{}", mirror.port);
+    let hub = FakeCharmhub::start(vec![charm(
+        work.path(),
+        "app-one",
+        "docker.io/team/app-one:v1",
+    )]);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n",
+    )
+    .unwrap();
+    let out_dir = work.path().join("carry");
+    let answers = work.path().join("gather.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\noutput_dir = {out_dir:?}\n\
+             plain_http = [\"{mirror_addr}\"]\n\n[gather.mirrors]\n\"docker.io\" = \"{mirror_addr}\"\n",
+            hub.url(),
+        ),
+    )
+    .unwrap();
+    let docker = work.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    {
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
+        std::fs::write(
+            docker.join("config.json"),
+            json!({"auths": {mirror_addr.clone(): {"auth": auth}}}).to_string(),
+        )
+        .unwrap();
+    }
+    let (code, out) = run_gather(&work.path().join("state"), &answers, &docker);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        mirror.injected().len(),
+        1,
+        "the 429 was answered once: {:?}\n{out}",
+        mirror.requests()
+    );
+    assert!(out.contains("waiting") && out.contains("429"), "{out}");
+    let tokens = mirror.token_requests();
+    assert!(
+        tokens
+            .iter()
+            .any(|q| q.contains("scope=repository%3Ateam%2Fapp-one%3Apull") && !q.contains("push")),
+        "pull-only scopes: {tokens:?}"
+    );
+    let retagged = std::fs::read_to_string(out_dir.join("retagged-images.txt")).unwrap();
+    assert_eq!(retagged, "172.17.0.2:5000/team/app-one:v1");
+}

@@ -42,7 +42,7 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
             .unwrap();
         for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
             client
-                .pull_blob(&img.repository, blob, &blobs, &|_| {})
+                .pull_blob(&img.repository, blob, &blobs, &|_| {}, &|_| {})
                 .await
                 .unwrap();
         }
@@ -83,7 +83,7 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
         .unwrap();
     for blob in &resolved.layers {
         client
-            .pull_blob("team/app-one", blob, &blobs, &|_| {})
+            .pull_blob("team/app-one", blob, &blobs, &|_| {}, &|_| {})
             .await
             .unwrap();
     }

@@ -280,11 +280,13 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
     ctx.record_unit("images", json!({ "count": list.len() }))
 }
 
-/// A client per upstream registry, with the site's CA and Docker's credentials when present.
+/// A client per upstream registry (or its mirror), with the site's CA and Docker's
+/// credentials when present.
 fn upstream_client(host: &str, choice: &GatherChoice) -> Result<RegistryClient, StepError> {
     let target = RegistryTarget::parse(host).map_err(StepError::failed)?;
     let mut config = RegistryConfig::new(target);
     config.tls.ca_file = choice.ca_file.clone();
+    config.tls.plain_http = choice.plain_http.iter().any(|h| h == host);
     let docker_config = std::env::var_os("DOCKER_CONFIG")
         .map(|d| PathBuf::from(d).join("config.json"))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")));
@@ -329,11 +331,16 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
             return Err(StepError::Cancelled);
         }
         let src = pull_source(&image.upstream);
-        let client = match clients.get(&src.host) {
+        let host = choice
+            .mirrors
+            .get(&src.registry)
+            .cloned()
+            .unwrap_or_else(|| src.host.clone());
+        let client = match clients.get(&host) {
             Some(c) => c.clone(),
             None => {
-                let c = upstream_client(&src.host, &choice)?;
-                clients.insert(src.host.clone(), c.clone());
+                let c = upstream_client(&host, &choice)?;
+                clients.insert(host.clone(), c.clone());
                 c
             }
         };
@@ -344,10 +351,20 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
                 .await?;
             for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
                 let counter = bytes.clone();
+                let waiting = ctx.clone();
                 client
-                    .pull_blob(&src.repository, blob, &blobs, &move |n| {
-                        counter.fetch_add(n, Ordering::Relaxed);
-                    })
+                    .pull_blob(
+                        &src.repository,
+                        blob,
+                        &blobs,
+                        &move |n| {
+                            counter.fetch_add(n, Ordering::Relaxed);
+                        },
+                        &move |why| {
+                            waiting.log(Level::Warn, why.clone());
+                            waiting.phase(why);
+                        },
+                    )
                     .await?;
             }
             Ok::<ResolvedImage, crate::registry::RegistryError>(resolved)

@@ -303,7 +303,9 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
         let method = parts.next().unwrap_or("").to_string();
         let path = parts.next().unwrap_or("").to_string();
         s.requests.lock().unwrap().push(format!("{method} {path}"));
-        let fault = {
+        // A fault fires on a request the registry would otherwise answer (behind a Bearer
+        // front: one that carries its token), so an authentication round trip never uses it up.
+        let take_fault = || {
             let mut faults = s.faults.lock().unwrap();
             faults
                 .iter_mut()
@@ -312,6 +314,28 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
                     f.times -= 1;
                     f.clone()
                 })
+        };
+        let inject = |cr: &mut BufReader<TcpStream>,
+                      cw: &mut TcpStream,
+                      f: Fault|
+         -> std::io::Result<()> {
+            copy_body(cr, &mut std::io::sink(), &req)?;
+            s.injected
+                .lock()
+                .unwrap()
+                .push(format!("{method} {path} -> {}", f.status));
+            let retry = f
+                .retry_after
+                .map(|r| format!("Retry-After: {r}\r\n"))
+                .unwrap_or_default();
+            write!(
+                cw,
+                "HTTP/1.1 {} Injected\r\n{retry}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                f.status,
+                f.body.len(),
+                f.body
+            )?;
+            cw.flush()
         };
         if let Some(b) = &s.bearer {
             use base64::Engine;
@@ -345,6 +369,9 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
                 cw.flush()?;
                 continue;
             }
+            if let Some(f) = take_fault() {
+                return inject(&mut cr, &mut cw, f);
+            }
             // Swap the token for the registry's own Basic credentials.
             let head = String::from_utf8_lossy(&req.raw).to_string();
             let rewritten: String = head
@@ -365,25 +392,8 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
             }
             continue;
         }
-        if let Some(f) = fault {
-            copy_body(&mut cr, &mut std::io::sink(), &req)?;
-            s.injected
-                .lock()
-                .unwrap()
-                .push(format!("{method} {path} -> {}", f.status));
-            let retry = f
-                .retry_after
-                .map(|r| format!("Retry-After: {r}\r\n"))
-                .unwrap_or_default();
-            write!(
-                cw,
-                "HTTP/1.1 {} Injected\r\n{retry}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                f.status,
-                f.body.len(),
-                f.body
-            )?;
-            cw.flush()?;
-            return Ok(());
+        if let Some(f) = take_fault() {
+            return inject(&mut cr, &mut cw, f);
         }
         sw.write_all(&req.raw)?;
         copy_body(&mut cr, &mut sw, &req)?;
