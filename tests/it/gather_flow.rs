@@ -386,3 +386,107 @@ async fn gather_pulls_through_a_token_mirror_and_waits_out_a_429() {
     let retagged = std::fs::read_to_string(out_dir.join("retagged-images.txt")).unwrap();
     assert_eq!(retagged, "172.17.0.2:5000/team/app-one:v1");
 }
+
+/// Killed with SIGKILL in the middle of a blob and run again: no blob finished before the
+/// kill is fetched twice (the upstream's own access log says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again() {
+    use crate::registry_support::proxy::TcpProxy;
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    Pusher::new(
+        client_for(&upstream),
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    )
+    .push(&images)
+    .await
+    .unwrap();
+    let proxy = TcpProxy::start(upstream.port);
+    let up = upstream.addr();
+    let hub = FakeCharmhub::start(vec![
+        charm(work.path(), "app-one", &format!("{up}/team/app-one:v1")),
+        charm(work.path(), "app-two", &format!("{up}/team/app-two:v2")),
+    ]);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n  two:\n    charm: app-two\n    channel: 2.0/stable\n",
+    )
+    .unwrap();
+    let answers = work.path().join("gather.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\nca_file = {:?}\noutput_dir = {:?}\n\n\
+             [gather.mirrors]\n\"{up}\" = \"127.0.0.1:{}\"\n",
+            hub.url(),
+            upstream.ca_file,
+            work.path().join("carry"),
+            proxy.port,
+        ),
+    )
+    .unwrap();
+    let docker = docker_config(work.path(), &upstream);
+    {
+        // The proxy's address needs the same credentials as the registry behind it.
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
+        std::fs::write(
+            docker.join("config.json"),
+            json!({"auths": {format!("127.0.0.1:{}", proxy.port): {"auth": auth}}}).to_string(),
+        )
+        .unwrap();
+    }
+    let state = work.path().join("state");
+    // The first layers pass; the transfer freezes inside the 1 MiB random layer.
+    proxy.stall_download_once_after(900 << 10);
+    let mut child = Command::new(crate::support::BIN)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["gather", "--mode", "headless", "--answers"])
+        .arg(&answers)
+        .env("DOCKER_CONFIG", &docker)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy.wait_stalled(std::time::Duration::from_secs(60)),
+        "the pull reached the stall"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let session = std::fs::read_dir(state.join("sessions"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let finished: Vec<String> = std::fs::read_dir(session.join("gather/blobs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(!finished.is_empty(), "some blobs finished before the kill");
+
+    let (code, out) = run_gather(&state, &answers, &docker);
+    assert_eq!(code, 0, "{out}");
+    let log = upstream.log();
+    for hex in &finished {
+        let fetched = log
+            .lines()
+            .filter(|l| {
+                l.contains("msg=\"response completed\"")
+                    && l.contains("http.request.method=GET")
+                    && l.contains(&format!("/blobs/sha256:{hex}\""))
+            })
+            .count();
+        assert_eq!(fetched, 1, "blob {hex} was fetched {fetched} times");
+    }
+    assert!(work.path().join("carry/images.tar.gz").exists(), "{out}");
+}

@@ -133,3 +133,120 @@ async fn an_image_missing_upstream_is_named() {
         "{err}"
     );
 }
+
+/// A two-platform image index, pushed with skopeo, resolves to the chosen platform's image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_index_resolves_to_the_chosen_platform() {
+    use crate::registry_support::registry::{PASS, USER};
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    let client = client_for(&upstream);
+    Pusher::new(
+        client.clone(),
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    )
+    .push(&images)
+    .await
+    .unwrap();
+    // An OCI layout holding both images and an index naming them by platform.
+    let layout = work.path().join("layout");
+    let blobs = layout.join("blobs/sha256");
+    let mut entries = Vec::new();
+    let mut configs = Vec::new();
+    for (img, arch) in images.iter().zip(["amd64", "arm64"]) {
+        let r = client
+            .resolve_image(&img.repository, &img.tag, &Platform::default())
+            .await
+            .unwrap();
+        for blob in std::iter::once(&r.config).chain(&r.layers) {
+            client
+                .pull_blob(&img.repository, blob, &blobs, &|_| {}, &|_| {})
+                .await
+                .unwrap();
+        }
+        let hex = r.manifest_digest.trim_start_matches("sha256:");
+        std::fs::write(blobs.join(hex), &r.manifest).unwrap();
+        entries.push(serde_json::json!({
+            "mediaType": r.manifest_media_type,
+            "digest": r.manifest_digest,
+            "size": r.manifest.len(),
+            "platform": {"os": "linux", "architecture": arch},
+        }));
+        configs.push(r.config.digest.clone());
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    })
+    .to_string();
+    let index_digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(index.as_bytes()))
+    );
+    std::fs::write(
+        blobs.join(index_digest.trim_start_matches("sha256:")),
+        &index,
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index_digest,
+            "size": index.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "v1"},
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "-q",
+            "--insecure-policy",
+            "--dest-cert-dir",
+        ])
+        .arg(&upstream.cert_dir)
+        .args(["--dest-creds", &format!("{USER}:{PASS}")])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker://{}/team/multi:v1", upstream.addr()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for (arch, config) in ["amd64", "arm64"].iter().zip(&configs) {
+        let platform = Platform::parse(&format!("linux/{arch}")).unwrap();
+        let r = client
+            .resolve_image("team/multi", "v1", &platform)
+            .await
+            .unwrap();
+        assert!(
+            r.index_digest.is_some(),
+            "{arch}: resolved through the index"
+        );
+        assert_eq!(&r.config.digest, config, "{arch}");
+    }
+    let err = client
+        .resolve_image("team/multi", "v1", &Platform::parse("linux/s390x").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("(it has: linux/amd64, linux/arm64)"),
+        "{err}"
+    );
+}

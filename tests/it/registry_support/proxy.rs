@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 struct TcpShared {
     up_bytes: AtomicU64,
+    down_bytes: AtomicU64,
     // Total client→server byte count at which one connection freezes; consumed when it fires.
     stall_at: Mutex<Option<u64>>,
+    // The same for server→client bytes (a stalled download).
+    down_stall_at: Mutex<Option<u64>>,
     stalled: Mutex<bool>,
     stalled_cv: Condvar,
     shutdown: AtomicBool,
@@ -61,6 +64,12 @@ impl TcpProxy {
         *self.shared.stall_at.lock().unwrap() = Some(now + bytes);
     }
 
+    /// Freezes the connection on which `bytes` more server→client bytes have passed (once).
+    pub fn stall_download_once_after(&self, bytes: u64) {
+        let now = self.shared.down_bytes.load(Ordering::SeqCst);
+        *self.shared.down_stall_at.lock().unwrap() = Some(now + bytes);
+    }
+
     /// Waits (with a deadline) until a connection has frozen.
     pub fn wait_stalled(&self, within: Duration) -> bool {
         let deadline = Instant::now() + within;
@@ -98,10 +107,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, s: &TcpShared, upstream: bool) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if upstream {
-            let total = s.up_bytes.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        {
+            let (counter, threshold) = if upstream {
+                (&s.up_bytes, &s.stall_at)
+            } else {
+                (&s.down_bytes, &s.down_stall_at)
+            };
+            let total = counter.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
             let fire = {
-                let mut at = s.stall_at.lock().unwrap();
+                let mut at = threshold.lock().unwrap();
                 match *at {
                     Some(t) if total >= t => {
                         *at = None;
@@ -114,7 +128,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, s: &TcpShared, upstream: bool) {
                 *s.stalled.lock().unwrap() = true;
                 s.stalled_cv.notify_all();
                 // Frozen: nothing more is read or forwarded on this connection, so the
-                // client's send buffer fills and its bytes stop moving. Ends when the proxy is
+                // sender's buffer fills and its bytes stop moving. Ends when the proxy is
                 // dropped.
                 while !s.shutdown.load(Ordering::SeqCst) {
                     let g = s.stalled.lock().unwrap();
