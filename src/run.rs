@@ -346,7 +346,7 @@ fn run_tui(
         None => Ok(0),
         Some((reason, id)) => {
             match &reason {
-                StopReason::Finished => println!("Session {id}: the install is complete."),
+                StopReason::Finished => println!("Session {id}: finished."),
                 StopReason::Interrupted => println!(
                     "Session {id} is saved. Run `ckf-airgap` again to resume where it stopped."
                 ),

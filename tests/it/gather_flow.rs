@@ -490,3 +490,80 @@ async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again
     }
     assert!(work.path().join("carry/images.tar.gz").exists(), "{out}");
 }
+
+/// The full-screen wizard runs the gather flow: its six steps, Enter by Enter, to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gather_in_the_full_screen_wizard() {
+    use crate::support::pty::Pty;
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    Pusher::new(
+        client_for(&upstream),
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    )
+    .push(&images)
+    .await
+    .unwrap();
+    let up = upstream.addr();
+    let hub = FakeCharmhub::start(vec![charm(
+        work.path(),
+        "app-one",
+        &format!("{up}/team/app-one:v1"),
+    )]);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n",
+    )
+    .unwrap();
+    let out_dir = work.path().join("carry");
+    let answers = work.path().join("gather.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\nca_file = {:?}\noutput_dir = {out_dir:?}\n",
+            hub.url(),
+            upstream.ca_file,
+        ),
+    )
+    .unwrap();
+    let docker = docker_config(work.path(), &upstream);
+    let state = work.path().join("state");
+    let docker = docker.display().to_string();
+    let mut pty = Pty::spawn(
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "gather",
+            "--answers",
+            answers.to_str().unwrap(),
+        ],
+        &[("DOCKER_CONFIG", docker.as_str())],
+        work.path(),
+        (120, 40),
+    );
+    for (n, title) in [
+        (1, "What to gather"),
+        (2, "Charms"),
+        (3, "Images list"),
+        (4, "Pull images"),
+        (5, "Write archives"),
+    ] {
+        pty.wait_for_all(&[&format!("step {n}/6: {title}"), "Enter runs this step."]);
+        pty.enter();
+        pty.wait_for_all(&[&format!("step {n}/6"), "Enter moves to the next step."]);
+        pty.enter();
+    }
+    pty.wait_for_all(&["step 6/6: Done", "Enter runs this step."]);
+    pty.enter();
+    pty.wait_for_all(&["carry", "The archives are ready. q quits."]);
+    pty.send("q");
+    pty.wait_for("Quit ckf-airgap?");
+    pty.send("y");
+    assert_eq!(pty.wait_exit(), 0);
+    assert!(out_dir.join("images.tar.gz").exists());
+    assert!(out_dir.join("ckf-release.lock.json").exists());
+}

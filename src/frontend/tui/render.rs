@@ -134,7 +134,10 @@ fn hint(app: &App) -> String {
         StepStatus::Pending => "Enter runs this step.".into(),
         StepStatus::Failed { .. } => "Enter retries; s skips with a reason; b goes back.".into(),
         StepStatus::Done | StepStatus::Skipped { .. } if app.view.state.current.is_end() => {
-            "The install is complete. q quits.".into()
+            match app.view.state.flow {
+                crate::wizard::Flow::Install => "The install is complete. q quits.".into(),
+                crate::wizard::Flow::Gather => "The archives are ready. q quits.".into(),
+            }
         }
         StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),
         StepStatus::Running => String::new(),
