@@ -16,7 +16,10 @@ pub const DEFAULT_URL: &str = "https://api.charmhub.io";
 
 const FIELDS: &str = "default-release.revision.download.url,\
 default-release.revision.download.hash-sha-256,default-release.revision.download.size,\
-default-release.revision.revision,default-release.revision.bases,default-release.channel.name";
+default-release.revision.revision,default-release.channel.name,\
+channel-map.channel.name,channel-map.channel.base.channel,channel-map.channel.base.architecture,\
+channel-map.revision.revision,channel-map.revision.download.url,\
+channel-map.revision.download.hash-sha-256,channel-map.revision.download.size";
 
 /// One revision of a charm on a channel, as Charmhub describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,8 +106,14 @@ impl Charmhub {
         Ok(Charmhub { base, http })
     }
 
-    /// The revision `channel` of charm `name` holds.
-    pub async fn info(&self, name: &str, channel: &str) -> Result<CharmRelease, CharmhubError> {
+    /// The revision `channel` of charm `name` holds; where the channel holds one revision per
+    /// base, the one for `base` (`ubuntu@22.04`, as a bundle pins it), else the newest base's.
+    pub async fn info(
+        &self,
+        name: &str,
+        channel: &str,
+        base: Option<&str>,
+    ) -> Result<CharmRelease, CharmhubError> {
         let url = format!("{}/v2/charms/info/{name}", self.base);
         let resp = self
             .http
@@ -137,7 +146,34 @@ impl Charmhub {
             detail: detail.into(),
         };
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-        let rev = &v["default-release"]["revision"];
+        let wanted_base = base.map(|b| b.trim_start_matches("ubuntu@").to_owned());
+        let mut candidates: Vec<&serde_json::Value> = v["channel-map"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["channel"]["name"].as_str() == Some(channel))
+            .filter(|e| {
+                matches!(
+                    e["channel"]["base"]["architecture"].as_str(),
+                    None | Some("amd64") | Some("all")
+                )
+            })
+            .collect();
+        let base_of = |e: &serde_json::Value| {
+            e["channel"]["base"]["channel"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        candidates.sort_by_key(|e| base_of(e));
+        let chosen = match &wanted_base {
+            Some(b) => candidates.iter().find(|e| base_of(e) == *b).copied(),
+            None => candidates.last().copied(),
+        };
+        let rev = match chosen {
+            Some(entry) => &entry["revision"],
+            None => &v["default-release"]["revision"],
+        };
         Ok(CharmRelease {
             name: name.into(),
             channel: channel.into(),

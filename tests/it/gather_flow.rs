@@ -78,8 +78,50 @@ impl Drop for FakeCharmhub {
     }
 }
 
+/// The base a test charm file is built for, when its name says so (`x_r22.charm`: 22.04).
+fn base_of_file(file: &str) -> Option<&'static str> {
+    if file.ends_with("_r22.charm") {
+        Some("22.04")
+    } else if file.ends_with("_r24.charm") {
+        Some("24.04")
+    } else {
+        None
+    }
+}
+
 fn respond(path: &str, charms: &[(String, Vec<u8>)], port: u16) -> (&'static str, Vec<u8>) {
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(name) = route.strip_prefix("/v2/charms/info/")
+        && charms
+            .iter()
+            .any(|(f, _)| f.starts_with(&format!("{name}_r")) && base_of_file(f).is_some())
+    {
+        // A channel that holds one revision per base: the documented channel-map form.
+        let channel = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("channel="))
+            .unwrap_or_default()
+            .replace("%2F", "/");
+        let map: Vec<Value> = charms
+            .iter()
+            .filter(|(f, _)| f.starts_with(&format!("{name}_r")))
+            .map(|(file, bytes)| {
+                let revision: u64 = file.trim_end_matches(".charm").rsplit("_r").next().unwrap().parse().unwrap();
+                json!({
+                    "channel": {"name": channel, "base": {"name": "ubuntu", "channel": base_of_file(file), "architecture": "amd64"}},
+                    "revision": {"revision": revision, "download": {
+                        "url": format!("http://127.0.0.1:{port}/download/{file}"),
+                        "hash-sha-256": hex::encode(Sha256::digest(bytes)),
+                        "size": bytes.len(),
+                    }},
+                })
+            })
+            .collect();
+        return (
+            "200 OK",
+            json!({"channel-map": map}).to_string().into_bytes(),
+        );
+    }
     if let Some(name) = route.strip_prefix("/v2/charms/info/") {
         let Some((file, bytes)) = charms
             .iter()
@@ -245,6 +287,19 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
         retagged,
         "172.17.0.2:5000/team/app-one:v1\n172.17.0.2:5000/team/app-two:v2"
     );
+    // Every pulled blob was dropped once written into the archive.
+    let session = std::fs::read_dir(gather_state.join("sessions"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let left: Vec<_> = std::fs::read_dir(session.join("gather/blobs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "blobs left after writing: {left:?}");
     let lock: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
             .unwrap();
@@ -566,4 +621,32 @@ async fn gather_in_the_full_screen_wizard() {
     assert_eq!(pty.wait_exit(), 0);
     assert!(out_dir.join("images.tar.gz").exists());
     assert!(out_dir.join("ckf-release.lock.json").exists());
+}
+
+/// Where a channel holds one revision per base, the bundle's base picks it, else the newest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charmhub_picks_the_revision_for_the_bundles_base() {
+    use ckf_airgap::gather::charmhub::Charmhub;
+    use ckf_airgap::registry::TlsOptions;
+    let hub = FakeCharmhub::start(vec![
+        ("mysql-k8s_r22.charm".into(), b"built for 22.04".to_vec()),
+        ("mysql-k8s_r24.charm".into(), b"built for 24.04".to_vec()),
+    ]);
+    let client = Charmhub::new(&hub.url(), &TlsOptions::default()).unwrap();
+    let pinned = client
+        .info("mysql-k8s", "8.0/stable", Some("ubuntu@22.04"))
+        .await
+        .unwrap();
+    assert_eq!(pinned.revision, 22);
+    let newest = client.info("mysql-k8s", "8.0/stable", None).await.unwrap();
+    assert_eq!(newest.revision, 24);
+    let dir = tempfile::tempdir().unwrap();
+    let file = client.download(&pinned, dir.path()).await.unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), b"built for 22.04");
+    let err = client.info("absent", "1.0/stable", None).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("has no charm absent on channel 1.0/stable"),
+        "{err}"
+    );
 }

@@ -142,18 +142,18 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             .collect(),
         None => BTreeMap::new(),
     };
-    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    let mut wanted: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     match &choice.bundle {
         Some(path) => {
             let bundle = Bundle::load(path).map_err(StepError::failed)?;
             for app in &bundle.applications {
                 let name = app.charm_name();
-                if !wanted.iter().any(|(n, _)| *n == name) {
-                    wanted.push((name, app.channel.clone()));
+                if !wanted.iter().any(|(n, _, _)| *n == name) {
+                    wanted.push((name, app.channel.clone(), app.base.clone()));
                 }
             }
         }
-        None => wanted.extend(local.keys().map(|k| (k.clone(), None))),
+        None => wanted.extend(local.keys().map(|k| (k.clone(), None, None))),
     }
     let hub_url = choice
         .charmhub_url
@@ -165,7 +165,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     };
     let hub = Charmhub::new(&hub_url, &tls).map_err(StepError::failed)?;
     let total = wanted.len() as u64;
-    for (i, (name, channel)) in wanted.iter().enumerate() {
+    for (i, (name, channel, base)) in wanted.iter().enumerate() {
         ctx.progress(i as u64, Some(total), Quantity::Items, Some(name.clone()));
         let unit = format!("charm:{name}");
         if let Some(done) = ctx.ledger_value(&unit)
@@ -180,7 +180,10 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             None => {
                 let channel = channel.clone().unwrap_or_else(|| "stable".into());
                 ctx.phase(format!("downloading {name} ({channel}) from {hub_url}"));
-                let release = hub.info(name, &channel).await.map_err(StepError::failed)?;
+                let release = hub
+                    .info(name, &channel, base.as_deref())
+                    .await
+                    .map_err(StepError::failed)?;
                 let path = hub
                     .download(&release, &dir)
                     .await
@@ -297,6 +300,25 @@ fn upstream_client(host: &str, choice: &GatherChoice) -> Result<RegistryClient, 
     RegistryClient::new(config).map_err(StepError::failed)
 }
 
+/// The client for an image's registry, or the mirror that stands for it; one per host.
+fn client_for(
+    clients: &mut BTreeMap<String, RegistryClient>,
+    src: &crate::gather::images::PullSource,
+    choice: &GatherChoice,
+) -> Result<RegistryClient, StepError> {
+    let host = choice
+        .mirrors
+        .get(&src.registry)
+        .cloned()
+        .unwrap_or_else(|| src.host.clone());
+    if let Some(c) = clients.get(&host) {
+        return Ok(c.clone());
+    }
+    let c = upstream_client(&host, choice)?;
+    clients.insert(host, c.clone());
+    Ok(c)
+}
+
 /// Every image resolved to the chosen platform and its blobs pulled, verified; one that
 /// cannot be pulled never stops the rest, and the failures are listed at the end with who
 /// needs each.
@@ -331,19 +353,7 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
             return Err(StepError::Cancelled);
         }
         let src = pull_source(&image.upstream);
-        let host = choice
-            .mirrors
-            .get(&src.registry)
-            .cloned()
-            .unwrap_or_else(|| src.host.clone());
-        let client = match clients.get(&host) {
-            Some(c) => c.clone(),
-            None => {
-                let c = upstream_client(&host, &choice)?;
-                clients.insert(host.clone(), c.clone());
-                c
-            }
-        };
+        let client = client_for(&mut clients, &src, &choice)?;
         ctx.phase(format!("pulling {}", image.upstream));
         let result = async {
             let resolved = client
@@ -443,6 +453,34 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             None => missing.push(image.upstream.clone()),
         }
     }
+    // A write interrupted after dropping blobs finds them gone: fetch those again first.
+    let mut clients = BTreeMap::new();
+    for (image, resolved) in &pulled {
+        for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+            let hex = blob.digest.trim_start_matches("sha256:");
+            if blobs.join(hex).exists() {
+                continue;
+            }
+            let src = pull_source(&image.upstream);
+            let client = client_for(&mut clients, &src, &choice)?;
+            ctx.phase(format!(
+                "fetching {} of {} again",
+                blob.digest, image.upstream
+            ));
+            client
+                .pull_blob(&src.repository, blob, &blobs, &|_| {}, &|_| {})
+                .await
+                .map_err(StepError::failed)?;
+        }
+    }
+    // Each blob is dropped once the last member that holds it is written, so the disk holds
+    // the archive and what is still to be written, not both whole.
+    let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, resolved) in &pulled {
+        for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+            *uses.entry(blob.digest.clone()).or_default() += 1;
+        }
+    }
     let images_path = out.join("images.tar.gz");
     let work = work_dir(&ctx);
     ctx.phase(format!("writing {}", images_path.display()));
@@ -465,6 +503,16 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
                 tags.push(image.upstream.clone());
             }
             archive.add(resolved, &blobs, &tags, &work)?;
+            for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+                if let Some(n) = uses.get_mut(&blob.digest) {
+                    *n -= 1;
+                    if *n == 0 {
+                        std::fs::remove_file(
+                            blobs.join(blob.digest.trim_start_matches("sha256:")),
+                        )?;
+                    }
+                }
+            }
             let size = resolved.config.size + resolved.layers.iter().map(|l| l.size).sum::<u64>();
             locked.push(LockedImage {
                 upstream: image.upstream.clone(),
