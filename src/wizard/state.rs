@@ -209,6 +209,10 @@ pub struct GatherChoice {
     /// A CA for the upstream registries (a mirror or proxy registry with its own CA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// A Docker-style `certs.d` directory (`<dir>/<host:port>/ca.crt`, client certificate and
+    /// key): a CA and client certificate per registry or mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certs_dir: Option<PathBuf>,
     /// Upstream registries pulled through a mirror instead (`docker.io` → `mirror.lab:5000`),
     /// as containerd's `hosts.toml` or `registries.conf` do for sites behind a proxy registry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

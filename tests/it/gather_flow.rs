@@ -234,16 +234,26 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     .await
     .unwrap();
     let up = upstream.addr();
+    // And a two-platform index pushed with skopeo: gather takes its linux/amd64 image.
+    let platform_configs = crate::gather_pull::push_two_platform_index(
+        &upstream,
+        &client_for(&upstream),
+        &images,
+        work.path(),
+        "team/multi:v1",
+    )
+    .await;
     let charms = vec![
         charm(work.path(), "app-one", &format!("{up}/team/app-one:v1")),
         charm(work.path(), "app-two", &format!("{up}/team/app-two:v2")),
         charm(work.path(), "app-three", &format!("{up}/team/absent:v0")),
+        charm(work.path(), "app-multi", &format!("{up}/team/multi:v1")),
     ];
     let hub = FakeCharmhub::start(charms);
     let bundle = work.path().join("bundle.yaml");
     std::fs::write(
         &bundle,
-        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n    trust: true\n  two:\n    charm: app-two\n    channel: 2.0/stable\n    scale: 1\n  three:\n    charm: app-three\n    channel: 3.0/stable\n    scale: 1\nrelations:\n- [one, two]\n",
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n    trust: true\n  two:\n    charm: app-two\n    channel: 2.0/stable\n    scale: 1\n  three:\n    charm: app-three\n    channel: 3.0/stable\n    scale: 1\n  four:\n    charm: app-multi\n    channel: 4.0/stable\n    scale: 1\nrelations:\n- [one, two]\n",
     )
     .unwrap();
     let out_dir = work.path().join("carry");
@@ -285,7 +295,7 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     let retagged = std::fs::read_to_string(out_dir.join("retagged-images.txt")).unwrap();
     assert_eq!(
         retagged,
-        "172.17.0.2:5000/team/app-one:v1\n172.17.0.2:5000/team/app-two:v2"
+        "172.17.0.2:5000/team/app-one:v1\n172.17.0.2:5000/team/app-two:v2\n172.17.0.2:5000/team/multi:v1"
     );
     // Every pulled blob was dropped once written into the archive.
     let session = std::fs::read_dir(gather_state.join("sessions"))
@@ -303,8 +313,11 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     let lock: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
             .unwrap();
-    assert_eq!(lock["images"].as_array().unwrap().len(), 2);
-    assert_eq!(lock["charms"].as_array().unwrap().len(), 3);
+    assert_eq!(lock["images"].as_array().unwrap().len(), 3);
+    assert_eq!(lock["charms"].as_array().unwrap().len(), 4);
+    let multi = &lock["images"][2];
+    assert!(multi["index_digest"].is_string(), "{multi}");
+    assert_eq!(multi["config_digest"], platform_configs[0].as_str());
     assert_eq!(lock["missing"][0], format!("{up}/team/absent:v0"));
 
     // The air-gapped side: the lock file verified, the images pushed to a second registry.
@@ -339,8 +352,12 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     let printed = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{printed}{}", text(&out.stderr));
     assert!(
-        printed.contains("every one of its 2 images and 3 charms is in the archives"),
+        printed.contains("every one of its 3 images and 4 charms is in the archives"),
         "{printed}"
+    );
+    assert_eq!(
+        config_digest(&target, &format!("{}/ckf/team/multi:v1", target.addr())),
+        platform_configs[0]
     );
     for img in &images {
         assert_eq!(

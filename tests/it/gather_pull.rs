@@ -137,7 +137,6 @@ async fn an_image_missing_upstream_is_named() {
 /// A two-platform image index, pushed with skopeo, resolves to the chosen platform's image.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_index_resolves_to_the_chosen_platform() {
-    use crate::registry_support::registry::{PASS, USER};
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
     let images = standard_set(work.path());
@@ -151,8 +150,43 @@ async fn an_image_index_resolves_to_the_chosen_platform() {
     .push(&images)
     .await
     .unwrap();
+    let configs =
+        push_two_platform_index(&upstream, &client, &images, work.path(), "team/multi:v1").await;
+    for (arch, config) in ["amd64", "arm64"].iter().zip(&configs) {
+        let platform = Platform::parse(&format!("linux/{arch}")).unwrap();
+        let r = client
+            .resolve_image("team/multi", "v1", &platform)
+            .await
+            .unwrap();
+        assert!(
+            r.index_digest.is_some(),
+            "{arch}: resolved through the index"
+        );
+        assert_eq!(&r.config.digest, config, "{arch}");
+    }
+    let err = client
+        .resolve_image("team/multi", "v1", &Platform::parse("linux/s390x").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("(it has: linux/amd64, linux/arm64)"),
+        "{err}"
+    );
+}
+
+/// Pushes, with skopeo, an image index naming the first two images as linux/amd64 and
+/// linux/arm64 under `name` (`repo:tag`); returns their config digests in that order.
+pub(crate) async fn push_two_platform_index(
+    upstream: &TestRegistry,
+    client: &ckf_airgap::registry::RegistryClient,
+    images: &[ckf_airgap::registry::PushImage],
+    work: &std::path::Path,
+    name: &str,
+) -> Vec<String> {
+    use crate::registry_support::registry::{PASS, USER};
     // An OCI layout holding both images and an index naming them by platform.
-    let layout = work.path().join("layout");
+    let layout = work.join("layout");
     let blobs = layout.join("blobs/sha256");
     let mut entries = Vec::new();
     let mut configs = Vec::new();
@@ -219,7 +253,7 @@ async fn an_image_index_resolves_to_the_chosen_platform() {
         .arg(&upstream.cert_dir)
         .args(["--dest-creds", &format!("{USER}:{PASS}")])
         .arg(format!("oci:{}:v1", layout.display()))
-        .arg(format!("docker://{}/team/multi:v1", upstream.addr()))
+        .arg(format!("docker://{}/{name}", upstream.addr()))
         .output()
         .unwrap();
     assert!(
@@ -228,25 +262,5 @@ async fn an_image_index_resolves_to_the_chosen_platform() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    for (arch, config) in ["amd64", "arm64"].iter().zip(&configs) {
-        let platform = Platform::parse(&format!("linux/{arch}")).unwrap();
-        let r = client
-            .resolve_image("team/multi", "v1", &platform)
-            .await
-            .unwrap();
-        assert!(
-            r.index_digest.is_some(),
-            "{arch}: resolved through the index"
-        );
-        assert_eq!(&r.config.digest, config, "{arch}");
-    }
-    let err = client
-        .resolve_image("team/multi", "v1", &Platform::parse("linux/s390x").unwrap())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("(it has: linux/amd64, linux/arm64)"),
-        "{err}"
-    );
+    configs
 }

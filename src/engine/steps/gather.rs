@@ -289,6 +289,7 @@ fn upstream_client(host: &str, choice: &GatherChoice) -> Result<RegistryClient, 
     let target = RegistryTarget::parse(host).map_err(StepError::failed)?;
     let mut config = RegistryConfig::new(target);
     config.tls.ca_file = choice.ca_file.clone();
+    config.tls.certs_dir = choice.certs_dir.clone();
     config.tls.plain_http = choice.plain_http.iter().any(|h| h == host);
     let docker_config = std::env::var_os("DOCKER_CONFIG")
         .map(|d| PathBuf::from(d).join("config.json"))
@@ -359,8 +360,15 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
             let resolved = client
                 .resolve_image(&src.repository, &src.reference, &platform)
                 .await?;
+            // The image's bytes as they arrive: a big image is minutes of work.
+            let image_total =
+                resolved.config.size + resolved.layers.iter().map(|l| l.size).sum::<u64>();
+            let image_done = Arc::new(AtomicU64::new(0));
             for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
                 let counter = bytes.clone();
+                let done = image_done.clone();
+                let progress = ctx.clone();
+                let item = image.upstream.clone();
                 let waiting = ctx.clone();
                 client
                     .pull_blob(
@@ -369,6 +377,13 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
                         &blobs,
                         &move |n| {
                             counter.fetch_add(n, Ordering::Relaxed);
+                            let so_far = done.fetch_add(n, Ordering::Relaxed) + n;
+                            progress.progress(
+                                so_far,
+                                Some(image_total),
+                                Quantity::Bytes,
+                                Some(item.clone()),
+                            );
                         },
                         &move |why| {
                             waiting.log(Level::Warn, why.clone());
