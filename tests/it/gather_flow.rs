@@ -221,7 +221,11 @@ fn config_digest(reg: &TestRegistry, reference: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
-    let upstream = TestRegistry::start();
+    // The upstream asks for Bearer tokens from an issuer, like Docker Hub or GHCR.
+    let upstream = TestRegistry::start_with(crate::registry_support::registry::RegistryOptions {
+        token_auth: true,
+        ..Default::default()
+    });
     let work = tempfile::tempdir().unwrap();
     let images = standard_set(work.path());
     Pusher::new(
@@ -313,6 +317,20 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     let lock: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
             .unwrap();
+    let issued = upstream
+        .token
+        .as_ref()
+        .unwrap()
+        .requests
+        .lock()
+        .unwrap()
+        .clone();
+    assert!(
+        issued
+            .iter()
+            .any(|q| q.contains("scope=repository%3Ateam%2Fmulti%3Apull") && !q.contains("push")),
+        "gather asks for pull-only tokens: {issued:?}"
+    );
     assert_eq!(lock["images"].as_array().unwrap().len(), 3);
     assert_eq!(lock["charms"].as_array().unwrap().len(), 4);
     let multi = &lock["images"][2];
@@ -378,7 +396,10 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
 async fn gather_pulls_through_a_token_mirror_and_waits_out_a_429() {
     use crate::registry_support::proxy::{BearerFront, Fault, HttpProxy};
     use crate::registry_support::registry::RegistryOptions;
-    let upstream = TestRegistry::start_with(RegistryOptions { sans: None });
+    let upstream = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
     let work = tempfile::tempdir().unwrap();
     let images = standard_set(work.path());
     Pusher::new(

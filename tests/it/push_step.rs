@@ -147,7 +147,10 @@ fn a_wrong_password_stops_at_login_with_the_cause() {
 fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
     let dir = tempfile::tempdir().unwrap();
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
-    let reg = TestRegistry::start_with(RegistryOptions { sans: None });
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
     // The first manifest upload of jupyter-web-app is refused (not retryable), after its
     // layers are in.
     let proxy = HttpProxy::start(

@@ -71,6 +71,7 @@ async fn missing_ca_names_the_chain_and_the_options() {
 async fn certificate_for_another_name_is_a_name_mismatch() {
     let reg = TestRegistry::start_with(RegistryOptions {
         sans: Some("DNS:registry.example.internal".into()),
+        ..RegistryOptions::default()
     });
     let err = preflight_error(client_for(&reg)).await;
     assert!(
@@ -136,7 +137,10 @@ async fn stopped_registry_is_connection_refused_for_preflight_and_push() {
 
 #[tokio::test]
 async fn plain_http_server_answering_a_tls_client() {
-    let reg = TestRegistry::start_with(RegistryOptions { sans: None });
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
     let mut cfg = config_for(&reg, &reg.addr());
     cfg.tls.plain_http = false;
     let err = preflight_error(RegistryClient::new(cfg).unwrap()).await;
@@ -164,7 +168,10 @@ async fn unknown_host_is_a_dns_failure() {
 
 #[tokio::test]
 async fn missing_project_and_missing_permission_fail_the_push_scope_check() {
-    let reg = TestRegistry::start_with(RegistryOptions { sans: None });
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
     let proxy = HttpProxy::start(
         reg.port,
         vec![

@@ -13,7 +13,10 @@ use ckf_airgap::registry::{LayerState, MemoryLedger, PushOptions, Pusher, Regist
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_registry_is_retried_honouring_retry_after() {
     // HTTP-level injection needs to see requests, so the registry runs plain HTTP on loopback.
-    let reg = TestRegistry::start_with(RegistryOptions { sans: None });
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
     let throttle = |method, path_contains, times| Fault {
         method,
         path_contains,

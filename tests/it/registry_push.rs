@@ -214,7 +214,10 @@ async fn bearer_token_auth_with_a_token_cache_per_scope() {
     use crate::registry_support::registry::RegistryOptions;
     // The registry speaks Basic on plain HTTP; the proxy in front demands Bearer tokens from its
     // own token endpoint, like Harbor or a distribution registry with token auth.
-    let reg = TestRegistry::start_with(RegistryOptions { sans: None });
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
     let proxy = HttpProxy::start_with(
         reg.port,
         vec![],

@@ -5,6 +5,7 @@
 pub mod images;
 pub mod proxy;
 pub mod registry;
+pub mod token;
 
 use std::sync::{Arc, Mutex};
 

@@ -110,12 +110,15 @@ pub fn free_port() -> u16 {
 pub struct RegistryOptions {
     /// Subject alternative names of the server certificate; `None` serves plain HTTP.
     pub sans: Option<String>,
+    /// Bearer tokens from a token issuer of the tests (`auth: token`) instead of htpasswd.
+    pub token_auth: bool,
 }
 
 impl Default for RegistryOptions {
     fn default() -> Self {
         RegistryOptions {
             sans: Some("IP:127.0.0.1".into()),
+            token_auth: false,
         }
     }
 }
@@ -130,6 +133,8 @@ pub struct TestRegistry {
     config: PathBuf,
     child: Arc<Mutex<Option<Child>>>,
     log: PathBuf,
+    /// The token issuer in front, when the registry asks for Bearer tokens.
+    pub token: Option<super::token::TokenIssuer>,
 }
 
 impl TestRegistry {
@@ -162,6 +167,22 @@ impl TestRegistry {
             .arg(&htpasswd)
             .arg(USER)
             .arg(PASS));
+        let token = opts
+            .token_auth
+            .then(|| super::token::TokenIssuer::start(d, USER, PASS));
+        let auth_block = match &token {
+            Some(t) => format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                t.realm(),
+                super::token::SERVICE,
+                super::token::ISSUER,
+                t.cert.display()
+            ),
+            None => format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                htpasswd.display()
+            ),
+        };
         let storage = d.join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let config = d.join("config.yml");
@@ -171,10 +192,8 @@ impl TestRegistry {
                 "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  \
                  maintenance:\n    uploadpurging:\n      enabled: false\n\
-                 http:\n  addr: 127.0.0.1:{port}\n  secret: fixed-test-secret\n{tls_block}\
-                 auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: fixed-test-secret\n{tls_block}{auth_block}",
                 storage.display(),
-                htpasswd.display()
             ),
         )
         .unwrap();
@@ -187,6 +206,7 @@ impl TestRegistry {
             cert_dir,
             config,
             child: Arc::new(Mutex::new(None)),
+            token,
         };
         r.start_again();
         r
