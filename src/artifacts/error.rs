@@ -37,6 +37,34 @@ pub enum ArtifactError {
     },
 
     #[error(
+        "{archive}: member {member} is a {kind}, not a file. images.tar.gz holds only docker save \
+         .tar files (and folders). Fix: rebuild the archive without links or special files \
+         (tar without -h keeps links as links; copy the image tars themselves)."
+    )]
+    UnsupportedMember {
+        archive: String,
+        member: String,
+        kind: &'static str,
+    },
+
+    #[error(
+        "{archive} holds no image: no docker save .tar member was found. Fix: check that this is \
+         the images archive (not charms.tar.gz) and that it was built whole."
+    )]
+    NoImages { archive: String },
+
+    #[error(
+        "{archive}: member {member} is not a tar archive ({detail}); the outer archive is intact. \
+         Cause: that image was not saved with docker save (or its save failed and left other \
+         data). Fix: save that image again on the connected side and rebuild the archive."
+    )]
+    MemberNotTar {
+        archive: String,
+        member: String,
+        detail: String,
+    },
+
+    #[error(
         "{archive}: member {member} contains an unsafe path {path:?} ({why}). \
          Cause: the archive was not made by docker save/tar as expected or was tampered with. \
          Fix: regenerate the archive with the CKF airgap scripts."

@@ -393,3 +393,66 @@ fn zstd_layer_without_oci_digest_is_unsupported() {
         "{e}"
     );
 }
+
+#[test]
+fn outer_members_that_are_not_files_are_refused_with_their_kind() {
+    for (entry, kind) in [
+        (RawEntry::symlink("link.tar", "other.tar"), "symbolic link"),
+        (
+            RawEntry {
+                path: "hard.tar".into(),
+                kind: RawKind::HardLink("other.tar".into()),
+            },
+            "hard link",
+        ),
+        (
+            RawEntry {
+                path: "dev.tar".into(),
+                kind: RawKind::CharDevice,
+            },
+            "character device",
+        ),
+        (
+            RawEntry {
+                path: "pipe.tar".into(),
+                kind: RawKind::Fifo,
+            },
+            "FIFO",
+        ),
+    ] {
+        let d = tempfile::tempdir().expect("tmp");
+        let gz = d.path().join("images.tar.gz");
+        ckf_airgap::synth::gzip_file(&gz, &raw_tar(&[entry]).expect("raw")).expect("gz");
+        let e = fail(d.path(), &gz);
+        assert!(
+            matches!(&e, ArtifactError::UnsupportedMember { member, .. } if member.ends_with(".tar")),
+            "{e}"
+        );
+        assert!(e.to_string().contains(kind), "{e}");
+    }
+}
+
+#[test]
+fn an_archive_with_no_image_is_refused() {
+    for entries in [vec![], vec![RawEntry::file("README.txt", "release notes")]] {
+        let d = tempfile::tempdir().expect("tmp");
+        let gz = d.path().join("images.tar.gz");
+        ckf_airgap::synth::gzip_file(&gz, &raw_tar(&entries).expect("raw")).expect("gz");
+        let e = fail(d.path(), &gz);
+        assert!(matches!(&e, ArtifactError::NoImages { .. }), "{e}");
+        assert!(e.to_string().contains("holds no image"), "{e}");
+    }
+}
+
+#[test]
+fn a_member_that_is_not_a_tar_is_named_and_the_outer_archive_is_not_blamed() {
+    let d = tempfile::tempdir().expect("tmp");
+    let junk = "this member is a text file, not the output of docker save\n".repeat(40);
+    let a = archive(d.path(), "images.tar.gz", &[(MEMBER, junk.into_bytes())]);
+    let e = fail(d.path(), &a);
+    assert!(
+        matches!(&e, ArtifactError::MemberNotTar { member, .. } if member == MEMBER),
+        "{e}"
+    );
+    assert!(e.to_string().contains("the outer archive is intact"), "{e}");
+}

@@ -188,3 +188,49 @@ fn a_changed_archive_invalidates_the_step_and_it_runs_again() {
     // One record per image plus the charms list: nothing left from the first release.
     assert_eq!(records, smaller.images.len() + 1);
 }
+
+/// A member that is not an image tar is reported once, not once per channel it travels.
+#[test]
+fn a_warning_is_printed_once() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    // The same archive with a README beside the image tars.
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&release.images_gz).unwrap())
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut ar = tar::Archive::new(tar.as_slice());
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in ar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        out.append_data(&mut header, entry.path().unwrap(), data.as_slice())
+            .unwrap();
+    }
+    let mut header = tar::Header::new_ustar();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_cksum();
+    out.append_data(&mut header, "README.txt", &b"hello"[..])
+        .unwrap();
+    let images = dir.path().join("with-readme.tar.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&images).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&out.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap();
+    let state = dir.path().join("state");
+    let answers = answers(dir.path(), &images, release.charms_gz.as_ref().unwrap(), "");
+    let out = run(
+        &state,
+        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("[artifacts] done"), "{stdout}");
+    assert_eq!(stdout.matches("ignored README.txt").count(), 1, "{stdout}");
+}

@@ -143,11 +143,27 @@ pub fn read_member<R: Read>(
         .entries()
         .map_err(|e| ctx.read_error(e, "reading the image tar"))?;
     let mut buf = vec![0u8; CHUNK];
+    let mut seen = 0usize;
     for entry in entries {
         if ctx.cancelled() {
             return Err(ArtifactError::Cancelled);
         }
-        let mut entry = entry.map_err(|e| ctx.read_error(e, "reading an entry header"))?;
+        let mut entry = entry.map_err(|e| {
+            // A first header that does not parse, with the outer stream inflating cleanly, is
+            // a member that is not a tar at all: say so rather than blame the whole archive.
+            let text = e.to_string();
+            let outer = text.contains("deflate") || text.contains("gzip") || text.contains("crc");
+            if seen == 0 && e.kind() != std::io::ErrorKind::UnexpectedEof && !outer {
+                ArtifactError::MemberNotTar {
+                    archive: ctx.archive.to_string(),
+                    member: ctx.member.to_string(),
+                    detail: text,
+                }
+            } else {
+                ctx.read_error(e, "reading an entry header")
+            }
+        })?;
+        seen += 1;
         let raw = entry.path_bytes().into_owned();
         let path = normalize_entry_path(&raw).map_err(|why| ctx.unsafe_path(&raw, why))?;
         let kind = entry.header().entry_type();

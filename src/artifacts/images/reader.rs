@@ -165,7 +165,14 @@ pub fn process_images(
         if name.is_empty() || kind.is_dir() {
             continue;
         }
-        if !(kind.is_file() || kind.is_contiguous()) || !name.ends_with(".tar") {
+        if !(kind.is_file() || kind.is_contiguous()) {
+            return Err(ArtifactError::UnsupportedMember {
+                archive: label.clone(),
+                member: name.clone(),
+                kind: entry_kind(kind),
+            });
+        }
+        if !name.ends_with(".tar") {
             let w = format!("{label}: ignored {name}: not a docker save .tar member");
             reporter.emit(ProgressEvent::Warning(w.clone()));
             report.warnings.push(w);
@@ -261,6 +268,11 @@ pub fn process_images(
             report.images.push(v.record);
         }
     }
+    if report.images.is_empty() && report.skipped.is_empty() {
+        return Err(ArtifactError::NoImages {
+            archive: label.clone(),
+        });
+    }
     // Read to the real end so the gzip trailer (CRC, length) is checked: a
     // copy cut inside the final padding would otherwise pass.
     let mut rest = outer.into_inner();
@@ -295,4 +307,21 @@ fn check_duplicate(
     }
     seen.insert(key, member.to_string());
     Ok(())
+}
+
+/// What a tar entry that is not a file is, in the operator's words.
+fn entry_kind(kind: tar::EntryType) -> &'static str {
+    if kind.is_symlink() {
+        "symbolic link"
+    } else if kind.is_hard_link() {
+        "hard link"
+    } else if kind.is_character_special() {
+        "character device"
+    } else if kind.is_block_special() {
+        "block device"
+    } else if kind.is_fifo() {
+        "FIFO (named pipe)"
+    } else {
+        "special entry"
+    }
 }

@@ -101,7 +101,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     create_private_dir(&records_dir)
         .map_err(|e| StepError::failed(format!("cannot create {}: {e}", records_dir.display())))?;
 
-    let report = {
+    // The report's warnings were shown as they happened (ProgressEvent::Warning).
+    let _report = {
         let ctx = ctx.clone();
         let (images, work, cancel, records_dir) = (
             images.clone(),
@@ -126,9 +127,6 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         })
         .await?
     };
-    for warning in &report.warnings {
-        ctx.log(Level::Warn, warning.clone());
-    }
 
     let charm_infos = if ctx.is_done(CHARMS_UNIT) {
         read_charm_records(&records_dir)?
