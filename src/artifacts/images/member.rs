@@ -143,8 +143,7 @@ pub fn read_member<R: Read>(
         .entries()
         .map_err(|e| ctx.read_error(e, "reading the image tar"))?;
     let mut buf = vec![0u8; CHUNK];
-    let mut seen = 0usize;
-    for entry in entries {
+    for (seen, entry) in entries.enumerate() {
         if ctx.cancelled() {
             return Err(ArtifactError::Cancelled);
         }
@@ -163,7 +162,6 @@ pub fn read_member<R: Read>(
                 ctx.read_error(e, "reading an entry header")
             }
         })?;
-        seen += 1;
         let raw = entry.path_bytes().into_owned();
         let path = normalize_entry_path(&raw).map_err(|why| ctx.unsafe_path(&raw, why))?;
         let kind = entry.header().entry_type();
