@@ -80,7 +80,8 @@ fn main_inner() -> Result<i32> {
         Some(Command::ValidateAnswers { .. }) => Ok(0),
         Some(Command::Demo { dir }) => {
             let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
-            let demo = ckf_airgap::demo::prepare(&dir)?;
+            let unattended = cli.mode == Some(ckf_airgap::cli::Mode::Headless);
+            let demo = ckf_airgap::demo::prepare(&dir, unattended)?;
             let demo_cli = Cli {
                 command: None,
                 answers: Some(demo.answers.clone()),

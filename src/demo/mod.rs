@@ -51,8 +51,9 @@ pub struct Demo {
     _registry: local_registry::LocalRegistry,
 }
 
-/// Builds the release, starts the registry and writes the answers file.
-pub fn prepare(dir: &Path) -> Result<Demo> {
+/// Builds the release, starts the registry and writes the answers file. `unattended` (a
+/// headless demo) also gives the consent the preview would ask for.
+pub fn prepare(dir: &Path, unattended: bool) -> Result<Demo> {
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
     let release_dir = dir.join("release");
     eprintln!(
@@ -76,7 +77,8 @@ pub fn prepare(dir: &Path) -> Result<Demo> {
             "# Written by `ckf-airgap demo`.\n\
              [artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
              [registry]\ntarget = \"{}/ckf\"\nusername = \"{}\"\npassword_file = {:?}\nca_file = {:?}\n\n\
-             [bundle]\nfile = {:?}\n\n\
+             [bundle]\nfile = {:?}\n{}\n\
+             [gateway]\nservice_type = \"NodePort\"\n\n\
              [deploy]\nmodel = \"kubeflow\"\nseparate_plan = \"none\"\ndry_run = true\n\n\
              [skip]\nenvironment-checks = \"demo: there is no cluster on this machine\"\n",
             release.images_gz,
@@ -86,6 +88,7 @@ pub fn prepare(dir: &Path) -> Result<Demo> {
             registry.password_file,
             registry.ca_file,
             bundle,
+            if unattended { "write = true\n" } else { "" },
         ),
     )?;
     Ok(Demo {
