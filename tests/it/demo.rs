@@ -119,6 +119,9 @@ fn the_demo_completes_in_line_mode() {
     p.expect("finished: every step is done").unwrap();
     p.expect(expectrl::Eof).unwrap();
     let status = format!("{:?}", p.get_process().wait().unwrap());
-    assert!(status.starts_with("Exited(") && status.ends_with(", 0)"), "{status}");
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 0)"),
+        "{status}"
+    );
     assert!(demo.join("bundle.airgap.yaml").exists());
 }

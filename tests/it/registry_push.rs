@@ -276,3 +276,32 @@ async fn bearer_token_auth_with_a_token_cache_per_scope() {
         "{err}"
     );
 }
+
+/// A push where a shared layer is mounted rather than sent still ends at 100%: mounted and
+/// present layers count as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_reaches_the_whole_when_layers_are_mounted() {
+    let reg = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    let pusher = Pusher::new(
+        client_for(&reg),
+        PushOptions {
+            image_concurrency: 1,
+            blob_concurrency: 1,
+            ..PushOptions::default()
+        },
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    );
+    pusher.push(&images).await.unwrap();
+    let s = pusher.stats().snapshot();
+    assert!(
+        s.blobs_mounted + s.blobs_present >= 1,
+        "the shared base layer is reused: {s:?}"
+    );
+    assert_eq!(
+        s.bytes_read, s.bytes_total,
+        "reused layers count as done: {s:?}"
+    );
+}
