@@ -47,6 +47,11 @@ pub struct InventoryView {
     /// The bundle's form and release, as recognised.
     #[serde(default)]
     pub bundle: Option<String>,
+    /// Every image's size added up, and the bytes the spool really holds (shared layers once).
+    #[serde(default)]
+    pub total_bytes: u64,
+    #[serde(default)]
+    pub unique_bytes: u64,
     /// Missing items that can be skipped one by one with a reason (a release bundle's needs):
     /// the line as shown in `missing`, and the id a `SkipItem` of kind `Need` takes.
     #[serde(default)]

@@ -74,6 +74,7 @@ pub struct PushStats {
     pub bytes_read: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub bytes_total: AtomicU64,
+    pub bytes_reused: AtomicU64,
     pub blobs_uploaded: AtomicU64,
     pub blobs_mounted: AtomicU64,
     pub blobs_present: AtomicU64,
@@ -90,11 +91,20 @@ pub struct StatsSnapshot {
     pub bytes_sent: u64,
     /// Sum of the sizes of all layer and config files of the push, for an ETA.
     pub bytes_total: u64,
+    /// Layer bytes the registry already held or mounted: done without being read or sent.
+    pub bytes_reused: u64,
     pub blobs_uploaded: u64,
     pub blobs_mounted: u64,
     pub blobs_present: u64,
     pub retries: u64,
     pub images_done: u64,
+}
+
+impl StatsSnapshot {
+    /// Bytes done: read and pushed, or reused; what a progress bar shows.
+    pub fn bytes_done(&self) -> u64 {
+        self.bytes_read + self.bytes_reused
+    }
 }
 
 impl PushStats {
@@ -104,6 +114,7 @@ impl PushStats {
             bytes_read: l(&self.bytes_read),
             bytes_sent: l(&self.bytes_sent),
             bytes_total: l(&self.bytes_total),
+            bytes_reused: l(&self.bytes_reused),
             blobs_uploaded: l(&self.blobs_uploaded),
             blobs_mounted: l(&self.blobs_mounted),
             blobs_present: l(&self.blobs_present),

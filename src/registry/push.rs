@@ -838,7 +838,7 @@ impl Pusher {
                 *guard = Some(b.clone());
                 PushStats::add(&self.stats.blobs_present, 1);
                 // Nothing is sent, but the layer is done: the overall progress counts it.
-                PushStats::add(&self.stats.bytes_read, layer.size);
+                PushStats::add(&self.stats.bytes_reused, layer.size);
                 prog.add(layer.size);
                 self.progress.layer(
                     &img.source,
@@ -865,7 +865,7 @@ impl Pusher {
                 self.remember(&key, &layer.diff_id, c)?;
                 *guard = Some(c.clone());
                 PushStats::add(&self.stats.blobs_mounted, 1);
-                PushStats::add(&self.stats.bytes_read, layer.size);
+                PushStats::add(&self.stats.bytes_reused, layer.size);
                 prog.add(layer.size);
                 self.progress.layer(
                     &img.source,

@@ -142,7 +142,7 @@ fn a_whole_install_in_the_full_screen_wizard() {
     pty.wait_for("containerd trusts the registry");
     next(&mut pty);
     run_step(&mut pty, 2); // artifacts
-    pty.wait_for("Inventory: 4 images, 8 charms");
+    pty.wait_for_all(&["Inventory: 4 images (", "of unique layers), 8 charms"]);
     next(&mut pty);
     run_step(&mut pty, 3); // registry login: the form is already filled in; Enter tests it
     next(&mut pty);

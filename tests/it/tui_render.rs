@@ -89,6 +89,8 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
             unused: vec![],
             bundle: None,
             skippable: vec![],
+            total_bytes: 13 << 30,
+            unique_bytes: 9 << 30,
         }),
         Step::RegistryLogin => return None,
         Step::ImagePush => StepData::Push(vec![

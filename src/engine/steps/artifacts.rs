@@ -288,6 +288,8 @@ fn inventory_view(inventory: &Inventory, check: Option<&CrossCheck>) -> Inventor
     InventoryView {
         bundle: None,
         skippable: Vec::new(),
+        total_bytes: inventory.total_image_bytes(),
+        unique_bytes: inventory.unique_blob_bytes(),
         images: inventory
             .images
             .iter()

@@ -173,7 +173,7 @@ impl PushProgress for Rows {
         if let Some(stats) = self.stats.lock().ok().and_then(|s| s.clone()) {
             let s = stats.snapshot();
             self.ctx.progress(
-                s.bytes_read,
+                s.bytes_done(),
                 Some(s.bytes_total),
                 Quantity::Bytes,
                 Some(source.to_string()),

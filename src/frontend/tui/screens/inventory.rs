@@ -77,8 +77,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             )));
         }
         lines.push(heading(&format!(
-            "Inventory: {} images, {} charms",
+            "Inventory: {} images ({} in all, {} of unique layers), {} charms",
             v.images.len(),
+            amount(v.total_bytes, Quantity::Bytes),
+            amount(v.unique_bytes, Quantity::Bytes),
             v.charms.len()
         )));
         let all = lines_of(v);
