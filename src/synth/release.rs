@@ -101,25 +101,9 @@ pub fn generate_release(spec: &ReleaseSpec, out_dir: &Path) -> io::Result<SynthR
     let mut images = Vec::new();
     for (i, img) in image_specs(spec).iter().enumerate() {
         let form = spec.forms[i % spec.forms.len().max(1)];
-        let name = member_file_name(&img.reference);
-        let path = work.join(&name);
-        let f = BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
-        let (mut f, info) = write_member(
-            f,
-            img,
-            form,
-            &MemberOptions::default(),
-            &work.join("layers"),
-        )?;
-        f.flush()?;
-        images.push(SynthImage {
-            reference: img.reference.clone(),
-            member: name.clone(),
-            form,
-            config_hex: info.config_hex,
-            diff_ids: info.layers.iter().map(|l| l.diff_id.clone()).collect(),
-        });
-        members.push((name, path));
+        let (image, member) = write_image(&work, img, form, member_file_name(&img.reference))?;
+        images.push(image);
+        members.push(member);
     }
     let images_gz = out_dir.join("images.tar.gz");
     pack_images_gz(&images_gz, &members, spec.gzip_level)?;
@@ -166,26 +150,10 @@ pub fn generate_named_release(
                 size: 512,
             }],
         };
-        let form = ALL_FORMS[0];
         let name = format!("{i:03}-{}", member_file_name(reference));
-        let path = work.join(&name);
-        let f = BufWriter::new(fs::File::create(&path)?);
-        let (mut f, info) = write_member(
-            f,
-            &spec,
-            form,
-            &MemberOptions::default(),
-            &work.join("layers"),
-        )?;
-        f.flush()?;
-        images.push(SynthImage {
-            reference: reference.clone(),
-            member: name.clone(),
-            form,
-            config_hex: info.config_hex,
-            diff_ids: info.layers.iter().map(|l| l.diff_id.clone()).collect(),
-        });
-        members.push((name, path));
+        let (image, member) = write_image(&work, &spec, ALL_FORMS[0], name)?;
+        images.push(image);
+        members.push(member);
     }
     let images_gz = out_dir.join("images.tar.gz");
     pack_images_gz(&images_gz, &members, 1)?;
@@ -198,4 +166,31 @@ pub fn generate_named_release(
         images,
         charm_files: charms.iter().map(|(n, _)| n.clone()).collect(),
     })
+}
+
+/// One image written as a `docker save` member file in `work`.
+fn write_image(
+    work: &Path,
+    img: &ImageSpec,
+    form: Form,
+    name: String,
+) -> io::Result<(SynthImage, (String, PathBuf))> {
+    let path = work.join(&name);
+    let f = BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
+    let (mut f, info) = write_member(
+        f,
+        img,
+        form,
+        &MemberOptions::default(),
+        &work.join("layers"),
+    )?;
+    f.flush()?;
+    let image = SynthImage {
+        reference: img.reference.clone(),
+        member: name.clone(),
+        form,
+        config_hex: info.config_hex,
+        diff_ids: info.layers.iter().map(|l| l.diff_id.clone()).collect(),
+    };
+    Ok((image, (name, path)))
 }

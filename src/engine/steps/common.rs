@@ -106,6 +106,15 @@ pub fn release_with_evidence(choices: &Choices) -> Result<(CkfRelease, String), 
     ))
 }
 
+/// `host[:port]` and the path prefix of a registry target (`reg.lab:5000/ckf`).
+pub fn registry_address_and_prefix(target: &str) -> (String, String) {
+    let prefix = target
+        .split_once('/')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    (registry_address(target).to_string(), prefix)
+}
+
 /// `host[:port]` of the registry target (the path prefix is not part of the address).
 pub fn registry_address(target: &str) -> &str {
     target.split('/').next().unwrap_or(target)

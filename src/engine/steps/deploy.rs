@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::common::{registry_address, release, runner};
+use super::common::{registry_address, registry_address_and_prefix, release, runner};
 use super::release_bundle::Resolver;
 use super::session_outputs::DASHBOARD_UNIT;
 use super::session_outputs::{load_inventory, work_dir};
@@ -165,12 +165,7 @@ async fn bootstrap(
 ) -> Result<(), StepError> {
     let choices = ctx.choices();
     let registry = choices.registry.clone().unwrap_or_default();
-    let address = registry_address(&registry.target).to_string();
-    let prefix = registry
-        .target
-        .split_once('/')
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_default();
+    let (address, prefix) = registry_address_and_prefix(&registry.target);
     let shown = ImageRepo::new(
         if address.is_empty() {
             "<registry>"
@@ -466,12 +461,7 @@ async fn check_juju_images(ctx: &StepContext, version: Version) {
     let Some(registry) = choices.registry.clone() else {
         return;
     };
-    let address = registry_address(&registry.target).to_string();
-    let prefix = registry
-        .target
-        .split_once('/')
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_default();
+    let (address, prefix) = registry_address_and_prefix(&registry.target);
     let repo = ImageRepo::new(&address, &prefix);
     let mut bases: Vec<String> = load_inventory(&ctx.session_dir())
         .map(|i| i.charms.iter().flat_map(|c| c.bases.clone()).collect())
