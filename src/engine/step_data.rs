@@ -145,6 +145,8 @@ pub struct FinishView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StepData {
     Checks(Vec<CheckRow>),
+    /// What the registry login proved, one line each.
+    Login(Vec<String>),
     Inventory(InventoryView),
     Push(Vec<PushRow>),
     Mapping(Vec<MappingRowView>),

@@ -10,6 +10,14 @@ use crate::engine::{EngineEvent, Level, StopReason};
 /// The line printed for an event, or None for events with nothing to say.
 pub fn line(event: &EngineEvent) -> Option<String> {
     Some(match event {
+        EngineEvent::StepData {
+            step,
+            data: crate::engine::step_data::StepData::Login(lines),
+        } => lines
+            .iter()
+            .map(|l| format!("[{step}] proven: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
         EngineEvent::State(_)
         | EngineEvent::UnitDone { .. }
         | EngineEvent::StepData { .. }

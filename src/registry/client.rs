@@ -183,6 +183,21 @@ impl RegistryClient {
             .map_err(|e| setup_err(e.to_string()))
     }
 
+    /// The server's certificate as this client sees it (subject, issuer, validity); None over
+    /// plain HTTP or when the handshake cannot be repeated.
+    pub async fn server_certificate(&self) -> Option<super::tls::CertInfo> {
+        let tls = self.inner.tls.clone()?;
+        let (host, port) = (
+            self.inner.target.host().to_owned(),
+            self.inner.target.port().unwrap_or(443),
+        );
+        tokio::task::spawn_blocking(move || tls.server_chain(&host, port))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|chain| chain.0.into_iter().next())
+    }
+
     /// Warnings the caller must show (insecure TLS, plain HTTP).
     pub fn warnings(&self) -> Vec<String> {
         self.inner.warnings.clone()

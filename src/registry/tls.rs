@@ -272,6 +272,26 @@ impl TlsSetup {
         self.config_with(self.verifier()?)
     }
 
+    /// The chain the server presents, from a handshake of its own (for the operator's record
+    /// of what was trusted). Blocking: call it from `spawn_blocking`.
+    pub(crate) fn server_chain(&self, host: &str, port: u16) -> Option<CertSummary> {
+        let recorder = Arc::new(Recorder {
+            inner: self.verifier().ok()?,
+            seen: Mutex::new(None),
+        });
+        let cfg = Arc::new(self.config_with(recorder.clone()).ok()?);
+        let name = ServerName::try_from(host.to_string()).ok()?;
+        let mut tcp = connect(host, port).ok()?;
+        let mut conn = rustls::ClientConnection::new(cfg, name).ok()?;
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                break;
+            }
+        }
+        let (chain, _) = recorder.seen.lock().ok()?.take()?;
+        Some(CertSummary::from_chain(&chain))
+    }
+
     /// Re-does the handshake outside the HTTP client to learn what exactly failed. Blocking:
     /// call it from `spawn_blocking`.
     pub(crate) fn diagnose(

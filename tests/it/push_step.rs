@@ -85,6 +85,15 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
     let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("[registry-login] done"), "{out}");
+    // The login names what it proved, including the certificate the registry showed.
+    assert!(
+        out.contains("[registry-login] proven: Trusted by the CA file"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[registry-login] proven: Server certificate: "),
+        "{out}"
+    );
     assert!(out.contains("[image-push] done"), "{out}");
     assert!(uploaded(&out) > 0);
 

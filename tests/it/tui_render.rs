@@ -385,3 +385,33 @@ fn the_selected_deploy_command_is_shown_whole() {
     let whole = "juju deploy ./charms/minio_r186.charm minio --resource oci-image=registry.example.com:5443/ckf/minio/minio:RELEASE";
     assert!(compact(&screen).contains(&compact(whole)), "{screen}");
 }
+
+/// After a login the registry screen shows what it proved, and an empty password field names
+/// where the password comes from instead of looking blank.
+#[test]
+fn the_registry_screen_shows_what_the_login_proved_and_the_password_source() {
+    use ckf_airgap::wizard::state::PasswordSource;
+    let mut app = app_for(Step::RegistryLogin, false);
+    let mut state = app.view.state.clone();
+    state.record_mut(Step::RegistryLogin).status = StepStatus::Done;
+    if let Some(r) = state.choices.registry.as_mut() {
+        r.password_source = Some(PasswordSource::Env("CKF_REGISTRY_PASSWORD".into()));
+    }
+    app.view.apply(&EngineEvent::State(Box::new(state)));
+    app.view.apply(&EngineEvent::StepData {
+        step: Step::RegistryLogin,
+        data: StepData::Login(vec![
+            "API: registry/2.0 at registry.example.com:5443".into(),
+            "Server certificate: CN=registry.example.com, issued by CN=ckf test CA, valid until 2027-11-29".into(),
+        ]),
+    });
+    app.screen.step = Some(Step::RegistryLogin);
+    let screen = draw(&app, (120, 40));
+    assert!(screen.contains("What the login proved"), "{screen}");
+    assert!(
+        screen.contains("API: registry/2.0 at registry.example.com:5443"),
+        "{screen}"
+    );
+    assert!(screen.contains("issued by CN=ckf test CA"), "{screen}");
+    assert!(screen.contains("(from $CKF_REGISTRY_PASSWORD)"), "{screen}");
+}

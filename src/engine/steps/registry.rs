@@ -38,8 +38,65 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             report.checked_repository
         ),
     );
+    let proven = proven_lines(&ctx, &client, &report).await;
+    ctx.publish(crate::engine::step_data::StepData::Login(proven.clone()));
     ctx.record_unit(
         "preflight",
-        json!({ "auth": report.auth, "repository": report.checked_repository }),
+        json!({ "auth": report.auth, "repository": report.checked_repository, "proven": proven }),
     )
+}
+
+/// What the preflight proved, for the operator's record: the API, the authentication, the push
+/// right, what the TLS trust came from and the certificate it accepted, the password's source.
+async fn proven_lines(
+    ctx: &StepContext,
+    client: &crate::registry::RegistryClient,
+    report: &crate::registry::PreflightReport,
+) -> Vec<String> {
+    use crate::wizard::state::PasswordSource;
+    let choice = ctx.choices().registry.unwrap_or_default();
+    let mut lines = vec![
+        format!(
+            "API: {} at {}",
+            report.api_version.as_deref().unwrap_or("registry/2.0"),
+            client.target().authority()
+        ),
+        format!(
+            "Authentication: {}{}",
+            report.auth,
+            choice
+                .username
+                .as_deref()
+                .map(|u| format!(" as {u}"))
+                .unwrap_or_default()
+        ),
+        format!("Push allowed on {}", report.checked_repository),
+    ];
+    let trust = if choice.plain_http {
+        "none: plain HTTP".to_string()
+    } else if choice.insecure {
+        "none: TLS verification is off (insecure)".to_string()
+    } else {
+        match (&choice.ca_file, &choice.certs_dir) {
+            (Some(ca), _) => format!("the CA file {}", ca.display()),
+            (None, Some(dir)) => format!("{}/{}/", dir.display(), client.target().authority()),
+            (None, None) => "the system trust store".to_string(),
+        }
+    };
+    lines.push(format!("Trusted by {trust}"));
+    if let Some(cert) = client.server_certificate().await {
+        lines.push(format!(
+            "Server certificate: {}, issued by {}, valid until {}",
+            cert.subject, cert.issuer, cert.not_after
+        ));
+    }
+    let password = match &choice.password_source {
+        None => "none (anonymous)".to_string(),
+        Some(PasswordSource::Prompt) => "typed, kept in memory only".to_string(),
+        Some(PasswordSource::Env(var)) => format!("the environment variable {var}"),
+        Some(PasswordSource::File(path)) => format!("the file {}", path.display()),
+        Some(PasswordSource::DockerConfig(_)) => "Docker's config.json".to_string(),
+    };
+    lines.push(format!("Password from {password}"));
+    lines
 }

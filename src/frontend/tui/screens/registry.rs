@@ -9,9 +9,11 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::common::{heading, status_lines};
 use crate::engine::Command;
+use crate::engine::step_data::StepData;
 use crate::frontend::tui::app::App;
 use crate::secret::Secret;
-use crate::wizard::state::RegistryChoice;
+use crate::wizard::Step;
+use crate::wizard::state::{PasswordSource, RegistryChoice};
 
 pub const FIELDS: [&str; 4] = [
     "Registry (host[:port][/prefix])",
@@ -69,7 +71,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             }
         };
         let shown = if i == 2 {
-            "*".repeat(value.chars().count())
+            if value.is_empty() {
+                password_source_hint(choice)
+            } else {
+                "*".repeat(value.chars().count())
+            }
         } else {
             value
         };
@@ -102,12 +108,29 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             )));
         }
     }
+    if let Some(StepData::Login(proven)) = app.view.data.get(&Step::RegistryLogin) {
+        lines.push(heading("What the login proved"));
+        for p in proven {
+            lines.push(Line::from(format!("  {p}")));
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "Tab next field, Enter test the connection, Esc wizard keys",
         app.theme.dim(),
     )));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// Where the password comes from when none is typed here (never the password itself).
+fn password_source_hint(choice: Option<&RegistryChoice>) -> String {
+    match choice.and_then(|c| c.password_source.as_ref()) {
+        Some(PasswordSource::Env(var)) => format!("(from ${var})"),
+        Some(PasswordSource::File(path)) => format!("(from the file {})", path.display()),
+        Some(PasswordSource::DockerConfig(_)) => "(from Docker's config.json)".into(),
+        Some(PasswordSource::Prompt) => "(typed earlier, kept in memory)".into(),
+        None => String::new(),
+    }
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
