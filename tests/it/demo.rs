@@ -125,3 +125,66 @@ fn the_demo_completes_in_line_mode() {
     );
     assert!(demo.join("bundle.airgap.yaml").exists());
 }
+
+/// The README's first command on a machine with no `openssl` and no `htpasswd`: the TLS
+/// material and the password file are made in process, so the demo reaches its first screen
+/// with only the registry binary on PATH.
+#[test]
+fn the_demo_starts_without_openssl_or_htpasswd_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let registry = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("the tests install docker-registry");
+    std::os::unix::fs::symlink(registry, bin.join("docker-registry")).unwrap();
+    let path = bin.display().to_string();
+    for absent in ["openssl", "htpasswd"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("PATH={path} command -v {absent}")])
+            .status()
+            .unwrap();
+        assert!(!found.success(), "{absent} is still on the test's PATH");
+    }
+    let demo = dir.path().join("demo");
+    let demo_arg = demo.display().to_string();
+    let mut pty = Pty::spawn(
+        &["demo", "--dir", &demo_arg],
+        &[("PATH", &path)],
+        dir.path(),
+        (120, 40),
+    );
+    pty.wait_for_all(&["step 1/9", "Enter runs this step."]);
+    let ca = std::fs::read_to_string(demo.join("registry/ca.crt")).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    let htpasswd = std::fs::read_to_string(demo.join("registry/htpasswd")).unwrap();
+    assert!(htpasswd.starts_with("demo:$2b$"), "{htpasswd}");
+    pty.send("q");
+    pty.send("y");
+    // Quitting before the end is an interruption: the session is kept, status 130.
+    assert_eq!(pty.wait_exit(), 130);
+}
+
+/// Without the registry binary and without apt-get to install it, the demo names the one
+/// command that does, and exits 1 without starting.
+#[test]
+fn the_demo_without_a_registry_binary_names_the_command_that_installs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["demo", "--mode", "headless", "--dir"])
+        .arg(dir.path().join("demo"))
+        .env("PATH", &bin)
+        .env("NO_COLOR", "1")
+        .env_remove("CKF_AIRGAP_STATE_DIR")
+        .output()
+        .unwrap();
+    let stderr = crate::support::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("apt-get update && apt-get install -y docker-registry"),
+        "{stderr}"
+    );
+}
