@@ -407,6 +407,7 @@ fn the_registry_screen_shows_what_the_login_proved_and_the_password_source() {
     });
     app.screen.step = Some(Step::RegistryLogin);
     let screen = draw(&app, (120, 40));
+    snapshot("registry-login_proven_120x40", screen.clone());
     assert!(screen.contains("What the login proved"), "{screen}");
     assert!(
         screen.contains("API: registry/2.0 at registry.example.com:5443"),
@@ -414,4 +415,84 @@ fn the_registry_screen_shows_what_the_login_proved_and_the_password_source() {
     );
     assert!(screen.contains("issued by CN=ckf test CA"), "{screen}");
     assert!(screen.contains("(from $CKF_REGISTRY_PASSWORD)"), "{screen}");
+}
+
+fn snapshot(name: &str, screen: String) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots/screens");
+    settings.bind(|| insta::assert_snapshot!(name, screen));
+}
+
+/// `v` on a list shows the selected row whole: the push row whose name is cut with `~` is
+/// readable in full in the detail view, at 80x24.
+#[test]
+fn the_detail_view_shows_the_selected_row_whole_at_80x24() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app_for(Step::ImagePush, true);
+    app.screen.step = Some(Step::ImagePush);
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    app.on_key(key(KeyCode::Down));
+    let list = draw(&app, (80, 24));
+    let whole = "registry.example.com:5443/ckf/argoproj/workflow-controller:v3.3.9";
+    assert!(!list.contains(whole), "the row is cut on the list: {list}");
+    app.on_key(key(KeyCode::Char('v')));
+    let screen = draw(&app, (80, 24));
+    assert!(screen.contains("Selected row"), "{screen}");
+    assert!(screen.contains(whole), "{screen}");
+    assert!(
+        screen.contains("Failed: registry.example.com:5443 refused the connection"),
+        "{screen}"
+    );
+    snapshot("detail_push_failed_80x24", screen);
+    // Any key closes it and does nothing else.
+    assert!(app.on_key(key(KeyCode::Enter)).is_empty());
+    assert!(!draw(&app, (80, 24)).contains("Selected row"));
+}
+
+/// A finished push whose layers were partly mounted or already present reads 100%.
+#[test]
+fn a_finished_push_with_mounted_and_present_layers_reads_100_percent() {
+    let mut app = app_for(Step::ImagePush, false);
+    let mut state = app.view.state.clone();
+    state.record_mut(Step::ImagePush).status = StepStatus::Done;
+    app.view.apply(&EngineEvent::State(Box::new(state)));
+    let rows = vec![
+        PushRow {
+            target: "registry.example.com:5443/ckf/kubeflownotebookswg/jupyter-web-app:v1.7.0"
+                .into(),
+            state: PushState::Done,
+            done: 152 << 20,
+            total: 152 << 20,
+        },
+        PushRow {
+            target: "registry.example.com:5443/ckf/argoproj/workflow-controller:v3.3.9".into(),
+            state: PushState::Mounted,
+            done: 41 << 20,
+            total: 41 << 20,
+        },
+        PushRow {
+            target: "registry.example.com:5443/ckf/argoproj/argoexec:v3.3.9".into(),
+            state: PushState::Skipped,
+            done: 30 << 20,
+            total: 30 << 20,
+        },
+    ];
+    app.view.apply(&EngineEvent::StepData {
+        step: Step::ImagePush,
+        data: StepData::Push(rows),
+    });
+    app.view.apply(&EngineEvent::Progress(Progress {
+        step: Step::ImagePush,
+        done: 223 << 20,
+        total: Some(223 << 20),
+        quantity: Quantity::Bytes,
+        item: None,
+        rate_per_sec: None,
+        eta_secs: None,
+    }));
+    let screen = draw(&app, (80, 24));
+    assert!(screen.contains("Images: 3 of 3 finished"), "{screen}");
+    assert!(!screen.contains("FAILED"), "{screen}");
+    snapshot("image-push_finished_80x24", screen);
 }

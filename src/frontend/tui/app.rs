@@ -39,6 +39,8 @@ pub enum Overlay {
         id: String,
         reason: String,
     },
+    /// The selected row of a list, whole and wrapped, for rows cut to fit the screen.
+    Detail(Vec<String>),
     /// Answering the engine's question; `buffer` is masked on screen for passwords.
     Answer {
         buffer: String,
@@ -102,7 +104,7 @@ impl App {
         }
         match std::mem::replace(&mut self.overlay, Overlay::None) {
             Overlay::None => self.on_wizard_key(key),
-            Overlay::Help => vec![],
+            Overlay::Help | Overlay::Detail(_) => vec![],
             Overlay::ConfirmQuit => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => vec![Command::Quit],
                 _ => vec![],
@@ -194,6 +196,12 @@ impl App {
             }
             KeyCode::Char('l') => {
                 self.show_log = !self.show_log;
+                vec![]
+            }
+            KeyCode::Char('v') => {
+                if let Some(lines) = screens::selected_row(self) {
+                    self.overlay = Overlay::Detail(lines);
+                }
                 vec![]
             }
             KeyCode::PageUp => {

@@ -203,6 +203,7 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
                     "s      skip the step (a reason is recorded)".into(),
                     "r      retry a failed step (finished units are kept)".into(),
                     "l      show or hide the log; PgUp/PgDn scroll".into(),
+                    "v      show the selected row of a list whole".into(),
                     "q      quit; everything finished is saved".into(),
                     String::new(),
                     app.log_path
@@ -211,6 +212,14 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
                         .unwrap_or_default(),
                     "Any key closes this help.".into(),
                 ])
+                .collect(),
+        ),
+        Overlay::Detail(lines) => (
+            " Selected row ",
+            lines
+                .iter()
+                .cloned()
+                .chain([String::new(), "Any key closes this view.".into()])
                 .collect(),
         ),
         Overlay::ConfirmQuit => (
@@ -261,8 +270,19 @@ fn draw_overlay(frame: &mut Frame, app: &App, area: Rect) {
             (" Question ", body)
         }
     };
-    let height = body.len() as u16 + 2;
-    let popup = centered(area, 66, height);
+    // The detail view takes the screen's width so a long reference fits on one line; long
+    // lines wrap inside the popup, so its height counts wrapped rows.
+    let width = match app.overlay {
+        Overlay::Detail(_) => area.width.saturating_sub(2),
+        _ => 66,
+    };
+    let inner = usize::from(width.min(area.width).saturating_sub(2)).max(1);
+    let rows: usize = body
+        .iter()
+        .map(|l| l.chars().count().div_ceil(inner).max(1))
+        .sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
     let lines: Vec<Line> = body.into_iter().map(Line::from).collect();
     frame.render_widget(

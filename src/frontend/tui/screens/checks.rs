@@ -58,6 +58,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
+pub fn selected_row(app: &App) -> Option<Vec<String>> {
+    let row = rows(app).get(app.screen.selected)?;
+    let mut out = vec![
+        format!("Check: {}", row.title),
+        format!("Verdict: {:?}", row.verdict),
+        format!("Seen: {}", row.evidence),
+    ];
+    out.extend(row.fix.as_ref().map(|f| format!("Fix: {f}")));
+    Some(out)
+}
+
 fn verdict_mark(app: &App, verdict: Verdict) -> (&'static str, ratatui::style::Style) {
     let t = app.theme;
     match (verdict, t.ascii) {

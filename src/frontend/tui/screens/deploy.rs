@@ -120,6 +120,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
+pub fn selected_row(app: &App) -> Option<Vec<String>> {
+    let row = view(app)?.commands.get(app.screen.selected)?;
+    let state = match &row.state {
+        CommandState::Failed(why) => format!("Failed: {why}"),
+        CommandState::Skipped(why) => format!("Skipped: {why}"),
+        state => format!("State: {state:?}"),
+    };
+    Some(vec![format!("Command: {}", row.display), state])
+}
+
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let len = view(app).map(|v| v.commands.len()).unwrap_or(0);
     if key.code == crossterm::event::KeyCode::Char('x') && app.view.running.is_none() {

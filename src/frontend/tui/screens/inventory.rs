@@ -86,8 +86,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let all = lines_of(v);
         let room = (area.height as usize).saturating_sub(lines.len());
         let start = window_start(app.screen.selected, room, all.len());
-        for (text, bad) in all.iter().skip(start).take(room) {
-            let text = fit(text, area.width as usize);
+        for (i, (text, bad)) in all.iter().enumerate().skip(start).take(room) {
+            let pointer = if i == app.screen.selected { ">" } else { " " };
+            let text = format!(
+                "{pointer}{}",
+                fit(text, (area.width as usize).saturating_sub(1))
+            );
             lines.push(if *bad {
                 Line::from(Span::styled(text, app.theme.bad()))
             } else {
@@ -96,6 +100,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+pub fn selected_row(app: &App) -> Option<Vec<String>> {
+    let (line, _) = lines_of(view(app)?).into_iter().nth(app.screen.selected)?;
+    Some(vec![line])
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {

@@ -187,6 +187,21 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     }
 }
 
+pub fn selected_row(app: &App) -> Option<Vec<String>> {
+    let row = visible(app).into_iter().nth(app.screen.selected)?;
+    let mut out = vec![
+        format!("Reference: {}", row.source),
+        format!("Target: {}", row.target),
+        format!(
+            "State: {:?}{}",
+            row.state,
+            if row.overridden { " (set by hand)" } else { "" }
+        ),
+    ];
+    out.extend(row.detail.as_ref().map(|d| format!("Detail: {d}")));
+    Some(out)
+}
+
 fn browse(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let len = visible(app).len();
     if move_selection(&mut app.screen.selected, len, key.code) {

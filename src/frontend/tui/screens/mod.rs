@@ -62,6 +62,18 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     }
 }
 
+/// The selected row of the screen's list, every field whole, for the detail view (`v`).
+pub fn selected_row(app: &App) -> Option<Vec<String>> {
+    match app.view.state.current {
+        Step::EnvironmentChecks => checks::selected_row(app),
+        Step::Artifacts => inventory::selected_row(app),
+        Step::ImagePush => push::selected_row(app),
+        Step::PlaceholderMapping => mapping::selected_row(app),
+        Step::JujuDeploy => deploy::selected_row(app),
+        _ => None,
+    }
+}
+
 /// Help text for the screen, shown by `?`.
 pub fn help(step: Step) -> &'static [&'static str] {
     match step {

@@ -44,7 +44,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let room = (area.height as usize).saturating_sub(lines.len());
         let start = window_start(app.screen.selected, room, rows.len());
         let width = area.width as usize;
-        for row in rows.iter().skip(start).take(room) {
+        for (i, row) in rows.iter().enumerate().skip(start).take(room) {
+            let pointer = if i == app.screen.selected { ">" } else { " " };
             let (state, style) = match &row.state {
                 PushState::Pending => ("pending  ".to_string(), app.theme.dim()),
                 PushState::Mounted => ("mounted  ".to_string(), app.theme.ok()),
@@ -61,8 +62,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 amount(row.done, Quantity::Bytes),
                 amount(row.total, Quantity::Bytes)
             );
-            let name = fit(&row.target, width.saturating_sub(34));
+            let name = fit(&row.target, width.saturating_sub(35));
             lines.push(Line::from(vec![
+                Span::raw(pointer),
                 Span::styled(state, style),
                 Span::raw(format!("{size} ")),
                 Span::raw(name),
@@ -76,6 +78,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+pub fn selected_row(app: &App) -> Option<Vec<String>> {
+    let row = rows(app).get(app.screen.selected)?;
+    let mut out = vec![
+        format!("Image: {}", row.target),
+        format!(
+            "{} of {}",
+            amount(row.done, Quantity::Bytes),
+            amount(row.total, Quantity::Bytes)
+        ),
+    ];
+    out.push(match &row.state {
+        PushState::Failed(reason) => format!("Failed: {reason}"),
+        state => format!("State: {state:?}"),
+    });
+    Some(out)
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
