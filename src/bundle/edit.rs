@@ -45,6 +45,9 @@ pub struct EditPlan {
     /// `(placeholder, scalar path)`: after editing, no reference under this registry may
     /// remain in that scalar.
     pub placeholder_free: Vec<(String, YamlPath)>,
+    /// Values written whole in a normalised form because a reference in them could not be
+    /// spliced in place: one message each, for the operator before the diff.
+    pub normalised: Vec<String>,
 }
 
 /// The edited text, already re-parsed and verified.
@@ -89,6 +92,7 @@ impl EditPlan {
         self.edits
             .extend(other.edits.into_iter().filter(|e| !inside(e)));
         self.placeholder_free.extend(other.placeholder_free);
+        self.normalised.extend(other.normalised);
     }
 
     /// Apply every splice to `doc`'s text, then re-parse and verify the result.

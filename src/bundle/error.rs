@@ -54,7 +54,7 @@ pub enum BundleError {
     InvalidTarget { reference: String, rule: String },
 
     #[error(
-        "{file}:{line}:{column}: cannot edit {what} in place: {reason}. Edit this value by hand, or rewrite it as a plain or single-quoted scalar first"
+        "{file}:{line}:{column}: cannot edit {what} in place, nor write it whole: {reason}. Either edit this value by hand (a plain or single-quoted scalar) and retry, or leave it as written: map the reference to itself ([mapping] in the answers file, e on the mapping screen, \"Map one reference by hand\" in line mode)"
     )]
     NotSpliceable {
         file: String,

@@ -4,7 +4,8 @@ use super::edit::{Edit, EditKind, EditPlan};
 use super::error::{BundleError, Result};
 use super::mapping::MappingTable;
 use super::scan::ImageRefSite;
-use super::yaml::Document;
+use super::yaml::{Document, YamlPath};
+use std::collections::BTreeMap;
 
 /// One splice per reference whose row maps to a different reference. Rows with an invalid
 /// target or references that cannot be spliced safely make the whole plan fail, naming them.
@@ -15,6 +16,7 @@ pub fn plan_image_edits(
     table: &MappingTable,
 ) -> Result<EditPlan> {
     let mut plan = EditPlan::new();
+    let mut planned = Vec::new();
     for row in &table.rows {
         let Some(target) = table.final_target(row) else {
             continue;
@@ -35,7 +37,7 @@ pub fn plan_image_edits(
             });
         }
         for site in row.sites.iter().filter_map(|i| sites.get(*i)) {
-            plan.push(token_edit(doc, site, &target)?);
+            planned.push((site, target.clone()));
             if let Some(p) = &table.placeholder
                 && site.reference.registry.as_deref() == Some(p)
             {
@@ -44,20 +46,72 @@ pub fn plan_image_edits(
             }
         }
     }
+    // A value holding a reference that cannot be spliced in place is written whole, in a
+    // normalised (quoted) form with every reference in it replaced; the rest are splices.
+    let mut by_value: BTreeMap<&YamlPath, Vec<(&ImageRefSite, String)>> = BTreeMap::new();
+    for (site, target) in planned {
+        by_value
+            .entry(&site.value_path)
+            .or_default()
+            .push((site, target));
+    }
+    for (path, edits) in by_value {
+        let Some((blocked, _)) = edits.iter().find(|(s, _)| s.span.is_none()) else {
+            for (site, target) in &edits {
+                plan.push(token_edit(doc, site, target)?);
+            }
+            continue;
+        };
+        let whole = doc
+            .root
+            .at(path)
+            .and_then(|n| n.as_str())
+            .unwrap_or_default();
+        let mut value = whole.to_owned();
+        let mut ordered = edits.clone();
+        ordered.sort_by_key(|(s, _)| std::cmp::Reverse(s.value_range.start));
+        for (site, target) in &ordered {
+            if value.get(site.value_range.clone()).is_some() {
+                value.replace_range(site.value_range.clone(), target);
+            }
+        }
+        match Edit::replace_scalar(doc, path, &value) {
+            Ok(edit) => {
+                plan.normalised.push(format!(
+                    "{}:{}:{}: {} cannot be edited in place ({}); the whole value is written \
+                     as a quoted scalar with the same meaning (see the diff). To leave it as it \
+                     is, map {} to itself ([mapping] in the answers file, e on the mapping \
+                     screen) and edit it by hand",
+                    doc.name,
+                    blocked.line,
+                    blocked.column,
+                    blocked.location(),
+                    blocked
+                        .not_spliceable
+                        .as_deref()
+                        .unwrap_or("unknown reason"),
+                    blocked.text
+                ));
+                plan.push(edit);
+            }
+            Err(_) => return Err(not_spliceable(doc, blocked)),
+        }
+    }
     Ok(plan)
 }
 
+fn not_spliceable(doc: &Document, site: &ImageRefSite) -> BundleError {
+    BundleError::NotSpliceable {
+        file: doc.name.clone(),
+        line: site.line,
+        column: site.column,
+        what: format!("image {} at {}", site.text, site.location()),
+        reason: site.not_spliceable.clone().unwrap_or_default(),
+    }
+}
+
 fn token_edit(doc: &Document, site: &ImageRefSite, target: &str) -> Result<Edit> {
-    let span = site
-        .span
-        .clone()
-        .ok_or_else(|| BundleError::NotSpliceable {
-            file: doc.name.clone(),
-            line: site.line,
-            column: site.column,
-            what: format!("image {} at {}", site.text, site.location()),
-            reason: site.not_spliceable.clone().unwrap_or_default(),
-        })?;
+    let span = site.span.clone().ok_or_else(|| not_spliceable(doc, site))?;
     Ok(Edit {
         range: span,
         replacement: target.to_owned(),

@@ -15,6 +15,10 @@ pub enum ScalarStyle {
     Plain,
     SingleQuoted,
     DoubleQuoted,
+    /// `|`, `|-`, `|+`: lines kept as they are.
+    Literal,
+    /// `>`, `>-`, `>+`: lines folded into spaces.
+    Folded,
 }
 
 #[derive(Debug, Clone)]
@@ -42,11 +46,19 @@ impl RawScalar {
             return Err("the value is not a string".to_owned());
         };
         let text = source.as_str();
-        let scalar = match text[node.start..].chars().next() {
-            Some('\'') => decode_quoted(text, node.start, ScalarStyle::SingleQuoted)?,
-            Some('"') => decode_quoted(text, node.start, ScalarStyle::DoubleQuoted)?,
-            Some('|' | '>') => return Err("block scalars (| or >) are not edited".to_owned()),
-            _ => plain(text, node)?,
+        let start = after_properties(text, node.start, node.end);
+        // saphyr's span of a block scalar starts at its content, or at its anchor when it has
+        // one; either way the header is found.
+        let block = block_header_before(text, node.start)
+            .or_else(|| text[start..].starts_with(['|', '>']).then_some(start));
+        let scalar = match block.map(|h| (h, text[h..].chars().next())) {
+            Some((h, Some('|'))) => decode_block(text, h, ScalarStyle::Literal)?,
+            Some((h, _)) => decode_block(text, h, ScalarStyle::Folded)?,
+            None => match text[start..].chars().next() {
+                Some('\'') => decode_quoted(text, start, ScalarStyle::SingleQuoted)?,
+                Some('"') => decode_quoted(text, start, ScalarStyle::DoubleQuoted)?,
+                _ => plain(text, start, node.end)?,
+            },
         };
         if &scalar.decoded != expected {
             return Err("the raw text decodes differently from the YAML parser's value".to_owned());
@@ -74,24 +86,215 @@ impl RawScalar {
     }
 }
 
-fn plain(text: &str, node: &Node) -> Result<RawScalar, String> {
-    let raw = &text[node.start..node.end];
-    if raw.contains(['\n', '\r']) {
-        return Err("multi-line plain scalars are not edited".to_owned());
+/// Where the scalar itself starts: after an anchor (`&name`) or a tag (`!tag`) written before
+/// it, so an anchored value is edited once, in its own place.
+fn after_properties(text: &str, start: usize, end: usize) -> usize {
+    let mut pos = start;
+    while pos < end && matches!(text[pos..].chars().next(), Some('&' | '!')) {
+        let token = text[pos..]
+            .find(|c: char| c.is_whitespace())
+            .unwrap_or(text.len() - pos);
+        pos += token;
+        pos += text[pos..]
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(text.len() - pos);
     }
-    let origins = raw
-        .char_indices()
-        .map(|(i, c)| CharOrigin {
-            decoded_at: i,
-            raw: node.start + i..node.start + i + c.len_utf8(),
-            synthetic: false,
-        })
-        .collect();
+    pos
+}
+
+/// The block scalar header (`|`, `>-`, `|2+`, after any anchor or tag) of a scalar whose
+/// content starts at `content`: saphyr's span of a block scalar starts at its content.
+fn block_header_before(text: &str, content: usize) -> Option<usize> {
+    let mut line_start = text[..content].rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..content].trim().is_empty() {
+        return None;
+    }
+    // Empty lines may come between the header and the first content line.
+    loop {
+        let prev_end = line_start.checked_sub(1)?;
+        let prev_start = text[..prev_end].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[prev_start..prev_end];
+        if line.trim().is_empty() {
+            line_start = prev_start;
+            continue;
+        }
+        let code = match line.find(" #") {
+            Some(i) => &line[..i],
+            None => line,
+        }
+        .trim_end();
+        let token_at = code.rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
+        let token = &code[token_at..];
+        let is_header = token.starts_with(['|', '>'])
+            && token[1..]
+                .chars()
+                .all(|c| matches!(c, '-' | '+' | '1'..='9'));
+        return is_header.then_some(prev_start + token_at);
+    }
+}
+
+/// The name of the anchor written on a value (`&img` gives `img`), if any.
+pub fn anchor_name(text: &str, start: usize) -> Option<&str> {
+    let rest = text.get(start..)?.strip_prefix('&')?;
+    let len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    Some(&rest[..len])
+}
+
+/// A plain scalar, over one line or folded over several (a break is a space, an empty line a
+/// newline); folded characters are synthetic, so no splice crosses a fold.
+fn plain(text: &str, start: usize, end: usize) -> Result<RawScalar, String> {
+    let mut d = Decoder {
+        text,
+        pos: start,
+        decoded: String::new(),
+        origins: Vec::new(),
+    };
+    while d.pos < end {
+        if d.at_break() {
+            d.fold();
+            continue;
+        }
+        let c = d.peek().ok_or("the scalar ends early")?;
+        let at = d.pos;
+        d.pos += c.len_utf8();
+        d.push(c, at..d.pos, false);
+    }
     Ok(RawScalar {
         style: ScalarStyle::Plain,
-        range: node.start..node.end,
-        decoded: raw.to_owned(),
-        origins,
+        range: start..end,
+        decoded: d.decoded,
+        origins: d.origins,
+    })
+}
+
+/// A block scalar (`|` or `>`, with chomping `-`/`+` and an optional indentation digit): its
+/// content lines without their indentation, each content character mapped to its byte.
+fn decode_block(text: &str, start: usize, style: ScalarStyle) -> Result<RawScalar, String> {
+    let header_end = text[start..]
+        .find('\n')
+        .map_or(text.len(), |i| start + i + 1);
+    let header = text[start + 1..header_end]
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .trim();
+    let chomp = if header.contains('-') {
+        '-'
+    } else if header.contains('+') {
+        '+'
+    } else {
+        ' '
+    };
+    let explicit = header
+        .chars()
+        .find_map(|c| c.to_digit(10))
+        .map(|d| d as usize);
+    let parent_indent = {
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        text[line_start..].len() - text[line_start..].trim_start_matches(' ').len()
+    };
+    // Lines of the block: (start, end without the break, end with the break).
+    let mut lines = Vec::new();
+    let mut pos = header_end;
+    while pos < text.len() {
+        let end_nl = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+        let mut end = end_nl;
+        if text[..end].ends_with('\n') {
+            end -= 1;
+        }
+        if text[..end].ends_with('\r') {
+            end -= 1;
+        }
+        lines.push((pos, end, end_nl));
+        pos = end_nl;
+    }
+    let indent_of = |(s, e, _): (usize, usize, usize)| {
+        text[s..e].len() - text[s..e].trim_start_matches(' ').len()
+    };
+    let blank = |(s, e, _): (usize, usize, usize)| text[s..e].trim().is_empty();
+    let indent = match explicit {
+        Some(n) => parent_indent + n,
+        None => lines
+            .iter()
+            .find(|l| !blank(**l))
+            .map(|l| indent_of(*l))
+            .ok_or("the block scalar is empty")?,
+    };
+    if indent <= parent_indent {
+        return Err("the block scalar has no content".to_owned());
+    }
+    let content: Vec<_> = lines
+        .iter()
+        .take_while(|l| blank(**l) || indent_of(**l) >= indent)
+        .copied()
+        .collect();
+    let mut d = Decoder {
+        text,
+        pos: header_end,
+        decoded: String::new(),
+        origins: Vec::new(),
+    };
+    let mut range_end = header_end;
+    let mut pending_breaks: Vec<Range<usize>> = Vec::new();
+    let mut previous_folds = false;
+    for &(s, e, e_nl) in &content {
+        let is_blank = text[s..e].len() <= indent || text[s..e].trim().is_empty();
+        if is_blank {
+            pending_breaks.push(e..e_nl);
+            continue;
+        }
+        let body = s + indent;
+        let more_indented = matches!(text[body..e].chars().next(), Some(' ' | '\t'));
+        if !d.decoded.is_empty() || !pending_breaks.is_empty() {
+            // The break ending the previous content line, then one per empty line.
+            let folds = style == ScalarStyle::Folded && previous_folds && !more_indented;
+            let mut breaks = std::mem::take(&mut pending_breaks);
+            if d.decoded.is_empty() {
+                for b in breaks {
+                    d.push('\n', b, true);
+                }
+            } else {
+                let first = breaks.remove(0);
+                if folds && breaks.is_empty() {
+                    d.push(' ', first, true);
+                } else if folds {
+                    for b in breaks {
+                        d.push('\n', b, true);
+                    }
+                } else {
+                    d.push('\n', first, true);
+                    for b in breaks {
+                        d.push('\n', b, true);
+                    }
+                }
+            }
+        }
+        for (i, c) in text[body..e].char_indices() {
+            d.push(c, body + i..body + i + c.len_utf8(), false);
+        }
+        range_end = e;
+        pending_breaks.push(e..e_nl);
+        previous_folds = !more_indented;
+    }
+    // Chomping: strip drops every final break, clip keeps one, keep keeps them all.
+    match chomp {
+        '-' => {}
+        '+' => {
+            for b in pending_breaks {
+                d.push('\n', b, true);
+            }
+        }
+        _ => {
+            if let Some(b) = pending_breaks.into_iter().next() {
+                d.push('\n', b, true);
+            }
+        }
+    }
+    Ok(RawScalar {
+        style,
+        range: start..range_end,
+        decoded: d.decoded,
+        origins: d.origins,
     })
 }
 
@@ -316,6 +519,36 @@ mod tests {
     fn folded_quoted_scalar_decodes_like_saphyr() {
         let (_, raw) = scalar("k: 'a  \n   b\n\n  c'\n");
         assert_eq!(raw.decoded, "a b\nc");
+    }
+
+    #[test]
+    fn block_scalars_decode_like_saphyr_with_every_chomping() {
+        for (text, decoded) in [
+            ("k: &x |\n  a: b\n", "a: b\n"),
+            ("k: | # c\n  a: b\n", "a: b\n"),
+            ("k: |-\n  a/b:1\n", "a/b:1"),
+            ("k: |\n  a\n  b\n\n", "a\nb\n"),
+            ("k: |+\n  a\n\nz: 1\n", "a\n\n"),
+            ("k: >\n  a\n  b\n\n  c\n", "a b\nc\n"),
+            ("k: >-\n  a\n    more\n  b\n", "a\n  more\nb"),
+            ("k: &x |  # note\r\n  a: b\r\n  c: d\r\n", "a: b\nc: d\n"),
+            ("k: |\r\n  a: b\r\n  c: d\r\n", "a: b\nc: d\n"),
+            ("k: &x |  # note\n  a: b\n  c: d\n", "a: b\nc: d\n"),
+        ] {
+            let doc = Document::parse("t", text).unwrap();
+            let node = doc.root.get("k").unwrap().clone();
+            let raw = RawScalar::read(&doc.source, &node)
+                .unwrap_or_else(|e| panic!("{text:?}: {e}; saphyr has {:?}", node.kind));
+            assert_eq!(raw.decoded, decoded, "{text:?}");
+            assert_eq!(doc.root.get("k").unwrap().as_str(), Some(decoded));
+        }
+    }
+
+    #[test]
+    fn a_block_value_is_located_inside_its_block() {
+        let (doc, raw) = scalar("k: |\n  agent: reg/a:1\n");
+        let r = raw.locate(doc.text(), 7..14).unwrap();
+        assert_eq!(&doc.text()[r], "reg/a:1");
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub struct ImageRefSite {
     pub value_path: YamlPath,
     /// Byte range of the reference inside that scalar's decoded value.
     pub value_range: Range<usize>,
+    /// The anchor written on the value (`&img`), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
+    /// Where the value is reused through an alias (`*img`): editing it here changes those too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared_by: Vec<String>,
 }
 
 impl ImageRefSite {
@@ -68,6 +74,7 @@ impl ImageRefSite {
 /// Scan a bundle (`applications:`) or a separately-deployed plan (`separately_deployed:`).
 pub fn scan_document(doc: &Document) -> Vec<ImageRefSite> {
     let mut sites = Vec::new();
+    let mut aliases = Vec::new();
     if let Some(apps) = doc.root.get("applications") {
         for (k, app) in apps.entries() {
             let base = vec![
@@ -81,6 +88,7 @@ pub fn scan_document(doc: &Document) -> Vec<ImageRefSite> {
                 &base,
                 &["resources", "options"],
                 &mut sites,
+                &mut aliases,
             );
         }
     }
@@ -101,8 +109,16 @@ pub fn scan_document(doc: &Document) -> Vec<ImageRefSite> {
                 &base,
                 &["resources", "config"],
                 &mut sites,
+                &mut aliases,
             );
         }
+    }
+    for site in &mut sites {
+        site.shared_by = aliases
+            .iter()
+            .filter(|(name, _)| Some(name) == site.anchor.as_ref())
+            .map(|(_, location)| location.clone())
+            .collect();
     }
     sites
 }
@@ -140,12 +156,22 @@ fn scan_app(
     base: &[PathSeg],
     sections: &[&str],
     out: &mut Vec<ImageRefSite>,
+    aliases: &mut Vec<(String, String)>,
 ) {
     for section in sections {
         for (k, v) in node.get(section).map(Node::entries).unwrap_or_default() {
             let key = k.key_text();
             let mut path = base.to_vec();
             path.extend([PathSeg::Key((*section).into()), PathSeg::Key(key.clone())]);
+            // An alias (`*img`) reuses an anchored value: that value is edited once, where it
+            // is written, and this place is named as sharing it.
+            if let Some(name) = doc.text()[v.start..].strip_prefix('*') {
+                let len = name
+                    .find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']')
+                    .unwrap_or(name.len());
+                aliases.push((name[..len].to_owned(), format!("{app} {section}.{key}")));
+                continue;
+            }
             let ctx = ValueCtx {
                 doc,
                 app,
@@ -182,12 +208,19 @@ impl ValueCtx<'_> {
         };
         let raw = RawScalar::read(&self.doc.source, self.node);
         let trimmed = value.trim_start();
-        let found = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        // A block scalar's value ends with its line break and may hold a YAML map or list
+        // written over several lines (`custom_images: |` then `agent: <image>` lines).
+        let block_collection = value.trim().contains('\n')
+            && parse_fragment(&SourceText::new(value))
+                .is_some_and(|n| !matches!(n.kind, NodeKind::Scalar(_)));
+        let found = if trimmed.starts_with('{') || trimmed.starts_with('[') || block_collection {
             embedded(value)
         } else {
-            ImageRef::detect(value)
+            let lead = value.len() - trimmed.len();
+            let whole = trimmed.trim_end();
+            ImageRef::detect(whole)
                 .map(|reference| Found {
-                    value_range: 0..value.len(),
+                    value_range: lead..lead + whole.len(),
                     inner_key: None,
                     container: Container::Scalar,
                     reference,
@@ -229,6 +262,8 @@ impl ValueCtx<'_> {
             column,
             value_path: self.value_path.clone(),
             value_range: f.value_range,
+            anchor: super::scalar::anchor_name(self.doc.text(), self.node.start).map(str::to_owned),
+            shared_by: Vec::new(),
         }
     }
 }

@@ -90,7 +90,57 @@ fn expectations(old: &Document, plan: &EditPlan) -> Result<Expectations> {
         }
         e.changed.insert(path.clone(), ScalarValue::Str(new_value));
     }
+    // An alias reads the anchored value, so it changes with it.
+    let mut anchors = BTreeMap::new();
+    let mut aliases = Vec::new();
+    anchors_and_aliases(old, &old.root, &mut Vec::new(), &mut anchors, &mut aliases);
+    for (name, alias_path) in aliases {
+        if let Some(value) = anchors.get(&name).and_then(|p| e.changed.get(p)).cloned() {
+            e.changed.insert(alias_path, value);
+        }
+    }
     Ok(e)
+}
+
+/// Every anchored value (`&name`) with its path, and every alias (`*name`) with its path.
+fn anchors_and_aliases(
+    doc: &Document,
+    node: &Node,
+    path: &mut YamlPath,
+    anchors: &mut BTreeMap<String, YamlPath>,
+    aliases: &mut Vec<(String, YamlPath)>,
+) {
+    let text = doc.text();
+    let name_at = |at: usize, sigil: char| {
+        let rest = text.get(at..)?.strip_prefix(sigil)?;
+        let len = rest
+            .find(|c: char| c.is_whitespace() || ",]}".contains(c))
+            .unwrap_or(rest.len());
+        Some(rest[..len].to_owned())
+    };
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                path.push(PathSeg::Key(k.key_text()));
+                anchors_and_aliases(doc, v, path, anchors, aliases);
+                path.pop();
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                path.push(PathSeg::Index(i));
+                anchors_and_aliases(doc, v, path, anchors, aliases);
+                path.pop();
+            }
+        }
+        NodeKind::Scalar(_) => {
+            if let Some(name) = name_at(node.start, '&') {
+                anchors.insert(name, path.clone());
+            } else if let Some(name) = name_at(node.start, '*') {
+                aliases.push((name, path.clone()));
+            }
+        }
+    }
 }
 
 fn compare(old: &Node, new: &Node, path: &mut YamlPath, e: &Expectations, out: &mut Vec<String>) {

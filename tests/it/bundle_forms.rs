@@ -1,7 +1,6 @@
 //! Each reference form, and text around edits (non-ASCII, CRLF, comments) kept intact.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ckf_airgap::bundle::error::BundleError;
 use ckf_airgap::bundle::mapping::MappingTable;
 use ckf_airgap::bundle::rewrite::plan_image_edits;
 use ckf_airgap::bundle::scan::{Container, ImageRefSite, scan_document};
@@ -126,7 +125,7 @@ fn non_ascii_crlf_and_comments_survive_byte_for_byte() {
 }
 
 #[test]
-fn escaped_reference_is_refused_not_corrupted() {
+fn escaped_reference_is_written_whole_not_corrupted() {
     let text = bundle(&format!(
         "    resources:\n      oci-image: \"{P}/dexidp\\x2Fdex:v2\"\n"
     ));
@@ -134,11 +133,17 @@ fn escaped_reference_is_refused_not_corrupted() {
     let sites = scan_document(&doc);
     assert_eq!(sites.len(), 1);
     assert_eq!(sites[0].text, format!("{P}/dexidp/dex:v2"));
+    assert!(sites[0].span.is_none());
     let table = MappingTable::build(&sites, Some(P), T).unwrap();
-    let err = plan_image_edits(&doc, &sites, &table).unwrap_err();
+    let plan = plan_image_edits(&doc, &sites, &table).unwrap();
     assert!(
-        matches!(err, BundleError::NotSpliceable { line: 6, .. }),
-        "{err}"
+        plan.normalised[0].starts_with("t.yaml:6:18: "),
+        "{:?}",
+        plan.normalised
     );
-    assert!(err.to_string().contains("t.yaml:6:18"), "{err}");
+    let out = plan.apply(&doc).unwrap().text;
+    assert!(
+        out.contains(&format!("      oci-image: \"{T}/dexidp/dex:v2\"\n")),
+        "{out}"
+    );
 }

@@ -23,6 +23,7 @@ mod bundle_podspec;
 mod bundle_rewrite_all;
 mod bundle_scan;
 mod bundle_steps;
+mod bundle_yaml_forms;
 mod checks_step;
 mod cli;
 mod cluster_checks;

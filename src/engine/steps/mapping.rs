@@ -106,6 +106,17 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             plan.table.placeholder.as_deref().unwrap_or("(none found)")
         ),
     );
+    for site in plan.sites.iter().filter(|s| !s.shared_by.is_empty()) {
+        ctx.log(
+            Level::Info,
+            format!(
+                "{} is anchored as &{} and reused by {}: it is edited once, where it is written",
+                site.location(),
+                site.anchor.as_deref().unwrap_or("?"),
+                site.shared_by.join(", ")
+            ),
+        );
+    }
     let mut text = String::new();
     for (table, row) in &rows {
         let target = table

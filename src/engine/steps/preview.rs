@@ -29,6 +29,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let plan = bundle_plan::build(&ctx).await?;
     let mut edits = rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table)
         .map_err(StepError::failed)?;
+    for message in &edits.normalised {
+        ctx.log(Level::Warn, message.clone());
+    }
 
     if !plan.charm_files.is_empty() {
         let rewrite =
