@@ -180,7 +180,11 @@ pub fn validate(
     }
     for (step, reason) in &answers.skip {
         // `check:<id>` skips one environment check, `cmd:<id>` one deploy command.
-        if step.starts_with("check:") || step.starts_with("cmd:") || step.starts_with("need:") {
+        if step.starts_with("check:")
+            || step.starts_with("cmd:")
+            || step.starts_with("need:")
+            || step.starts_with("ref:")
+        {
             if reason.trim().is_empty() {
                 out.push(problem(
                     &format!("skip.\"{step}\""),

@@ -54,7 +54,7 @@ pub enum BundleError {
     InvalidTarget { reference: String, rule: String },
 
     #[error(
-        "{file}:{line}:{column}: cannot edit {what} in place, nor write it whole: {reason}. Either edit this value by hand (a plain or single-quoted scalar) and retry, or leave it as written: map the reference to itself ([mapping] in the answers file, e on the mapping screen, \"Map one reference by hand\" in line mode)"
+        "{file}:{line}:{column}: cannot edit {what} in place, nor write it whole: {reason}. Either edit this value by hand (a plain or single-quoted scalar) and retry, or leave it as written with a reason: [skip] \"ref:<reference>\" in the answers file, x on the mapping screen, or \"Leave one reference as written\" in line mode"
     )]
     NotSpliceable {
         file: String,

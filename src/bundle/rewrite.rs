@@ -79,9 +79,10 @@ pub fn plan_image_edits(
             Ok(edit) => {
                 plan.normalised.push(format!(
                     "{}:{}:{}: {} cannot be edited in place ({}); the whole value is written \
-                     as a quoted scalar with the same meaning (see the diff). To leave it as it \
-                     is, map {} to itself ([mapping] in the answers file, e on the mapping \
-                     screen) and edit it by hand",
+                     as a quoted scalar with the same meaning (see the diff). To leave it as \
+                     written instead, skip it with a reason: [skip] \"ref:{}\" in the answers \
+                     file, x on the mapping screen, or \"Leave one reference as written\" in \
+                     line mode",
                     doc.name,
                     blocked.line,
                     blocked.column,

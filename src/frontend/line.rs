@@ -132,6 +132,7 @@ pub enum Offer {
     SkipCheck,
     SkipCommand,
     SkipNeed,
+    SkipReference,
     Back,
     Quit,
 }
@@ -154,6 +155,9 @@ impl Offer {
             Offer::SkipCheck => "Skip one failed check (a reason is recorded)".into(),
             Offer::SkipCommand => "Skip one failed command (a reason is recorded)".into(),
             Offer::SkipNeed => "Skip one missing image or charm (a reason is recorded)".into(),
+            Offer::SkipReference => {
+                "Leave one reference as written in the bundle (a reason is recorded)".into()
+            }
             Offer::Back => "Back".into(),
             Offer::Quit if step.is_end() => "Quit".into(),
             Offer::Quit => "Quit (progress is saved)".into(),
@@ -176,9 +180,11 @@ pub fn offers(view: &View) -> Vec<Offer> {
     match step {
         Step::RegistryLogin if open => out.push(Offer::EnterRegistry),
         Step::GatewayType if open => out.push(Offer::ChooseGateway),
-        Step::PlaceholderMapping if !mapping_rows(view).is_empty() => {
-            out.extend([Offer::OverrideTarget, Offer::RewritePrefix])
-        }
+        Step::PlaceholderMapping if !mapping_rows(view).is_empty() => out.extend([
+            Offer::OverrideTarget,
+            Offer::RewritePrefix,
+            Offer::SkipReference,
+        ]),
         Step::EnvironmentChecks if !failed_checks(view).is_empty() => out.push(Offer::SkipCheck),
         Step::JujuDeploy if !failed_commands(view).is_empty() => out.push(Offer::SkipCommand),
         Step::Artifacts if !missing_needs(view).is_empty() => out.push(Offer::SkipNeed),
@@ -353,10 +359,11 @@ fn menu(view: &View) -> std::io::Result<Vec<Command>> {
                 new: new.trim().to_string(),
             }]
         }
-        Offer::SkipCheck | Offer::SkipCommand | Offer::SkipNeed => {
+        Offer::SkipCheck | Offer::SkipCommand | Offer::SkipNeed | Offer::SkipReference => {
             let (kind, rows) = match offers[i] {
                 Offer::SkipCheck => (ItemKind::Check, failed_checks(view)),
                 Offer::SkipCommand => (ItemKind::Command, failed_commands(view)),
+                Offer::SkipReference => (ItemKind::Reference, mapping_rows(view)),
                 _ => (ItemKind::Need, missing_needs(view)),
             };
             match pick("Which one", &rows)? {

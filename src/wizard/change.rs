@@ -14,6 +14,8 @@ pub enum ItemKind {
     Command,
     /// An image or charm a release bundle's application needs (`need:<application>/<what>`).
     Need,
+    /// A bundle reference left as written (`ref:<reference>`).
+    Reference,
 }
 
 impl ItemKind {
@@ -23,6 +25,7 @@ impl ItemKind {
             ItemKind::Check => format!("check:{id}"),
             ItemKind::Command => format!("cmd:{id}"),
             ItemKind::Need => format!("need:{id}"),
+            ItemKind::Reference => format!("ref:{id}"),
         }
     }
 }

@@ -317,3 +317,31 @@ fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
         );
     }
 }
+
+/// A reference skipped with a reason (`ref:<reference>`) is left as written in the bundle, the
+/// reason is in the log, and the rest of the bundle is edited.
+#[test]
+fn a_reference_skipped_with_a_reason_is_left_as_written() {
+    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", "write = true\n");
+    write_push_report(&s, &["katib-ui"]);
+    let katib = "172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0";
+    let mut answers = std::fs::read_to_string(&s.answers).unwrap();
+    answers.push_str(&format!(
+        "\"ref:{katib}\" = \"served by the site mirror\"\n"
+    ));
+    std::fs::write(&s.answers, answers).unwrap();
+    let (code, out) = run_headless(&s);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{katib} is left as written in the bundle (skipped: served by the site mirror)"
+        )),
+        "{out}"
+    );
+    let written = std::fs::read_to_string(s.bundle.with_file_name("bundle.airgap.yaml")).unwrap();
+    assert!(
+        written.contains(&format!("oci-image: {katib}")),
+        "{written}"
+    );
+    assert_eq!(placeholder_refs(&written), [katib]);
+}

@@ -137,7 +137,7 @@ fn a_value_that_cannot_be_spliced_is_written_whole_in_a_normalised_form() {
         "{message}"
     );
     assert!(
-        message.contains("map 172.17.0.2:5000/dexidp/dex:v2.31.2 to itself"),
+        message.contains("[skip] \"ref:172.17.0.2:5000/dexidp/dex:v2.31.2\""),
         "{message}"
     );
     let out = plan.apply(&doc).unwrap().text;

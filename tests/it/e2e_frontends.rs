@@ -456,7 +456,8 @@ fn line_mode_fills_the_registry_form_and_rewrites_a_mapping_prefix() {
     p.expect("Run Map placeholders").unwrap();
     p.send("\r").unwrap();
     p.expect("[placeholder-mapping] done").unwrap();
-    // Next step, Run again, Map one by hand, Rewrite a target prefix, Back, Quit.
+    // Next step, Run again, Map one by hand, Rewrite a target prefix, Leave one reference as
+    // written, Back, Quit.
     p.expect("Rewrite a target prefix").unwrap();
     down(&mut |k| p.send(k).unwrap(), 3);
     p.expect("Prefix to replace").unwrap();
@@ -465,9 +466,10 @@ fn line_mode_fills_the_registry_form_and_rewrites_a_mapping_prefix() {
     p.send_line(format!("{}/elsewhere", reg.addr())).unwrap();
     p.expect("4 target(s) rewritten").unwrap();
     p.expect("[placeholder-mapping] failed").unwrap();
-    // Retry, Map one by hand, Rewrite a target prefix, Skip, Back, Quit.
+    // Retry, Map one by hand, Rewrite a target prefix, Leave one reference as written, Skip,
+    // Back, Quit.
     p.expect("Quit (progress is saved)").unwrap();
-    down(&mut |k| p.send(k).unwrap(), 5);
+    down(&mut |k| p.send(k).unwrap(), 6);
     p.expect("interrupted: the session is saved").unwrap();
     p.expect(expectrl::Eof).unwrap();
 

@@ -496,3 +496,26 @@ fn a_finished_push_with_mounted_and_present_layers_reads_100_percent() {
     assert!(!screen.contains("FAILED"), "{screen}");
     snapshot("image-push_finished_80x24", screen);
 }
+
+/// `x` on the mapping screen leaves the selected reference as written, after a reason.
+#[test]
+fn x_on_the_mapping_screen_skips_the_selected_reference_with_a_reason() {
+    use ckf_airgap::engine::Command;
+    use ckf_airgap::wizard::ItemKind;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app_for(Step::PlaceholderMapping, true);
+    app.screen.step = Some(Step::PlaceholderMapping);
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    assert!(app.on_key(key(KeyCode::Char('x'))).is_empty());
+    let screen = draw(&app, (80, 24));
+    assert!(screen.contains("Why is ref:172.17.0.2:5000/"), "{screen}");
+    for c in "mirror".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    let sent = app.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&sent[..], [Command::SkipItem { kind: ItemKind::Reference, id, reason }]
+            if id.starts_with("172.17.0.2:5000/") && reason == "mirror"),
+        "{sent:?}"
+    );
+}

@@ -79,6 +79,16 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
                 .set_override(source, Some(override_target))
                 .map_err(|e| StepError::failed(format!("mapping override for {source}: {e}")))?;
         }
+        // A reference skipped with a reason stays as written: no target, no edit.
+        for key in choices.skips.keys() {
+            if let Some(source) = key.strip_prefix("ref:")
+                && table.row(source).is_some()
+            {
+                table
+                    .set_override(source, None)
+                    .map_err(|e| StepError::failed(format!("skipping {source}: {e}")))?;
+            }
+        }
         if let Some(report) = &report {
             table.check(report);
         }

@@ -106,6 +106,14 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             plan.table.placeholder.as_deref().unwrap_or("(none found)")
         ),
     );
+    for (key, reason) in &ctx.choices().skips {
+        if let Some(source) = key.strip_prefix("ref:") {
+            ctx.log(
+                Level::Warn,
+                format!("{source} is left as written in the bundle (skipped: {reason})"),
+            );
+        }
+    }
     for site in plan.sites.iter().filter(|s| !s.shared_by.is_empty()) {
         ctx.log(
             Level::Info,

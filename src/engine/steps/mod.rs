@@ -118,6 +118,8 @@ struct BundleInput<'a> {
     bundle_output: &'a Option<PathBuf>,
     separate_plan: &'a Option<String>,
     ckf_release: &'a Option<String>,
+    /// References left as written, with their reasons (`ref:<reference>` skips).
+    reference_skips: Vec<(&'a String, &'a String)>,
 }
 
 impl<'a> BundleInput<'a> {
@@ -130,6 +132,11 @@ impl<'a> BundleInput<'a> {
             bundle_output: &choices.bundle_output,
             separate_plan: &choices.separate_plan,
             ckf_release: &choices.ckf_release,
+            reference_skips: choices
+                .skips
+                .iter()
+                .filter(|(k, _)| k.starts_with("ref:"))
+                .collect(),
         }
     }
 }

@@ -209,6 +209,16 @@ fn browse(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     }
     match key.code {
         KeyCode::Char('/') => app.screen.mapping = MappingMode::Filter,
+        KeyCode::Char('x') if app.view.running.is_none() => {
+            let source = visible(app)
+                .get(app.screen.selected)
+                .map(|r| r.source.clone())?;
+            app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
+                kind: crate::wizard::ItemKind::Reference,
+                id: source,
+                reason: String::new(),
+            };
+        }
         KeyCode::Char('e') => {
             let target = visible(app)
                 .get(app.screen.selected)

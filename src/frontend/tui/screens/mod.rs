@@ -97,7 +97,8 @@ pub fn help(step: Step) -> &'static [&'static str] {
         Step::PlaceholderMapping => &[
             "Every image reference of the bundle and where it will point. Missing first.",
             "Up/Down select, / filters, e edits the selected target, p rewrites a prefix",
-            "for every row. Edits are checked again at once.",
+            "for every row, x leaves the selected reference as written (a reason is recorded).",
+            "Edits are checked again at once.",
         ],
         Step::GatewayType => {
             &["How the Kubeflow dashboard is exposed. Up/Down choose, Enter confirms."]
