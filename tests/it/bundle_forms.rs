@@ -18,7 +18,7 @@ fn bundle(options_and_resources: &str) -> String {
 }
 
 /// Scan, map everything under the placeholder, edit and verify; returns (sites, new text).
-fn rewrite(text: &str) -> (Vec<ImageRefSite>, String) {
+pub(crate) fn rewrite(text: &str) -> (Vec<ImageRefSite>, String) {
     let doc = Document::parse("t.yaml", text).unwrap();
     let sites = scan_document(&doc);
     let table = MappingTable::build(&sites, Some(P), T).unwrap();

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use ckf_airgap::bundle::mapping::MappingTable;
 use ckf_airgap::bundle::rewrite::plan_image_edits;
-use ckf_airgap::bundle::scan::{ImageRefSite, scan_document};
+use ckf_airgap::bundle::scan::scan_document;
+
+use crate::bundle_forms::rewrite;
 use ckf_airgap::bundle::text::SourceText;
 use ckf_airgap::bundle::yaml::{Document, Node, NodeKind, parse_fragment};
 
@@ -29,14 +31,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/yaml-forms")
         .join(name)
-}
-
-fn rewrite(text: &str) -> (Vec<ImageRefSite>, String) {
-    let doc = Document::parse("t.yaml", text).unwrap();
-    let sites = scan_document(&doc);
-    let table = MappingTable::build(&sites, Some(P), T).unwrap();
-    let plan = plan_image_edits(&doc, &sites, &table).unwrap();
-    (sites, plan.apply(&doc).unwrap().text)
 }
 
 /// Every string value below `applications`, with embedded maps and lists parsed the way the
