@@ -50,6 +50,18 @@ pub struct EditPlan {
     pub normalised: Vec<String>,
 }
 
+/// `value` with each decoded byte range replaced (ranges of the original value, any order);
+/// None when a range is not in the value.
+pub fn splice_value(value: &str, mut splices: Vec<(Range<usize>, &str)>) -> Option<String> {
+    let mut out = value.to_owned();
+    splices.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    for (range, replacement) in splices {
+        out.get(range.clone())?;
+        out.replace_range(range, replacement);
+    }
+    Some(out)
+}
+
 /// The edited text, already re-parsed and verified.
 #[derive(Debug, Clone)]
 pub struct Edited {

@@ -1,6 +1,6 @@
 //! Turning the mapping table into token splices on the bundle text.
 
-use super::edit::{Edit, EditKind, EditPlan};
+use super::edit::{Edit, EditKind, EditPlan, splice_value};
 use super::error::{BundleError, Result};
 use super::mapping::MappingTable;
 use super::scan::ImageRefSite;
@@ -56,7 +56,7 @@ pub fn plan_image_edits(
             .push((site, target));
     }
     for (path, edits) in by_value {
-        let Some((blocked, _)) = edits.iter().find(|(s, _)| s.span.is_none()) else {
+        let Some(blocked) = edits.iter().map(|(s, _)| *s).find(|s| s.span.is_none()) else {
             for (site, target) in &edits {
                 plan.push(token_edit(doc, site, target)?);
             }
@@ -67,16 +67,12 @@ pub fn plan_image_edits(
             .at(path)
             .and_then(|n| n.as_str())
             .unwrap_or_default();
-        let mut value = whole.to_owned();
-        let mut ordered = edits.clone();
-        ordered.sort_by_key(|(s, _)| std::cmp::Reverse(s.value_range.start));
-        for (site, target) in &ordered {
-            if value.get(site.value_range.clone()).is_some() {
-                value.replace_range(site.value_range.clone(), target);
-            }
-        }
-        match Edit::replace_scalar(doc, path, &value) {
-            Ok(edit) => {
+        let splices = edits
+            .iter()
+            .map(|(s, t)| (s.value_range.clone(), t.as_str()));
+        let value = splice_value(whole, splices.collect());
+        match value.map(|v| Edit::replace_scalar(doc, path, &v)) {
+            Some(Ok(edit)) => {
                 plan.normalised.push(format!(
                     "{}:{}:{}: {} cannot be edited in place ({}); the whole value is written \
                      as a quoted scalar with the same meaning (see the diff). To leave it as \
@@ -95,7 +91,7 @@ pub fn plan_image_edits(
                 ));
                 plan.push(edit);
             }
-            Err(_) => return Err(not_spliceable(doc, blocked)),
+            _ => return Err(not_spliceable(doc, blocked)),
         }
     }
     Ok(plan)

@@ -133,10 +133,13 @@ fn block_header_before(text: &str, content: usize) -> Option<usize> {
     }
 }
 
-/// The name of the anchor written on a value (`&img` gives `img`), if any.
-pub fn anchor_name(text: &str, start: usize) -> Option<&str> {
-    let rest = text.get(start..)?.strip_prefix('&')?;
-    let len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+/// The name after `sigil` at `at`: an anchor (`&img`) written on a value or an alias
+/// (`*img`) standing for one, inside block or flow collections.
+pub fn property_name(text: &str, at: usize, sigil: char) -> Option<&str> {
+    let rest = text.get(at..)?.strip_prefix(sigil)?;
+    let len = rest
+        .find(|c: char| c.is_whitespace() || ",]}".contains(c))
+        .unwrap_or(rest.len());
     Some(&rest[..len])
 }
 

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::scalar::RawScalar;
+use super::scalar::{RawScalar, property_name};
 use super::text::SourceText;
 use super::yaml::{Document, Node, NodeKind, PathSeg, ScalarValue, YamlPath, parse_fragment};
 use crate::image_ref::{ImageRef, RefShape};
@@ -165,11 +165,8 @@ fn scan_app(
             path.extend([PathSeg::Key((*section).into()), PathSeg::Key(key.clone())]);
             // An alias (`*img`) reuses an anchored value: that value is edited once, where it
             // is written, and this place is named as sharing it.
-            if let Some(name) = doc.text()[v.start..].strip_prefix('*') {
-                let len = name
-                    .find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']')
-                    .unwrap_or(name.len());
-                aliases.push((name[..len].to_owned(), format!("{app} {section}.{key}")));
+            if let Some(name) = property_name(doc.text(), v.start, '*') {
+                aliases.push((name.to_owned(), format!("{app} {section}.{key}")));
                 continue;
             }
             let ctx = ValueCtx {
@@ -207,26 +204,20 @@ impl ValueCtx<'_> {
             return;
         };
         let raw = RawScalar::read(&self.doc.source, self.node);
-        let trimmed = value.trim_start();
-        // A block scalar's value ends with its line break and may hold a YAML map or list
-        // written over several lines (`custom_images: |` then `agent: <image>` lines).
-        let block_collection = value.trim().contains('\n')
-            && parse_fragment(&SourceText::new(value))
-                .is_some_and(|n| !matches!(n.kind, NodeKind::Scalar(_)));
-        let found = if trimmed.starts_with('{') || trimmed.starts_with('[') || block_collection {
-            embedded(value)
+        let flow = value.trim_start().starts_with(['{', '[']);
+        // A block scalar may hold a YAML map or list over several lines (`custom_images: |`
+        // then `agent: <image>` lines); a flow-looking value that does not parse is scanned
+        // for tokens.
+        let found = if flow || value.trim().contains('\n') {
+            collection_refs(value).unwrap_or_else(|| {
+                if flow {
+                    token_scan(value)
+                } else {
+                    whole_ref(value)
+                }
+            })
         } else {
-            let lead = value.len() - trimmed.len();
-            let whole = trimmed.trim_end();
-            ImageRef::detect(whole)
-                .map(|reference| Found {
-                    value_range: lead..lead + whole.len(),
-                    inner_key: None,
-                    container: Container::Scalar,
-                    reference,
-                })
-                .into_iter()
-                .collect()
+            whole_ref(value)
         };
         out.extend(found.into_iter().map(|f| self.site(value, &raw, f)));
     }
@@ -262,30 +253,42 @@ impl ValueCtx<'_> {
             column,
             value_path: self.value_path.clone(),
             value_range: f.value_range,
-            anchor: super::scalar::anchor_name(self.doc.text(), self.node.start).map(str::to_owned),
+            anchor: property_name(self.doc.text(), self.node.start, '&').map(str::to_owned),
             shared_by: Vec::new(),
         }
     }
 }
 
-/// References inside a string holding a YAML/JSON map or list. Such strings are YAML flow
-/// collections (trailing commas included), so they are parsed as YAML to get exact inner
-/// positions; an unparseable one falls back to a token scan.
-fn embedded(value: &str) -> Vec<Found> {
+/// The whole value as one reference (surrounding blanks and a block's final break aside).
+fn whole_ref(value: &str) -> Vec<Found> {
+    let trimmed = value.trim_start();
+    let lead = value.len() - trimmed.len();
+    let whole = trimmed.trim_end();
+    ImageRef::detect(whole)
+        .map(|reference| Found {
+            value_range: lead..lead + whole.len(),
+            inner_key: None,
+            container: Container::Scalar,
+            reference,
+        })
+        .into_iter()
+        .collect()
+}
+
+/// References inside a string holding a YAML/JSON map or list, or None when it holds none.
+/// Such strings are YAML (flow collections with trailing commas included, or block ones), so
+/// they are parsed as YAML to get exact inner positions.
+fn collection_refs(value: &str) -> Option<Vec<Found>> {
     // A backslash-newline left by shell quoting makes the charm's parser (PyYAML) reject the
     // value although saphyr accepts it; its inner keys would be garbage, so scan tokens.
     if value.contains("\\\n") || value.contains("\\\r\n") {
-        return token_scan(value);
+        return Some(token_scan(value));
     }
     let source = SourceText::new(value);
-    match parse_fragment(&source) {
-        Some(root) if !matches!(root.kind, NodeKind::Scalar(_)) => {
-            let mut out = Vec::new();
-            walk_inner(&source, &root, None, &mut out);
-            out
-        }
-        _ => token_scan(value),
-    }
+    let root = parse_fragment(&source).filter(|r| !matches!(r.kind, NodeKind::Scalar(_)))?;
+    let mut out = Vec::new();
+    walk_inner(&source, &root, None, &mut out);
+    Some(out)
 }
 
 fn walk_inner(source: &SourceText, node: &Node, key: Option<String>, out: &mut Vec<Found>) {

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::edit::{EditKind, EditPlan};
+use super::edit::{EditKind, EditPlan, splice_value};
 use super::error::{BundleError, Result};
+use super::scalar::property_name;
 use super::scan::scan_document;
 use super::yaml::{Document, Node, NodeKind, PathSeg, ScalarValue, YamlPath, display_path};
 
@@ -48,7 +49,7 @@ pub fn verify(old: &Document, new_text: &str, plan: &EditPlan) -> Result<Documen
 
 fn expectations(old: &Document, plan: &EditPlan) -> Result<Expectations> {
     let mut e = Expectations::default();
-    let mut tokens: BTreeMap<&YamlPath, Vec<(&std::ops::Range<usize>, &str)>> = BTreeMap::new();
+    let mut tokens: BTreeMap<&YamlPath, Vec<(std::ops::Range<usize>, &str)>> = BTreeMap::new();
     for edit in &plan.edits {
         match &edit.kind {
             EditKind::Token {
@@ -59,7 +60,7 @@ fn expectations(old: &Document, plan: &EditPlan) -> Result<Expectations> {
                 tokens
                     .entry(value_path)
                     .or_default()
-                    .push((value_range, replacement));
+                    .push((value_range.clone(), replacement));
             }
             EditKind::Scalar { value_path, value } => {
                 e.changed.insert(value_path.clone(), value.clone());
@@ -70,7 +71,7 @@ fn expectations(old: &Document, plan: &EditPlan) -> Result<Expectations> {
             EditKind::Insert { leaves } => e.inserted.extend(leaves.iter().cloned()),
         }
     }
-    for (path, mut splices) in tokens {
+    for (path, splices) in tokens {
         let value =
             old.root
                 .at(path)
@@ -78,16 +79,9 @@ fn expectations(old: &Document, plan: &EditPlan) -> Result<Expectations> {
                 .ok_or_else(|| BundleError::Verification {
                     problems: format!("{} is not a string in the original", display_path(path)),
                 })?;
-        let mut new_value = value.to_owned();
-        splices.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
-        for (range, replacement) in splices {
-            if new_value.get(range.clone()).is_none() {
-                return Err(BundleError::Verification {
-                    problems: format!("{} has no bytes {range:?}", display_path(path)),
-                });
-            }
-            new_value.replace_range(range.clone(), replacement);
-        }
+        let new_value = splice_value(value, splices).ok_or_else(|| BundleError::Verification {
+            problems: format!("{} has no bytes the edit names", display_path(path)),
+        })?;
         e.changed.insert(path.clone(), ScalarValue::Str(new_value));
     }
     // An alias reads the anchored value, so it changes with it.
@@ -110,14 +104,7 @@ fn anchors_and_aliases(
     anchors: &mut BTreeMap<String, YamlPath>,
     aliases: &mut Vec<(String, YamlPath)>,
 ) {
-    let text = doc.text();
-    let name_at = |at: usize, sigil: char| {
-        let rest = text.get(at..)?.strip_prefix(sigil)?;
-        let len = rest
-            .find(|c: char| c.is_whitespace() || ",]}".contains(c))
-            .unwrap_or(rest.len());
-        Some(rest[..len].to_owned())
-    };
+    let name_at = |sigil| property_name(doc.text(), node.start, sigil).map(str::to_owned);
     match &node.kind {
         NodeKind::Map(entries) => {
             for (k, v) in entries {
@@ -134,9 +121,9 @@ fn anchors_and_aliases(
             }
         }
         NodeKind::Scalar(_) => {
-            if let Some(name) = name_at(node.start, '&') {
+            if let Some(name) = name_at('&') {
                 anchors.insert(name, path.clone());
-            } else if let Some(name) = name_at(node.start, '*') {
+            } else if let Some(name) = name_at('*') {
                 aliases.push((name, path.clone()));
             }
         }
