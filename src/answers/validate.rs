@@ -179,11 +179,10 @@ pub fn validate(
         ));
     }
     for (step, reason) in &answers.skip {
-        // `check:<id>` skips one environment check, `cmd:<id>` one deploy command.
-        if step.starts_with("check:")
-            || step.starts_with("cmd:")
-            || step.starts_with("need:")
-            || step.starts_with("ref:")
+        // `check:<id>` skips one environment check, `cmd:<id>` one deploy command, and so on.
+        if crate::wizard::ItemKind::ALL
+            .iter()
+            .any(|kind| kind.id_in(step).is_some())
         {
             if reason.trim().is_empty() {
                 out.push(problem(

@@ -19,14 +19,38 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
+    pub const ALL: [ItemKind; 4] = [
+        ItemKind::Check,
+        ItemKind::Command,
+        ItemKind::Need,
+        ItemKind::Reference,
+    ];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            ItemKind::Check => "check:",
+            ItemKind::Command => "cmd:",
+            ItemKind::Need => "need:",
+            ItemKind::Reference => "ref:",
+        }
+    }
+
     /// The key the skip is saved under, as the answers file writes it.
     pub fn skip_key(self, id: &str) -> String {
-        match self {
-            ItemKind::Check => format!("check:{id}"),
-            ItemKind::Command => format!("cmd:{id}"),
-            ItemKind::Need => format!("need:{id}"),
-            ItemKind::Reference => format!("ref:{id}"),
-        }
+        format!("{}{id}", self.prefix())
+    }
+
+    /// The item a saved skip key names, when the key is a skip of this kind.
+    pub fn id_in(self, key: &str) -> Option<&str> {
+        key.strip_prefix(self.prefix())
+    }
+
+    /// Every skip of this kind in `choices`: the item and its reason.
+    pub fn skips(self, choices: &Choices) -> impl Iterator<Item = (&str, &String)> {
+        choices
+            .skips
+            .iter()
+            .filter_map(move |(k, reason)| Some((self.id_in(k)?, reason)))
     }
 }
 

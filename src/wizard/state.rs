@@ -107,6 +107,18 @@ pub enum PasswordSource {
     DockerConfig(Option<PathBuf>),
 }
 
+impl PasswordSource {
+    /// Where the password comes from, for screens and logs (never the password itself).
+    pub fn origin(&self) -> String {
+        match self {
+            PasswordSource::Env(var) => format!("${var}"),
+            PasswordSource::File(path) => format!("the file {}", path.display()),
+            PasswordSource::Prompt => "the keyboard, kept in memory only".into(),
+            PasswordSource::DockerConfig(_) => "Docker's config.json".into(),
+        }
+    }
+}
+
 pub use crate::gateway_type::GatewayServiceType;
 
 /// Everything the operator chose. Exported (without secrets) by `export-answers`.

@@ -14,7 +14,7 @@ use crate::bundle::scan::{self, ImageRefSite};
 use crate::charm_kind::CharmKind;
 use crate::engine::context::StepContext;
 use crate::engine::work::StepError;
-use crate::wizard::Step;
+use crate::wizard::{ItemKind, Step};
 
 pub struct BundlePlan {
     pub path: PathBuf,
@@ -80,10 +80,8 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
                 .map_err(|e| StepError::failed(format!("mapping override for {source}: {e}")))?;
         }
         // A reference skipped with a reason stays as written: no target, no edit.
-        for key in choices.skips.keys() {
-            if let Some(source) = key.strip_prefix("ref:")
-                && table.row(source).is_some()
-            {
+        for (source, _) in ItemKind::Reference.skips(&choices) {
+            if table.row(source).is_some() {
                 table
                     .set_override(source, None)
                     .map_err(|e| StepError::failed(format!("skipping {source}: {e}")))?;

@@ -13,6 +13,7 @@ use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::step_data::{MappingRowView, MappingState, StepData};
 use crate::engine::work::StepError;
+use crate::wizard::ItemKind;
 
 /// Every row of every table once (a reference used by the bundle and a separate charm is one
 /// row), with the table that maps it.
@@ -106,13 +107,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             plan.table.placeholder.as_deref().unwrap_or("(none found)")
         ),
     );
-    for (key, reason) in &ctx.choices().skips {
-        if let Some(source) = key.strip_prefix("ref:") {
-            ctx.log(
-                Level::Warn,
-                format!("{source} is left as written in the bundle (skipped: {reason})"),
-            );
-        }
+    let kept = ItemKind::Reference.skips(&choices);
+    for (source, reason) in kept.filter(|(source, _)| plan.table.row(source).is_some()) {
+        ctx.log(
+            Level::Warn,
+            format!("{source} is left as written in the bundle (skipped: {reason})"),
+        );
     }
     for site in plan.sites.iter().filter(|s| !s.shared_by.is_empty()) {
         ctx.log(

@@ -29,7 +29,7 @@ use super::fingerprint::{self, Watched};
 use super::step_data::{FinishView, StepData};
 use super::work::{StepFuture, StepWork};
 use crate::wizard::state::{GatewayServiceType, GatherChoice, RegistryChoice};
-use crate::wizard::{Choices, Step};
+use crate::wizard::{Choices, ItemKind, Step};
 
 pub struct Builtin;
 
@@ -119,7 +119,7 @@ struct BundleInput<'a> {
     separate_plan: &'a Option<String>,
     ckf_release: &'a Option<String>,
     /// References left as written, with their reasons (`ref:<reference>` skips).
-    reference_skips: Vec<(&'a String, &'a String)>,
+    reference_skips: Vec<(&'a str, &'a String)>,
 }
 
 impl<'a> BundleInput<'a> {
@@ -132,11 +132,7 @@ impl<'a> BundleInput<'a> {
             bundle_output: &choices.bundle_output,
             separate_plan: &choices.separate_plan,
             ckf_release: &choices.ckf_release,
-            reference_skips: choices
-                .skips
-                .iter()
-                .filter(|(k, _)| k.starts_with("ref:"))
-                .collect(),
+            reference_skips: ItemKind::Reference.skips(choices).collect(),
         }
     }
 }
@@ -197,10 +193,11 @@ impl<'a> StepInput<'a> {
                 ckf_release: &choices.ckf_release,
                 containerd_certs_dir: &choices.containerd_certs_dir,
                 write_containerd_trust: choices.write_containerd_trust,
+                // Keyed by the whole skip key, as saved sessions' fingerprints were made.
                 check_skips: choices
                     .skips
                     .iter()
-                    .filter(|(k, _)| k.starts_with("check:"))
+                    .filter(|(k, _)| ItemKind::Check.id_in(k).is_some())
                     .collect(),
             },
             Step::Artifacts => StepInput::Artifacts(ArtifactsInput::of(choices)),

@@ -53,7 +53,6 @@ async fn proven_lines(
     client: &crate::registry::RegistryClient,
     report: &crate::registry::PreflightReport,
 ) -> Vec<String> {
-    use crate::wizard::state::PasswordSource;
     let choice = ctx.choices().registry.unwrap_or_default();
     let mut lines = vec![
         format!(
@@ -90,13 +89,9 @@ async fn proven_lines(
             cert.subject, cert.issuer, cert.not_after
         ));
     }
-    let password = match &choice.password_source {
-        None => "none (anonymous)".to_string(),
-        Some(PasswordSource::Prompt) => "typed, kept in memory only".to_string(),
-        Some(PasswordSource::Env(var)) => format!("the environment variable {var}"),
-        Some(PasswordSource::File(path)) => format!("the file {}", path.display()),
-        Some(PasswordSource::DockerConfig(_)) => "Docker's config.json".to_string(),
-    };
-    lines.push(format!("Password from {password}"));
+    lines.push(match &choice.password_source {
+        None => "No password (anonymous)".to_string(),
+        Some(source) => format!("Password from {}", source.origin()),
+    });
     lines
 }

@@ -13,7 +13,7 @@ use crate::engine::step_data::StepData;
 use crate::frontend::tui::app::App;
 use crate::secret::Secret;
 use crate::wizard::Step;
-use crate::wizard::state::{PasswordSource, RegistryChoice};
+use crate::wizard::state::RegistryChoice;
 
 pub const FIELDS: [&str; 4] = [
     "Registry (host[:port][/prefix])",
@@ -124,13 +124,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
 /// Where the password comes from when none is typed here (never the password itself).
 fn password_source_hint(choice: Option<&RegistryChoice>) -> String {
-    match choice.and_then(|c| c.password_source.as_ref()) {
-        Some(PasswordSource::Env(var)) => format!("(from ${var})"),
-        Some(PasswordSource::File(path)) => format!("(from the file {})", path.display()),
-        Some(PasswordSource::DockerConfig(_)) => "(from Docker's config.json)".into(),
-        Some(PasswordSource::Prompt) => "(typed earlier, kept in memory)".into(),
-        None => String::new(),
-    }
+    choice
+        .and_then(|c| c.password_source.as_ref())
+        .map(|source| format!("(from {})", source.origin()))
+        .unwrap_or_default()
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
