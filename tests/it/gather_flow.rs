@@ -12,15 +12,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ckf_airgap::registry::{MemoryLedger, PushOptions, Pusher};
 use ckf_airgap::synth::charm_zip_from_dir;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::cluster_support::{Fakes, answer};
-use crate::registry_support::images::standard_set;
+use crate::registry_support::client_for;
 use crate::registry_support::registry::{PASS, TestRegistry, USER};
-use crate::registry_support::{Recorder, client_for};
 use crate::support::{run, text};
 
 /// Answers `GET /v2/charms/info/<name>` and `GET /download/<file>` as Charmhub documents
@@ -227,16 +225,7 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
         ..Default::default()
     });
     let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
-    Pusher::new(
-        client_for(&upstream),
-        PushOptions::default(),
-        Arc::new(MemoryLedger::new()),
-        Recorder::new(),
-    )
-    .push(&images)
-    .await
-    .unwrap();
+    let images = crate::gather_pull::seed_upstream(&upstream, work.path()).await;
     let up = upstream.addr();
     // And a two-platform index pushed with skopeo: gather takes its linux/amd64 image.
     let platform_configs = crate::gather_pull::push_two_platform_index(
@@ -401,16 +390,7 @@ async fn gather_pulls_through_a_token_mirror_and_waits_out_a_429() {
         ..RegistryOptions::default()
     });
     let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
-    Pusher::new(
-        client_for(&upstream),
-        PushOptions::default(),
-        Arc::new(MemoryLedger::new()),
-        Recorder::new(),
-    )
-    .push(&images)
-    .await
-    .unwrap();
+    crate::gather_pull::seed_upstream(&upstream, work.path()).await;
     let mirror = HttpProxy::start_with(
         upstream.port,
         vec![Fault {
@@ -487,16 +467,7 @@ async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again
     use crate::registry_support::proxy::TcpProxy;
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
-    Pusher::new(
-        client_for(&upstream),
-        PushOptions::default(),
-        Arc::new(MemoryLedger::new()),
-        Recorder::new(),
-    )
-    .push(&images)
-    .await
-    .unwrap();
+    crate::gather_pull::seed_upstream(&upstream, work.path()).await;
     let proxy = TcpProxy::start(upstream.port);
     let up = upstream.addr();
     let hub = FakeCharmhub::start(vec![
@@ -590,16 +561,7 @@ async fn gather_in_the_full_screen_wizard() {
     use crate::support::pty::Pty;
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
-    Pusher::new(
-        client_for(&upstream),
-        PushOptions::default(),
-        Arc::new(MemoryLedger::new()),
-        Recorder::new(),
-    )
-    .push(&images)
-    .await
-    .unwrap();
+    crate::gather_pull::seed_upstream(&upstream, work.path()).await;
     let up = upstream.addr();
     let hub = FakeCharmhub::start(vec![charm(
         work.path(),

@@ -14,14 +14,15 @@ use crate::registry_support::images::standard_set;
 use crate::registry_support::registry::TestRegistry;
 use crate::registry_support::{Recorder, client_for};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
-    let upstream = TestRegistry::start();
-    let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
-    let client = client_for(&upstream);
+/// The standard image set written under `dir` and pushed to `upstream`, which then plays the
+/// upstream registry a gather pulls from.
+pub(crate) async fn seed_upstream(
+    upstream: &TestRegistry,
+    dir: &std::path::Path,
+) -> Vec<ckf_airgap::registry::PushImage> {
+    let images = standard_set(dir);
     Pusher::new(
-        client.clone(),
+        client_for(upstream),
         PushOptions::default(),
         Arc::new(MemoryLedger::new()),
         Recorder::new(),
@@ -29,6 +30,15 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
     .push(&images)
     .await
     .unwrap();
+    images
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = seed_upstream(&upstream, work.path()).await;
+    let client = client_for(&upstream);
 
     let blobs = work.path().join("pulled");
     let archive_path = work.path().join("out").join("images.tar.gz");
@@ -139,17 +149,8 @@ async fn an_image_missing_upstream_is_named() {
 async fn an_image_index_resolves_to_the_chosen_platform() {
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
+    let images = seed_upstream(&upstream, work.path()).await;
     let client = client_for(&upstream);
-    Pusher::new(
-        client.clone(),
-        PushOptions::default(),
-        Arc::new(MemoryLedger::new()),
-        Recorder::new(),
-    )
-    .push(&images)
-    .await
-    .unwrap();
     let configs =
         push_two_platform_index(&upstream, &client, &images, work.path(), "team/multi:v1").await;
     for (arch, config) in ["amd64", "arm64"].iter().zip(&configs) {
