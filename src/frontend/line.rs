@@ -345,14 +345,7 @@ fn menu(view: &View) -> std::io::Result<Vec<Command>> {
             }
         }
         Offer::RewritePrefix => {
-            let current = view
-                .state
-                .choices
-                .registry
-                .as_ref()
-                .map(|r| r.target.clone())
-                .unwrap_or_default();
-            let old = text("Prefix to replace", &current)?;
+            let old = text("Prefix to replace", &view.registry_target())?;
             let new = text("Replace it with", "")?;
             vec![Command::RewritePrefix {
                 old: old.trim().to_string(),

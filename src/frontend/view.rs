@@ -27,6 +27,17 @@ pub struct View {
 }
 
 impl View {
+    /// The registry target chosen so far (empty before the registry step): the prefix a
+    /// mapping rewrite starts from in every front end.
+    pub fn registry_target(&self) -> String {
+        self.state
+            .choices
+            .registry
+            .as_ref()
+            .map(|r| r.target.clone())
+            .unwrap_or_default()
+    }
+
     pub fn new(session_id: impl Into<String>) -> View {
         View {
             session_id: session_id.into(),

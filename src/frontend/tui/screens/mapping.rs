@@ -226,16 +226,8 @@ fn browse(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
             app.screen.mapping = MappingMode::Edit(target);
         }
         KeyCode::Char('p') if !all_rows(app).is_empty() => {
-            let old = app
-                .view
-                .state
-                .choices
-                .registry
-                .as_ref()
-                .map(|r| r.target.clone())
-                .unwrap_or_default();
             app.screen.mapping = MappingMode::Prefix {
-                old,
+                old: app.view.registry_target(),
                 new: String::new(),
                 second: true,
             };
