@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::headless;
 use super::view::View;
-use crate::engine::step_data::{CommandState, StepData, Verdict};
+use crate::engine::step_data::StepData;
 use crate::engine::{Answer, Command, EngineEvent, InputKind, InputRequest, StopReason};
 use crate::gateway_type::GatewayServiceType;
 use crate::secret::Secret;
@@ -185,9 +185,13 @@ pub fn offers(view: &View) -> Vec<Offer> {
             Offer::RewritePrefix,
             Offer::SkipReference,
         ]),
-        Step::EnvironmentChecks if !failed_checks(view).is_empty() => out.push(Offer::SkipCheck),
-        Step::JujuDeploy if !failed_commands(view).is_empty() => out.push(Offer::SkipCommand),
-        Step::Artifacts if !missing_needs(view).is_empty() => out.push(Offer::SkipNeed),
+        Step::EnvironmentChecks if !view.skippable(ItemKind::Check).is_empty() => {
+            out.push(Offer::SkipCheck)
+        }
+        Step::JujuDeploy if !view.skippable(ItemKind::Command).is_empty() => {
+            out.push(Offer::SkipCommand)
+        }
+        Step::Artifacts if !view.skippable(ItemKind::Need).is_empty() => out.push(Offer::SkipNeed),
         _ => {}
     }
     if open && !step.is_end() {
@@ -202,40 +206,6 @@ fn mapping_rows(view: &View) -> Vec<(String, String)> {
         Some(StepData::Mapping(rows)) => rows
             .iter()
             .map(|r| (r.source.clone(), r.target.clone()))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn failed_checks(view: &View) -> Vec<(String, String)> {
-    match view.data.get(&Step::EnvironmentChecks) {
-        Some(StepData::Checks(rows)) => rows
-            .iter()
-            .filter(|r| r.verdict == Verdict::Fail)
-            .map(|r| (r.id.clone(), r.title.clone()))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn failed_commands(view: &View) -> Vec<(String, String)> {
-    match view.data.get(&Step::JujuDeploy) {
-        Some(StepData::Deploy(d)) => d
-            .commands
-            .iter()
-            .filter(|c| matches!(c.state, CommandState::Failed(_)))
-            .map(|c| (c.id.clone(), c.display.clone()))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn missing_needs(view: &View) -> Vec<(String, String)> {
-    match view.data.get(&Step::Artifacts) {
-        Some(StepData::Inventory(v)) => v
-            .skippable
-            .iter()
-            .map(|s| (s.id.clone(), s.line.clone()))
             .collect(),
         _ => vec![],
     }
@@ -353,12 +323,13 @@ fn menu(view: &View) -> std::io::Result<Vec<Command>> {
             }]
         }
         Offer::SkipCheck | Offer::SkipCommand | Offer::SkipNeed | Offer::SkipReference => {
-            let (kind, rows) = match offers[i] {
-                Offer::SkipCheck => (ItemKind::Check, failed_checks(view)),
-                Offer::SkipCommand => (ItemKind::Command, failed_commands(view)),
-                Offer::SkipReference => (ItemKind::Reference, mapping_rows(view)),
-                _ => (ItemKind::Need, missing_needs(view)),
+            let kind = match offers[i] {
+                Offer::SkipCheck => ItemKind::Check,
+                Offer::SkipCommand => ItemKind::Command,
+                Offer::SkipReference => ItemKind::Reference,
+                _ => ItemKind::Need,
             };
+            let rows = view.skippable(kind);
             match pick("Which one", &rows)? {
                 Some(i) => vec![Command::SkipItem {
                     kind,

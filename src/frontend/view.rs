@@ -4,7 +4,17 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::engine::{EngineEvent, InputRequest, Level, Progress, Quantity, StopReason};
-use crate::wizard::{Step, WizardState};
+use crate::wizard::{ItemKind, Step, WizardState};
+
+/// The step whose results list the items of a kind.
+fn kind_step(kind: ItemKind) -> Step {
+    match kind {
+        ItemKind::Check => Step::EnvironmentChecks,
+        ItemKind::Command => Step::JujuDeploy,
+        ItemKind::Need => Step::Artifacts,
+        ItemKind::Reference => Step::PlaceholderMapping,
+    }
+}
 
 /// Enough history for the log pane; the full log is in the file.
 const LOG_LINES: usize = 2000;
@@ -27,6 +37,36 @@ pub struct View {
 }
 
 impl View {
+    /// What may be skipped on its own now, of one kind, as (id, label): failed checks, failed
+    /// deploy commands, missing needs of a release bundle, any bundle reference. Every front end
+    /// offers the same items.
+    pub fn skippable(&self, kind: ItemKind) -> Vec<(String, String)> {
+        use crate::engine::step_data::{CommandState, StepData, Verdict};
+        match (kind, self.data.get(&kind_step(kind))) {
+            (ItemKind::Check, Some(StepData::Checks(rows))) => rows
+                .iter()
+                .filter(|r| r.verdict == Verdict::Fail)
+                .map(|r| (r.id.clone(), r.title.clone()))
+                .collect(),
+            (ItemKind::Command, Some(StepData::Deploy(d))) => d
+                .commands
+                .iter()
+                .filter(|c| matches!(c.state, CommandState::Failed(_)))
+                .map(|c| (c.id.clone(), c.display.clone()))
+                .collect(),
+            (ItemKind::Need, Some(StepData::Inventory(v))) => v
+                .skippable
+                .iter()
+                .map(|s| (s.id.clone(), s.line.clone()))
+                .collect(),
+            (ItemKind::Reference, Some(StepData::Mapping(rows))) => rows
+                .iter()
+                .map(|r| (r.source.clone(), r.source.clone()))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
     /// The registry target chosen so far (empty before the registry step): the prefix a
     /// mapping rewrite starts from in every front end.
     pub fn registry_target(&self) -> String {

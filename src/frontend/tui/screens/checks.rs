@@ -86,13 +86,14 @@ fn verdict_mark(app: &App, verdict: Verdict) -> (&'static str, ratatui::style::S
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let len = rows(app).len();
     if key.code == crossterm::event::KeyCode::Char('x') && app.view.running.is_none() {
-        let row = rows(app).get(app.screen.selected)?;
-        if row.verdict != Verdict::Fail {
+        let id = rows(app).get(app.screen.selected)?.id.clone();
+        let kind = crate::wizard::ItemKind::Check;
+        if !app.view.skippable(kind).iter().any(|(s, _)| *s == id) {
             return None;
         }
         app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
-            kind: crate::wizard::ItemKind::Check,
-            id: row.id.clone(),
+            kind,
+            id,
             reason: String::new(),
         };
         return Some(vec![]);

@@ -133,13 +133,14 @@ pub fn selected_row(app: &App) -> Option<Vec<String>> {
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let len = view(app).map(|v| v.commands.len()).unwrap_or(0);
     if key.code == crossterm::event::KeyCode::Char('x') && app.view.running.is_none() {
-        let row = view(app)?.commands.get(app.screen.selected)?;
-        if !matches!(row.state, CommandState::Failed(_)) {
+        let id = view(app)?.commands.get(app.screen.selected)?.id.clone();
+        let kind = crate::wizard::ItemKind::Command;
+        if !app.view.skippable(kind).iter().any(|(s, _)| *s == id) {
             return None;
         }
         app.overlay = crate::frontend::tui::app::Overlay::SkipItem {
-            kind: crate::wizard::ItemKind::Command,
-            id: row.id.clone(),
+            kind,
+            id,
             reason: String::new(),
         };
         return Some(vec![]);
