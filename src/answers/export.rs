@@ -45,6 +45,9 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
             layer_compression: r.no_layer_compression.then(|| "none".to_string()),
             image_concurrency: r.image_concurrency,
             blob_concurrency: r.blob_concurrency,
+            gzip_level: r.gzip_level,
+            upload: r.chunked_upload.then(|| "chunked".to_string()),
+            chunk_size_mib: r.chunk_size_mib,
         }
     });
     let artifacts = (choices.images_archive.is_some()

@@ -78,6 +78,12 @@ pub struct RegistryAnswers {
     pub layer_compression: Option<String>,
     pub image_concurrency: Option<usize>,
     pub blob_concurrency: Option<usize>,
+    /// zlib level 1-9 for layers gzipped on the fly.
+    pub gzip_level: Option<u32>,
+    /// `auto` (default: streamed, chunked after a refusal) or `chunked`.
+    pub upload: Option<String>,
+    /// Bytes per chunked upload request, in MiB.
+    pub chunk_size_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +194,9 @@ impl Answers {
                 no_layer_compression: r.layer_compression.as_deref() == Some("none"),
                 image_concurrency: r.image_concurrency,
                 blob_concurrency: r.blob_concurrency,
+                gzip_level: r.gzip_level,
+                chunked_upload: r.upload.as_deref() == Some("chunked"),
+                chunk_size_mib: r.chunk_size_mib,
             });
         }
         if let Some(b) = &self.bundle {

@@ -119,6 +119,24 @@ pub fn validate(
                 format!("{c:?} is not a layer compression: use gzip or none"),
             ));
         }
+        if let Some(u) = &r.upload
+            && u != "auto"
+            && u != "chunked"
+        {
+            out.push(problem(
+                "registry.upload",
+                format!("{u:?} is not an upload form: use auto or chunked"),
+            ));
+        }
+        if r.gzip_level.is_some_and(|l| !(1..=9).contains(&l)) {
+            out.push(problem("registry.gzip_level", "use a level from 1 to 9"));
+        }
+        if r.chunk_size_mib.is_some_and(|m| m == 0 || m > 1024) {
+            out.push(problem(
+                "registry.chunk_size_mib",
+                "use a size from 1 to 1024 (MiB); below a proxy's body limit",
+            ));
+        }
         for (key, value) in [
             ("registry.image_concurrency", r.image_concurrency),
             ("registry.blob_concurrency", r.blob_concurrency),

@@ -1015,7 +1015,7 @@ impl RegistryClient {
     }
 }
 
-fn location(resp: &Response) -> Option<String> {
+pub(crate) fn location(resp: &Response) -> Option<String> {
     let loc = resp
         .headers()
         .get(reqwest::header::LOCATION)?

@@ -149,6 +149,17 @@ pub enum RegistryError {
     },
 
     #[error(
+        "{host} (or a proxy in front of it) refused a streamed upload: {detail}. The push goes \
+         on with chunked uploads of at most {chunk_size} bytes for the rest of this session; \
+         set the chunk size option if this proxy's limit is lower."
+    )]
+    StreamRefused {
+        host: String,
+        detail: String,
+        chunk_size: u64,
+    },
+
+    #[error(
         "{host}: the manifest of {reference} has digest {actual} in the registry, but {expected} was pushed. Something else is writing the same tag; push again."
     )]
     ManifestMismatch {
@@ -242,6 +253,7 @@ impl RegistryError {
             RegistryError::Timeout { .. }
             | RegistryError::Stalled { .. }
             | RegistryError::ConnectionRefused { .. }
+            | RegistryError::StreamRefused { .. }
             | RegistryError::PulledCorrupt { .. } => true,
             RegistryError::Network { retryable, .. } => *retryable,
             RegistryError::Http { status, .. } => {

@@ -4,7 +4,8 @@
 //! - [`RegistryClient`] holds TLS settings and credentials, and runs the [`RegistryClient::preflight`]
 //!   that fails in seconds with a classified [`RegistryError`].
 //! - [`Pusher`] pushes [`PushImage`]s: layers stream from disk, gzip on the fly, digests computed
-//!   while uploading, a [`PushLedger`] for resume, retries and a stall watchdog, bounded
+//!   while uploading, streamed or in chunks (falling back when a proxy refuses a streamed
+//!   body, resuming a cut upload from the registry's offset), a [`PushLedger`] for resume, retries and a stall watchdog, bounded
 //!   concurrency, progress events and counters.
 
 mod client;
@@ -16,7 +17,9 @@ mod pull;
 mod push;
 mod target;
 mod tls;
+mod transfer;
 mod upload;
+mod upload_chunks;
 
 pub use client::{PreflightReport, RegistryClient, RegistryConfig, RetryPolicy};
 pub use credentials::{Credentials, ResolvedCredentials, Secret, docker_config_credentials};
@@ -31,4 +34,5 @@ pub use push::{
 };
 pub use target::RegistryTarget;
 pub use tls::{CertInfo, CertSummary, TlsOptions};
+pub use transfer::{ChunkedSince, DEFAULT_CHUNK, MIN_CHUNK, UploadMode};
 pub use upload::CancelCheck;

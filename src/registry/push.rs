@@ -23,7 +23,8 @@ use super::client::{MountOutcome, RegistryClient};
 use super::error::RegistryError;
 use super::ledger::{PushLedger, PushedBlob};
 use super::progress::{ImageState, LayerState, PushProgress, PushStats};
-use super::upload::{BlobSource, CancelCheck, Encoding, upload_blob};
+use super::transfer::{ChunkedSince, DEFAULT_CHUNK, TransferPolicy, UploadMode};
+use super::upload::{BlobSource, CancelCheck, Encoding, ResumeSlot, Uploader};
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
@@ -109,6 +110,10 @@ pub struct PushOptions {
     pub keep_going: bool,
     /// Lower the blob concurrency by one after this many retries (never below one).
     pub failures_per_slowdown: u32,
+    /// Streamed with a fall-back to chunks, or chunked from the start.
+    pub upload_mode: UploadMode,
+    /// Bytes per chunked `PATCH` (halved on a 413, never below [`super::MIN_CHUNK`]).
+    pub chunk_size: u64,
 }
 
 impl Default for PushOptions {
@@ -120,6 +125,8 @@ impl Default for PushOptions {
             gzip_level: 1,
             keep_going: false,
             failures_per_slowdown: 3,
+            upload_mode: UploadMode::Auto,
+            chunk_size: DEFAULT_CHUNK,
         }
     }
 }
@@ -217,6 +224,7 @@ pub struct Pusher {
     progress: Arc<dyn PushProgress>,
     stats: Arc<PushStats>,
     cancel: Option<CancelCheck>,
+    transfer: TransferPolicy,
     blob_permits: Arc<Semaphore>,
     blob_limit: AtomicU32,
     failures: AtomicU32,
@@ -275,6 +283,7 @@ impl Pusher {
             client,
             blob_permits: Arc::new(Semaphore::new(blobs)),
             blob_limit: AtomicU32::new(blobs as u32),
+            transfer: TransferPolicy::new(options.upload_mode, options.chunk_size),
             options,
             ledger,
             progress,
@@ -294,6 +303,12 @@ impl Pusher {
     /// Live counters (bytes read and sent, blobs uploaded, mounted, present…).
     pub fn stats(&self) -> Arc<PushStats> {
         self.stats.clone()
+    }
+
+    /// Whether uploads went chunked (asked for, or after a refused streamed upload), and
+    /// at what chunk size: the push step keeps it for the rest of the session.
+    pub fn chunked_since(&self) -> Option<ChunkedSince> {
+        self.transfer.state()
     }
 
     /// The ledger key for this registry and layer encoding.
@@ -690,6 +705,13 @@ impl Pusher {
         self.progress
             .layer(&img.source, diff_id, &LayerState::Uploading);
         let consumed = Arc::new(AtomicU64::new(0));
+        let resume: ResumeSlot = Arc::default();
+        let uploader = Uploader {
+            client: &self.client,
+            stats: self.stats.clone(),
+            cancel: self.cancel.clone(),
+            policy: &self.transfer,
+        };
         let up = self
             .client
             .retrying(
@@ -702,17 +724,13 @@ impl Pusher {
                         consumed.fetch_add(n, Ordering::Relaxed);
                         prog.add(n);
                     });
-                    upload_blob(
-                        &self.client,
-                        repo,
-                        src,
-                        self.stats.clone(),
-                        on_read,
-                        self.cancel.clone(),
-                    )
+                    uploader.upload_blob(repo, src, on_read, &resume)
                 },
                 |attempt, delay, e| {
-                    self.note_failure();
+                    // A switch to chunked uploads is not a sign of an overloaded registry.
+                    if !matches!(e, RegistryError::StreamRefused { .. }) {
+                        self.note_failure();
+                    }
                     self.progress.layer(
                         &img.source,
                         diff_id,

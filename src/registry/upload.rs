@@ -1,7 +1,9 @@
-//! Streaming one blob: a blocking thread reads the file in fixed chunks, hashes it, gzips it
-//! when asked and hands the output to the HTTP body through a small bounded channel, so memory
+//! Uploading one blob: a blocking thread reads the file in fixed chunks, hashes it, gzips it
+//! when asked and hands the output to the network through a small bounded channel, so memory
 //! stays constant whatever the layer size. The compressed digest is only known at the end, so
-//! the upload is POST → streamed PATCH → PUT `?digest=`.
+//! the upload is POST → PATCH… → PUT `?digest=`, the PATCH either one streamed body or, once
+//! the [`TransferPolicy`] says so, bounded chunks with `Content-Range` that resume from the
+//! offset the registry reports after a cut.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -18,12 +20,15 @@ use tokio::sync::mpsc;
 use super::client::RegistryClient;
 use super::error::RegistryError;
 use super::progress::PushStats;
+use super::transfer::TransferPolicy;
 
 const READ_CHUNK: usize = 256 * 1024;
 const SEND_CHUNK: usize = 128 * 1024;
 /// Chunks in flight between the compressor and the socket: bounds memory per transfer to about
 /// `CHANNEL_DEPTH * READ_CHUNK` plus the TLS buffers.
 const CHANNEL_DEPTH: usize = 4;
+/// A streamed body reset after this many bytes is taken as a proxy refusing large bodies.
+const RESET_IS_REFUSAL: u64 = 1024 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -48,26 +53,29 @@ pub(crate) struct Uploaded {
     pub size: u64,
 }
 
-enum ProduceError {
+pub(crate) enum ProduceError {
     Io(std::io::Error),
     Aborted,
     Cancelled,
 }
 
-struct Produced {
-    file_digest: String,
-    out_digest: String,
-    out_size: u64,
+pub(crate) struct Produced {
+    pub file_digest: String,
+    pub out_digest: String,
+    pub out_size: u64,
 }
 
 fn sha(h: Sha256) -> String {
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
-/// Runs on a blocking thread. `on_read` hears how many file bytes were consumed.
+/// Runs on a blocking thread. `on_read` hears how many file bytes were consumed. The first
+/// `skip` output bytes are hashed but not sent: a resumed chunked upload re-derives the
+/// (deterministic) stream up to the offset the registry already holds.
 fn produce(
     path: &std::path::Path,
     encoding: Encoding,
+    skip: u64,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
     stats: &PushStats,
     on_read: &(dyn Fn(u64) + Send + Sync),
@@ -83,9 +91,15 @@ fn produce(
             return Ok(());
         }
         out_hash.update(&out);
+        let before = out_size;
         out_size += out.len() as u64;
-        tx.blocking_send(Ok(Bytes::from(out)))
-            .map_err(|_| ProduceError::Aborted)
+        if out_size <= skip {
+            return Ok(());
+        }
+        let from = skip.saturating_sub(before) as usize;
+        let mut out = Bytes::from(out);
+        let out = out.split_off(from);
+        tx.blocking_send(Ok(out)).map_err(|_| ProduceError::Aborted)
     };
     // The gzip header carries no name and mtime 0, so the same file always gives the same
     // compressed digest: a repeat push finds the blob already there.
@@ -136,30 +150,56 @@ fn produce(
     })
 }
 
-/// Uploads one blob from a file. One attempt: the caller retries.
-pub(crate) async fn upload_blob(
-    client: &RegistryClient,
-    repo: &str,
-    src: &BlobSource,
-    stats: Arc<PushStats>,
-    on_read: Arc<dyn Fn(u64) + Send + Sync>,
-    cancel: Option<CancelCheck>,
-) -> Result<Uploaded, RegistryError> {
-    let host = client.authority().to_string();
-    let location = client.start_upload(repo).await?;
-    let scope = RegistryClient::push_scope(repo);
-    let auth = client.authorization(&scope).await?;
+/// What one push shares between its uploads.
+pub(crate) struct Uploader<'a> {
+    pub client: &'a RegistryClient,
+    pub stats: Arc<PushStats>,
+    pub cancel: Option<CancelCheck>,
+    pub policy: &'a TransferPolicy,
+}
 
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
-    let producer = {
+/// The upload session an interrupted chunked attempt left, kept between attempts of one blob
+/// so the next attempt asks the registry how far it got instead of starting again.
+pub(crate) type ResumeSlot = Arc<std::sync::Mutex<Option<String>>>;
+
+pub(crate) type OnRead = Arc<dyn Fn(u64) + Send + Sync>;
+
+type Chunks = mpsc::Receiver<Result<Bytes, std::io::Error>>;
+type Producer = tokio::task::JoinHandle<Result<Produced, ProduceError>>;
+
+impl Uploader<'_> {
+    /// Uploads one blob from a file. One attempt: the caller retries. A streamed attempt that
+    /// the registry or a proxy refuses switches the policy to chunked and fails retryably, so
+    /// the retry goes chunked.
+    pub(crate) async fn upload_blob(
+        &self,
+        repo: &str,
+        src: &BlobSource,
+        on_read: OnRead,
+        resume: &ResumeSlot,
+    ) -> Result<Uploaded, RegistryError> {
+        if let Some(chunk) = self.policy.chunked() {
+            return super::upload_chunks::upload(self, repo, src, on_read, resume, chunk).await;
+        }
+        self.streamed(repo, src, on_read).await
+    }
+
+    pub(crate) fn spawn_producer(
+        &self,
+        src: &BlobSource,
+        skip: u64,
+        on_read: OnRead,
+    ) -> (Chunks, Producer) {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
         let path = src.path.clone();
         let encoding = src.encoding;
-        let stats = stats.clone();
-        let cancel = cancel.clone();
-        tokio::task::spawn_blocking(move || {
+        let stats = self.stats.clone();
+        let cancel = self.cancel.clone();
+        let handle = tokio::task::spawn_blocking(move || {
             let r = produce(
                 &path,
                 encoding,
+                skip,
                 &tx,
                 &stats,
                 on_read.as_ref(),
@@ -170,126 +210,221 @@ pub(crate) async fn upload_blob(
                 let _ = tx.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
             }
             r
-        })
-    };
-
-    let started = Instant::now();
-    let activity = Arc::new(AtomicU64::new(0));
-    let body_activity = activity.clone();
-    let sent_stats = stats.clone();
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .map(move |item| {
-        if let Ok(b) = &item {
-            PushStats::add(&sent_stats.bytes_sent, b.len() as u64);
-            body_activity.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        }
-        item
-    });
-
-    let mut req = client
-        .http()
-        .request(Method::PATCH, &location)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(reqwest::Body::wrap_stream(body));
-    if let Some(a) = auth {
-        req = req.header(reqwest::header::AUTHORIZATION, a);
+        });
+        (rx, handle)
     }
 
-    let stall = client.stall_timeout();
-    let during = format!("uploading {}", src.path.display());
-    let watchdog = async {
-        let tick = (stall / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
-        loop {
-            tokio::time::sleep(tick).await;
-            let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-            if started.elapsed().saturating_sub(last) >= stall {
-                return;
+    /// The producer's result: `Ok(None)` when it stopped because the receiver went away.
+    pub(crate) async fn produced(
+        &self,
+        repo: &str,
+        location: &str,
+        src: &BlobSource,
+        producer: Producer,
+    ) -> Result<Option<Produced>, RegistryError> {
+        let host = self.client.authority().to_string();
+        match producer.await {
+            Ok(Ok(p)) => Ok(Some(p)),
+            Ok(Err(ProduceError::Io(e))) => {
+                self.client.cancel_upload(repo, location).await;
+                Err(RegistryError::Io {
+                    host,
+                    path: src.path.clone(),
+                    source: e,
+                })
             }
+            Ok(Err(ProduceError::Cancelled)) => {
+                self.client.cancel_upload(repo, location).await;
+                Err(RegistryError::Cancelled { host })
+            }
+            Ok(Err(ProduceError::Aborted)) | Err(_) => Ok(None),
         }
-    };
-    let outcome = tokio::select! {
-        r = req.send() => Some(r),
-        _ = watchdog => None,
-    };
+    }
 
-    // The request (and with it the body's receiver) is gone now, so the producer ends quickly.
-    let produced = producer.await;
-    let produced = match produced {
-        Ok(Ok(p)) => Some(p),
-        Ok(Err(ProduceError::Io(e))) => {
-            client.cancel_upload(repo, &location).await;
-            return Err(RegistryError::Io {
-                host,
+    /// Commits the upload only when the file's bytes are what the image says they are.
+    pub(crate) async fn commit(
+        &self,
+        repo: &str,
+        location: &str,
+        src: &BlobSource,
+        produced: Produced,
+    ) -> Result<Uploaded, RegistryError> {
+        if produced.file_digest != src.expect_file_digest {
+            self.client.cancel_upload(repo, location).await;
+            return Err(RegistryError::LayerCorrupt {
+                host: self.client.authority().to_string(),
                 path: src.path.clone(),
-                source: e,
+                expected: src.expect_file_digest.clone(),
+                actual: produced.file_digest,
             });
         }
-        Ok(Err(ProduceError::Cancelled)) => {
-            client.cancel_upload(repo, &location).await;
-            return Err(RegistryError::Cancelled { host });
-        }
-        Ok(Err(ProduceError::Aborted)) | Err(_) => None,
-    };
+        self.client
+            .finish_upload(repo, location, &produced.out_digest)
+            .await?;
+        Ok(Uploaded {
+            digest: produced.out_digest,
+            size: produced.out_size,
+        })
+    }
 
-    let resp = match outcome {
-        None => {
-            client.cancel_upload(repo, &location).await;
-            return Err(RegistryError::Stalled {
-                host,
-                after: stall,
-                during,
-            });
+    async fn streamed(
+        &self,
+        repo: &str,
+        src: &BlobSource,
+        on_read: OnRead,
+    ) -> Result<Uploaded, RegistryError> {
+        let client = self.client;
+        let host = client.authority().to_string();
+        let location = client.start_upload(repo).await?;
+        let scope = RegistryClient::push_scope(repo);
+        let auth = client.authorization(&scope).await?;
+        let (rx, producer) = self.spawn_producer(src, 0, on_read);
+
+        let started = Instant::now();
+        let activity = Arc::new(AtomicU64::new(0));
+        let sent_here = Arc::new(AtomicU64::new(0));
+        let body_activity = activity.clone();
+        let body_sent = sent_here.clone();
+        let sent_stats = self.stats.clone();
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .map(move |item| {
+            if let Ok(b) = &item {
+                PushStats::add(&sent_stats.bytes_sent, b.len() as u64);
+                body_sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                body_activity.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            }
+            item
+        });
+
+        let mut req = client
+            .http()
+            .request(Method::PATCH, &location)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(body));
+        if let Some(a) = auth {
+            req = req.header(reqwest::header::AUTHORIZATION, a);
         }
-        Some(Err(e)) => return Err(client.transport_error(e, &during).await),
-        Some(Ok(r)) => r,
-    };
-    let next = match resp.status() {
-        StatusCode::ACCEPTED | StatusCode::NO_CONTENT | StatusCode::CREATED => resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|l| client.resolve_location(l))
-            .unwrap_or(location.clone()),
-        StatusCode::UNAUTHORIZED => {
-            // A token can expire during a long upload; the retry fetches a new one.
-            client.forget_scope_token(&scope);
+
+        let stall = client.stall_timeout();
+        let during = format!("uploading {}", src.path.display());
+        let watchdog = async {
+            let tick = (stall / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+            loop {
+                tokio::time::sleep(tick).await;
+                let last = Duration::from_millis(activity.load(Ordering::Relaxed));
+                if started.elapsed().saturating_sub(last) >= stall {
+                    return;
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            r = req.send() => Some(r),
+            _ = watchdog => None,
+        };
+
+        // The request (and with it the body's receiver) is gone now, so the producer ends quickly.
+        let produced = self.produced(repo, &location, src, producer).await?;
+
+        let resp = match outcome {
+            None => {
+                client.cancel_upload(repo, &location).await;
+                return Err(RegistryError::Stalled {
+                    host,
+                    after: stall,
+                    during,
+                });
+            }
+            Some(Err(e)) => {
+                let sent = sent_here.load(Ordering::Relaxed);
+                // A proxy that drops a large streamed body (rather than answering 413) shows up
+                // as a reset part-way; a reset early on is an ordinary network error.
+                if sent >= RESET_IS_REFUSAL && is_reset(&e) {
+                    return Err(self
+                        .refused(
+                            repo,
+                            &location,
+                            format!("the connection was reset after {sent} bytes of the body"),
+                        )
+                        .await);
+                }
+                return Err(client.transport_error(e, &during).await);
+            }
+            Some(Ok(r)) => r,
+        };
+        let next = match resp.status() {
+            StatusCode::ACCEPTED | StatusCode::NO_CONTENT | StatusCode::CREATED => resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| client.resolve_location(l))
+                .unwrap_or(location.clone()),
+            StatusCode::UNAUTHORIZED => {
+                // A token can expire during a long upload; the retry fetches a new one.
+                client.forget_scope_token(&scope);
+                return Err(RegistryError::Network {
+                    host,
+                    during,
+                    detail: "the registry asked for authentication again (token expired?)".into(),
+                    retryable: true,
+                });
+            }
+            s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::LENGTH_REQUIRED) => {
+                let detail = super::client::error_text(resp).await;
+                return Err(self
+                    .refused(repo, &location, format!("{s} ({detail})"))
+                    .await);
+            }
+            _ => {
+                return Err(client
+                    .status_error(resp, &Method::PATCH, &location, "")
+                    .await);
+            }
+        };
+        let Some(produced) = produced else {
             return Err(RegistryError::Network {
                 host,
                 during,
-                detail: "the registry asked for authentication again (token expired?)".into(),
+                detail: "the upload body ended early".into(),
                 retryable: true,
             });
-        }
-        _ => {
-            return Err(client
-                .status_error(resp, &Method::PATCH, &location, "")
-                .await);
-        }
-    };
-    let Some(produced) = produced else {
-        return Err(RegistryError::Network {
-            host,
-            during,
-            detail: "the upload body ended early".into(),
-            retryable: true,
-        });
-    };
-    if produced.file_digest != src.expect_file_digest {
-        client.cancel_upload(repo, &next).await;
-        return Err(RegistryError::LayerCorrupt {
-            host,
-            path: src.path.clone(),
-            expected: src.expect_file_digest.clone(),
-            actual: produced.file_digest,
-        });
+        };
+        self.commit(repo, &next, src, produced).await
     }
-    client
-        .finish_upload(repo, &next, &produced.out_digest)
-        .await?;
-    Ok(Uploaded {
-        digest: produced.out_digest,
-        size: produced.out_size,
-    })
+
+    async fn refused(&self, repo: &str, location: &str, detail: String) -> RegistryError {
+        self.client.cancel_upload(repo, location).await;
+        self.policy.fall_back(&detail);
+        RegistryError::StreamRefused {
+            host: self.client.authority().to_string(),
+            detail,
+            chunk_size: self.policy.chunk_size(),
+        }
+    }
+}
+
+/// A connection the peer closed or reset while the body was going up.
+fn is_reset(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind as K;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted | K::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        let text = err.to_string();
+        if text.contains("connection closed before message completed")
+            || text.contains("connection reset")
+            || text.contains("broken pipe")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }

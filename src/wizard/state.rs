@@ -91,6 +91,15 @@ pub struct RegistryChoice {
     pub image_concurrency: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob_concurrency: Option<usize>,
+    /// zlib level for layers gzipped on the fly (default in `PushOptions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gzip_level: Option<u32>,
+    /// Upload in chunks from the start instead of after a refused streamed upload.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chunked_upload: bool,
+    /// Bytes per chunk in MiB (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

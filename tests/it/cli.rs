@@ -84,6 +84,9 @@ images = "/nonexistent/images.tar.gz"
 target = "https://registry.example.com/CKF"
 username = "admin"
 password = "in-clear-text"
+gzip_level = 12
+upload = "sideways"
+chunk_size_mib = 0
 
 [mapping]
 "172.17.0.2:5000/istio/proxyv2:1.16.2" = "proxyv2:1.16.2"

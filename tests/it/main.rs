@@ -42,6 +42,7 @@ mod gather_pull;
 mod push_step;
 mod registry_failures;
 mod registry_faults;
+mod registry_proxies;
 mod registry_push;
 mod registry_resume;
 mod release_bundles;

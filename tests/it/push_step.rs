@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::registry_support::proxy::{Fault, HttpProxy};
+use crate::registry_support::proxy::{BodyRules, Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
 use crate::support::{run, text};
 use ckf_airgap::engine::steps::push_report::SessionPushReport;
@@ -205,6 +205,59 @@ fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
             .iter()
             .any(|r| r.starts_with("PUT") && r.contains("jupyter-web-app/manifests/")),
         "{second:?}"
+    );
+}
+
+#[test]
+fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    // A proxy that answers 411 to chunked request bodies, and one refused manifest so the
+    // first run stops and the second run is a resume in the same session.
+    let proxy = HttpProxy::start_full(
+        reg.port,
+        vec![Fault {
+            method: "PUT",
+            path_contains: "jupyter-web-app/manifests/",
+            status: 400,
+            retry_after: None,
+            body: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}"#,
+            times: 1,
+        }],
+        None,
+        BodyRules {
+            refuse_chunked: true,
+            ..BodyRules::default()
+        },
+    );
+    let answers = answers(
+        dir.path(),
+        &release,
+        &format!("127.0.0.1:{}", proxy.port),
+        "plain_http = true\n",
+    );
+    let state = dir.path().join("state");
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("uploads go in chunks of 8192 KiB for the rest of this session")
+            && out.contains("411"),
+        "{out}"
+    );
+    let first = proxy.patches().len();
+    assert!(proxy.patches().iter().any(|p| p.refused == Some(411)));
+
+    let (code, out) = push(&state, &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    let later: Vec<_> = proxy.patches().into_iter().skip(first).collect();
+    assert!(!later.is_empty());
+    assert!(
+        later.iter().all(|p| !p.chunked && p.refused.is_none()),
+        "the resumed run went chunked from its first upload: {later:?}"
     );
 }
 

@@ -310,6 +310,32 @@ impl crate::artifacts::ImageHooks for StreamHooks {
     }
 }
 
+/// The ledger unit that keeps a switch to chunked uploads for the rest of the session.
+const CHUNKED_UNIT: &str = "upload-form";
+
+fn remember_chunked(ctx: &StepContext, pusher: &Pusher, configured: u64) -> Result<(), StepError> {
+    let Some(since) = pusher.chunked_since() else {
+        return Ok(());
+    };
+    let reason = match since.reason {
+        Some(r) => r,
+        None if since.chunk_size < configured => "a chunk was refused with 413".to_string(),
+        None => return Ok(()),
+    };
+    ctx.log(
+        Level::Warn,
+        format!(
+            "uploads go in chunks of {} KiB for the rest of this session: the registry or a proxy \
+             refused a streamed upload ({reason})",
+            since.chunk_size >> 10
+        ),
+    );
+    ctx.record_unit(
+        CHUNKED_UNIT,
+        json!({ "chunk_size": since.chunk_size, "reason": reason }),
+    )
+}
+
 fn spooled(record: &ImageRecord, work: &Path) -> bool {
     record
         .layers
@@ -335,6 +361,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let cancel = ctx.cancel();
     let choice = ctx.choices().registry.unwrap_or_default();
     let defaults = PushOptions::default();
+    // A refused streamed upload earlier in this session: start chunked, at the size learned.
+    let learned = ctx
+        .ledger_value(CHUNKED_UNIT)
+        .and_then(|v| v["chunk_size"].as_u64());
     let options = PushOptions {
         compression: if choice.no_layer_compression {
             crate::registry::LayerCompression::None
@@ -345,8 +375,18 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             .image_concurrency
             .unwrap_or(defaults.image_concurrency),
         blob_concurrency: choice.blob_concurrency.unwrap_or(defaults.blob_concurrency),
+        gzip_level: choice.gzip_level.unwrap_or(defaults.gzip_level),
+        upload_mode: if choice.chunked_upload || learned.is_some() {
+            crate::registry::UploadMode::Chunked
+        } else {
+            crate::registry::UploadMode::Auto
+        },
+        chunk_size: learned
+            .or(choice.chunk_size_mib.map(|m| m << 20))
+            .unwrap_or(defaults.chunk_size),
         ..defaults
     };
+    let options_chunk = options.chunk_size;
     let pusher = Arc::new(
         Pusher::new(
             client.clone(),
@@ -364,17 +404,16 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         images.len(),
         client.target().authority()
     ));
-    let report = if streamed {
-        push_from_archive(&ctx, pusher.clone(), &work).await?
+    let pushed = if streamed {
+        push_from_archive(&ctx, pusher.clone(), &work).await
     } else {
-        match pusher.push(&images).await {
-            Ok(report) => report,
-            Err(failure) => {
-                rows.publish();
-                return Err(failure_error(&failure));
-            }
-        }
+        pusher.push(&images).await.map_err(|failure| {
+            rows.publish();
+            failure_error(&failure)
+        })
     };
+    remember_chunked(&ctx, &pusher, options_chunk)?;
+    let report = pushed?;
     rows.publish();
     let stats = pusher.stats().snapshot();
     ctx.log(

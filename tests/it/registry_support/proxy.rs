@@ -3,7 +3,10 @@
 //! - [`TcpProxy`]: byte-level passthrough (works with TLS); counts client→server bytes and can
 //!   freeze one connection once a byte threshold is crossed (a stalled upload).
 //! - [`HttpProxy`]: HTTP/1.1-aware (registry on plain HTTP behind it); answers chosen requests
-//!   with an injected status such as 429 + `Retry-After`.
+//!   with an injected status such as 429 + `Retry-After`, and with [`BodyRules`] behaves like a
+//!   reverse proxy in front of a registry: a body-size limit (413), no chunked request bodies
+//!   (411), or a connection cut part-way through an upload body. Like nginx by default, it
+//!   reads a whole `PATCH` body before passing it on, so a cut body never reaches the registry.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -168,8 +171,37 @@ pub struct BearerFront {
 
 const TOKEN: &str = "test-token-1";
 
+/// Reverse-proxy behaviour for request bodies.
+#[derive(Clone, Debug, Default)]
+pub struct BodyRules {
+    /// Bodies larger than this are answered 413 (nginx's `client_max_body_size`).
+    pub max_body: Option<u64>,
+    /// Chunked transfer encoding is answered 411 Length Required.
+    pub refuse_chunked: bool,
+    /// Once this many more `PATCH` body bytes have arrived, the connection carrying them is
+    /// cut (once) before the body is passed on.
+    pub cut_patch_after: Option<u64>,
+    /// A chunked-encoded body is dropped with the connection, unanswered, once it passes this
+    /// many bytes (proxies that give up on an unbounded body instead of answering 413).
+    pub drop_streamed_over: Option<u64>,
+}
+
+/// One `PATCH` as the proxy saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatchSeen {
+    pub chunked: bool,
+    /// Body bytes received from the client (all of them, or up to the cut).
+    pub received: u64,
+    /// Answered by the proxy itself (413/411) or cut: the registry never saw it.
+    pub refused: Option<u16>,
+}
+
 #[derive(Default)]
 struct HttpShared {
+    rules: BodyRules,
+    cut_at: Mutex<Option<u64>>,
+    patch_bytes: AtomicU64,
+    patches: Mutex<Vec<PatchSeen>>,
     bearer: Option<BearerFront>,
     token_requests: Mutex<Vec<String>>,
     port: u16,
@@ -193,9 +225,25 @@ impl HttpProxy {
         faults: Vec<Fault>,
         bearer: Option<BearerFront>,
     ) -> HttpProxy {
+        HttpProxy::start_full(upstream_port, faults, bearer, BodyRules::default())
+    }
+
+    /// A reverse proxy with body rules in front of the registry.
+    pub fn start_rules(upstream_port: u16, rules: BodyRules) -> HttpProxy {
+        HttpProxy::start_full(upstream_port, Vec::new(), None, rules)
+    }
+
+    pub fn start_full(
+        upstream_port: u16,
+        faults: Vec<Fault>,
+        bearer: Option<BearerFront>,
+        rules: BodyRules,
+    ) -> HttpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(HttpShared {
+            cut_at: Mutex::new(rules.cut_patch_after),
+            rules,
             bearer,
             port,
             faults: Mutex::new(faults),
@@ -227,6 +275,130 @@ impl HttpProxy {
     pub fn requests(&self) -> Vec<String> {
         self.shared.requests.lock().unwrap().clone()
     }
+
+    /// Every `PATCH`, in order of arrival.
+    pub fn patches(&self) -> Vec<PatchSeen> {
+        self.shared.patches.lock().unwrap().clone()
+    }
+}
+
+/// Collects a body while counting `PATCH` bytes; fails once the cut threshold is crossed.
+struct BodyCollector<'a> {
+    shared: &'a HttpShared,
+    patch: bool,
+    drop_over: Option<u64>,
+    data: Vec<u8>,
+    cut: bool,
+}
+
+impl Write for BodyCollector<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.patch {
+            let total = self
+                .shared
+                .patch_bytes
+                .fetch_add(buf.len() as u64, Ordering::SeqCst)
+                + buf.len() as u64;
+            let mut at = self.shared.cut_at.lock().unwrap();
+            if at.is_some_and(|t| total >= t) {
+                *at = None;
+                self.cut = true;
+                self.data.extend_from_slice(buf);
+                return Err(std::io::Error::other("cut by the proxy"));
+            }
+        }
+        self.data.extend_from_slice(buf);
+        if self.drop_over.is_some_and(|m| self.data.len() as u64 > m) {
+            self.cut = true;
+            return Err(std::io::Error::other("dropped by the proxy"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Payload bytes of a collected body (chunked framing removed from the count).
+fn payload_len(head: &Head, raw: &[u8]) -> u64 {
+    if !head.chunked {
+        return raw.len() as u64;
+    }
+    let mut n = 0u64;
+    let mut rest = raw;
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return n;
+        };
+        let line = String::from_utf8_lossy(&rest[..eol]).to_string();
+        let size =
+            u64::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        if size == 0 {
+            return n;
+        }
+        n += size;
+        let skip = eol + 2 + size as usize + 2;
+        if skip >= rest.len() {
+            return n;
+        }
+        rest = &rest[skip..];
+    }
+}
+
+/// Applies the body rules to a request; `Ok(Some(body))` to pass it on, `Ok(None)` when the
+/// proxy answered it (and the connection ends), `Err` when it cut the connection.
+fn apply_rules(
+    cr: &mut BufReader<TcpStream>,
+    cw: &mut TcpStream,
+    head: &Head,
+    method: &str,
+    s: &HttpShared,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let patch = method == "PATCH";
+    let mut body = BodyCollector {
+        shared: s,
+        patch,
+        drop_over: s.rules.drop_streamed_over.filter(|_| head.chunked),
+        data: Vec::new(),
+        cut: false,
+    };
+    let copied = copy_body(cr, &mut body, head);
+    let received = payload_len(head, &body.data);
+    let mut seen = PatchSeen {
+        chunked: head.chunked,
+        received,
+        refused: None,
+    };
+    if body.cut {
+        seen.refused = Some(0);
+        s.patches.lock().unwrap().push(seen);
+        let _ = cw.shutdown(Shutdown::Both);
+        return Err(std::io::Error::other("cut"));
+    }
+    copied?;
+    let refuse = if s.rules.refuse_chunked && head.chunked {
+        Some((411, "Length Required"))
+    } else if s.rules.max_body.is_some_and(|m| received > m) {
+        Some((413, "Request Entity Too Large"))
+    } else {
+        None
+    };
+    if patch {
+        seen.refused = refuse.map(|(c, _)| c);
+        s.patches.lock().unwrap().push(seen);
+    }
+    if let Some((code, text)) = refuse {
+        let body = format!("<html><body><h1>{code} {text}</h1>nginx</body></html>");
+        write!(
+            cw,
+            "HTTP/1.1 {code} {text}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        cw.flush()?;
+        return Ok(None);
+    }
+    Ok(Some(body.data))
 }
 
 struct Head {
@@ -409,8 +581,21 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
         if let Some(f) = take_fault() {
             return inject(&mut cr, &mut cw, f);
         }
-        sw.write_all(&req.raw)?;
-        copy_body(&mut cr, &mut sw, &req)?;
+        let rules = &s.rules;
+        if rules.max_body.is_some()
+            || rules.refuse_chunked
+            || rules.cut_patch_after.is_some()
+            || rules.drop_streamed_over.is_some()
+        {
+            let Some(body) = apply_rules(&mut cr, &mut cw, &req, &method, s)? else {
+                return Ok(());
+            };
+            sw.write_all(&req.raw)?;
+            sw.write_all(&body)?;
+        } else {
+            sw.write_all(&req.raw)?;
+            copy_body(&mut cr, &mut sw, &req)?;
+        }
         sw.flush()?;
         if !relay_response(&mut sr, &mut cw, &method)? {
             return Ok(());

@@ -1,0 +1,124 @@
+//! How blob bytes travel, decided once per push and shared by every upload: one streamed
+//! `PATCH` per blob (fastest, no buffering) until the registry or a proxy in front of it
+//! refuses that, then bounded `PATCH` chunks with `Content-Range` for the rest of the push.
+//! The engine persists the switch in the session, so a resumed run starts chunked.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Chunks are never made smaller than this on a 413: a proxy refusing 256 KiB bodies is
+/// misconfigured, and smaller requests would only add round trips.
+pub const MIN_CHUNK: u64 = 256 * 1024;
+/// 8 MiB: large enough that the per-request round trip is noise, small enough that a resumed
+/// upload re-sends little and four blobs in flight hold 32 MiB.
+pub const DEFAULT_CHUNK: u64 = 8 * 1024 * 1024;
+
+/// The operator's choice of upload form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UploadMode {
+    /// Streamed, falling back to chunked on 413, 411 or a reset during a large body.
+    #[default]
+    Auto,
+    /// Chunked from the start (a proxy known to limit bodies, or a resumed session that
+    /// already learned it).
+    Chunked,
+}
+
+/// What the push decided; the push step records it in the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkedSince {
+    pub chunk_size: u64,
+    /// Why the push went chunked (the refusal it saw), or `None` when asked for.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TransferPolicy {
+    chunked: AtomicBool,
+    chunk: AtomicU64,
+    reason: Mutex<Option<String>>,
+}
+
+impl TransferPolicy {
+    pub(crate) fn new(mode: UploadMode, chunk_size: u64) -> TransferPolicy {
+        TransferPolicy {
+            chunked: AtomicBool::new(mode == UploadMode::Chunked),
+            chunk: AtomicU64::new(chunk_size.max(MIN_CHUNK)),
+            reason: Mutex::new(None),
+        }
+    }
+
+    /// The chunk size when uploads go chunked.
+    pub(crate) fn chunked(&self) -> Option<u64> {
+        self.chunked
+            .load(Ordering::Acquire)
+            .then(|| self.chunk.load(Ordering::Acquire))
+    }
+
+    /// The chunk size chunked uploads use (now or after a fall-back).
+    pub(crate) fn chunk_size(&self) -> u64 {
+        self.chunk.load(Ordering::Acquire)
+    }
+
+    /// Switches to chunked uploads; true for the caller that made the switch.
+    pub(crate) fn fall_back(&self, reason: &str) -> bool {
+        let first = !self.chunked.swap(true, Ordering::AcqRel);
+        if first && let Ok(mut r) = self.reason.lock() {
+            *r = Some(reason.to_string());
+        }
+        first
+    }
+
+    /// After a 413 on a chunk of `refused` bytes: halves the chunk size until it is below
+    /// that (several uploads refused at the same size halve it once) and returns the size to
+    /// use, or `None` when the chunks are already as small as they go.
+    pub(crate) fn shrink(&self, refused: u64) -> Option<u64> {
+        let mut next = self.chunk_size();
+        while next >= refused && next > MIN_CHUNK {
+            next = (next / 2).max(MIN_CHUNK);
+        }
+        if next >= refused {
+            return None;
+        }
+        Some(self.chunk.fetch_min(next, Ordering::AcqRel).min(next))
+    }
+
+    pub(crate) fn state(&self) -> Option<ChunkedSince> {
+        let chunk_size = self.chunked()?;
+        let reason = self.reason.lock().ok().and_then(|r| r.clone());
+        Some(ChunkedSince { chunk_size, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falls_back_once_and_shrinks_to_a_floor() {
+        let p = TransferPolicy::new(UploadMode::Auto, DEFAULT_CHUNK);
+        assert_eq!(p.chunked(), None);
+        assert!(p.fall_back("413 Payload Too Large"));
+        assert!(!p.fall_back("411 Length Required"));
+        assert_eq!(
+            p.state(),
+            Some(ChunkedSince {
+                chunk_size: DEFAULT_CHUNK,
+                reason: Some("413 Payload Too Large".into())
+            })
+        );
+        assert_eq!(p.shrink(DEFAULT_CHUNK), Some(DEFAULT_CHUNK / 2));
+        // A second upload refused at the old size does not halve again.
+        assert_eq!(p.shrink(DEFAULT_CHUNK), Some(DEFAULT_CHUNK / 2));
+        assert_eq!(p.shrink(300 * 1024), Some(MIN_CHUNK));
+        assert_eq!(p.shrink(MIN_CHUNK), None);
+        assert_eq!(p.chunked(), Some(MIN_CHUNK));
+    }
+
+    #[test]
+    fn chunked_mode_starts_chunked_with_a_floor() {
+        let p = TransferPolicy::new(UploadMode::Chunked, 1);
+        assert_eq!(p.chunked(), Some(MIN_CHUNK));
+        assert_eq!(p.state().and_then(|s| s.reason), None);
+    }
+}

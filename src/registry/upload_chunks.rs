@@ -1,0 +1,232 @@
+//! Chunked uploads: bounded `PATCH` requests with `Content-Range` and `Content-Length`, for
+//! registries and proxies that refuse a streamed body (nginx's `client_max_body_size`, proxies
+//! that answer 411 to chunked transfer encoding). After a cut, the next attempt asks the
+//! registry for the upload's offset (`GET` on its location) and re-derives the deterministic
+//! compressed stream up to there without sending it again. A 413 on a chunk halves the chunk
+//! size for the whole push.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use super::client::RegistryClient;
+use super::error::RegistryError;
+use super::progress::PushStats;
+use super::upload::{BlobSource, OnRead, ResumeSlot, Uploaded, Uploader};
+
+/// Where an upload session stands.
+struct Session {
+    location: String,
+    offset: u64,
+}
+
+pub(crate) async fn upload(
+    up: &Uploader<'_>,
+    repo: &str,
+    src: &BlobSource,
+    on_read: OnRead,
+    resume: &ResumeSlot,
+    chunk: u64,
+) -> Result<Uploaded, RegistryError> {
+    let left = resume.lock().ok().and_then(|mut r| r.take());
+    let resumed = match left {
+        Some(location) => status(up.client, repo, &location).await,
+        None => None,
+    };
+    let mut session = match resumed {
+        Some(s) => s,
+        None => Session {
+            location: up.client.start_upload(repo).await?,
+            offset: 0,
+        },
+    };
+    remember(resume, &session);
+    let (mut rx, producer) = up.spawn_producer(src, session.offset, on_read);
+    let mut buf = BytesMut::new();
+    let mut ended = false;
+    let mut failure = None;
+    let mut chunk = chunk;
+    while failure.is_none() {
+        while buf.len() < chunk as usize && !ended {
+            match rx.recv().await {
+                Some(Ok(b)) => buf.extend_from_slice(&b),
+                // The producer reports its own error below.
+                Some(Err(_)) | None => ended = true,
+            }
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let piece = buf.split_to(buf.len().min(chunk as usize)).freeze();
+        match send_piece(up, repo, &mut session, piece).await {
+            Ok(()) => remember(resume, &session),
+            Err(e) => failure = Some(e),
+        }
+        chunk = up.policy.chunk_size();
+    }
+    drop(rx);
+    let produced = up.produced(repo, &session.location, src, producer).await?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let Some(produced) = produced else {
+        return Err(RegistryError::Network {
+            host: up.client.authority().to_string(),
+            during: format!("uploading {}", src.path.display()),
+            detail: "the upload data ended early".into(),
+            retryable: true,
+        });
+    };
+    // Whatever happens next, this session is finished or cancelled: a retry starts anew.
+    if let Ok(mut r) = resume.lock() {
+        *r = None;
+    }
+    up.commit(repo, &session.location, src, produced).await
+}
+
+fn remember(resume: &ResumeSlot, session: &Session) {
+    if let Ok(mut r) = resume.lock() {
+        *r = Some(session.location.clone());
+    }
+}
+
+/// Sends one piece, split further while the registry or a proxy answers 413.
+async fn send_piece(
+    up: &Uploader<'_>,
+    repo: &str,
+    session: &mut Session,
+    piece: Bytes,
+) -> Result<(), RegistryError> {
+    let client = up.client;
+    let scope = RegistryClient::push_scope(repo);
+    let during = "uploading a chunk";
+    let mut queue = VecDeque::from([piece]);
+    while let Some(p) = queue.pop_front() {
+        let len = p.len() as u64;
+        let end = session.offset + len - 1;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("{}-{end}", session.offset)) {
+            headers.insert(CONTENT_RANGE, v);
+        }
+        let resp = client
+            .send(
+                Method::PATCH,
+                &session.location,
+                &scope,
+                headers,
+                Some(p.clone()),
+                during,
+            )
+            .await?;
+        PushStats::add(&up.stats.bytes_sent, len);
+        match resp.status() {
+            StatusCode::ACCEPTED | StatusCode::NO_CONTENT => {
+                if let Some(reported) = range_end(resp.headers())
+                    && reported != end
+                {
+                    return Err(RegistryError::Network {
+                        host: client.authority().to_string(),
+                        during: during.into(),
+                        detail: format!(
+                            "the registry holds bytes 0-{reported} after a chunk ending at {end}; \
+                             the upload resumes from the registry's offset"
+                        ),
+                        retryable: true,
+                    });
+                }
+                session.offset = end + 1;
+                if let Some(l) = super::client::location(&resp) {
+                    session.location = l;
+                }
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                let Some(smaller) = up.policy.shrink(len) else {
+                    return Err(client
+                        .status_error(resp, &Method::PATCH, &session.location, "")
+                        .await);
+                };
+                let mut rest = p;
+                let mut parts = Vec::new();
+                while !rest.is_empty() {
+                    parts.push(rest.split_to(rest.len().min(smaller as usize)));
+                }
+                for part in parts.into_iter().rev() {
+                    queue.push_front(part);
+                }
+            }
+            _ => {
+                return Err(client
+                    .status_error(resp, &Method::PATCH, &session.location, "")
+                    .await);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The registry's own account of an upload left by an earlier attempt: `None` when it no
+/// longer knows it (purged, or invalidated by a partial write), and the upload starts anew.
+async fn status(client: &RegistryClient, repo: &str, location: &str) -> Option<Session> {
+    let resp = client
+        .send(
+            Method::GET,
+            location,
+            &RegistryClient::push_scope(repo),
+            HeaderMap::new(),
+            None,
+            "asking how far an upload got",
+        )
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let offset = match range_end(resp.headers()) {
+        // distribution answers `0-0` for an empty upload as well as a one-byte one; chunks
+        // are never one byte, so it means empty.
+        Some(0) | None => 0,
+        Some(end) => end + 1,
+    };
+    Some(Session {
+        location: super::client::location(&resp).unwrap_or_else(|| location.to_string()),
+        offset,
+    })
+}
+
+/// The last byte of the `Range: 0-<end>` a registry reports (`bytes=` tolerated).
+fn range_end(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(reqwest::header::RANGE)?.to_str().ok()?;
+    let v = v.trim().trim_start_matches("bytes=");
+    let (start, end) = v.split_once('-')?;
+    (start.trim() == "0").then_some(())?;
+    end.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_registry_range_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(range_end(&h), None);
+        h.insert(
+            reqwest::header::RANGE,
+            HeaderValue::from_static("0-1048575"),
+        );
+        assert_eq!(range_end(&h), Some(1048575));
+        h.insert(
+            reqwest::header::RANGE,
+            HeaderValue::from_static("bytes=0-9"),
+        );
+        assert_eq!(range_end(&h), Some(9));
+        h.insert(reqwest::header::RANGE, HeaderValue::from_static("5-9"));
+        assert_eq!(range_end(&h), None);
+    }
+}
