@@ -104,7 +104,9 @@ pub struct PushOptions {
     pub image_concurrency: usize,
     pub blob_concurrency: usize,
     pub compression: LayerCompression,
-    /// zlib level for on-the-fly gzip; 1 is several times faster than 6 for ~10 % more bytes.
+    /// zlib level for on-the-fly gzip. 2 by default: on the benchmark release zlib-rs level 1
+    /// (its quick deflate) stores 21 % more than skopeo, level 2 3 % more, at 1.6x level 1's
+    /// CPU; the blocks are compressed on every core.
     pub gzip_level: u32,
     /// Keep pushing the other images after one fails (default: stop starting new ones).
     pub keep_going: bool,
@@ -122,7 +124,7 @@ impl Default for PushOptions {
             image_concurrency: 3,
             blob_concurrency: 4,
             compression: LayerCompression::Gzip,
-            gzip_level: 1,
+            gzip_level: 2,
             keep_going: false,
             failures_per_slowdown: 3,
             upload_mode: UploadMode::Auto,

@@ -5,7 +5,7 @@
 //! the [`TransferPolicy`] says so, bounded chunks with `Content-Range` that resume from the
 //! offset the registry reports after a cut.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,11 +19,11 @@ use tokio::sync::mpsc;
 
 use super::client::RegistryClient;
 use super::error::RegistryError;
+use super::block_gzip::BlockGzip;
 use super::progress::PushStats;
 use super::transfer::TransferPolicy;
 
 const READ_CHUNK: usize = 256 * 1024;
-const SEND_CHUNK: usize = 128 * 1024;
 /// Chunks in flight between the compressor and the socket: bounds memory per transfer to about
 /// `CHANNEL_DEPTH * READ_CHUNK` plus the TLS buffers.
 const CHANNEL_DEPTH: usize = 4;
@@ -86,7 +86,8 @@ fn produce(
     let mut file_hash = Sha256::new();
     let mut out_hash = Sha256::new();
     let mut out_size = 0u64;
-    let mut emit = |out: Vec<u8>, out_hash: &mut Sha256| -> Result<(), ProduceError> {
+    let mut aborted = false;
+    let mut emit = |out: Vec<u8>| -> std::io::Result<()> {
         if out.is_empty() {
             return Ok(());
         }
@@ -99,44 +100,46 @@ fn produce(
         let from = skip.saturating_sub(before) as usize;
         let mut out = Bytes::from(out);
         let out = out.split_off(from);
-        tx.blocking_send(Ok(out)).map_err(|_| ProduceError::Aborted)
+        tx.blocking_send(Ok(out)).map_err(|_| {
+            aborted = true;
+            std::io::Error::other("the upload stopped")
+        })
     };
-    // The gzip header carries no name and mtime 0, so the same file always gives the same
+    // Deterministic (no name, mtime 0, fixed blocks), so the same file always gives the same
     // compressed digest: a repeat push finds the blob already there.
     let mut gz = match encoding {
-        Encoding::Gzip { level } => Some(flate2::GzBuilder::new().mtime(0).write(
-            Vec::with_capacity(SEND_CHUNK * 2),
-            flate2::Compression::new(level),
-        )),
+        Encoding::Gzip { level } => Some(BlockGzip::new(level)),
         Encoding::Raw => None,
     };
-    loop {
-        if cancel.is_some_and(|c| c()) {
-            return Err(ProduceError::Cancelled);
-        }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ProduceError::Io(e)),
-        };
-        file_hash.update(&buf[..n]);
-        PushStats::add(&stats.bytes_read, n as u64);
-        on_read(n as u64);
-        match gz.as_mut() {
-            Some(enc) => {
-                enc.write_all(&buf[..n]).map_err(ProduceError::Io)?;
-                if enc.get_ref().len() >= SEND_CHUNK {
-                    let out = std::mem::take(enc.get_mut());
-                    emit(out, &mut out_hash)?;
-                }
+    let result = (|| -> std::io::Result<bool> {
+        loop {
+            if cancel.is_some_and(|c| c()) {
+                return Ok(false);
             }
-            None => emit(buf[..n].to_vec(), &mut out_hash)?,
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            file_hash.update(&buf[..n]);
+            PushStats::add(&stats.bytes_read, n as u64);
+            on_read(n as u64);
+            match gz.as_mut() {
+                Some(enc) => enc.write(&buf[..n], &mut emit)?,
+                None => emit(buf[..n].to_vec())?,
+            }
         }
-    }
-    if let Some(enc) = gz {
-        let out = enc.finish().map_err(ProduceError::Io)?;
-        emit(out, &mut out_hash)?;
+        if let Some(enc) = gz.take() {
+            enc.finish(&mut emit)?;
+        }
+        Ok(true)
+    })();
+    match result {
+        Ok(true) => {}
+        Ok(false) => return Err(ProduceError::Cancelled),
+        Err(_) if aborted => return Err(ProduceError::Aborted),
+        Err(e) => return Err(ProduceError::Io(e)),
     }
     let file_digest = sha(file_hash);
     let out_digest = match encoding {
