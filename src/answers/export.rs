@@ -48,6 +48,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
             gzip_level: r.gzip_level,
             upload: r.chunked_upload.then(|| "chunked".to_string()),
             chunk_size_mib: r.chunk_size_mib,
+            spool_before_push: r.spool_before_push,
         }
     });
     let artifacts = (choices.images_archive.is_some()

@@ -84,6 +84,10 @@ pub struct RegistryAnswers {
     pub upload: Option<String>,
     /// Bytes per chunked upload request, in MiB.
     pub chunk_size_mib: Option<u64>,
+    /// Spool the archive and push after the login, even when the registry is reachable while
+    /// the archive is read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spool_before_push: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +201,7 @@ impl Answers {
                 gzip_level: r.gzip_level,
                 chunked_upload: r.upload.as_deref() == Some("chunked"),
                 chunk_size_mib: r.chunk_size_mib,
+                spool_before_push: r.spool_before_push,
             });
         }
         if let Some(b) = &self.bundle {

@@ -16,7 +16,7 @@ use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
 /// Input per block: large enough that the per-block cost (fresh Huffman tables, a 4-byte
 /// sync marker) is noise, small enough that one layer keeps every core busy.
-pub(crate) const BLOCK: usize = 1 << 20;
+pub const BLOCK: usize = 1 << 20;
 const WINDOW: usize = 32 * 1024;
 /// A fixed header: no name, mtime 0, OS "unknown", so the bytes never depend on the machine.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
@@ -107,7 +107,7 @@ fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result
 
 /// One gzip stream being written. Feed it with [`BlockGzip::write`], end it with
 /// [`BlockGzip::finish`]; compressed pieces come out through `emit`, in order.
-pub(crate) struct BlockGzip {
+pub struct BlockGzip {
     level: u32,
     block: Vec<u8>,
     dict: Vec<u8>,
@@ -118,7 +118,7 @@ pub(crate) struct BlockGzip {
 }
 
 impl BlockGzip {
-    pub(crate) fn new(level: u32) -> BlockGzip {
+    pub fn new(level: u32) -> BlockGzip {
         BlockGzip {
             level,
             block: Vec::with_capacity(BLOCK),
@@ -131,7 +131,7 @@ impl BlockGzip {
         }
     }
 
-    pub(crate) fn write(
+    pub fn write(
         &mut self,
         mut data: &[u8],
         emit: &mut dyn FnMut(Vec<u8>) -> io::Result<()>,
@@ -147,10 +147,7 @@ impl BlockGzip {
         Ok(())
     }
 
-    pub(crate) fn finish(
-        mut self,
-        emit: &mut dyn FnMut(Vec<u8>) -> io::Result<()>,
-    ) -> io::Result<()> {
+    pub fn finish(mut self, emit: &mut dyn FnMut(Vec<u8>) -> io::Result<()>) -> io::Result<()> {
         self.submit(true, emit)?;
         while !self.pending.is_empty() {
             self.collect_one(emit)?;

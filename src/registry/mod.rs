@@ -8,7 +8,7 @@
 //!   body, resuming a cut upload from the registry's offset), a [`PushLedger`] for resume, retries and a stall watchdog, bounded
 //!   concurrency, progress events and counters.
 
-mod block_gzip;
+pub mod block_gzip;
 mod client;
 mod credentials;
 mod error;
@@ -31,9 +31,11 @@ pub use pull::{BlobRef, Platform, ResolvedImage};
 pub use push::{
     BlobFile, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, ImageFailure, LayerCompression,
     LayerFile, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
-    PushFailure, PushImage, PushOptions, PushOutcome, PushReport, PushedImage, Pusher, StoredAs,
+    PushFailure, PushImage, PushOptions, PushOutcome, PushReport, PushedImage, Pusher,
+    STAGING_REPOSITORY, StoredAs,
 };
 pub use target::RegistryTarget;
 pub use tls::{CertInfo, CertSummary, TlsOptions};
 pub use transfer::{ChunkedSince, DEFAULT_CHUNK, MIN_CHUNK, UploadMode};
 pub use upload::CancelCheck;
+pub use upload_chunks::StagedUpload;

@@ -25,6 +25,7 @@ use super::ledger::{PushLedger, PushedBlob};
 use super::progress::{ImageState, LayerState, PushProgress, PushStats};
 use super::transfer::{ChunkedSince, DEFAULT_CHUNK, TransferPolicy, UploadMode};
 use super::upload::{BlobSource, CancelCheck, Encoding, ResumeSlot, Uploader};
+use super::upload_chunks::{StagedUpload, upload_open};
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
@@ -34,6 +35,9 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/// Under the target prefix, beside the release's repositories.
+pub const STAGING_REPOSITORY: &str = "ckf-airgap-staging";
 
 const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
 
@@ -311,6 +315,74 @@ impl Pusher {
     /// at what chunk size: the push step keeps it for the rest of the session.
     pub fn chunked_since(&self) -> Option<ChunkedSince> {
         self.transfer.state()
+    }
+
+    /// The repository blobs of the streaming push are uploaded to before the image that
+    /// uses them is known (`docker save` writes the image's names after its layers).
+    pub fn staging_repository(&self) -> String {
+        self.client.target().repository(STAGING_REPOSITORY)
+    }
+
+    fn uploader(&self) -> Uploader<'_> {
+        Uploader {
+            client: &self.client,
+            stats: self.stats.clone(),
+            cancel: self.cancel.clone(),
+            policy: &self.transfer,
+        }
+    }
+
+    /// Uploads a stream of blob bytes to the staging repository and leaves the upload open.
+    pub async fn stage_stream(
+        &self,
+        rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    ) -> Result<StagedUpload, RegistryError> {
+        upload_open(&self.uploader(), &self.staging_repository(), rx).await
+    }
+
+    /// Commits a staged upload under its digest, once the layer verified.
+    pub async fn commit_staged(
+        &self,
+        staged: &StagedUpload,
+        digest: &str,
+    ) -> Result<(), RegistryError> {
+        self.client
+            .retrying(
+                |_| {
+                    self.client
+                        .finish_upload(&staged.repo, &staged.location, digest)
+                },
+                |_, _, _| self.note_failure(),
+            )
+            .await?;
+        PushStats::add(&self.stats.blobs_uploaded, 1);
+        Ok(())
+    }
+
+    /// Records a blob committed for `diff_id`, so the image push mounts it instead of
+    /// uploading it.
+    pub fn record_layer(&self, diff_id: &str, blob: &PushedBlob) -> Result<(), RegistryError> {
+        self.remember(&self.target_key(), diff_id, blob)
+    }
+
+    /// The gzip level uncompressed layers get, or `None` when they are pushed as they are.
+    pub fn gzip_level(&self) -> Option<u32> {
+        match self.options.compression {
+            LayerCompression::Gzip => Some(self.options.gzip_level),
+            LayerCompression::None => None,
+        }
+    }
+
+    /// Drops an upload whose content turned out not to be needed or not to verify.
+    pub async fn discard_staged(&self, staged: &StagedUpload) {
+        self.client
+            .cancel_upload(&staged.repo, &staged.location)
+            .await;
+    }
+
+    /// The blob already pushed for `diff_id` (this session's ledger), if any.
+    pub fn pushed_layer(&self, diff_id: &str) -> Option<PushedBlob> {
+        self.ledger.layer(&self.target_key(), diff_id)
     }
 
     /// The ledger key for this registry and layer encoding.
@@ -708,12 +780,7 @@ impl Pusher {
             .layer(&img.source, diff_id, &LayerState::Uploading);
         let consumed = Arc::new(AtomicU64::new(0));
         let resume: ResumeSlot = Arc::default();
-        let uploader = Uploader {
-            client: &self.client,
-            stats: self.stats.clone(),
-            cancel: self.cancel.clone(),
-            policy: &self.transfer,
-        };
+        let uploader = self.uploader();
         let up = self
             .client
             .retrying(

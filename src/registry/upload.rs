@@ -17,9 +17,9 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use super::block_gzip::BlockGzip;
 use super::client::RegistryClient;
 use super::error::RegistryError;
-use super::block_gzip::BlockGzip;
 use super::progress::PushStats;
 use super::transfer::TransferPolicy;
 

@@ -230,3 +230,115 @@ mod tests {
         assert_eq!(range_end(&h), None);
     }
 }
+
+/// An upload in the staging repository that holds all its bytes but is not committed: the
+/// streaming push commits it only once the image's metadata has verified the layer.
+#[derive(Debug, Clone)]
+pub struct StagedUpload {
+    pub(crate) repo: String,
+    pub(crate) location: String,
+    pub size: u64,
+}
+
+/// Sends the bytes arriving on `rx` to a new upload in `repo`, chunk by chunk, and leaves it
+/// open. The bytes come from a stream that cannot be read twice, so the piece in flight is
+/// kept until the registry has it: a failed piece is retried from the offset the registry
+/// reports (a cut costs at most one chunk again).
+pub(crate) async fn upload_open(
+    up: &Uploader<'_>,
+    repo: &str,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> Result<StagedUpload, RegistryError> {
+    let location = up
+        .client
+        .retrying(|_| up.client.start_upload(repo), |_, _, _| {})
+        .await?;
+    let session = std::sync::Mutex::new(Session {
+        location,
+        offset: 0,
+    });
+    let mut buf = BytesMut::new();
+    let mut ended = false;
+    while !ended || !buf.is_empty() {
+        let chunk = up.policy.chunk_size() as usize;
+        while buf.len() < chunk && !ended {
+            match rx.recv().await {
+                Some(b) => buf.extend_from_slice(&b),
+                None => ended = true,
+            }
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let piece = buf.split_to(buf.len().min(chunk)).freeze();
+        let start = session.lock().map(|s| s.offset).unwrap_or(0);
+        up.client
+            .retrying(
+                |attempt| {
+                    let piece = piece.clone();
+                    let session = &session;
+                    async move {
+                        let mut s = take_session(session);
+                        if attempt > 1 {
+                            // Where does the registry stand after the failed attempt?
+                            if let Some(now) = status(up.client, repo, &s.location).await {
+                                s = now;
+                            }
+                        }
+                        let result = if s.offset == start + piece.len() as u64 {
+                            Ok(())
+                        } else if s.offset != start {
+                            Err(RegistryError::Network {
+                                host: up.client.authority().to_string(),
+                                during: "resuming an upload".into(),
+                                detail: format!(
+                                    "the registry holds {} bytes of the upload, expected {start}; \
+                                     the member is read again",
+                                    s.offset
+                                ),
+                                retryable: false,
+                            })
+                        } else {
+                            send_piece(up, repo, &mut s, piece).await
+                        };
+                        put_session(session, s);
+                        result
+                    }
+                },
+                |_, _, _| {},
+            )
+            .await?;
+    }
+    let s = take_session(&session);
+    Ok(StagedUpload {
+        repo: repo.to_string(),
+        location: s.location,
+        size: s.offset,
+    })
+}
+
+fn take_session(m: &std::sync::Mutex<Session>) -> Session {
+    match m.lock() {
+        Ok(mut g) => std::mem::replace(
+            &mut *g,
+            Session {
+                location: String::new(),
+                offset: 0,
+            },
+        ),
+        Err(p) => std::mem::replace(
+            &mut *p.into_inner(),
+            Session {
+                location: String::new(),
+                offset: 0,
+            },
+        ),
+    }
+}
+
+fn put_session(m: &std::sync::Mutex<Session>, s: Session) {
+    match m.lock() {
+        Ok(mut g) => *g = s,
+        Err(p) => *p.into_inner() = s,
+    }
+}

@@ -100,6 +100,10 @@ pub struct RegistryChoice {
     /// Bytes per chunk in MiB (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_size_mib: Option<u64>,
+    /// Spool the archive and push after the login even when the registry is reachable while
+    /// the archive is read (the streaming push is the default then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spool_before_push: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

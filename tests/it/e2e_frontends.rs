@@ -74,6 +74,11 @@ struct World {
 }
 
 fn world(registry_addr: &str, ca: &Path) -> World {
+    world_with(registry_addr, ca, "")
+}
+
+/// `registry_extra`: more `[registry]` answers.
+fn world_with(registry_addr: &str, ca: &Path, registry_extra: &str) -> World {
     let dir = tempfile::tempdir().unwrap();
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
     let bundle = dir.path().join("bundle.yaml");
@@ -85,7 +90,7 @@ fn world(registry_addr: &str, ca: &Path) -> World {
         &answers,
         format!(
             "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
-             [registry]\ntarget = \"{registry_addr}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\nca_file = {ca:?}\n\n\
+             [registry]\ntarget = \"{registry_addr}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\nca_file = {ca:?}\n{registry_extra}\n\
              [bundle]\nfile = {bundle:?}\n\n[gateway]\nservice_type = \"NodePort\"\n\n\
              [deploy]\nmodel = \"kubeflow\"\nseparate_plan = \"none\"\nwatch_minutes = 1\n\n\
              [cluster]\ncontainerd_certs_dir = {:?}\nwrite_containerd_trust = true\n\n\
@@ -201,7 +206,8 @@ fn quitting_in_the_middle_of_the_push_and_resuming_in_a_new_process() {
     let reg = TestRegistry::start();
     let proxy = TcpProxy::start(reg.port);
     let addr = format!("127.0.0.1:{}", proxy.port);
-    let w = world(&addr, &reg.ca_file);
+    // The spooled path, so the upload happens in the push step.
+    let w = world_with(&addr, &reg.ca_file, "spool_before_push = true\n");
     let mut pty = start(&w, &[]);
     for n in 1..=3 {
         run_step(&mut pty, n);

@@ -48,5 +48,6 @@ mod registry_resume;
 mod release_bundles;
 mod secrets;
 mod session_store;
+mod stream_push;
 mod tui_app;
 mod tui_render;

@@ -78,7 +78,8 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
     let dir = tempfile::tempdir().unwrap();
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
     let reg = TestRegistry::start();
-    let tls = format!("ca_file = {:?}\n", reg.ca_file);
+    // The spooled path: read and verify first, push after the login.
+    let tls = format!("ca_file = {:?}\nspool_before_push = true\n", reg.ca_file);
     let answers = answers(dir.path(), &release, &reg.addr(), &tls);
     let state = dir.path().join("state");
 
@@ -177,7 +178,7 @@ fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
         dir.path(),
         &release,
         &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\n",
+        "plain_http = true\nspool_before_push = true\n",
     );
     let state = dir.path().join("state");
     let (code, out) = push(&state, &answers, &[]);
@@ -238,7 +239,7 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
         dir.path(),
         &release,
         &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\n",
+        "plain_http = true\nspool_before_push = true\n",
     );
     let state = dir.path().join("state");
     let (code, out) = push(&state, &answers, &[]);

@@ -15,6 +15,8 @@ use crate::artifacts::error::{ArtifactError, Result};
 use crate::artifacts::safety::{normalize_entry_path, resolve_link_target};
 use crate::artifacts::spool::{BlobStore, TempFile};
 
+use super::sink::{FileSink, SentBlob, SentFile};
+
 /// Files at most this big are kept in memory: metadata and tiny layers.
 const INLINE_MAX: u64 = 1 << 20;
 /// Bound on all in-memory files of one member.
@@ -54,6 +56,8 @@ impl Compression {
 pub enum Held {
     Memory(Vec<u8>),
     Temp(TempFile),
+    /// Handed to a [`FileSink`] while read (the streaming push).
+    Sent(Box<dyn SentBlob>),
 }
 
 pub struct FileEntry {
@@ -103,6 +107,10 @@ impl MemberContents {
             Some(Held::Temp(t)) => {
                 std::fs::read(t.path()).map_err(|e| ArtifactError::io(t.path(), e))
             }
+            Some(Held::Sent(_)) => Err(ctx.bad_metadata(
+                path,
+                "a metadata file larger than 1 MiB; spool the archive instead of streaming it",
+            )),
             None => Err(ctx.missing("the metadata (already consumed)", path)),
         }
     }
@@ -125,8 +133,10 @@ impl Write for HashSink {
     }
 }
 
-pub struct MemberOptions {
+pub struct MemberOptions<'a> {
     pub inflate_gzip: bool,
+    /// Large files go here instead of the spool.
+    pub sink: Option<&'a dyn FileSink>,
 }
 
 pub fn read_member<R: Read>(
@@ -217,12 +227,12 @@ pub fn read_member<R: Read>(
         let size = entry.size();
         let in_memory = size <= INLINE_MAX && inline_total + size <= INLINE_TOTAL_MAX;
         let mut mem = Vec::new();
-        let mut temp = if in_memory {
+        if in_memory {
             inline_total += size;
-            None
-        } else {
-            Some(store.temp()?)
-        };
+        }
+        // Decided at the first chunk: a sink may stream this file instead of the spool.
+        let mut temp: Option<TempFile> = None;
+        let mut sent: Option<Box<dyn SentFile>> = None;
         let mut hasher = Sha256::new();
         let mut inflater: Option<flate2::write::MultiGzDecoder<HashSink>> = None;
         let mut compression = Compression::None;
@@ -235,6 +245,17 @@ pub fn read_member<R: Read>(
             }
             let chunk = &buf[..n];
             if got == 0 {
+                if !in_memory {
+                    sent = match opts.sink {
+                        Some(s) => s
+                            .open(ctx.member, &path, size, chunk)
+                            .map_err(|e| ctx.read_error(e, &format!("sending {path}")))?,
+                        None => None,
+                    };
+                    if sent.is_none() {
+                        temp = Some(store.temp()?);
+                    }
+                }
                 compression = Compression::sniff(chunk);
                 if compression == Compression::Gzip && opts.inflate_gzip {
                     inflater = Some(flate2::write::MultiGzDecoder::new(HashSink {
@@ -252,12 +273,15 @@ pub fn read_member<R: Read>(
                     detail: format!("gzip layer {path}: {e}"),
                 })?;
             }
-            match temp.as_mut() {
-                Some(t) => {
+            match (temp.as_mut(), sent.as_mut()) {
+                (Some(t), _) => {
                     let need = ctx.needed_hint.max(size.saturating_sub(got));
                     t.write_chunk(chunk, ctx.work_dir, need)?
                 }
-                None => mem.extend_from_slice(chunk),
+                (None, Some(s)) => s
+                    .write(chunk)
+                    .map_err(|e| ctx.read_error(e, &format!("sending {path}")))?,
+                (None, None) => mem.extend_from_slice(chunk),
             }
             on_chunk();
             if ctx.cancelled() {
@@ -278,17 +302,22 @@ pub fn read_member<R: Read>(
             }
             None => None,
         };
-        let held = match temp {
-            Some(mut t) => {
+        let sha256 = hex::encode(hasher.finalize());
+        let held = match (temp, sent) {
+            (Some(mut t), _) => {
                 t.flush(ctx.work_dir)?;
                 Held::Temp(t)
             }
-            None => Held::Memory(mem),
+            (None, Some(s)) => Held::Sent(
+                s.finish(&sha256)
+                    .map_err(|e| ctx.read_error(e, &format!("sending {path}")))?,
+            ),
+            (None, None) => Held::Memory(mem),
         };
         out.files.insert(
             path,
             FileEntry {
-                sha256: hex::encode(hasher.finalize()),
+                sha256,
                 size: got,
                 compression,
                 uncompressed,

@@ -7,6 +7,7 @@ pub mod layout;
 pub mod member;
 mod pipe;
 mod reader;
+pub mod sink;
 pub mod verify;
 
 pub use reader::{

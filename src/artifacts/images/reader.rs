@@ -22,7 +22,7 @@ use crate::artifacts::safety::normalize_entry_path;
 use crate::artifacts::spool::BlobStore;
 use crate::image_ref::normalize_reference;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProcessOptions {
     /// Set from any thread to stop; checked between entries and every few MB.
     pub cancel: Arc<AtomicBool>,
@@ -35,6 +35,8 @@ pub struct ProcessOptions {
     pub mode: SpoolMode,
     /// Inflate on a second thread (overlaps with hashing and writing).
     pub background_inflate: bool,
+    /// Large files go here instead of the spool (the streaming push).
+    pub sink: Option<Arc<dyn super::sink::FileSink>>,
 }
 
 impl Default for ProcessOptions {
@@ -44,6 +46,7 @@ impl Default for ProcessOptions {
             inflate_gzip_layers: true,
             mode: SpoolMode::ExtractAll,
             background_inflate: true,
+            sink: None,
         }
     }
 }
@@ -232,6 +235,7 @@ pub fn process_images(
 
         let member_opts = MemberOptions {
             inflate_gzip: opts.inflate_gzip_layers,
+            sink: opts.sink.as_deref(),
         };
         let mut contents = {
             let rep = &mut reporter;

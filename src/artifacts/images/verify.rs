@@ -237,6 +237,12 @@ pub fn commit_files(
             Some(Held::Memory(b)) => {
                 store.commit_bytes(&b, &hex)?;
             }
+            Some(Held::Sent(b)) => {
+                b.commit().map_err(|e| ArtifactError::Stopped {
+                    image: path.clone(),
+                    reason: format!("committing {path} to the registry: {e}"),
+                })?;
+            }
             None => {}
         }
     }

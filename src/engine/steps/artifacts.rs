@@ -101,6 +101,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     create_private_dir(&records_dir)
         .map_err(|e| StepError::failed(format!("cannot create {}: {e}", records_dir.display())))?;
 
+    let stream = super::stream_push::start(&ctx, work.clone()).await;
     // The report's warnings were shown as they happened (ProgressEvent::Warning).
     let _report = {
         let ctx = ctx.clone();
@@ -114,6 +115,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             let options = ProcessOptions {
                 cancel,
                 mode,
+                sink: stream.as_ref().map(|s| s.sink()),
                 ..ProcessOptions::default()
             };
             let mut hooks = LedgerHooks {
@@ -121,6 +123,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 work: work.clone(),
                 records_dir,
                 drop_spool: mode == SpoolMode::OneImageAtATime,
+                stream,
             };
             let mut sink = |event: &ProgressEvent| forward(&ctx, event);
             artifacts::process_images(&images, &work, &options, &mut hooks, &mut sink)
@@ -485,6 +488,7 @@ struct LedgerHooks {
     work: PathBuf,
     records_dir: PathBuf,
     drop_spool: bool,
+    stream: Option<Arc<super::stream_push::StreamPush>>,
 }
 
 fn member_unit(member: &str) -> String {
@@ -500,6 +504,9 @@ impl ImageHooks for LedgerHooks {
         let name = hex::encode(&Sha256::digest(record.member.as_bytes())[..12]);
         write_json(&self.records_dir.join(format!("{name}.json")), record)
             .map_err(|e| e.to_string())?;
+        if let Some(stream) = &self.stream {
+            stream.push(record)?;
+        }
         if self.drop_spool {
             artifacts::remove_image_spool(&self.work, record).map_err(|e| e.to_string())?;
         }
@@ -511,6 +518,7 @@ impl ImageHooks for LedgerHooks {
                     "layers": record.layers.len(),
                     "bytes": record.total_size,
                     "spooled": !self.drop_spool,
+                    "pushed": self.stream.is_some(),
                 }),
             )
             .map_err(|e| e.to_string())

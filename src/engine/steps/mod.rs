@@ -12,12 +12,14 @@ pub mod gather;
 pub mod mapping;
 pub mod preview;
 pub mod push;
+mod push_ledger;
 pub mod push_report;
 pub mod registry;
 pub mod registry_client;
 pub mod release_bundle;
 pub mod separate;
 pub mod session_outputs;
+mod stream_push;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

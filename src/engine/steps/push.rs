@@ -9,87 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use super::push_ledger::{SessionLedger, push_image};
 use super::push_report::{ReportedImage, SessionPushReport};
 use super::session_outputs::{load_inventory, work_dir};
-use crate::artifacts::{ImageRecord, LayerRecord};
+use crate::artifacts::ImageRecord;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{PushRow, PushState, StepData};
 use crate::engine::work::StepError;
-use crate::registry::{
-    BlobFile, ImageState, LayerFile, LayerState, PushImage, PushLedger, PushOptions, PushProgress,
-    PushedBlob, Pusher, StoredAs,
-};
-
-/// Adapts an image read by the artifacts step to what the pusher takes.
-pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
-    let layer = |l: &LayerRecord| LayerFile {
-        path: work.join(&l.spool_path),
-        diff_id: l.diff_id.clone(),
-        size: l.size,
-        stored: match &l.compressed_digest {
-            None => StoredAs::Uncompressed,
-            Some(d) if l.media_type.contains("zstd") => StoredAs::Zstd { digest: d.clone() },
-            Some(d) => StoredAs::Gzip { digest: d.clone() },
-        },
-    };
-    PushImage {
-        source: record.reference.clone(),
-        repository: record.repository.clone(),
-        tag: record.tag.clone().unwrap_or_else(|| "latest".into()),
-        config: BlobFile {
-            path: work.join(&record.config_spool_path),
-            digest: record.config_digest.clone(),
-            size: record.config_size,
-        },
-        layers: record.layers.iter().map(layer).collect(),
-    }
-}
-
-/// The pusher's ledger kept in the session: one unit per layer and per image.
-struct SessionLedger {
-    ctx: StepContext,
-}
-
-fn layer_unit(target_key: &str, diff_id: &str) -> String {
-    format!("layer:{target_key}:{diff_id}")
-}
-
-fn image_unit(target_ref: &str) -> String {
-    format!("image:{target_ref}")
-}
-
-impl PushLedger for SessionLedger {
-    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
-        self.ctx
-            .ledger_value(&layer_unit(target_key, diff_id))
-            .and_then(|v| serde_json::from_value(v).ok())
-    }
-
-    fn record_layer(
-        &self,
-        target_key: &str,
-        diff_id: &str,
-        pushed: &PushedBlob,
-    ) -> Result<(), String> {
-        let value = serde_json::to_value(pushed).map_err(|e| e.to_string())?;
-        self.ctx
-            .record_unit(layer_unit(target_key, diff_id), value)
-            .map_err(|e| e.to_string())
-    }
-
-    fn image(&self, target_ref: &str) -> Option<String> {
-        self.ctx
-            .ledger_value(&image_unit(target_ref))
-            .and_then(|v| v.get("digest").and_then(|d| d.as_str()).map(str::to_string))
-    }
-
-    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
-        self.ctx
-            .record_unit(image_unit(target_ref), json!({ "digest": manifest_digest }))
-            .map_err(|e| e.to_string())
-    }
-}
+use crate::registry::{ImageState, LayerState, PushImage, PushOptions, PushProgress, Pusher};
+use crate::wizard::state::RegistryChoice;
 
 /// Per-image rows for the screen, published when a row changes state (and at most every
 /// few percent while uploading, so a fast push does not flood the front end).
@@ -310,6 +239,36 @@ impl crate::artifacts::ImageHooks for StreamHooks {
     }
 }
 
+/// The push options from the operator's choices and what this session learned.
+pub fn options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
+    let defaults = PushOptions::default();
+    // A refused streamed upload earlier in this session: start chunked, at the size learned.
+    let learned = ctx
+        .ledger_value(CHUNKED_UNIT)
+        .and_then(|v| v["chunk_size"].as_u64());
+    PushOptions {
+        compression: if choice.no_layer_compression {
+            crate::registry::LayerCompression::None
+        } else {
+            crate::registry::LayerCompression::Gzip
+        },
+        image_concurrency: choice
+            .image_concurrency
+            .unwrap_or(defaults.image_concurrency),
+        blob_concurrency: choice.blob_concurrency.unwrap_or(defaults.blob_concurrency),
+        gzip_level: choice.gzip_level.unwrap_or(defaults.gzip_level),
+        upload_mode: if choice.chunked_upload || learned.is_some() {
+            crate::registry::UploadMode::Chunked
+        } else {
+            crate::registry::UploadMode::Auto
+        },
+        chunk_size: learned
+            .or(choice.chunk_size_mib.map(|m| m << 20))
+            .unwrap_or(defaults.chunk_size),
+        ..defaults
+    }
+}
+
 /// The ledger unit that keeps a switch to chunked uploads for the rest of the session.
 const CHUNKED_UNIT: &str = "upload-form";
 
@@ -349,8 +308,17 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let work = work_dir(&ctx);
     // Images the artifacts step could not keep (too little disk) are read again from the
     // archive one at a time, pushed, and their spool dropped before the next.
-    let streamed = inventory.images.iter().any(|r| !spooled(r, &work));
     let client = super::registry_client::client(&ctx).await?;
+    // Images the artifacts step already pushed while reading need neither spool nor archive.
+    let ledger = SessionLedger { ctx: ctx.clone() };
+    let pushed_while_read = |r: &ImageRecord| {
+        let tag = r.tag.as_deref().unwrap_or("latest");
+        ledger.has_image(&client.target().reference(&r.repository, tag))
+    };
+    let streamed = inventory
+        .images
+        .iter()
+        .any(|r| !spooled(r, &work) && !pushed_while_read(r));
     let images: Vec<PushImage> = inventory
         .images
         .iter()
@@ -360,32 +328,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     rows.publish();
     let cancel = ctx.cancel();
     let choice = ctx.choices().registry.unwrap_or_default();
-    let defaults = PushOptions::default();
-    // A refused streamed upload earlier in this session: start chunked, at the size learned.
-    let learned = ctx
-        .ledger_value(CHUNKED_UNIT)
-        .and_then(|v| v["chunk_size"].as_u64());
-    let options = PushOptions {
-        compression: if choice.no_layer_compression {
-            crate::registry::LayerCompression::None
-        } else {
-            crate::registry::LayerCompression::Gzip
-        },
-        image_concurrency: choice
-            .image_concurrency
-            .unwrap_or(defaults.image_concurrency),
-        blob_concurrency: choice.blob_concurrency.unwrap_or(defaults.blob_concurrency),
-        gzip_level: choice.gzip_level.unwrap_or(defaults.gzip_level),
-        upload_mode: if choice.chunked_upload || learned.is_some() {
-            crate::registry::UploadMode::Chunked
-        } else {
-            crate::registry::UploadMode::Auto
-        },
-        chunk_size: learned
-            .or(choice.chunk_size_mib.map(|m| m << 20))
-            .unwrap_or(defaults.chunk_size),
-        ..defaults
-    };
+    let options = options(&ctx, &choice);
     let options_chunk = options.chunk_size;
     let pusher = Arc::new(
         Pusher::new(

@@ -593,6 +593,13 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
             sw.write_all(&req.raw)?;
             sw.write_all(&body)?;
         } else {
+            if method == "PATCH" {
+                s.patches.lock().unwrap().push(PatchSeen {
+                    chunked: req.chunked,
+                    received: req.content_length.unwrap_or(0),
+                    refused: None,
+                });
+            }
             sw.write_all(&req.raw)?;
             copy_body(&mut cr, &mut sw, &req)?;
         }

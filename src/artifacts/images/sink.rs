@@ -1,0 +1,32 @@
+//! Where a member's large files go when they are not spooled: the engine's streaming push
+//! hands them to the registry while they are read. The reader still hashes every byte and
+//! verifies the image before anything becomes permanent: a [`SentFile`] is only committed by
+//! [`super::verify::commit_files`], after verification, and dropped otherwise.
+
+use std::io;
+
+/// Opens a destination for one large file of a member, or says to spool it (`None`).
+pub trait FileSink: Send + Sync {
+    /// `head` is the file's first chunk (to tell a layer from metadata).
+    fn open(
+        &self,
+        member: &str,
+        path: &str,
+        size: u64,
+        head: &[u8],
+    ) -> io::Result<Option<Box<dyn SentFile>>>;
+}
+
+/// One file on its way out.
+pub trait SentFile: Send {
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// Every byte is written; `sha256_hex` is their digest, computed by the reader.
+    fn finish(self: Box<Self>, sha256_hex: &str) -> io::Result<Box<dyn SentBlob>>;
+}
+
+/// A file the destination holds, not yet committed.
+pub trait SentBlob: Send {
+    /// The file verified as part of an image: make it permanent. Dropping a `SentBlob`
+    /// without committing it discards it.
+    fn commit(self: Box<Self>) -> io::Result<()>;
+}

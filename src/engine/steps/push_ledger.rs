@@ -1,0 +1,94 @@
+//! What the push step and the artifacts step's streaming push share: the pusher's ledger kept
+//! in the session (one unit per layer and per image) and the image as the pusher takes it.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::artifacts::{ImageRecord, LayerRecord};
+use crate::engine::context::StepContext;
+use crate::registry::{BlobFile, LayerFile, PushImage, PushLedger, PushedBlob, StoredAs};
+use crate::wizard::Step;
+
+/// Adapts an image read by the artifacts step to what the pusher takes.
+pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
+    let layer = |l: &LayerRecord| LayerFile {
+        path: work.join(&l.spool_path),
+        diff_id: l.diff_id.clone(),
+        size: l.size,
+        stored: match &l.compressed_digest {
+            None => StoredAs::Uncompressed,
+            Some(d) if l.media_type.contains("zstd") => StoredAs::Zstd { digest: d.clone() },
+            Some(d) => StoredAs::Gzip { digest: d.clone() },
+        },
+    };
+    PushImage {
+        source: record.reference.clone(),
+        repository: record.repository.clone(),
+        tag: record.tag.clone().unwrap_or_else(|| "latest".into()),
+        config: BlobFile {
+            path: work.join(&record.config_spool_path),
+            digest: record.config_digest.clone(),
+            size: record.config_size,
+        },
+        layers: record.layers.iter().map(layer).collect(),
+    }
+}
+
+/// The pusher's ledger kept in the session: one unit per layer and per image.
+pub struct SessionLedger {
+    pub ctx: StepContext,
+}
+
+fn layer_unit(target_key: &str, diff_id: &str) -> String {
+    format!("layer:{target_key}:{diff_id}")
+}
+
+fn image_unit(target_ref: &str) -> String {
+    format!("image:{target_ref}")
+}
+
+impl SessionLedger {
+    /// This step's record, or the one the artifacts step made when it pushed while reading
+    /// (the streaming push): the push step then finds those layers and images done.
+    fn value(&self, unit: &str) -> Option<serde_json::Value> {
+        self.ctx
+            .ledger_value(unit)
+            .or_else(|| self.ctx.ledger_value_of(Step::Artifacts, unit))
+    }
+
+    /// Whether `target_ref` was pushed, by this step or by the streaming push.
+    pub fn has_image(&self, target_ref: &str) -> bool {
+        self.image(target_ref).is_some()
+    }
+}
+
+impl PushLedger for SessionLedger {
+    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
+        self.value(&layer_unit(target_key, diff_id))
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    fn record_layer(
+        &self,
+        target_key: &str,
+        diff_id: &str,
+        pushed: &PushedBlob,
+    ) -> Result<(), String> {
+        let value = serde_json::to_value(pushed).map_err(|e| e.to_string())?;
+        self.ctx
+            .record_unit(layer_unit(target_key, diff_id), value)
+            .map_err(|e| e.to_string())
+    }
+
+    fn image(&self, target_ref: &str) -> Option<String> {
+        self.value(&image_unit(target_ref))
+            .and_then(|v| v.get("digest").and_then(|d| d.as_str()).map(str::to_string))
+    }
+
+    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
+        self.ctx
+            .record_unit(image_unit(target_ref), json!({ "digest": manifest_digest }))
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,337 @@
+//! The streaming push: the registry is reachable while the artifacts step reads
+//! `images.tar.gz`, so each layer goes up as it is read, compressed in blocks and uploaded in
+//! chunks to a staging repository, committed only once its image verifies. The real binary,
+//! headless, against Debian's registry; skopeo checks what arrived.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::registry_support::proxy::HttpProxy;
+use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
+use crate::support::{run, text};
+use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
+
+const PASSWORD_ENV: &str = "CKF_TEST_STREAM_PASSWORD";
+
+/// Layers above the reader's 1 MiB in-memory limit, so they stream, in every archive form.
+fn release(dir: &Path) -> SynthRelease {
+    let spec = ReleaseSpec {
+        base_layer_sizes: vec![3 << 20, 2 << 20],
+        app_layer_size: 3 << 19,
+        ..ReleaseSpec::default()
+    };
+    generate_release(&spec, &dir.join("rel")).unwrap()
+}
+
+fn answers(dir: &Path, release: &SynthRelease, registry: &str, tls: &str) -> PathBuf {
+    let path = dir.join("answers.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[artifacts]\nimages = {:?}\ncharms = {:?}\nwork_dir = {:?}\n\n\
+             [registry]\ntarget = \"{registry}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\n{tls}\n\
+             [skip]\nenvironment-checks = \"t\"\nplaceholder-mapping = \"t\"\ngateway-type = \"t\"\n\
+             bundle-preview = \"t\"\njuju-deploy = \"t\"\n",
+            release.images_gz,
+            release.charms_gz.as_ref().unwrap(),
+            dir.join("work"),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn headless(state: &Path, answers: &Path) -> (i32, String) {
+    let out = run(
+        state,
+        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
+        &[(PASSWORD_ENV, PASS)],
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout) + &text(&out.stderr),
+    )
+}
+
+/// Every file under `dir` larger than `limit`.
+fn large_files(dir: &Path, limit: u64) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.is_dir() {
+            out.extend(large_files(&p, limit));
+        } else if meta.len() > limit {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn sha(bytes: &[u8]) -> String {
+    crate::registry_support::images::sha(bytes)
+}
+
+/// skopeo copies the image out; every layer inflates to the diff_id the archive's config names.
+fn skopeo_layers_match(reg: &TestRegistry, reference: &str, diff_ids: &[String], tls: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--insecure-policy"])
+        .arg(format!("--src-tls-verify={tls}"))
+        .arg("--src-cert-dir")
+        .arg(&reg.cert_dir)
+        .args(["--src-creds", &format!("{USER}:{PASS}")])
+        .arg(format!("docker://{reference}"))
+        .arg(format!("dir:{}", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy {reference}: {}",
+        text(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), diff_ids.len(), "{reference}");
+    for (layer, diff_id) in layers.iter().zip(diff_ids) {
+        let digest = layer["digest"].as_str().unwrap();
+        let blob = std::fs::read(dir.path().join(digest.trim_start_matches("sha256:"))).unwrap();
+        assert_eq!(sha(&blob), digest);
+        let raw = if layer["mediaType"].as_str().unwrap().ends_with("gzip") {
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(&blob[..])
+                .read_to_end(&mut raw)
+                .unwrap();
+            raw
+        } else {
+            blob
+        };
+        assert_eq!(sha(&raw), format!("sha256:{diff_id}"), "{reference}");
+    }
+}
+
+/// The digests committed in the staging repository by these requests.
+fn staging_commits(requests: &[String]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.starts_with("PUT ") && r.contains("ckf-airgap-staging"))
+        .filter_map(|r| r.split("digest=sha256%3A").nth(1))
+        .map(|d| d.chars().take(64).collect())
+        .collect()
+}
+
+fn blob_size(reg: &TestRegistry, hex: &str) -> u64 {
+    let path = reg
+        .storage()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
+    std::fs::metadata(&path).unwrap().len()
+}
+
+fn target(reg_addr: &str, reference: &str) -> String {
+    format!("{reg_addr}/ckf/{}", reference.split_once('/').unwrap().1)
+}
+
+#[test]
+fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let reg = TestRegistry::start();
+    let answers = answers(
+        dir.path(),
+        &release,
+        &reg.addr(),
+        &format!("ca_file = {:?}\n", reg.ca_file),
+    );
+    let state = dir.path().join("state");
+    let (code, out) = headless(&state, &answers);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("while reading"), "{out}");
+    assert!(out.contains("[image-push] done"), "{out}");
+    // The push step found every image pushed: it uploaded nothing itself.
+    assert!(out.contains(": 0 blobs uploaded"), "{out}");
+    for image in &release.images {
+        skopeo_layers_match(
+            &reg,
+            &target(&reg.addr(), &image.reference),
+            &image.diff_ids,
+            true,
+        );
+    }
+    // No layer reached the disk: the work directory holds only configs and small files.
+    let big = large_files(&dir.path().join("work"), 1 << 20);
+    assert!(big.is_empty(), "spooled: {big:?}");
+}
+
+/// Rewrites `images.tar.gz` with one byte of the first member's largest file flipped.
+fn damage_largest_layer(release: &SynthRelease) -> String {
+    let raw = std::fs::read(&release.images_gz).unwrap();
+    let mut tar_bytes = Vec::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    let mut outer = tar::Archive::new(&tar_bytes[..]);
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut damaged = None;
+    for entry in outer.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let mut body = Vec::new();
+        entry.read_to_end(&mut body).unwrap();
+        if damaged.is_none() {
+            let mut inner = tar::Archive::new(&body[..]);
+            let mut rebuilt = tar::Builder::new(Vec::new());
+            let mut files: Vec<(tar::Header, Vec<u8>)> = Vec::new();
+            for e in inner.entries().unwrap() {
+                let mut e = e.unwrap();
+                let h = e.header().clone();
+                let mut b = Vec::new();
+                e.read_to_end(&mut b).unwrap();
+                files.push((h, b));
+            }
+            let largest = (0..files.len()).max_by_key(|i| files[*i].1.len()).unwrap();
+            files[largest].1[1 << 20] ^= 0xff;
+            damaged = Some(sha(&files[largest].1));
+            for (h, b) in files {
+                rebuilt.append(&h, &b[..]).unwrap();
+            }
+            body = rebuilt.into_inner().unwrap();
+            header.set_size(body.len() as u64);
+            header.set_cksum();
+        }
+        builder.append(&header, &body[..]).unwrap();
+    }
+    let tar_bytes = builder.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar_bytes).unwrap();
+    std::fs::write(&release.images_gz, gz.finish().unwrap()).unwrap();
+    damaged.unwrap()
+}
+
+#[test]
+fn a_layer_that_does_not_match_its_diff_id_is_never_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let damaged = damage_largest_layer(&release);
+    let reg = TestRegistry::start();
+    let answers = answers(
+        dir.path(),
+        &release,
+        &reg.addr(),
+        &format!("ca_file = {:?}\n", reg.ca_file),
+    );
+    let (code, out) = headless(&dir.path().join("state"), &answers);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("while reading"), "{out}");
+    assert!(
+        out.contains(&damaged) && out.contains(&release.images[0].member),
+        "the message names the member and the layer's real digest: {out}"
+    );
+    // No blob in the registry holds the damaged bytes, compressed or not.
+    let blobs = reg.storage().join("docker/registry/v2/blobs");
+    for data in large_files(&blobs, 0) {
+        let bytes = std::fs::read(&data).unwrap();
+        let mut inflated = Vec::new();
+        let _ = flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut inflated);
+        assert_ne!(sha(&bytes), damaged, "{}", data.display());
+        assert_ne!(sha(&inflated), damaged, "{} was committed", data.display());
+    }
+    // Nor is the image there under its tag.
+    let first = target(&reg.addr(), &release.images[0].reference);
+    let inspect = Command::new("skopeo")
+        .args(["inspect", "--cert-dir"])
+        .arg(&reg.cert_dir)
+        .args(["--creds", &format!("{USER}:{PASS}")])
+        .arg(format!("docker://{first}"))
+        .output()
+        .unwrap();
+    assert!(!inspect.status.success(), "{first} must not exist");
+}
+
+#[test]
+fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    let proxy = HttpProxy::start(reg.port, Vec::new());
+    let answers = answers(
+        dir.path(),
+        &release,
+        &format!("127.0.0.1:{}", proxy.port),
+        "plain_http = true\n",
+    );
+    let state = dir.path().join("state");
+    // The first run is killed (SIGKILL) as soon as it says it pushed its second image: the
+    // first member is then finished and recorded, the second perhaps not.
+    let mut child = Command::new(crate::support::BIN)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--mode", "headless", "--answers", answers.to_str().unwrap()])
+        .env(PASSWORD_ENV, PASS)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut pushed = Vec::new();
+    while pushed.len() < 2 {
+        let line = lines.next().expect("the run ended before pushing").unwrap();
+        if let Some(rest) = line.split_once("pushed ").map(|(_, r)| r.to_string())
+            && line.contains("[artifacts]")
+        {
+            pushed.push(rest);
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = proxy.requests().len();
+    let patches_before = proxy.patches().len();
+    let first_commits = staging_commits(&proxy.requests());
+    assert!(!first_commits.is_empty(), "{pushed:?}");
+
+    let (code, out) = headless(&state, &answers);
+    assert_eq!(code, 0, "{out}");
+    let second: Vec<String> = proxy.requests().into_iter().skip(before).collect();
+    let second_commits = staging_commits(&second);
+    // No blob committed in the first run is committed again…
+    for d in &second_commits {
+        assert!(
+            !first_commits.contains(d),
+            "{d} committed twice: {second:#?}"
+        );
+    }
+    // …and every byte the second run uploaded belongs to a blob it committed: nothing
+    // finished was sent again, not even to be thrown away.
+    let sent: u64 = proxy
+        .patches()
+        .iter()
+        .skip(patches_before)
+        .map(|p| p.received)
+        .sum();
+    let committed: u64 = second_commits.iter().map(|d| blob_size(&reg, d)).sum();
+    assert_eq!(sent, committed, "{second:#?}");
+    assert!(
+        out.contains("already read in an earlier run"),
+        "finished members are read past: {out}"
+    );
+    for image in &release.images {
+        skopeo_layers_match(
+            &reg,
+            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
+            &image.diff_ids,
+            false,
+        );
+    }
+}
