@@ -78,7 +78,7 @@ pub struct RegistryAnswers {
     pub layer_compression: Option<String>,
     pub image_concurrency: Option<usize>,
     pub blob_concurrency: Option<usize>,
-    /// zlib level 1-9 for layers gzipped on the fly.
+    /// libdeflate level 1-12 for layers gzipped on the fly.
     pub gzip_level: Option<u32>,
     /// `auto` (default: streamed, chunked after a refusal) or `chunked`.
     pub upload: Option<String>,

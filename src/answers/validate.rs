@@ -128,8 +128,8 @@ pub fn validate(
                 format!("{u:?} is not an upload form: use auto or chunked"),
             ));
         }
-        if r.gzip_level.is_some_and(|l| !(1..=9).contains(&l)) {
-            out.push(problem("registry.gzip_level", "use a level from 1 to 9"));
+        if r.gzip_level.is_some_and(|l| !(1..=12).contains(&l)) {
+            out.push(problem("registry.gzip_level", "use a level from 1 to 12"));
         }
         if r.chunk_size_mib.is_some_and(|m| m == 0 || m > 1024) {
             out.push(problem(

@@ -1,7 +1,11 @@
-//! Gzip split across cores, the way pigz does it: the input is cut into fixed 1 MiB blocks,
-//! each block is deflated on a shared pool of threads with the previous 32 KiB as its
-//! dictionary and ends on a byte boundary (sync flush), and the pieces are joined in order with
-//! one header and a CRC combined from the blocks' CRCs. The result is one ordinary gzip member.
+//! Gzip split across cores: the input is cut into fixed 1 MiB blocks, each block becomes one
+//! gzip member compressed by libdeflate on a shared pool of threads, and the members are
+//! joined in order. Concatenated members are one valid gzip stream (RFC 1952 §2.2) that every
+//! layer consumer reads: Go's `compress/gzip` (containerd, CRI-O, skopeo) reads multistream by
+//! default, as do pigz and zlib's `gunzip`.
+//!
+//! libdeflate rather than zlib: on the benchmark release's layers its level 1 stores 698 MiB in
+//! 8.1 s of one core, where zlib-rs needs 12.5 s at level 2 for 709 MiB (skopeo stores 688).
 //!
 //! The output depends only on the input and the level (never on the number of threads or on
 //! timing), so a repeated push gives the same blob digest and a resumed chunked upload can
@@ -12,26 +16,14 @@ use std::io;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Mutex, OnceLock};
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
-
-/// Input per block: large enough that the per-block cost (fresh Huffman tables, a 4-byte
-/// sync marker) is noise, small enough that one layer keeps every core busy.
+/// Input per block: large enough that the per-member cost (18 bytes, fresh Huffman tables)
+/// is noise, small enough that one layer keeps every core busy.
 pub const BLOCK: usize = 1 << 20;
-const WINDOW: usize = 32 * 1024;
-/// A fixed header: no name, mtime 0, OS "unknown", so the bytes never depend on the machine.
-const HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
 
 struct Job {
-    level: u32,
-    dict: Vec<u8>,
+    level: i32,
     data: Vec<u8>,
-    last: bool,
-    reply: SyncSender<io::Result<Done>>,
-}
-
-struct Done {
-    out: Vec<u8>,
-    crc: Crc,
+    reply: SyncSender<io::Result<Vec<u8>>>,
 }
 
 struct Pool {
@@ -51,13 +43,15 @@ fn pool() -> &'static Pool {
             let spawned = std::thread::Builder::new()
                 .name(format!("gzip-{i}"))
                 .spawn(move || {
+                    // One compressor per thread and level, reused for every block.
+                    let mut compressors: Vec<(i32, libdeflater::Compressor)> = Vec::new();
                     loop {
                         let job = match rx.lock() {
                             Ok(r) => r.recv(),
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let done = deflate_block(job.level, &job.dict, &job.data, job.last);
+                        let done = gzip_member(&mut compressors, job.level, &job.data);
                         let _ = job.reply.send(done);
                     }
                 });
@@ -72,62 +66,49 @@ fn pool() -> &'static Pool {
     })
 }
 
-fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result<Done> {
-    let mut c = Compress::new(Compression::new(level), false);
-    if !dict.is_empty() {
-        c.set_dictionary(dict).map_err(io::Error::other)?;
-    }
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
+fn gzip_member(
+    compressors: &mut Vec<(i32, libdeflater::Compressor)>,
+    level: i32,
+    data: &[u8],
+) -> io::Result<Vec<u8>> {
+    let index = match compressors.iter().position(|(l, _)| *l == level) {
+        Some(i) => i,
+        None => {
+            let lvl = libdeflater::CompressionLvl::new(level)
+                .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
+            compressors.push((level, libdeflater::Compressor::new(lvl)));
+            compressors.len() - 1
+        }
     };
-    let mut out = Vec::with_capacity(data.len() / 2 + 4096);
-    let mut input = data;
-    loop {
-        if out.capacity() - out.len() < 4096 {
-            out.reserve(out.capacity().max(64 * 1024));
-        }
-        let before = c.total_in();
-        let status = c
-            .compress_vec(input, &mut out, flush)
-            .map_err(io::Error::other)?;
-        input = &input[(c.total_in() - before) as usize..];
-        match status {
-            Status::StreamEnd => break,
-            // A sync flush is complete once all input is in and deflate left output room.
-            _ if !last && input.is_empty() && out.len() < out.capacity() => break,
-            _ => {}
-        }
-    }
-    let mut crc = Crc::new();
-    crc.update(data);
-    Ok(Done { out, crc })
+    let c = &mut compressors[index].1;
+    let mut out = vec![0u8; c.gzip_compress_bound(data.len())];
+    let n = c
+        .gzip_compress(data, &mut out)
+        .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
+    out.truncate(n);
+    Ok(out)
 }
 
 /// One gzip stream being written. Feed it with [`BlockGzip::write`], end it with
 /// [`BlockGzip::finish`]; compressed pieces come out through `emit`, in order.
 pub struct BlockGzip {
-    level: u32,
+    level: i32,
     block: Vec<u8>,
-    dict: Vec<u8>,
-    pending: VecDeque<Receiver<io::Result<Done>>>,
+    pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
     depth: usize,
-    crc: Crc,
-    header_sent: bool,
+    /// An empty input still gives one (empty) member: a valid gzip stream.
+    submitted: bool,
 }
 
 impl BlockGzip {
     pub fn new(level: u32) -> BlockGzip {
         BlockGzip {
-            level,
+            level: level.clamp(1, 12) as i32,
             block: Vec::with_capacity(BLOCK),
-            dict: Vec::new(),
             pending: VecDeque::new(),
             // Enough blocks in flight to keep every worker busy while the oldest is collected.
             depth: pool().threads.max(1) * 2,
-            crc: Crc::new(),
-            header_sent: false,
+            submitted: false,
         }
     }
 
@@ -141,40 +122,32 @@ impl BlockGzip {
             self.block.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.block.len() == BLOCK {
-                self.submit(false, emit)?;
+                self.submit(emit)?;
             }
         }
         Ok(())
     }
 
     pub fn finish(mut self, emit: &mut dyn FnMut(Vec<u8>) -> io::Result<()>) -> io::Result<()> {
-        self.submit(true, emit)?;
+        if !self.block.is_empty() || !self.submitted {
+            self.submit(emit)?;
+        }
         while !self.pending.is_empty() {
             self.collect_one(emit)?;
         }
-        let mut trailer = Vec::with_capacity(8);
-        trailer.extend_from_slice(&self.crc.sum().to_le_bytes());
-        trailer.extend_from_slice(&self.crc.amount().to_le_bytes());
-        emit(trailer)
+        Ok(())
     }
 
-    fn submit(
-        &mut self,
-        last: bool,
-        emit: &mut dyn FnMut(Vec<u8>) -> io::Result<()>,
-    ) -> io::Result<()> {
+    fn submit(&mut self, emit: &mut dyn FnMut(Vec<u8>) -> io::Result<()>) -> io::Result<()> {
         if self.pending.len() >= self.depth {
             self.collect_one(emit)?;
         }
+        self.submitted = true;
         let data = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
-        let next_dict = data[data.len().saturating_sub(WINDOW)..].to_vec();
-        let dict = std::mem::replace(&mut self.dict, next_dict);
         let (reply, rx) = sync_channel(1);
         let job = Job {
             level: self.level,
-            dict,
             data,
-            last,
             reply,
         };
         let sent = match pool().jobs.lock() {
@@ -192,15 +165,10 @@ impl BlockGzip {
         let Some(rx) = self.pending.pop_front() else {
             return Ok(());
         };
-        let done = rx
+        let out = rx
             .recv()
             .map_err(|_| io::Error::other("a compression thread stopped"))??;
-        if !self.header_sent {
-            self.header_sent = true;
-            emit(HEADER.to_vec())?;
-        }
-        self.crc.combine(&done.crc);
-        emit(done.out)
+        emit(out)
     }
 }
 
@@ -251,7 +219,7 @@ mod tests {
             let data = sample(len);
             let gz = gzip(&data, 2, 7);
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&gz[..])
+            flate2::read::MultiGzDecoder::new(&gz[..])
                 .read_to_end(&mut back)
                 .unwrap_or_else(|e| panic!("len {len}: {e}"));
             assert_eq!(back, data, "len {len}");
@@ -261,15 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn the_dictionary_keeps_the_ratio_of_one_stream() {
+    fn blocks_cost_little_against_one_zlib_stream() {
         let data: Vec<u8> = sample(4 * BLOCK)
             .into_iter()
             .map(|b| b % 16 + b'a')
             .collect();
         let blocks = gzip(&data, 6, 1).len();
-        let mut one = flate2::write::GzEncoder::new(Vec::new(), Compression::new(6));
+        let mut one = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
         io::Write::write_all(&mut one, &data).unwrap_or_else(|e| panic!("{e}"));
         let one = one.finish().unwrap_or_else(|e| panic!("{e}")).len();
-        assert!(blocks as f64 <= one as f64 * 1.01, "{blocks} vs {one}");
+        assert!(blocks as f64 <= one as f64 * 1.02, "{blocks} vs {one}");
     }
 }

@@ -878,6 +878,45 @@ impl RegistryClient {
         }
     }
 
+    /// Uploads a small blob in one request (POST, then PUT with the body).
+    pub(crate) async fn put_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        body: bytes::Bytes,
+    ) -> Result<(), RegistryError> {
+        let location = self.start_upload(repo).await?;
+        let mut url = Url::parse(&location).map_err(|e| RegistryError::Network {
+            host: self.inner.authority.clone(),
+            during: "uploading a small blob".into(),
+            detail: format!("invalid upload location {location:?}: {e}"),
+            retryable: false,
+        })?;
+        url.query_pairs_mut().append_pair("digest", digest);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let resp = self
+            .send(
+                Method::PUT,
+                url.as_str(),
+                &Self::push_scope(repo),
+                headers,
+                Some(body),
+                "uploading a small blob",
+            )
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(self
+                .status_error(resp, &Method::PUT, url.as_str(), "")
+                .await)
+        }
+    }
+
     /// Puts a manifest under a tag; returns the digest the registry reports.
     pub(crate) async fn put_manifest(
         &self,

@@ -12,6 +12,7 @@ pub mod block_gzip;
 mod client;
 mod credentials;
 mod error;
+mod layer_index;
 mod ledger;
 mod progress;
 mod pull;

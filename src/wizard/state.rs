@@ -91,7 +91,7 @@ pub struct RegistryChoice {
     pub image_concurrency: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob_concurrency: Option<usize>,
-    /// zlib level for layers gzipped on the fly (default in `PushOptions`).
+    /// libdeflate level for layers gzipped on the fly (default in `PushOptions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gzip_level: Option<u32>,
     /// Upload in chunks from the start instead of after a refused streamed upload.

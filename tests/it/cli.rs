@@ -84,7 +84,7 @@ images = "/nonexistent/images.tar.gz"
 target = "https://registry.example.com/CKF"
 username = "admin"
 password = "in-clear-text"
-gzip_level = 12
+gzip_level = 13
 upload = "sideways"
 chunk_size_mib = 0
 

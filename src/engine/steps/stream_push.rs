@@ -152,6 +152,8 @@ impl FileSink for StreamSink {
             return Ok(None);
         }
         let p = &self.push;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         if let Some(hex) = named_digest(path) {
             let known = p
                 .staged
@@ -159,13 +161,20 @@ impl FileSink for StreamSink {
                 .map(|s| s.contains_key(hex))
                 .unwrap_or(false)
                 || p.pusher.pushed_layer(&format!("sha256:{hex}")).is_some();
-            if known {
+            // A new session against a registry that has the layer: its index says so.
+            // Only a plain tar's name is its diff_id, which the index is keyed by.
+            let indexed = || {
+                !gzip
+                    && !zstd
+                    && p.handle
+                        .block_on(p.pusher.indexed_layer(&format!("sha256:{hex}")))
+                        .is_some()
+            };
+            if known || indexed() {
                 // Read and hashed by the reader (so the name is checked), nothing sent.
                 return Ok(Some(Box::new(AlreadyThere)));
             }
         }
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
-        let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         let (media_type, compressor) = match (gzip, zstd, p.pusher.gzip_level()) {
             (true, _, _) => (DOCKER_LAYER_GZIP, None),
             (_, true, _) => (OCI_LAYER_ZSTD, None),
@@ -295,10 +304,13 @@ impl SentFile for Sending {
             .lock()
             .map(|s| s.contains_key(sha256_hex))
             .unwrap_or(false)
-            || p.pusher.pushed_layer(&format!("sha256:{sha256_hex}")).is_some();
+            || p.pusher
+                .pushed_layer(&format!("sha256:{sha256_hex}"))
+                .is_some();
         if known {
             let pusher = p.pusher.clone();
-            p.handle.spawn(async move { pusher.discard_staged(&staged).await });
+            p.handle
+                .spawn(async move { pusher.discard_staged(&staged).await });
             return Ok(Box::new(AlreadyThere));
         }
         let digest = format!(
@@ -359,9 +371,11 @@ impl SentBlob for Uncommitted {
         // A layer this push compressed is the plain tar, so its file digest is its diff_id:
         // recorded now, a kill before the image is pushed does not send it again.
         if self.compressed {
+            let diff_id = format!("sha256:{}", self.file_hex);
             p.pusher
-                .record_layer(&format!("sha256:{}", self.file_hex), &blob)
+                .record_layer(&diff_id, &blob)
                 .map_err(io::Error::other)?;
+            p.handle.block_on(p.pusher.index_layer(&diff_id, &blob));
         }
         p.staged
             .lock()

@@ -175,7 +175,7 @@ pub fn skopeo_verify(reg: &TestRegistry, img: &PushImage, prefix: &str) {
         assert_eq!(sha(&blob), digest, "blob content matches its digest");
         let raw = if media.ends_with("gzip") {
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&blob[..])
+            flate2::read::MultiGzDecoder::new(&blob[..])
                 .read_to_end(&mut out)
                 .unwrap();
             out
