@@ -15,6 +15,8 @@
 #        tool-cold: empty registry, so every layer is compressed and sent;
 #        tool-warm: the registry holds everything; a new session adopts every image by its
 #                   manifest and sends no blob (it still reads and verifies the archive).
+#   While each tool run works, a sampler records the peak size of its work directory and the
+#   session directory every 100 ms ("peak extra disk").
 #   4. A re-run of the cold session itself (`--session ID`): every unit is recorded, so it
 #      finishes at once. Printed as "same-session re-run".
 #
@@ -40,7 +42,7 @@ EMPTY_CHARMS=/tmp/airgap-bench/empty-charms.tar.gz
 
 STATE=/tmp/airgap-bench/ckf-state
 WORKDIR=/tmp/airgap-bench/ckf-work
-rm -rf "$STATE" "$WORKDIR"
+rm -rf "$STATE" "$WORKDIR" /tmp/airgap-bench/ckf-disk.log
 TOOL=/tmp/airgap-bench/ckf-tool.sh
 cat > "$TOOL" <<TOOL
 #!/usr/bin/env bash
@@ -66,7 +68,18 @@ bundle-preview = "benchmark"
 juju-deploy = "benchmark"
 ANS
 export REGISTRY_PASS
+# Peak extra disk: the work directory and the session directory, sampled every 100 ms.
+mkdir -p "$WORKDIR/\$stamp"
+( peak=0
+  while :; do
+    now=\$(du -sb "$WORKDIR/\$stamp" "$STATE/sessions" 2>/dev/null | awk '{s+=\$1} END {print s+0}')
+    [ "\$now" -gt "\$peak" ] && peak=\$now && echo "\$peak" > /tmp/airgap-bench/ckf-disk.peak
+    sleep 0.1
+  done ) &
+sampler=\$!
 "$BIN" --state-dir "$STATE" --mode headless --answers "\$ans" --new > /tmp/airgap-bench/ckf-tool.last.log
+kill "\$sampler" 2>/dev/null || true
+echo "peak extra disk: \$(cat /tmp/airgap-bench/ckf-disk.peak) bytes" | tee -a /tmp/airgap-bench/ckf-disk.log
 grep -E "pushed [0-9]+ images" /tmp/airgap-bench/ckf-tool.last.log || true
 TOOL
 chmod +x "$TOOL"
@@ -82,3 +95,5 @@ start=$(date +%s.%N)
 "$BIN" --state-dir "$STATE" --mode headless --answers "$answers" --session "$first" >/dev/null
 end=$(date +%s.%N)
 echo "same-session re-run: $(echo "$end - $start" | bc) s"
+echo "peak extra disk per tool run (work and session directories):"
+cat /tmp/airgap-bench/ckf-disk.log

@@ -395,6 +395,12 @@ impl Pusher {
         Some(blob)
     }
 
+    /// The size of a blob the staging repository already holds.
+    pub async fn staged_blob(&self, digest: &str) -> Option<u64> {
+        let repo = self.staging_repository();
+        self.client.head_blob(&repo, digest).await.ok().flatten()
+    }
+
     /// Drops an upload whose content turned out not to be needed or not to verify.
     pub async fn discard_staged(&self, staged: &StagedUpload) {
         self.client

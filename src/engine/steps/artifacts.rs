@@ -82,13 +82,6 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     } else {
         plan.mode
     };
-    if mode == SpoolMode::OneImageAtATime {
-        ctx.log(
-            Level::Warn,
-            "not enough space to keep every image: each image is verified and its spool \
-             deleted at once; the push step reads the archive again, one image at a time",
-        );
-    }
 
     let cancel = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
@@ -102,6 +95,21 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         .map_err(|e| StepError::failed(format!("cannot create {}: {e}", records_dir.display())))?;
 
     let stream = super::stream_push::start(&ctx, work.clone()).await;
+    let streaming = stream.clone();
+    if mode == SpoolMode::OneImageAtATime {
+        let then = if stream.is_some() {
+            "pushed while the archive is read"
+        } else {
+            "the push step reads the archive again, one image at a time"
+        };
+        ctx.log(
+            Level::Warn,
+            format!(
+                "not enough space to keep every image: each image is verified and its spool \
+                 deleted at once; {then}"
+            ),
+        );
+    }
     // The report's warnings were shown as they happened (ProgressEvent::Warning).
     let _report = {
         let ctx = ctx.clone();
@@ -115,7 +123,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             let options = ProcessOptions {
                 cancel,
                 mode,
-                sink: stream.as_ref().map(|s| s.sink()),
+                sink: streaming.as_ref().map(|s| s.sink()),
                 ..ProcessOptions::default()
             };
             let mut hooks = LedgerHooks {
@@ -123,13 +131,19 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 work: work.clone(),
                 records_dir,
                 drop_spool: mode == SpoolMode::OneImageAtATime,
-                stream,
+                stream: streaming,
             };
             let mut sink = |event: &ProgressEvent| forward(&ctx, event);
             artifacts::process_images(&images, &work, &options, &mut hooks, &mut sink)
+                .map_err(|e| e.to_string())
         })
-        .await?
+        .await
     };
+    // Images verified before a failure are still pushed and recorded; then the first error.
+    if let Some(stream) = &stream {
+        stream.finish().await.map_err(StepError::failed)?;
+    }
+    let _report = _report?;
 
     let charm_infos = if ctx.is_done(CHARMS_UNIT) {
         read_charm_records(&records_dir)?
@@ -504,24 +518,29 @@ impl ImageHooks for LedgerHooks {
         let name = hex::encode(&Sha256::digest(record.member.as_bytes())[..12]);
         write_json(&self.records_dir.join(format!("{name}.json")), record)
             .map_err(|e| e.to_string())?;
-        if let Some(stream) = &self.stream {
-            stream.push(record)?;
+        // The spool of this image is dropped once it is no longer needed: at once, or when
+        // the streaming push has sent its config and small layers.
+        let spool = self.drop_spool.then(|| (self.work.clone(), record.clone()));
+        let ctx = self.ctx.clone();
+        let unit = member_unit(&record.member);
+        let detail = json!({
+            "reference": record.reference,
+            "layers": record.layers.len(),
+            "bytes": record.total_size,
+            "spooled": !self.drop_spool,
+            "pushed": self.stream.is_some(),
+        });
+        let record_member = move || {
+            if let Some((work, record)) = &spool {
+                artifacts::remove_image_spool(work, record).map_err(|e| e.to_string())?;
+            }
+            ctx.record_unit(unit, detail).map_err(|e| e.to_string())
+        };
+        match &self.stream {
+            // The member is recorded once its image is in the registry.
+            Some(stream) => stream.push(record, record_member),
+            None => record_member(),
         }
-        if self.drop_spool {
-            artifacts::remove_image_spool(&self.work, record).map_err(|e| e.to_string())?;
-        }
-        self.ctx
-            .record_unit(
-                member_unit(&record.member),
-                json!({
-                    "reference": record.reference,
-                    "layers": record.layers.len(),
-                    "bytes": record.total_size,
-                    "spooled": !self.drop_spool,
-                    "pushed": self.stream.is_some(),
-                }),
-            )
-            .map_err(|e| e.to_string())
     }
 }
 

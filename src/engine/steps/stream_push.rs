@@ -17,8 +17,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::push_ledger::{SessionLedger, push_image};
@@ -36,14 +39,22 @@ use crate::wizard::state::PasswordSource;
 /// Compressed pieces in flight between a reader and its upload (each about half a block).
 const QUEUE: usize = 8;
 
-/// Blobs committed in the staging repository during this run, by the sha256 of the file they
-/// came from (a layer shared by several images is uploaded once).
-type Staged = Arc<Mutex<HashMap<String, PushedBlob>>>;
+/// Verified images pushed at once while the reader goes on: enough to hide the round trips of
+/// commits, mounts and manifests behind the reading of the next member.
+const PUSHES_IN_FLIGHT: usize = 2;
+
+/// A verified layer's commit in the staging repository, started in the background; every
+/// image that uses the layer awaits the same one.
+type Commit = Shared<BoxFuture<'static, Result<PushedBlob, String>>>;
 
 pub struct StreamPush {
     pusher: Arc<Pusher>,
     handle: Handle,
-    staged: Staged,
+    /// By the sha256 of the file each blob came from (a layer shared by several images is
+    /// uploaded once).
+    commits: Mutex<HashMap<String, Commit>>,
+    pushes: Mutex<Vec<JoinHandle<Result<(), String>>>>,
+    slots: Arc<Semaphore>,
     work: PathBuf,
 }
 
@@ -94,7 +105,9 @@ pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> 
     Some(Arc::new(StreamPush {
         pusher: Arc::new(pusher),
         handle: Handle::current(),
-        staged: Arc::default(),
+        commits: Mutex::default(),
+        pushes: Mutex::default(),
+        slots: Arc::new(Semaphore::new(PUSHES_IN_FLIGHT)),
         work,
     }))
 }
@@ -104,25 +117,90 @@ impl StreamPush {
         Arc::new(StreamSink { push: self.clone() })
     }
 
-    /// Pushes one verified image (from the artifacts step's hook, on its blocking thread):
-    /// its staged layers are mounted, small ones and the config come from the spool.
-    pub fn push(&self, record: &ImageRecord) -> Result<(), String> {
-        {
-            let staged = self.staged.lock().map_err(|e| e.to_string())?;
-            for layer in &record.layers {
-                let hex = layer.blob_digest.trim_start_matches("sha256:");
-                if let Some(blob) = staged.get(hex) {
-                    self.pusher
-                        .record_layer(&layer.diff_id, blob)
+    /// Starts pushing one verified image (from the artifacts step's hook, on its blocking
+    /// thread) and returns while it goes on: its layers' commits are awaited, the staged blobs
+    /// mounted, small layers and the config read from the spool. `done` runs after the image
+    /// is pushed (it records the member). An earlier image's failure is returned here, so the
+    /// reading stops at the next member.
+    pub fn push(
+        &self,
+        record: &ImageRecord,
+        done: impl FnOnce() -> Result<(), String> + Send + 'static,
+    ) -> Result<(), String> {
+        self.failed_so_far()?;
+        let permit = self
+            .handle
+            .block_on(self.slots.clone().acquire_owned())
+            .map_err(|e| e.to_string())?;
+        let layers: Vec<(String, Option<Commit>)> = {
+            let commits = self.commits.lock().map_err(|e| e.to_string())?;
+            record
+                .layers
+                .iter()
+                .map(|l| {
+                    let hex = l.blob_digest.trim_start_matches("sha256:");
+                    (l.diff_id.clone(), commits.get(hex).cloned())
+                })
+                .collect()
+        };
+        let image = push_image(record, &self.work);
+        let pusher = self.pusher.clone();
+        let task = self.handle.spawn(async move {
+            let _permit = permit;
+            for (diff_id, commit) in layers {
+                if let Some(commit) = commit {
+                    let blob = commit.await?;
+                    pusher
+                        .record_layer(&diff_id, &blob)
                         .map_err(|e| e.to_string())?;
                 }
             }
-        }
-        let image = push_image(record, &self.work);
-        self.handle
-            .block_on(self.pusher.push(std::slice::from_ref(&image)))
-            .map_err(|f| f.to_string())?;
+            pusher
+                .push(std::slice::from_ref(&image))
+                .await
+                .map_err(|f| f.to_string())?;
+            done()
+        });
+        self.pushes.lock().map_err(|e| e.to_string())?.push(task);
         Ok(())
+    }
+
+    /// The first failure among the pushes that have ended.
+    fn failed_so_far(&self) -> Result<(), String> {
+        let finished: Vec<JoinHandle<Result<(), String>>> = {
+            let mut pushes = self.pushes.lock().map_err(|e| e.to_string())?;
+            let (done, running): (Vec<_>, Vec<_>) = pushes.drain(..).partition(|t| t.is_finished());
+            *pushes = running;
+            done
+        };
+        for task in finished {
+            self.handle.block_on(task).map_err(|e| e.to_string())??;
+        }
+        Ok(())
+    }
+
+    /// Waits for every image push started; the first failure, if any.
+    pub async fn finish(&self) -> Result<(), String> {
+        let tasks: Vec<_> = match self.pushes.lock() {
+            Ok(mut p) => p.drain(..).collect(),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut first = Ok(());
+        for task in tasks {
+            let r = task.await.map_err(|e| e.to_string()).and_then(|r| r);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    fn known(&self, hex: &str) -> bool {
+        self.commits
+            .lock()
+            .map(|c| c.contains_key(hex))
+            .unwrap_or(false)
+            || self.pusher.pushed_layer(&format!("sha256:{hex}")).is_some()
     }
 }
 
@@ -155,12 +233,7 @@ impl FileSink for StreamSink {
         let gzip = head.starts_with(&[0x1f, 0x8b]);
         let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         if let Some(hex) = named_digest(path) {
-            let known = p
-                .staged
-                .lock()
-                .map(|s| s.contains_key(hex))
-                .unwrap_or(false)
-                || p.pusher.pushed_layer(&format!("sha256:{hex}")).is_some();
+            let known = p.known(hex);
             // A new session against a registry that has the layer: its index says so.
             // Only a plain tar's name is its diff_id, which the index is keyed by.
             let indexed = || {
@@ -173,6 +246,30 @@ impl FileSink for StreamSink {
             if known || indexed() {
                 // Read and hashed by the reader (so the name is checked), nothing sent.
                 return Ok(Some(Box::new(AlreadyThere)));
+            }
+            // A blob kept compressed is sent as it is, so its name is its digest in the
+            // registry too: one that a killed run (or another session) committed is reused.
+            if gzip || zstd {
+                let digest = format!("sha256:{hex}");
+                if let Some(size) = p.handle.block_on(p.pusher.staged_blob(&digest)) {
+                    let blob = PushedBlob {
+                        digest,
+                        size,
+                        media_type: if gzip {
+                            DOCKER_LAYER_GZIP
+                        } else {
+                            OCI_LAYER_ZSTD
+                        }
+                        .to_string(),
+                        repository: p.pusher.staging_repository(),
+                    };
+                    let ready: BoxFuture<'static, Result<PushedBlob, String>> =
+                        Box::pin(futures_util::future::ready(Ok(blob)));
+                    if let Ok(mut c) = p.commits.lock() {
+                        c.insert(hex.to_string(), ready.shared());
+                    }
+                    return Ok(Some(Box::new(AlreadyThere)));
+                }
             }
         }
         let (media_type, compressor) = match (gzip, zstd, p.pusher.gzip_level()) {
@@ -286,67 +383,55 @@ impl SentFile for Sending {
                 self.send(p)?;
             }
         }
+        // The upload finishes in the background; the reader goes on to the next entry.
         drop(self.tx.take());
-        let staged = match self.task.take() {
-            Some(task) => self
-                .push
-                .handle
-                .block_on(task)
-                .map_err(io::Error::other)?
-                .map_err(io::Error::other)?,
-            None => return Err(io::Error::other("the upload ended")),
+        let Some(task) = self.task.take() else {
+            return Err(io::Error::other("the upload ended"));
         };
+        let p = self.push.clone();
         // A layer without a name that promises its digest (`<id>/layer.tar`) may turn out to
         // be one that is already there: drop the upload rather than commit it twice.
-        let p = &self.push;
-        let known = p
-            .staged
-            .lock()
-            .map(|s| s.contains_key(sha256_hex))
-            .unwrap_or(false)
-            || p.pusher
-                .pushed_layer(&format!("sha256:{sha256_hex}"))
-                .is_some();
-        if known {
-            let pusher = p.pusher.clone();
-            p.handle
-                .spawn(async move { pusher.discard_staged(&staged).await });
+        if p.known(sha256_hex) {
+            discard_when_done(&p, task);
             return Ok(Box::new(AlreadyThere));
         }
         let digest = format!(
             "sha256:{}",
             hex::encode(std::mem::take(&mut self.out_hash).finalize())
         );
-        let compressed = self.media_type == DOCKER_LAYER_GZIP && !self.raw;
         Ok(Box::new(Uncommitted {
-            push: self.push.clone(),
-            staged: Some(staged),
+            push: p,
+            task: Some(task),
             digest,
             media_type: self.media_type,
             file_hex: sha256_hex.to_string(),
-            compressed,
+            compressed: self.media_type == DOCKER_LAYER_GZIP && !self.raw,
         }))
     }
+}
+
+fn discard_when_done(p: &Arc<StreamPush>, task: JoinHandle<Result<StagedUpload, RegistryError>>) {
+    let pusher = p.pusher.clone();
+    p.handle.spawn(async move {
+        if let Ok(Ok(staged)) = task.await {
+            pusher.discard_staged(&staged).await;
+        }
+    });
 }
 
 impl Drop for Sending {
     fn drop(&mut self) {
         // An abandoned file (the member failed): its upload is cancelled when it ends.
+        drop(self.tx.take());
         if let Some(task) = self.task.take() {
-            let pusher = self.push.pusher.clone();
-            drop(self.tx.take());
-            self.push.handle.spawn(async move {
-                if let Ok(Ok(staged)) = task.await {
-                    pusher.discard_staged(&staged).await;
-                }
-            });
+            discard_when_done(&self.push, task);
         }
     }
 }
 
 struct Uncommitted {
     push: Arc<StreamPush>,
-    staged: Option<StagedUpload>,
+    task: Option<JoinHandle<Result<StagedUpload, RegistryError>>>,
     digest: String,
     media_type: &'static str,
     file_hex: String,
@@ -354,44 +439,62 @@ struct Uncommitted {
 }
 
 impl SentBlob for Uncommitted {
+    /// Verified: the commit starts in the background and every image using the layer awaits
+    /// it before its manifest goes up.
     fn commit(mut self: Box<Self>) -> io::Result<()> {
-        let Some(staged) = self.staged.take() else {
+        let Some(task) = self.task.take() else {
             return Ok(());
         };
-        let p = &self.push;
-        p.handle
-            .block_on(p.pusher.commit_staged(&staged, &self.digest))
-            .map_err(io::Error::other)?;
-        let blob = PushedBlob {
-            digest: self.digest.clone(),
-            size: staged.size,
-            media_type: self.media_type.to_string(),
-            repository: p.pusher.staging_repository(),
-        };
-        // A layer this push compressed is the plain tar, so its file digest is its diff_id:
-        // recorded now, a kill before the image is pushed does not send it again.
-        if self.compressed {
-            let diff_id = format!("sha256:{}", self.file_hex);
-            p.pusher
-                .record_layer(&diff_id, &blob)
-                .map_err(io::Error::other)?;
-            p.handle.block_on(p.pusher.index_layer(&diff_id, &blob));
+        let p = self.push.clone();
+        let pusher = p.pusher.clone();
+        let (digest, media_type, file_hex, compressed) = (
+            self.digest.clone(),
+            self.media_type,
+            self.file_hex.clone(),
+            self.compressed,
+        );
+        let commit = async move {
+            let staged = task
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            pusher
+                .commit_staged(&staged, &digest)
+                .await
+                .map_err(|e| e.to_string())?;
+            let blob = PushedBlob {
+                digest,
+                size: staged.size,
+                media_type: media_type.to_string(),
+                repository: pusher.staging_repository(),
+            };
+            // A layer this push compressed is the plain tar, so its file digest is its
+            // diff_id: recorded now, a kill before the image is pushed does not send it again.
+            if compressed {
+                let diff_id = format!("sha256:{file_hex}");
+                pusher
+                    .record_layer(&diff_id, &blob)
+                    .map_err(|e| e.to_string())?;
+                pusher.index_layer(&diff_id, &blob).await;
+            }
+            Ok(blob)
         }
-        p.staged
+        .boxed()
+        .shared();
+        // Driven to the end even before an image awaits it.
+        p.handle.spawn(commit.clone());
+        p.commits
             .lock()
             .map_err(|e| io::Error::other(e.to_string()))?
-            .insert(self.file_hex.clone(), blob);
+            .insert(self.file_hex.clone(), commit);
         Ok(())
     }
 }
 
 impl Drop for Uncommitted {
     fn drop(&mut self) {
-        if let Some(staged) = self.staged.take() {
-            let pusher = self.push.pusher.clone();
-            self.push.handle.spawn(async move {
-                pusher.discard_staged(&staged).await;
-            });
+        if let Some(task) = self.task.take() {
+            discard_when_done(&self.push, task);
         }
     }
 }
