@@ -70,7 +70,7 @@ ANS
 export REGISTRY_PASS
 # Peak extra disk: the work directory and the session directory, sampled every 100 ms.
 mkdir -p "$WORKDIR/\$stamp"
-( peak=0
+( peak=0; echo 0 > /tmp/airgap-bench/ckf-disk.peak
   while :; do
     now=\$(du -sb "$WORKDIR/\$stamp" "$STATE/sessions" 2>/dev/null | awk '{s+=\$1} END {print s+0}')
     [ "\$now" -gt "\$peak" ] && peak=\$now && echo "\$peak" > /tmp/airgap-bench/ckf-disk.peak

@@ -231,6 +231,10 @@ mod tests {
     }
 }
 
+/// A staged upload keeps its piece in flight in memory, and the next one fills while it goes:
+/// 4 MiB keeps that, for the two uploads that overlap at a layer boundary, to 16 MiB.
+const STAGED_CHUNK: u64 = 4 * 1024 * 1024;
+
 /// An upload in the staging repository that holds all its bytes but is not committed: the
 /// streaming push commits it only once the image's metadata has verified the layer.
 #[derive(Debug, Clone)]
@@ -257,20 +261,30 @@ pub(crate) async fn upload_open(
         location,
         offset: 0,
     });
-    let mut buf = BytesMut::new();
+    // Each chunk is filled in a buffer of exactly its size and handed to the request without
+    // a copy; what a piece brings beyond the chunk waits in `rest`.
+    let mut rest = Bytes::new();
     let mut ended = false;
-    while !ended || !buf.is_empty() {
-        let chunk = up.policy.chunk_size() as usize;
-        while buf.len() < chunk && !ended {
-            match rx.recv().await {
-                Some(b) => buf.extend_from_slice(&b),
-                None => ended = true,
+    loop {
+        let chunk = up.policy.chunk_size().min(STAGED_CHUNK) as usize;
+        let mut buf = Vec::with_capacity(chunk);
+        while buf.len() < chunk {
+            if rest.is_empty() {
+                match rx.recv().await {
+                    Some(b) => rest = b,
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
             }
+            let take = rest.len().min(chunk - buf.len());
+            buf.extend_from_slice(&rest.split_to(take));
         }
         if buf.is_empty() {
             break;
         }
-        let piece = buf.split_to(buf.len().min(chunk)).freeze();
+        let piece = Bytes::from(buf);
         let start = session.lock().map(|s| s.offset).unwrap_or(0);
         up.client
             .retrying(
@@ -308,6 +322,9 @@ pub(crate) async fn upload_open(
                 |_, _, _| {},
             )
             .await?;
+        if ended {
+            break;
+        }
     }
     let s = take_session(&session);
     Ok(StagedUpload {

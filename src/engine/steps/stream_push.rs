@@ -37,7 +37,7 @@ use crate::registry::{
 use crate::wizard::state::PasswordSource;
 
 /// Compressed pieces in flight between a reader and its upload (each about half a block).
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
 
 /// Verified images pushed at once while the reader goes on: enough to hide the round trips of
 /// commits, mounts and manifests behind the reading of the next member.
