@@ -42,7 +42,14 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
             client_key: r.client_key.clone(),
             insecure: r.insecure,
             plain_http: r.plain_http,
-            layer_compression: r.no_layer_compression.then(|| "none".to_string()),
+            layer_compression: if r.no_layer_compression {
+                Some("none".to_string())
+            } else if r.zstd_layers {
+                Some("zstd".to_string())
+            } else {
+                None
+            },
+            zstd_level: r.zstd_level,
             image_concurrency: r.image_concurrency,
             blob_concurrency: r.blob_concurrency,
             gzip_level: r.gzip_level,

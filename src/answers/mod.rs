@@ -74,12 +74,15 @@ pub struct RegistryAnswers {
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub plain_http: bool,
-    /// `gzip` (default) or `none`: push uncompressed layers as they are.
+    /// `gzip` (default), `zstd` (containerd 1.5 and later) or `none`: push uncompressed
+    /// layers as they are.
     pub layer_compression: Option<String>,
     pub image_concurrency: Option<usize>,
     pub blob_concurrency: Option<usize>,
     /// libdeflate level 1-12 for layers gzipped on the fly.
     pub gzip_level: Option<u32>,
+    /// zstd level 1-19 with `layer_compression = "zstd"`.
+    pub zstd_level: Option<i32>,
     /// `auto` (default: streamed, chunked after a refusal) or `chunked`.
     pub upload: Option<String>,
     /// Bytes per chunked upload request, in MiB.
@@ -196,6 +199,8 @@ impl Answers {
                 insecure: r.insecure,
                 plain_http: r.plain_http,
                 no_layer_compression: r.layer_compression.as_deref() == Some("none"),
+                zstd_layers: r.layer_compression.as_deref() == Some("zstd"),
+                zstd_level: r.zstd_level,
                 image_concurrency: r.image_concurrency,
                 blob_concurrency: r.blob_concurrency,
                 gzip_level: r.gzip_level,

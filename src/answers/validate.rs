@@ -112,12 +112,16 @@ pub fn validate(
         }
         if let Some(c) = &r.layer_compression
             && c != "gzip"
+            && c != "zstd"
             && c != "none"
         {
             out.push(problem(
                 "registry.layer_compression",
-                format!("{c:?} is not a layer compression: use gzip or none"),
+                format!("{c:?} is not a layer compression: use gzip, zstd or none"),
             ));
+        }
+        if r.zstd_level.is_some_and(|l| !(1..=19).contains(&l)) {
+            out.push(problem("registry.zstd_level", "use a level from 1 to 19"));
         }
         if let Some(u) = &r.upload
             && u != "auto"

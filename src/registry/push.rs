@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::block_compress::Codec;
 use super::client::{MountOutcome, RegistryClient};
 use super::error::RegistryError;
 use super::ledger::{PushLedger, PushedBlob};
@@ -99,6 +100,10 @@ pub enum LayerCompression {
     /// Gzip on the fly (deterministic, so a repeat gives the same digest).
     #[default]
     Gzip,
+    /// Zstd on the fly (OCI manifest, `application/vnd.oci.image.layer.v1.tar+zstd`): smaller
+    /// and faster to unpack, but only containerd 1.5 and later (and Docker Engine 23 and
+    /// later) pull it.
+    Zstd,
     /// Push the tar as it is (OCI manifest, `application/vnd.oci.image.layer.v1.tar`).
     None,
 }
@@ -112,6 +117,8 @@ pub struct PushOptions {
     /// stores 2 % more than skopeo's default gzip (zlib-rs level 1 stored 21 % more), and the
     /// 1 MiB blocks are compressed on every core.
     pub gzip_level: u32,
+    /// zstd level (1-19) when `compression` is `Zstd`; 3, zstd's own default.
+    pub zstd_level: i32,
     /// Keep pushing the other images after one fails (default: stop starting new ones).
     pub keep_going: bool,
     /// Lower the blob concurrency by one after this many retries (never below one).
@@ -129,6 +136,7 @@ impl Default for PushOptions {
             blob_concurrency: 4,
             compression: LayerCompression::Gzip,
             gzip_level: 1,
+            zstd_level: 3,
             keep_going: false,
             failures_per_slowdown: 3,
             upload_mode: UploadMode::Auto,
@@ -365,10 +373,11 @@ impl Pusher {
         self.remember(&self.target_key(), diff_id, blob)
     }
 
-    /// The gzip level uncompressed layers get, or `None` when they are pushed as they are.
-    pub fn gzip_level(&self) -> Option<u32> {
+    /// How uncompressed layers are compressed, or `None` when they are pushed as they are.
+    pub fn codec(&self) -> Option<Codec> {
         match self.options.compression {
-            LayerCompression::Gzip => Some(self.options.gzip_level),
+            LayerCompression::Gzip => Some(Codec::Gzip(self.options.gzip_level)),
+            LayerCompression::Zstd => Some(Codec::Zstd(self.options.zstd_level)),
             LayerCompression::None => None,
         }
     }
@@ -417,6 +426,7 @@ impl Pusher {
     pub fn target_key(&self) -> String {
         let enc = match self.options.compression {
             LayerCompression::Gzip => format!("gzip{}", self.options.gzip_level),
+            LayerCompression::Zstd => format!("zstd{}", self.options.zstd_level),
             LayerCompression::None => "none".into(),
         };
         format!("{}#{enc}", self.client.authority())
@@ -661,7 +671,7 @@ impl Pusher {
                 .all(|l| match (&l.stored, self.options.compression) {
                     (StoredAs::Uncompressed, LayerCompression::Gzip)
                     | (StoredAs::Gzip { .. }, _) => true,
-                    (StoredAs::Uncompressed, LayerCompression::None)
+                    (StoredAs::Uncompressed, LayerCompression::None | LayerCompression::Zstd)
                     | (StoredAs::Zstd { .. }, _) => false,
                 });
         let prog = Arc::new(ImageProgress {
@@ -869,10 +879,14 @@ impl Pusher {
         let (encoding, media_type, known_digest, file_digest) =
             match (&layer.stored, self.options.compression) {
                 (StoredAs::Uncompressed, LayerCompression::Gzip) => (
-                    Encoding::Gzip {
-                        level: self.options.gzip_level,
-                    },
+                    Encoding::Block(Codec::Gzip(self.options.gzip_level)),
                     gzip_type,
+                    None,
+                    layer.diff_id.clone(),
+                ),
+                (StoredAs::Uncompressed, LayerCompression::Zstd) => (
+                    Encoding::Block(Codec::Zstd(self.options.zstd_level)),
+                    OCI_LAYER_ZSTD,
                     None,
                     layer.diff_id.clone(),
                 ),

@@ -17,7 +17,7 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::block_gzip::BlockGzip;
+use super::block_compress::{BlockCompressor, Codec};
 use super::client::RegistryClient;
 use super::error::RegistryError;
 use super::progress::PushStats;
@@ -32,7 +32,8 @@ const RESET_IS_REFUSAL: u64 = 1024 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Encoding {
-    Gzip { level: u32 },
+    /// Compressed on the fly, in blocks on every core.
+    Block(Codec),
     Raw,
 }
 
@@ -108,7 +109,7 @@ fn produce(
     // Deterministic (no name, mtime 0, fixed blocks), so the same file always gives the same
     // compressed digest: a repeat push finds the blob already there.
     let mut gz = match encoding {
-        Encoding::Gzip { level } => Some(BlockGzip::new(level)),
+        Encoding::Block(codec) => Some(BlockCompressor::new(codec)),
         Encoding::Raw => None,
     };
     let result = (|| -> std::io::Result<bool> {
@@ -144,7 +145,7 @@ fn produce(
     let file_digest = sha(file_hash);
     let out_digest = match encoding {
         Encoding::Raw => file_digest.clone(),
-        Encoding::Gzip { .. } => sha(out_hash),
+        Encoding::Block(_) => sha(out_hash),
     };
     Ok(Produced {
         file_digest,

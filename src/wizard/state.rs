@@ -86,6 +86,11 @@ pub struct RegistryChoice {
     /// Push uncompressed layers as they are instead of gzipping them on the fly.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_layer_compression: bool,
+    /// Compress layers with zstd instead of gzip (containerd 1.5 and later).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub zstd_layers: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zstd_level: Option<i32>,
     /// Images and blobs pushed at once (defaults 3 and 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_concurrency: Option<usize>,

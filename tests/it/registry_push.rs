@@ -159,6 +159,32 @@ async fn uncompressed_push_uses_an_oci_manifest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_push_uses_an_oci_manifest_and_keeps_gzip_layers_as_they_are() {
+    let reg = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    let options = PushOptions {
+        compression: LayerCompression::Zstd,
+        image_concurrency: 1,
+        ..PushOptions::default()
+    };
+    let pusher = Pusher::new(
+        client_for(&reg),
+        options,
+        Arc::new(MemoryLedger::new()),
+        Recorder::new(),
+    );
+    let report = pusher.push(&images).await.unwrap();
+    for (r, img) in report.images.iter().zip(&images) {
+        assert_eq!(r.media_type, OCI_MANIFEST);
+        // skopeo reads each layer back (zstd or, for the archive's gzip layer, gzip) and
+        // checks its uncompressed digest.
+        skopeo_verify(&reg, img, "");
+    }
+    assert!(pusher.target_key().ends_with("#zstd3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefix_certs_d_and_docker_config_credentials() {
     let reg = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();

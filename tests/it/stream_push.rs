@@ -103,12 +103,15 @@ fn skopeo_layers_match(reg: &TestRegistry, reference: &str, diff_ids: &[String],
         let digest = layer["digest"].as_str().unwrap();
         let blob = std::fs::read(dir.path().join(digest.trim_start_matches("sha256:"))).unwrap();
         assert_eq!(sha(&blob), digest);
-        let raw = if layer["mediaType"].as_str().unwrap().ends_with("gzip") {
+        let media = layer["mediaType"].as_str().unwrap();
+        let raw = if media.ends_with("gzip") {
             let mut raw = Vec::new();
             flate2::read::MultiGzDecoder::new(&blob[..])
                 .read_to_end(&mut raw)
                 .unwrap();
             raw
+        } else if media.ends_with("zstd") {
+            zstd::decode_all(&blob[..]).unwrap()
         } else {
             blob
         };
@@ -169,6 +172,50 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
     // No layer reached the disk: the work directory holds only configs and small files.
     let big = large_files(&dir.path().join("work"), 1 << 20);
     assert!(big.is_empty(), "spooled: {big:?}");
+}
+
+#[test]
+fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let reg = TestRegistry::start();
+    let answers = answers(
+        dir.path(),
+        &release,
+        &reg.addr(),
+        &format!(
+            "ca_file = {:?}\nlayer_compression = \"zstd\"\n",
+            reg.ca_file
+        ),
+    );
+    let (code, out) = headless(&dir.path().join("state"), &answers);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("while reading"), "{out}");
+    let mut zstd_layers = 0;
+    for image in &release.images {
+        let reference = target(&reg.addr(), &image.reference);
+        skopeo_layers_match(&reg, &reference, &image.diff_ids, true);
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--raw", "--cert-dir"])
+            .arg(&reg.cert_dir)
+            .args(["--creds", &format!("{USER}:{PASS}")])
+            .arg(format!("docker://{reference}"))
+            .output()
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        if layers
+            .iter()
+            .any(|l| l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd")
+        {
+            zstd_layers += 1;
+            assert_eq!(
+                manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
+                "{reference}"
+            );
+        }
+    }
+    assert!(zstd_layers > 0, "no layer went up as zstd");
 }
 
 /// Rewrites `images.tar.gz` with one byte of the first member's largest file flipped.

@@ -249,9 +249,12 @@ pub fn options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
     PushOptions {
         compression: if choice.no_layer_compression {
             crate::registry::LayerCompression::None
+        } else if choice.zstd_layers {
+            crate::registry::LayerCompression::Zstd
         } else {
             crate::registry::LayerCompression::Gzip
         },
+        zstd_level: choice.zstd_level.unwrap_or(defaults.zstd_level),
         image_concurrency: choice
             .image_concurrency
             .unwrap_or(defaults.image_concurrency),

@@ -29,7 +29,7 @@ use crate::artifacts::ImageRecord;
 use crate::artifacts::images::sink::{FileSink, SentBlob, SentFile};
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
-use crate::registry::block_gzip::BlockGzip;
+use crate::registry::block_compress::{BlockCompressor, Codec};
 use crate::registry::{
     DOCKER_LAYER_GZIP, ImageState, OCI_LAYER_TAR, OCI_LAYER_ZSTD, PushProgress, PushedBlob, Pusher,
     RegistryError, StagedUpload,
@@ -272,10 +272,15 @@ impl FileSink for StreamSink {
                 }
             }
         }
-        let (media_type, compressor) = match (gzip, zstd, p.pusher.gzip_level()) {
+        let (media_type, compressor) = match (gzip, zstd, p.pusher.codec()) {
             (true, _, _) => (DOCKER_LAYER_GZIP, None),
             (_, true, _) => (OCI_LAYER_ZSTD, None),
-            (_, _, Some(level)) => (DOCKER_LAYER_GZIP, Some(BlockGzip::new(level))),
+            (_, _, Some(codec @ Codec::Gzip(_))) => {
+                (DOCKER_LAYER_GZIP, Some(BlockCompressor::new(codec)))
+            }
+            (_, _, Some(codec @ Codec::Zstd(_))) => {
+                (OCI_LAYER_ZSTD, Some(BlockCompressor::new(codec)))
+            }
             (_, _, None) => (OCI_LAYER_TAR, None),
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
@@ -315,7 +320,7 @@ struct Sending {
     media_type: &'static str,
     /// Sent as it is (already compressed in the archive).
     raw: bool,
-    compressor: Option<BlockGzip>,
+    compressor: Option<BlockCompressor>,
     tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
     task: Option<JoinHandle<Result<StagedUpload, RegistryError>>>,
     out_hash: Sha256,
@@ -405,7 +410,7 @@ impl SentFile for Sending {
             digest,
             media_type: self.media_type,
             file_hex: sha256_hex.to_string(),
-            compressed: self.media_type == DOCKER_LAYER_GZIP && !self.raw,
+            compressed: !self.raw,
         }))
     }
 }

@@ -179,6 +179,8 @@ pub fn skopeo_verify(reg: &TestRegistry, img: &PushImage, prefix: &str) {
                 .read_to_end(&mut out)
                 .unwrap();
             out
+        } else if media.ends_with("zstd") {
+            zstd::decode_all(&blob[..]).unwrap()
         } else {
             blob
         };
