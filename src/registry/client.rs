@@ -852,30 +852,8 @@ impl RegistryClient {
         location: &str,
         digest: &str,
     ) -> Result<(), RegistryError> {
-        let mut url = Url::parse(location).map_err(|e| RegistryError::Network {
-            host: self.inner.authority.clone(),
-            during: "finishing an upload".into(),
-            detail: format!("invalid upload location {location:?}: {e}"),
-            retryable: false,
-        })?;
-        url.query_pairs_mut().append_pair("digest", digest);
-        let resp = self
-            .send(
-                Method::PUT,
-                url.as_str(),
-                &Self::push_scope(repo),
-                HeaderMap::new(),
-                None,
-                "finishing an upload",
-            )
-            .await?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(self
-                .status_error(resp, &Method::PUT, url.as_str(), "")
-                .await)
-        }
+        self.put_digest(repo, location, digest, None, "finishing an upload")
+            .await
     }
 
     /// Uploads a small blob in one request (POST, then PUT with the body).
@@ -886,26 +864,47 @@ impl RegistryClient {
         body: bytes::Bytes,
     ) -> Result<(), RegistryError> {
         let location = self.start_upload(repo).await?;
-        let mut url = Url::parse(&location).map_err(|e| RegistryError::Network {
+        self.put_digest(
+            repo,
+            &location,
+            digest,
+            Some(body),
+            "uploading a small blob",
+        )
+        .await
+    }
+
+    /// The upload's closing `PUT ?digest=`, with the last bytes when there are any.
+    async fn put_digest(
+        &self,
+        repo: &str,
+        location: &str,
+        digest: &str,
+        body: Option<bytes::Bytes>,
+        during: &str,
+    ) -> Result<(), RegistryError> {
+        let mut url = Url::parse(location).map_err(|e| RegistryError::Network {
             host: self.inner.authority.clone(),
-            during: "uploading a small blob".into(),
+            during: during.into(),
             detail: format!("invalid upload location {location:?}: {e}"),
             retryable: false,
         })?;
         url.query_pairs_mut().append_pair("digest", digest);
         let mut headers = HeaderMap::new();
-        headers.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        );
+        if body.is_some() {
+            headers.insert(
+                reqwest::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+        }
         let resp = self
             .send(
                 Method::PUT,
                 url.as_str(),
                 &Self::push_scope(repo),
                 headers,
-                Some(body),
-                "uploading a small blob",
+                body,
+                during,
             )
             .await?;
         if resp.status().is_success() {

@@ -73,26 +73,34 @@ fn streamed_after_first_refusal(patches: &[PatchSeen]) -> usize {
     patches[first + 1..].iter().filter(|p| p.chunked).count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn body_limit_413_falls_back_to_chunks_that_fit() {
+/// Pushes the big-layer set through a proxy with these rules, one blob at a time, and checks
+/// what every fall-back must give: the whole set in the registry (read back by skopeo), and no
+/// streamed body after the first refusal. Returns what the proxy saw.
+async fn push_through_rules(rules: BodyRules) -> (Pusher, Arc<Recorder>, Vec<PatchSeen>) {
     let reg = plain_registry();
-    let proxy = HttpProxy::start_rules(
-        reg.port,
-        BodyRules {
-            max_body: Some(2 * MIB),
-            ..BodyRules::default()
-        },
-    );
+    let proxy = HttpProxy::start_rules(reg.port, rules);
     let work = tempfile::tempdir().unwrap();
     let images = images_with_a_big_layer(work.path());
     let (pusher, rec) = pusher_through(&reg, &proxy, one_at_a_time());
     let report = pusher.push(&images).await.unwrap();
     assert_eq!(report.images.len(), 3);
-
     let patches = proxy.patches();
+    assert_eq!(streamed_after_first_refusal(&patches), 0, "{patches:?}");
+    for img in &images {
+        skopeo_verify(&reg, img, "");
+    }
+    (pusher, rec, patches)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limit_413_falls_back_to_chunks_that_fit() {
+    let (pusher, rec, patches) = push_through_rules(BodyRules {
+        max_body: Some(2 * MIB),
+        ..BodyRules::default()
+    })
+    .await;
     assert_eq!(patches[0].refused, Some(413), "{patches:?}");
     assert!(patches[0].chunked, "the first upload was streamed");
-    assert_eq!(streamed_after_first_refusal(&patches), 0, "{patches:?}");
     // The 8 MiB default chunk was halved on each 413 until it fit under the 2 MiB limit.
     assert!(
         patches.iter().any(|p| p.refused == Some(413) && !p.chunked),
@@ -115,35 +123,21 @@ async fn body_limit_413_falls_back_to_chunks_that_fit() {
             .any(|r| r.contains("refused a streamed upload") && r.contains("413")),
         "{reasons:?}"
     );
-    for img in &images {
-        skopeo_verify(&reg, img, "");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_refusing_chunked_bodies_411_gets_chunks_with_a_length() {
-    let reg = plain_registry();
-    let proxy = HttpProxy::start_rules(
-        reg.port,
-        BodyRules {
-            refuse_chunked: true,
-            ..BodyRules::default()
-        },
-    );
-    let work = tempfile::tempdir().unwrap();
-    let images = images_with_a_big_layer(work.path());
-    let (pusher, rec) = pusher_through(&reg, &proxy, one_at_a_time());
-    let report = pusher.push(&images).await.unwrap();
-    assert_eq!(report.images.len(), 3);
-
-    let patches = proxy.patches();
+    let (pusher, rec, patches) = push_through_rules(BodyRules {
+        refuse_chunked: true,
+        ..BodyRules::default()
+    })
+    .await;
     assert_eq!(patches[0].refused, Some(411), "{patches:?}");
     assert_eq!(
         patches.iter().filter(|p| p.refused.is_some()).count(),
         1,
         "one refusal, remembered for the rest of the push: {patches:?}"
     );
-    assert_eq!(streamed_after_first_refusal(&patches), 0, "{patches:?}");
     let since = pusher.chunked_since().unwrap();
     assert!(since.reason.unwrap().contains("411"));
     assert!(
@@ -151,29 +145,16 @@ async fn proxy_refusing_chunked_bodies_411_gets_chunks_with_a_length() {
         "{:?}",
         retry_reasons(&rec)
     );
-    for img in &images {
-        skopeo_verify(&reg, img, "");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_dropping_a_large_streamed_body_gets_chunks() {
-    let reg = plain_registry();
-    let proxy = HttpProxy::start_rules(
-        reg.port,
-        BodyRules {
-            drop_streamed_over: Some(2 * MIB),
-            ..BodyRules::default()
-        },
-    );
-    let work = tempfile::tempdir().unwrap();
-    let images = images_with_a_big_layer(work.path());
-    let (pusher, rec) = pusher_through(&reg, &proxy, one_at_a_time());
-    let report = pusher.push(&images).await.unwrap();
-    assert_eq!(report.images.len(), 3);
-    let patches = proxy.patches();
+    let (pusher, rec, patches) = push_through_rules(BodyRules {
+        drop_streamed_over: Some(2 * MIB),
+        ..BodyRules::default()
+    })
+    .await;
     assert_eq!(patches[0].refused, Some(0), "{patches:?}");
-    assert_eq!(streamed_after_first_refusal(&patches), 0, "{patches:?}");
     let since = pusher.chunked_since().unwrap();
     assert!(since.reason.unwrap().contains("reset"));
     assert!(
@@ -183,9 +164,6 @@ async fn proxy_dropping_a_large_streamed_body_gets_chunks() {
         "{:?}",
         retry_reasons(&rec)
     );
-    for img in &images {
-        skopeo_verify(&reg, img, "");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

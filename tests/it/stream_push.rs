@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::registry_support::images::uncompressed;
 use crate::registry_support::proxy::HttpProxy;
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
 use crate::support::{run, text};
@@ -103,18 +104,7 @@ fn skopeo_layers_match(reg: &TestRegistry, reference: &str, diff_ids: &[String],
         let digest = layer["digest"].as_str().unwrap();
         let blob = std::fs::read(dir.path().join(digest.trim_start_matches("sha256:"))).unwrap();
         assert_eq!(sha(&blob), digest);
-        let media = layer["mediaType"].as_str().unwrap();
-        let raw = if media.ends_with("gzip") {
-            let mut raw = Vec::new();
-            flate2::read::MultiGzDecoder::new(&blob[..])
-                .read_to_end(&mut raw)
-                .unwrap();
-            raw
-        } else if media.ends_with("zstd") {
-            zstd::decode_all(&blob[..]).unwrap()
-        } else {
-            blob
-        };
+        let raw = uncompressed(layer["mediaType"].as_str().unwrap(), blob);
         assert_eq!(sha(&raw), format!("sha256:{diff_id}"), "{reference}");
     }
 }

@@ -118,6 +118,21 @@ pub fn standard_set(dir: &Path) -> Vec<PushImage> {
     ]
 }
 
+/// A layer blob as its uncompressed tar, by its media type.
+pub fn uncompressed(media_type: &str, blob: Vec<u8>) -> Vec<u8> {
+    if media_type.ends_with("gzip") {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&blob[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else if media_type.ends_with("zstd") {
+        zstd::decode_all(&blob[..]).unwrap()
+    } else {
+        blob
+    }
+}
+
 /// Checks a pushed image with skopeo: `inspect`, then `copy` to a `dir:` and compare every
 /// layer's uncompressed digest with the source diff_ids.
 pub fn skopeo_verify(reg: &TestRegistry, img: &PushImage, prefix: &str) {
@@ -173,17 +188,7 @@ pub fn skopeo_verify(reg: &TestRegistry, img: &PushImage, prefix: &str) {
         let blob =
             std::fs::read(copy_dir.path().join(digest.trim_start_matches("sha256:"))).unwrap();
         assert_eq!(sha(&blob), digest, "blob content matches its digest");
-        let raw = if media.ends_with("gzip") {
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(&blob[..])
-                .read_to_end(&mut out)
-                .unwrap();
-            out
-        } else if media.ends_with("zstd") {
-            zstd::decode_all(&blob[..]).unwrap()
-        } else {
-            blob
-        };
+        let raw = uncompressed(media, blob);
         assert_eq!(
             sha(&raw),
             src.diff_id,
