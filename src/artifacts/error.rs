@@ -222,8 +222,20 @@ pub enum ArtifactError {
     )]
     Cancelled,
 
-    #[error("stopped by the caller after image {image}: {reason}")]
+    #[error("stopped after image {image}: {reason}")]
     Stopped { image: String, reason: String },
+
+    #[error(
+        "{archive}: {path} of member {member} could not be sent to the registry: {detail}. The \
+         archive itself is fine. Fix the registry connection and retry: the step resumes at this \
+         member (or set spool_before_push to push after the login)."
+    )]
+    SinkFailed {
+        archive: String,
+        member: String,
+        path: String,
+        detail: String,
+    },
 
     #[error(
         "{archive}: member {member} is not a charm file name (`<name>_<sha7>.charm` or `<name>_r<rev>.charm`). \

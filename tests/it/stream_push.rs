@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::registry_support::images::uncompressed;
-use crate::registry_support::proxy::HttpProxy;
+use crate::registry_support::proxy::{Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
 use crate::support::{run, text};
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
@@ -206,6 +206,54 @@ fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
         }
     }
     assert!(zstd_layers > 0, "no layer went up as zstd");
+}
+
+#[test]
+fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    // The first chunk sent to the staging repository is refused (not retryable).
+    let proxy = HttpProxy::start(
+        reg.port,
+        vec![Fault {
+            method: "PATCH",
+            path_contains: "ckf-airgap-staging/blobs/uploads",
+            status: 400,
+            retry_after: None,
+            body: r#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"injected"}]}"#,
+            times: 1,
+        }],
+    );
+    let answers = answers(
+        dir.path(),
+        &release,
+        &format!("127.0.0.1:{}", proxy.port),
+        "plain_http = true\n",
+    );
+    let state = dir.path().join("state");
+    let (code, out) = headless(&state, &answers);
+    assert_eq!(code, 1, "{out}");
+    // Whether the refusal reaches the reader (a chunk in flight) or the image's push (the
+    // commit), the message names the registry's answer and says the archive is fine.
+    assert!(
+        out.contains("injected") && out.contains("The archive itself is fine"),
+        "{out}"
+    );
+    assert!(!out.contains("corrupt"), "the archive is not blamed: {out}");
+    let (code, out) = headless(&state, &answers);
+    assert_eq!(code, 0, "{out}");
+    for image in &release.images {
+        skopeo_layers_match(
+            &reg,
+            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
+            &image.diff_ids,
+            false,
+        );
+    }
 }
 
 /// Rewrites `images.tar.gz` with one byte of the first member's largest file flipped.

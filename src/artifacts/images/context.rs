@@ -59,6 +59,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// The destination of a streamed file failed (the registry), not the archive.
+    pub fn sink_failed(&self, path: &str, e: io::Error) -> ArtifactError {
+        if self.cancelled() || is_cancel_error(&e) {
+            return ArtifactError::Cancelled;
+        }
+        ArtifactError::SinkFailed {
+            archive: self.archive.to_string(),
+            member: self.member.to_string(),
+            path: path.to_string(),
+            detail: e.to_string(),
+        }
+    }
+
     pub fn truncated(&self, detail: String) -> ArtifactError {
         ArtifactError::Truncated {
             archive: self.archive.to_string(),

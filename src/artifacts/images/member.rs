@@ -249,7 +249,7 @@ pub fn read_member<R: Read>(
                     sent = match opts.sink {
                         Some(s) => s
                             .open(ctx.member, &path, size, chunk)
-                            .map_err(|e| ctx.read_error(e, &format!("sending {path}")))?,
+                            .map_err(|e| ctx.sink_failed(&path, e))?,
                         None => None,
                     };
                     if sent.is_none() {
@@ -278,9 +278,7 @@ pub fn read_member<R: Read>(
                     let need = ctx.needed_hint.max(size.saturating_sub(got));
                     t.write_chunk(chunk, ctx.work_dir, need)?
                 }
-                (None, Some(s)) => s
-                    .write(chunk)
-                    .map_err(|e| ctx.read_error(e, &format!("sending {path}")))?,
+                (None, Some(s)) => s.write(chunk).map_err(|e| ctx.sink_failed(&path, e))?,
                 (None, None) => mem.extend_from_slice(chunk),
             }
             on_chunk();
@@ -308,10 +306,9 @@ pub fn read_member<R: Read>(
                 t.flush(ctx.work_dir)?;
                 Held::Temp(t)
             }
-            (None, Some(s)) => Held::Sent(
-                s.finish(&sha256)
-                    .map_err(|e| ctx.read_error(e, &format!("sending {path}")))?,
-            ),
+            (None, Some(s)) => {
+                Held::Sent(s.finish(&sha256).map_err(|e| ctx.sink_failed(&path, e))?)
+            }
             (None, None) => Held::Memory(mem),
         };
         out.files.insert(

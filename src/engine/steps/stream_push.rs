@@ -147,18 +147,28 @@ impl StreamPush {
         let pusher = self.pusher.clone();
         let task = self.handle.spawn(async move {
             let _permit = permit;
-            for (diff_id, commit) in layers {
-                if let Some(commit) = commit {
-                    let blob = commit.await?;
-                    pusher
-                        .record_layer(&diff_id, &blob)
-                        .map_err(|e| e.to_string())?;
+            let pushed = async {
+                for (diff_id, commit) in layers {
+                    if let Some(commit) = commit {
+                        let blob = commit.await?;
+                        pusher
+                            .record_layer(&diff_id, &blob)
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
-            }
-            pusher
-                .push(std::slice::from_ref(&image))
-                .await
-                .map_err(|f| f.to_string())?;
+                pusher
+                    .push(std::slice::from_ref(&image))
+                    .await
+                    .map_err(|f| f.to_string())
+            };
+            pushed.await.map_err(|e| {
+                format!(
+                    "pushing {} failed: {e}. The archive itself is fine: fix the registry and \
+                     retry, the step resumes at the first image not pushed (or set \
+                     spool_before_push to push after the login)",
+                    image.source
+                )
+            })?;
             done()
         });
         self.pushes.lock().map_err(|e| e.to_string())?.push(task);
