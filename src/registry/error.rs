@@ -149,6 +149,19 @@ pub enum RegistryError {
     },
 
     #[error(
+        "{host} did not mount blob {digest} from {from} into {to} (cross-repository mounts off, \
+         or the blob was removed since), and the layer was pushed while the archive was read, \
+         so there is no local copy to upload. Retry with spool_before_push = true in the \
+         registry answers: the archive is then spooled and every layer uploaded from disk."
+    )]
+    MountRefused {
+        host: String,
+        digest: String,
+        from: String,
+        to: String,
+    },
+
+    #[error(
         "{host} (or a proxy in front of it) refused a streamed upload: {detail}. The push goes \
          on with chunked uploads of at most {chunk_size} bytes for the rest of this session; \
          set the chunk size option if this proxy's limit is lower."

@@ -354,7 +354,8 @@ impl Pusher {
         staged: &StagedUpload,
         digest: &str,
     ) -> Result<(), RegistryError> {
-        self.client
+        let done = self
+            .client
             .retrying(
                 |_| {
                     self.client
@@ -362,7 +363,14 @@ impl Pusher {
                 },
                 |_, _, _| self.note_failure(),
             )
-            .await?;
+            .await;
+        if let Err(e) = done {
+            // A commit whose answer was lost fails its retry (the upload is gone): the blob
+            // being there is what counts.
+            if self.staged_blob(digest).await.is_none() {
+                return Err(e);
+            }
+        }
         PushStats::add(&self.stats.blobs_uploaded, 1);
         Ok(())
     }
@@ -399,7 +407,8 @@ impl Pusher {
         let blob = super::layer_index::lookup(&self.client, &repo, diff_id)
             .await
             .ok()
-            .flatten()?;
+            .flatten()
+            .filter(|b| self.same_family(b))?;
         self.record_layer(diff_id, &blob).ok()?;
         Some(blob)
     }
@@ -417,9 +426,22 @@ impl Pusher {
             .await;
     }
 
-    /// The blob already pushed for `diff_id` (this session's ledger), if any.
+    /// The blob already pushed for `diff_id` (this session's ledger) in the encoding this
+    /// push gives plain layers, if any.
     pub fn pushed_layer(&self, diff_id: &str) -> Option<PushedBlob> {
-        self.ledger.layer(&self.target_key(), diff_id)
+        self.ledger
+            .layer(&self.target_key(), diff_id)
+            .filter(|b| self.same_family(b))
+    }
+
+    /// Whether a blob is in the encoding this push gives plain layers.
+    fn same_family(&self, b: &PushedBlob) -> bool {
+        let wanted = match self.options.compression {
+            LayerCompression::Gzip => "gzip",
+            LayerCompression::Zstd => "zstd",
+            LayerCompression::None => "tar",
+        };
+        encoding_family(&b.media_type) == wanted
     }
 
     /// The ledger key for this registry and layer encoding.
@@ -1008,6 +1030,18 @@ impl Pusher {
             }
         }
 
+        if !layer.path.exists()
+            && let Some(c) = candidates.iter().find(|c| !c.repository.is_empty())
+        {
+            // A layer the streaming push sent is only in the registry: without a mount there
+            // is nothing to upload it from.
+            return Err(RegistryError::MountRefused {
+                host: self.host(),
+                digest: c.digest.clone(),
+                from: c.repository.clone(),
+                to: repo.to_string(),
+            });
+        }
         let src = BlobSource {
             path: layer.path.clone(),
             encoding,

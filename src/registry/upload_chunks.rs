@@ -286,7 +286,8 @@ pub(crate) async fn upload_open(
         }
         let piece = Bytes::from(buf);
         let start = session.lock().map(|s| s.offset).unwrap_or(0);
-        up.client
+        let sent = up
+            .client
             .retrying(
                 |attempt| {
                     let piece = piece.clone();
@@ -299,8 +300,13 @@ pub(crate) async fn upload_open(
                                 s = now;
                             }
                         }
-                        let result = if s.offset == start + piece.len() as u64 {
+                        let end = start + piece.len() as u64;
+                        let result = if s.offset == end {
                             Ok(())
+                        } else if s.offset > start && s.offset < end {
+                            // Part of the piece arrived (it was split after a 413): send the rest.
+                            let rest = piece.slice((s.offset - start) as usize..);
+                            send_piece(up, repo, &mut s, rest).await
                         } else if s.offset != start {
                             Err(RegistryError::Network {
                                 host: up.client.authority().to_string(),
@@ -321,7 +327,13 @@ pub(crate) async fn upload_open(
                 },
                 |_, _, _| {},
             )
-            .await?;
+            .await;
+        if let Err(e) = sent {
+            // Nothing will complete this upload: let the registry drop it now.
+            let s = take_session(&session);
+            up.client.cancel_upload(repo, &s.location).await;
+            return Err(e);
+        }
         if ended {
             break;
         }

@@ -165,6 +165,37 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
 }
 
 #[test]
+fn one_image_at_a_time_streams_and_leaves_no_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let reg = TestRegistry::start();
+    let answers = answers(
+        dir.path(),
+        &release,
+        &reg.addr(),
+        &format!("ca_file = {:?}\n", reg.ca_file),
+    );
+    let text = std::fs::read_to_string(&answers)
+        .unwrap()
+        .replace("[artifacts]\n", "[artifacts]\none_image_at_a_time = true\n");
+    std::fs::write(&answers, text).unwrap();
+    let (code, out) = headless(&dir.path().join("state"), &answers);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("pushed while the archive is read"), "{out}");
+    for image in &release.images {
+        skopeo_layers_match(
+            &reg,
+            &target(&reg.addr(), &image.reference),
+            &image.diff_ids,
+            true,
+        );
+    }
+    // Every image's small files were dropped once it was pushed.
+    let left = large_files(&dir.path().join("work").join("blobs"), 0);
+    assert!(left.is_empty(), "spool left behind: {left:?}");
+}
+
+#[test]
 fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
     let dir = tempfile::tempdir().unwrap();
     let release = release(dir.path());

@@ -245,7 +245,9 @@ pub fn read_member<R: Read>(
             }
             let chunk = &buf[..n];
             if got == 0 {
-                if !in_memory {
+                // Only files too large to keep in memory (layers) are offered to a sink; small
+                // ones past the in-memory budget are spooled, metadata among them.
+                if !in_memory && size > INLINE_MAX {
                     sent = match opts.sink {
                         Some(s) => s
                             .open(ctx.member, &path, size, chunk)

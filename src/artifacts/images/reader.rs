@@ -222,7 +222,8 @@ pub fn process_images(
             continue;
         }
 
-        if opts.mode == SpoolMode::OneImageAtATime {
+        // With a sink the layers never reach the disk: only small files are spooled.
+        if opts.mode == SpoolMode::OneImageAtATime && opts.sink.is_none() {
             let free = free_space(work_dir)?;
             if free < size {
                 return Err(ArtifactError::DiskFull {

@@ -141,7 +141,14 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     };
     // Images verified before a failure are still pushed and recorded; then the first error.
     if let Some(stream) = &stream {
-        stream.finish().await.map_err(StepError::failed)?;
+        let finished = stream.finish().await;
+        if mode == SpoolMode::OneImageAtATime {
+            for done in stream.take_pushed() {
+                artifacts::remove_image_spool(&work, &done)
+                    .map_err(|e| StepError::failed(e.to_string()))?;
+            }
+        }
+        finished.map_err(StepError::failed)?;
     }
     let _report = _report?;
 
@@ -518,9 +525,6 @@ impl ImageHooks for LedgerHooks {
         let name = hex::encode(&Sha256::digest(record.member.as_bytes())[..12]);
         write_json(&self.records_dir.join(format!("{name}.json")), record)
             .map_err(|e| e.to_string())?;
-        // The spool of this image is dropped once it is no longer needed: at once, or when
-        // the streaming push has sent its config and small layers.
-        let spool = self.drop_spool.then(|| (self.work.clone(), record.clone()));
         let ctx = self.ctx.clone();
         let unit = member_unit(&record.member);
         let detail = json!({
@@ -530,16 +534,26 @@ impl ImageHooks for LedgerHooks {
             "spooled": !self.drop_spool,
             "pushed": self.stream.is_some(),
         });
-        let record_member = move || {
-            if let Some((work, record)) = &spool {
-                artifacts::remove_image_spool(work, record).map_err(|e| e.to_string())?;
-            }
-            ctx.record_unit(unit, detail).map_err(|e| e.to_string())
-        };
+        let record_member = move || ctx.record_unit(unit, detail).map_err(|e| e.to_string());
         match &self.stream {
-            // The member is recorded once its image is in the registry.
-            Some(stream) => stream.push(record, record_member),
-            None => record_member(),
+            Some(stream) => {
+                // Spools are dropped here, on the reader's thread, once their image is pushed:
+                // after this member's record is saved, so a small blob it shares stays.
+                if self.drop_spool {
+                    for done in stream.take_pushed() {
+                        artifacts::remove_image_spool(&self.work, &done)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                // The member is recorded once its image is in the registry.
+                stream.push(record, record_member)
+            }
+            None => {
+                if self.drop_spool {
+                    artifacts::remove_image_spool(&self.work, record).map_err(|e| e.to_string())?;
+                }
+                record_member()
+            }
         }
     }
 }

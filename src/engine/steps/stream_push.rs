@@ -54,6 +54,8 @@ pub struct StreamPush {
     /// uploaded once).
     commits: Mutex<HashMap<String, Commit>>,
     pushes: Mutex<Vec<JoinHandle<Result<(), String>>>>,
+    /// Images pushed since the reader last asked (to drop their spool on its thread).
+    pushed: Arc<Mutex<Vec<ImageRecord>>>,
     slots: Arc<Semaphore>,
     work: PathBuf,
 }
@@ -107,6 +109,7 @@ pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> 
         handle: Handle::current(),
         commits: Mutex::default(),
         pushes: Mutex::default(),
+        pushed: Arc::default(),
         slots: Arc::new(Semaphore::new(PUSHES_IN_FLIGHT)),
         work,
     }))
@@ -145,6 +148,8 @@ impl StreamPush {
         };
         let image = push_image(record, &self.work);
         let pusher = self.pusher.clone();
+        let pushed_list = self.pushed.clone();
+        let record = record.clone();
         let task = self.handle.spawn(async move {
             let _permit = permit;
             let pushed = async {
@@ -169,10 +174,21 @@ impl StreamPush {
                     image.source
                 )
             })?;
+            if let Ok(mut list) = pushed_list.lock() {
+                list.push(record);
+            }
             done()
         });
         self.pushes.lock().map_err(|e| e.to_string())?.push(task);
         Ok(())
+    }
+
+    /// The images pushed since the last call.
+    pub fn take_pushed(&self) -> Vec<ImageRecord> {
+        self.pushed
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
     }
 
     /// The first failure among the pushes that have ended.
@@ -236,7 +252,10 @@ impl FileSink for StreamSink {
         head: &[u8],
     ) -> io::Result<Option<Box<dyn SentFile>>> {
         // Metadata (a config over 1 MiB) is spooled: the reader parses it.
-        if head.first() == Some(&b'{') {
+        if matches!(
+            head.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        ) {
             return Ok(None);
         }
         let p = &self.push;
