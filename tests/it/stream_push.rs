@@ -133,8 +133,16 @@ fn target(reg_addr: &str, reference: &str) -> String {
     format!("{reg_addr}/ckf/{}", reference.split_once('/').unwrap().1)
 }
 
-#[test]
-fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
+/// A release with large layers, a TLS registry and answers that push to it (`extra`: more
+/// `[registry]` answers).
+struct TlsRun {
+    dir: tempfile::TempDir,
+    release: SynthRelease,
+    reg: TestRegistry,
+    answers: PathBuf,
+}
+
+fn tls_run(extra: &str) -> TlsRun {
     let dir = tempfile::tempdir().unwrap();
     let release = release(dir.path());
     let reg = TestRegistry::start();
@@ -142,8 +150,24 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
         dir.path(),
         &release,
         &reg.addr(),
-        &format!("ca_file = {:?}\n", reg.ca_file),
+        &format!("ca_file = {:?}\n{extra}", reg.ca_file),
     );
+    TlsRun {
+        dir,
+        release,
+        reg,
+        answers,
+    }
+}
+
+#[test]
+fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
+    let TlsRun {
+        dir,
+        release,
+        reg,
+        answers,
+    } = tls_run("");
     let state = dir.path().join("state");
     let (code, out) = headless(&state, &answers);
     assert_eq!(code, 0, "{out}");
@@ -166,15 +190,12 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
 
 #[test]
 fn one_image_at_a_time_streams_and_leaves_no_spool() {
-    let dir = tempfile::tempdir().unwrap();
-    let release = release(dir.path());
-    let reg = TestRegistry::start();
-    let answers = answers(
-        dir.path(),
-        &release,
-        &reg.addr(),
-        &format!("ca_file = {:?}\n", reg.ca_file),
-    );
+    let TlsRun {
+        dir,
+        release,
+        reg,
+        answers,
+    } = tls_run("");
     let text = std::fs::read_to_string(&answers)
         .unwrap()
         .replace("[artifacts]\n", "[artifacts]\none_image_at_a_time = true\n");
@@ -197,18 +218,12 @@ fn one_image_at_a_time_streams_and_leaves_no_spool() {
 
 #[test]
 fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
-    let dir = tempfile::tempdir().unwrap();
-    let release = release(dir.path());
-    let reg = TestRegistry::start();
-    let answers = answers(
-        dir.path(),
-        &release,
-        &reg.addr(),
-        &format!(
-            "ca_file = {:?}\nlayer_compression = \"zstd\"\n",
-            reg.ca_file
-        ),
-    );
+    let TlsRun {
+        dir,
+        release,
+        reg,
+        answers,
+    } = tls_run("layer_compression = \"zstd\"\n");
     let (code, out) = headless(&dir.path().join("state"), &answers);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
@@ -334,16 +349,13 @@ fn damage_largest_layer(release: &SynthRelease) -> String {
 
 #[test]
 fn a_layer_that_does_not_match_its_diff_id_is_never_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let release = release(dir.path());
+    let TlsRun {
+        dir,
+        release,
+        reg,
+        answers,
+    } = tls_run("");
     let damaged = damage_largest_layer(&release);
-    let reg = TestRegistry::start();
-    let answers = answers(
-        dir.path(),
-        &release,
-        &reg.addr(),
-        &format!("ca_file = {:?}\n", reg.ca_file),
-    );
     let (code, out) = headless(&dir.path().join("state"), &answers);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("while reading"), "{out}");
