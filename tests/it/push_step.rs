@@ -218,7 +218,8 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
         ..RegistryOptions::default()
     });
     // A proxy that answers 411 to chunked request bodies, and one refused manifest so the
-    // first run stops and the second run is a resume in the same session.
+    // first run stops and the second run is a resume in the same session. One image at a time:
+    // the first run stops at the first image, so the second still has layers to upload.
     let proxy = HttpProxy::start_full(
         reg.port,
         vec![Fault {
@@ -239,7 +240,7 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
         dir.path(),
         &release,
         &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\nspool_before_push = true\n",
+        "plain_http = true\nspool_before_push = true\nimage_concurrency = 1\n",
     );
     let state = dir.path().join("state");
     let (code, out) = push(&state, &answers, &[]);
