@@ -27,6 +27,18 @@ pub(crate) fn tag(diff_id: &str) -> Option<String> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256-{hex}"))
 }
 
+/// Puts the config the index manifests share; once per push, before the first of them.
+pub(crate) async fn prepare(client: &RegistryClient, repo: &str) -> Result<(), RegistryError> {
+    let config = empty_config_digest();
+    if client.head_blob(repo, &config).await?.is_none() {
+        client
+            .put_blob(repo, &config, Bytes::from_static(EMPTY_CONFIG))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes the index entry for `diff_id` (after [`prepare`]).
 pub(crate) async fn record(
     client: &RegistryClient,
     repo: &str,
@@ -37,11 +49,6 @@ pub(crate) async fn record(
         return Ok(());
     };
     let config = empty_config_digest();
-    if client.head_blob(repo, &config).await?.is_none() {
-        client
-            .put_blob(repo, &config, Bytes::from_static(EMPTY_CONFIG))
-            .await?;
-    }
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,

@@ -239,6 +239,8 @@ pub struct Pusher {
     stats: Arc<PushStats>,
     cancel: Option<CancelCheck>,
     transfer: TransferPolicy,
+    /// The layer index's shared config is in the staging repository.
+    index_ready: AtomicBool,
     blob_permits: Arc<Semaphore>,
     blob_limit: AtomicU32,
     failures: AtomicU32,
@@ -298,6 +300,7 @@ impl Pusher {
             blob_permits: Arc::new(Semaphore::new(blobs)),
             blob_limit: AtomicU32::new(blobs as u32),
             transfer: TransferPolicy::new(options.upload_mode, options.chunk_size),
+            index_ready: AtomicBool::new(false),
             options,
             ledger,
             progress,
@@ -343,7 +346,7 @@ impl Pusher {
     /// Uploads a stream of blob bytes to the staging repository and leaves the upload open.
     pub async fn stage_stream(
         &self,
-        rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+        rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
     ) -> Result<StagedUpload, RegistryError> {
         upload_open(&self.uploader(), &self.staging_repository(), rx).await
     }
@@ -395,6 +398,13 @@ impl Pusher {
     /// refuses the index only loses that shortcut.
     pub async fn index_layer(&self, diff_id: &str, blob: &PushedBlob) {
         let repo = self.staging_repository();
+        if !self.index_ready.load(Ordering::Acquire) {
+            if let Err(e) = super::layer_index::prepare(&self.client, &repo).await {
+                tracing::debug!("layer index not written: {e}");
+                return;
+            }
+            self.index_ready.store(true, Ordering::Release);
+        }
         if let Err(e) = super::layer_index::record(&self.client, &repo, diff_id, blob).await {
             tracing::debug!("layer index for {diff_id} not written: {e}");
         }

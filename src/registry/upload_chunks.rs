@@ -7,14 +7,53 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
+use tokio::sync::mpsc;
 
 use super::client::RegistryClient;
 use super::error::RegistryError;
 use super::progress::PushStats;
 use super::upload::{BlobSource, OnRead, ResumeSlot, Uploaded, Uploader};
+
+/// Cuts a stream of pieces into chunks, each filled in a buffer of exactly its size and handed
+/// to the request without a copy; what a piece brings beyond a chunk waits for the next.
+struct Chunker {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    rest: Bytes,
+    ended: bool,
+}
+
+impl Chunker {
+    fn new(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Chunker {
+        Chunker {
+            rx,
+            rest: Bytes::new(),
+            ended: false,
+        }
+    }
+
+    /// The next chunk of at most `size` bytes; `None` once the stream is done. An error item
+    /// ends the stream: its producer reports the error itself.
+    async fn next(&mut self, size: usize) -> Option<Bytes> {
+        let mut buf = Vec::with_capacity(size);
+        while buf.len() < size {
+            if self.rest.is_empty() {
+                match self.rx.recv().await {
+                    Some(Ok(b)) if !self.ended => self.rest = b,
+                    _ => {
+                        self.ended = true;
+                        break;
+                    }
+                }
+            }
+            let take = self.rest.len().min(size - buf.len());
+            buf.extend_from_slice(&self.rest.split_to(take));
+        }
+        (!buf.is_empty()).then(|| Bytes::from(buf))
+    }
+}
 
 /// Where an upload session stands.
 struct Session {
@@ -43,30 +82,21 @@ pub(crate) async fn upload(
         },
     };
     remember(resume, &session);
-    let (mut rx, producer) = up.spawn_producer(src, session.offset, on_read);
-    let mut buf = BytesMut::new();
-    let mut ended = false;
+    let (rx, producer) = up.spawn_producer(src, session.offset, on_read);
+    let mut chunks = Chunker::new(rx);
     let mut failure = None;
     let mut chunk = chunk;
     while failure.is_none() {
-        while buf.len() < chunk as usize && !ended {
-            match rx.recv().await {
-                Some(Ok(b)) => buf.extend_from_slice(&b),
-                // The producer reports its own error below.
-                Some(Err(_)) | None => ended = true,
-            }
-        }
-        if buf.is_empty() {
+        let Some(piece) = chunks.next(chunk as usize).await else {
             break;
-        }
-        let piece = buf.split_to(buf.len().min(chunk as usize)).freeze();
+        };
         match send_piece(up, repo, &mut session, piece).await {
             Ok(()) => remember(resume, &session),
             Err(e) => failure = Some(e),
         }
         chunk = up.policy.chunk_size();
     }
-    drop(rx);
+    drop(chunks);
     let produced = up.produced(repo, &session.location, src, producer).await?;
     if let Some(e) = failure {
         return Err(e);
@@ -251,41 +281,24 @@ pub struct StagedUpload {
 pub(crate) async fn upload_open(
     up: &Uploader<'_>,
     repo: &str,
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
 ) -> Result<StagedUpload, RegistryError> {
     let location = up
         .client
         .retrying(|_| up.client.start_upload(repo), |_, _, _| {})
         .await?;
-    let session = std::sync::Mutex::new(Session {
+    // Kept across the attempts of a piece: each one may learn the offset anew.
+    let session = tokio::sync::Mutex::new(Session {
         location,
         offset: 0,
     });
-    // Each chunk is filled in a buffer of exactly its size and handed to the request without
-    // a copy; what a piece brings beyond the chunk waits in `rest`.
-    let mut rest = Bytes::new();
-    let mut ended = false;
+    let mut chunks = Chunker::new(rx);
     loop {
         let chunk = up.policy.chunk_size().min(STAGED_CHUNK) as usize;
-        let mut buf = Vec::with_capacity(chunk);
-        while buf.len() < chunk {
-            if rest.is_empty() {
-                match rx.recv().await {
-                    Some(b) => rest = b,
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                }
-            }
-            let take = rest.len().min(chunk - buf.len());
-            buf.extend_from_slice(&rest.split_to(take));
-        }
-        if buf.is_empty() {
+        let Some(piece) = chunks.next(chunk).await else {
             break;
-        }
-        let piece = Bytes::from(buf);
-        let start = session.lock().map(|s| s.offset).unwrap_or(0);
+        };
+        let start = session.lock().await.offset;
         let sent = up
             .client
             .retrying(
@@ -293,15 +306,15 @@ pub(crate) async fn upload_open(
                     let piece = piece.clone();
                     let session = &session;
                     async move {
-                        let mut s = take_session(session);
+                        let mut s = session.lock().await;
                         if attempt > 1 {
                             // Where does the registry stand after the failed attempt?
                             if let Some(now) = status(up.client, repo, &s.location).await {
-                                s = now;
+                                *s = now;
                             }
                         }
                         let end = start + piece.len() as u64;
-                        let result = if s.offset == end {
+                        if s.offset == end {
                             Ok(())
                         } else if s.offset > start && s.offset < end {
                             // Part of the piece arrived (it was split after a 413): send the rest.
@@ -320,9 +333,7 @@ pub(crate) async fn upload_open(
                             })
                         } else {
                             send_piece(up, repo, &mut s, piece).await
-                        };
-                        put_session(session, s);
-                        result
+                        }
                     }
                 },
                 |_, _, _| {},
@@ -330,44 +341,15 @@ pub(crate) async fn upload_open(
             .await;
         if let Err(e) = sent {
             // Nothing will complete this upload: let the registry drop it now.
-            let s = take_session(&session);
-            up.client.cancel_upload(repo, &s.location).await;
+            let location = session.lock().await.location.clone();
+            up.client.cancel_upload(repo, &location).await;
             return Err(e);
         }
-        if ended {
-            break;
-        }
     }
-    let s = take_session(&session);
+    let s = session.into_inner();
     Ok(StagedUpload {
         repo: repo.to_string(),
         location: s.location,
         size: s.offset,
     })
-}
-
-fn take_session(m: &std::sync::Mutex<Session>) -> Session {
-    match m.lock() {
-        Ok(mut g) => std::mem::replace(
-            &mut *g,
-            Session {
-                location: String::new(),
-                offset: 0,
-            },
-        ),
-        Err(p) => std::mem::replace(
-            &mut *p.into_inner(),
-            Session {
-                location: String::new(),
-                offset: 0,
-            },
-        ),
-    }
-}
-
-fn put_session(m: &std::sync::Mutex<Session>, s: Session) {
-    match m.lock() {
-        Ok(mut g) => *g = s,
-        Err(p) => *p.into_inner() = s,
-    }
 }

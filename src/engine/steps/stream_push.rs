@@ -312,17 +312,18 @@ impl FileSink for StreamSink {
             }
             (_, _, None) => (OCI_LAYER_TAR, None),
         };
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+        let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
         let pusher = p.pusher.clone();
         let task = p.handle.spawn(async move { pusher.stage_stream(rx).await });
         Ok(Some(Box::new(Sending {
-            push: p.clone(),
             media_type,
-            raw: compressor.is_none(),
             compressor,
-            tx: Some(tx),
-            task: Some(task),
-            out_hash: Sha256::new(),
+            out: Outlet {
+                push: p.clone(),
+                tx: Some(tx),
+                task: Some(task),
+                hash: Sha256::new(),
+            },
         })))
     }
 }
@@ -345,17 +346,37 @@ impl SentBlob for AlreadyThere {
 }
 
 struct Sending {
-    push: Arc<StreamPush>,
     media_type: &'static str,
-    /// Sent as it is (already compressed in the archive).
-    raw: bool,
+    /// `None` for a blob sent as it is (already compressed in the archive).
     compressor: Option<BlockCompressor>,
-    tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
-    task: Option<JoinHandle<Result<StagedUpload, RegistryError>>>,
-    out_hash: Sha256,
+    out: Outlet,
 }
 
-impl Sending {
+/// The channel to a file's upload task, and the digest of what went into it.
+struct Outlet {
+    push: Arc<StreamPush>,
+    tx: Option<tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>>,
+    task: Option<JoinHandle<Result<StagedUpload, RegistryError>>>,
+    hash: Sha256,
+}
+
+impl Outlet {
+    fn send(&mut self, out: Vec<u8>) -> io::Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.hash.update(&out);
+        let sent = match &self.tx {
+            Some(tx) => tx.blocking_send(Ok(Bytes::from(out))).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(self.upload_error())
+        }
+    }
+
     /// The upload's own error when it stopped taking bytes.
     fn upload_error(&mut self) -> io::Error {
         let detail = match self.task.take() {
@@ -368,61 +389,37 @@ impl Sending {
         };
         io::Error::other(detail)
     }
+}
 
-    fn send(&mut self, out: Vec<u8>) -> io::Result<()> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        self.out_hash.update(&out);
-        let sent = match &self.tx {
-            Some(tx) => tx.blocking_send(Bytes::from(out)).is_ok(),
-            None => false,
-        };
-        if sent {
-            Ok(())
-        } else {
-            Err(self.upload_error())
+impl Drop for Outlet {
+    fn drop(&mut self) {
+        // An abandoned file (the member failed): its upload is cancelled when it ends.
+        drop(self.tx.take());
+        if let Some(task) = self.task.take() {
+            discard_when_done(&self.push, task);
         }
     }
 }
 
 impl SentFile for Sending {
     fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        match self.compressor.take() {
-            Some(mut gz) => {
-                let mut pieces = Vec::new();
-                let r = gz.write(chunk, &mut |b| {
-                    pieces.push(b);
-                    Ok(())
-                });
-                self.compressor = Some(gz);
-                r?;
-                for p in pieces {
-                    self.send(p)?;
-                }
-                Ok(())
-            }
-            None => self.send(chunk.to_vec()),
+        match &mut self.compressor {
+            Some(c) => c.write(chunk, &mut |b| self.out.send(b)),
+            None => self.out.send(chunk.to_vec()),
         }
     }
 
     fn finish(mut self: Box<Self>, sha256_hex: &str) -> io::Result<Box<dyn SentBlob>> {
-        if let Some(gz) = self.compressor.take() {
-            let mut pieces = Vec::new();
-            gz.finish(&mut |b| {
-                pieces.push(b);
-                Ok(())
-            })?;
-            for p in pieces {
-                self.send(p)?;
-            }
+        let compressed = self.compressor.is_some();
+        if let Some(c) = self.compressor.take() {
+            c.finish(&mut |b| self.out.send(b))?;
         }
         // The upload finishes in the background; the reader goes on to the next entry.
-        drop(self.tx.take());
-        let Some(task) = self.task.take() else {
+        drop(self.out.tx.take());
+        let Some(task) = self.out.task.take() else {
             return Err(io::Error::other("the upload ended"));
         };
-        let p = self.push.clone();
+        let p = self.out.push.clone();
         // A layer without a name that promises its digest (`<id>/layer.tar`) may turn out to
         // be one that is already there: drop the upload rather than commit it twice.
         if p.known(sha256_hex) {
@@ -431,7 +428,7 @@ impl SentFile for Sending {
         }
         let digest = format!(
             "sha256:{}",
-            hex::encode(std::mem::take(&mut self.out_hash).finalize())
+            hex::encode(std::mem::take(&mut self.out.hash).finalize())
         );
         Ok(Box::new(Uncommitted {
             push: p,
@@ -439,7 +436,7 @@ impl SentFile for Sending {
             digest,
             media_type: self.media_type,
             file_hex: sha256_hex.to_string(),
-            compressed: !self.raw,
+            compressed,
         }))
     }
 }
@@ -451,16 +448,6 @@ fn discard_when_done(p: &Arc<StreamPush>, task: JoinHandle<Result<StagedUpload, 
             pusher.discard_staged(&staged).await;
         }
     });
-}
-
-impl Drop for Sending {
-    fn drop(&mut self) {
-        // An abandoned file (the member failed): its upload is cancelled when it ends.
-        drop(self.tx.take());
-        if let Some(task) = self.task.take() {
-            discard_when_done(&self.push, task);
-        }
-    }
 }
 
 struct Uncommitted {
