@@ -13,26 +13,43 @@ use ckf_airgap::engine::steps::push_report::SessionPushReport;
 use ckf_airgap::session::SessionStore;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 
-const PASSWORD_ENV: &str = "CKF_TEST_PUSH_PASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "CKF_TEST_PUSH_PASSWORD";
 
-fn answers(dir: &Path, release: &SynthRelease, registry: &str, tls: &str) -> PathBuf {
+/// Answers that read `release`, work in `<dir>/work` and push to `registry` (`tls`: more
+/// `[registry]` answers), skipping the cluster steps. Shared with `stream_push.rs`.
+pub(crate) fn answers(dir: &Path, release: &SynthRelease, registry: &str, tls: &str) -> PathBuf {
     let path = dir.join("answers.toml");
     std::fs::write(
         &path,
         format!(
-            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
+            "[artifacts]\nimages = {:?}\ncharms = {:?}\nwork_dir = {:?}\n\n\
              [registry]\ntarget = \"{registry}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\n{tls}\n\
              [skip]\nenvironment-checks = \"t\"\nplaceholder-mapping = \"t\"\ngateway-type = \"t\"\n\
              bundle-preview = \"t\"\njuju-deploy = \"t\"\n",
             release.images_gz,
-            release.charms_gz.as_ref().unwrap()
+            release.charms_gz.as_ref().unwrap(),
+            dir.join("work"),
         ),
     )
     .unwrap();
     path
 }
 
-fn push(state: &Path, answers: &Path, extra: &[&str]) -> (i32, String) {
+/// The first manifest upload of jupyter-web-app refused (not retryable), after its layers are
+/// in: the push stops there, and a second run in the same session is a resume.
+fn refused_first_manifest() -> Fault {
+    Fault {
+        method: "PUT",
+        path_contains: "jupyter-web-app/manifests/",
+        status: 400,
+        retry_after: None,
+        body: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}"#,
+        times: 1,
+    }
+}
+
+/// Runs the binary headless with `answers`; its exit status and everything it printed.
+pub(crate) fn push(state: &Path, answers: &Path, extra: &[&str]) -> (i32, String) {
     let mut args = vec!["--mode", "headless", "--answers", answers.to_str().unwrap()];
     args.extend_from_slice(extra);
     let out = run(state, &args, &[(PASSWORD_ENV, PASS)]);
@@ -163,17 +180,7 @@ fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
     });
     // The first manifest upload of jupyter-web-app is refused (not retryable), after its
     // layers are in.
-    let proxy = HttpProxy::start(
-        reg.port,
-        vec![Fault {
-            method: "PUT",
-            path_contains: "jupyter-web-app/manifests/",
-            status: 400,
-            retry_after: None,
-            body: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}"#,
-            times: 1,
-        }],
-    );
+    let proxy = HttpProxy::start(reg.port, vec![refused_first_manifest()]);
     let answers = answers(
         dir.path(),
         &release,
@@ -222,14 +229,7 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
     // the first run stops at the first image, so the second still has layers to upload.
     let proxy = HttpProxy::start_full(
         reg.port,
-        vec![Fault {
-            method: "PUT",
-            path_contains: "jupyter-web-app/manifests/",
-            status: 400,
-            retry_after: None,
-            body: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}"#,
-            times: 1,
-        }],
+        vec![refused_first_manifest()],
         None,
         BodyRules {
             refuse_chunked: true,
@@ -271,10 +271,9 @@ fn one_image_at_a_time_verifies_then_pushes_each_image_from_the_archive_and_drop
     let work = dir.path().join("work");
     let tls = format!("ca_file = {:?}\n", reg.ca_file);
     let answers = answers(dir.path(), &release, &reg.addr(), &tls);
-    let text = std::fs::read_to_string(&answers).unwrap().replace(
-        "[artifacts]\n",
-        &format!("[artifacts]\nwork_dir = {work:?}\none_image_at_a_time = true\n"),
-    );
+    let text = std::fs::read_to_string(&answers)
+        .unwrap()
+        .replace("[artifacts]\n", "[artifacts]\none_image_at_a_time = true\n");
     std::fs::write(&answers, text).unwrap();
     let state = dir.path().join("state");
     let (code, out) = push(&state, &answers, &[]);

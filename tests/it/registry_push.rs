@@ -133,13 +133,15 @@ async fn pushes_images_verifies_with_skopeo_and_a_repeat_sends_nothing() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uncompressed_push_uses_an_oci_manifest() {
+/// Pushes the standard pair one image at a time with `compression`; each image must go up
+/// with an OCI manifest, and skopeo reads every layer back (the archive's gzip layer as gzip)
+/// and checks its uncompressed digest.
+async fn push_as_oci(compression: LayerCompression) -> Pusher {
     let reg = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
     let images = standard_set(work.path());
     let options = PushOptions {
-        compression: LayerCompression::None,
+        compression,
         image_concurrency: 1,
         ..PushOptions::default()
     };
@@ -154,33 +156,19 @@ async fn uncompressed_push_uses_an_oci_manifest() {
         assert_eq!(r.media_type, OCI_MANIFEST);
         skopeo_verify(&reg, img, "");
     }
+    pusher
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncompressed_push_uses_an_oci_manifest() {
+    let pusher = push_as_oci(LayerCompression::None).await;
     // Sequential images: the shared base layer is mounted into the second repository.
     assert_eq!(pusher.stats().snapshot().blobs_mounted, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zstd_push_uses_an_oci_manifest_and_keeps_gzip_layers_as_they_are() {
-    let reg = TestRegistry::start();
-    let work = tempfile::tempdir().unwrap();
-    let images = standard_set(work.path());
-    let options = PushOptions {
-        compression: LayerCompression::Zstd,
-        image_concurrency: 1,
-        ..PushOptions::default()
-    };
-    let pusher = Pusher::new(
-        client_for(&reg),
-        options,
-        Arc::new(MemoryLedger::new()),
-        Recorder::new(),
-    );
-    let report = pusher.push(&images).await.unwrap();
-    for (r, img) in report.images.iter().zip(&images) {
-        assert_eq!(r.media_type, OCI_MANIFEST);
-        // skopeo reads each layer back (zstd or, for the archive's gzip layer, gzip) and
-        // checks its uncompressed digest.
-        skopeo_verify(&reg, img, "");
-    }
+    let pusher = push_as_oci(LayerCompression::Zstd).await;
     assert!(pusher.target_key().ends_with("#zstd3"));
 }
 

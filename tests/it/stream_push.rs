@@ -8,13 +8,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::push_step::{PASSWORD_ENV, answers, push};
 use crate::registry_support::images::uncompressed;
 use crate::registry_support::proxy::{Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
-use crate::support::{run, text};
+use crate::support::text;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
-
-const PASSWORD_ENV: &str = "CKF_TEST_STREAM_PASSWORD";
 
 /// Layers above the reader's 1 MiB in-memory limit, so they stream, in every archive form.
 fn release(dir: &Path) -> SynthRelease {
@@ -24,36 +23,6 @@ fn release(dir: &Path) -> SynthRelease {
         ..ReleaseSpec::default()
     };
     generate_release(&spec, &dir.join("rel")).unwrap()
-}
-
-fn answers(dir: &Path, release: &SynthRelease, registry: &str, tls: &str) -> PathBuf {
-    let path = dir.join("answers.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[artifacts]\nimages = {:?}\ncharms = {:?}\nwork_dir = {:?}\n\n\
-             [registry]\ntarget = \"{registry}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\n{tls}\n\
-             [skip]\nenvironment-checks = \"t\"\nplaceholder-mapping = \"t\"\ngateway-type = \"t\"\n\
-             bundle-preview = \"t\"\njuju-deploy = \"t\"\n",
-            release.images_gz,
-            release.charms_gz.as_ref().unwrap(),
-            dir.join("work"),
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn headless(state: &Path, answers: &Path) -> (i32, String) {
-    let out = run(
-        state,
-        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
-        &[(PASSWORD_ENV, PASS)],
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout) + &text(&out.stderr),
-    )
 }
 
 /// Every file under `dir` larger than `limit`.
@@ -169,7 +138,7 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
         answers,
     } = tls_run("");
     let state = dir.path().join("state");
-    let (code, out) = headless(&state, &answers);
+    let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
     assert!(out.contains("[image-push] done"), "{out}");
@@ -200,7 +169,7 @@ fn one_image_at_a_time_streams_and_leaves_no_spool() {
         .unwrap()
         .replace("[artifacts]\n", "[artifacts]\none_image_at_a_time = true\n");
     std::fs::write(&answers, text).unwrap();
-    let (code, out) = headless(&dir.path().join("state"), &answers);
+    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("pushed while the archive is read"), "{out}");
     for image in &release.images {
@@ -224,7 +193,7 @@ fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
         reg,
         answers,
     } = tls_run("layer_compression = \"zstd\"\n");
-    let (code, out) = headless(&dir.path().join("state"), &answers);
+    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
     let mut zstd_layers = 0;
@@ -281,7 +250,7 @@ fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
         "plain_http = true\n",
     );
     let state = dir.path().join("state");
-    let (code, out) = headless(&state, &answers);
+    let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 1, "{out}");
     // Whether the refusal reaches the reader (a chunk in flight) or the image's push (the
     // commit), the message names the registry's answer and says the archive is fine.
@@ -290,7 +259,7 @@ fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
         "{out}"
     );
     assert!(!out.contains("corrupt"), "the archive is not blamed: {out}");
-    let (code, out) = headless(&state, &answers);
+    let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 0, "{out}");
     for image in &release.images {
         skopeo_layers_match(
@@ -356,7 +325,7 @@ fn a_layer_that_does_not_match_its_diff_id_is_never_committed() {
         answers,
     } = tls_run("");
     let damaged = damage_largest_layer(&release);
-    let (code, out) = headless(&dir.path().join("state"), &answers);
+    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("while reading"), "{out}");
     assert!(
@@ -429,7 +398,7 @@ fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
     let first_commits = staging_commits(&proxy.requests());
     assert!(!first_commits.is_empty(), "{pushed:?}");
 
-    let (code, out) = headless(&state, &answers);
+    let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 0, "{out}");
     let second: Vec<String> = proxy.requests().into_iter().skip(before).collect();
     let second_commits = staging_commits(&second);
