@@ -2,7 +2,7 @@
 //! juju, kubectl and microk8s first on PATH.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cluster_support::{Fakes, answer, answer_file, scenario};
 use crate::support::{run, text};
@@ -146,18 +146,23 @@ fn a_public_dns_forwarder_fails_with_the_fix_and_a_recorded_skip_lets_it_pass() 
     assert!(out.contains("notice: check skips changed"), "{out}");
 }
 
-#[test]
-fn containerd_trust_is_written_with_consent_and_then_passes() {
-    let dir = tempfile::tempdir().unwrap();
+/// A healthy cluster, a registry CA file and where containerd's trust would go.
+fn trust_world(dir: &Path) -> (Fakes, PathBuf, PathBuf) {
     let fakes = Fakes::all();
     fakes.set_scenario(&scenario(healthy("coredns-local.json")));
-    let ca = dir.path().join("ca.crt");
+    let ca = dir.join("ca.crt");
     std::fs::write(
         &ca,
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     )
     .unwrap();
-    let certs = dir.path().join("certs.d");
+    (fakes, ca, dir.join("certs.d"))
+}
+
+#[test]
+fn containerd_trust_is_written_with_consent_and_then_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fakes, ca, certs) = trust_world(dir.path());
     let body = format!(
         "[registry]\ntarget = \"127.0.0.1:5443/ckf\"\nca_file = {ca:?}\n\n\
          [cluster]\ncontainerd_certs_dir = {certs:?}\nwrite_containerd_trust = true\n"
@@ -180,15 +185,7 @@ fn containerd_trust_is_written_with_consent_and_then_passes() {
 #[test]
 fn without_consent_a_headless_run_shows_the_file_and_fails_the_check() {
     let dir = tempfile::tempdir().unwrap();
-    let fakes = Fakes::all();
-    fakes.set_scenario(&scenario(healthy("coredns-local.json")));
-    let ca = dir.path().join("ca.crt");
-    std::fs::write(
-        &ca,
-        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
-    let certs = dir.path().join("certs.d");
+    let (fakes, ca, certs) = trust_world(dir.path());
     let body = format!(
         "[registry]\ntarget = \"127.0.0.1:5443/ckf\"\nca_file = {ca:?}\n\n[cluster]\ncontainerd_certs_dir = {certs:?}\n"
     );
