@@ -13,6 +13,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 
 use super::credentials::{Credentials, ResolvedCredentials};
 use super::error::RegistryError;
+use super::payload::Payload;
 use super::target::RegistryTarget;
 use super::tls::{TlsOptions, TlsSetup};
 
@@ -531,7 +532,7 @@ impl RegistryClient {
         url: &str,
         scope: &str,
         headers: HeaderMap,
-        body: Option<bytes::Bytes>,
+        body: Option<Payload>,
         during: &str,
     ) -> Result<Response, RegistryError> {
         let mut answered = false;
@@ -545,7 +546,9 @@ impl RegistryClient {
                 req = req.header(reqwest::header::AUTHORIZATION, a);
             }
             req = match &body {
-                Some(b) => req.body(b.clone()),
+                Some(b) => req
+                    .header(reqwest::header::CONTENT_LENGTH, b.len())
+                    .body(b.body()),
                 None if method == Method::POST || method == Method::PUT => {
                     req.header(reqwest::header::CONTENT_LENGTH, "0")
                 }
@@ -868,7 +871,7 @@ impl RegistryClient {
             repo,
             &location,
             digest,
-            Some(body),
+            Some(body.into()),
             "uploading a small blob",
         )
         .await
@@ -880,7 +883,7 @@ impl RegistryClient {
         repo: &str,
         location: &str,
         digest: &str,
-        body: Option<bytes::Bytes>,
+        body: Option<Payload>,
         during: &str,
     ) -> Result<(), RegistryError> {
         let mut url = Url::parse(location).map_err(|e| RegistryError::Network {
@@ -935,7 +938,7 @@ impl RegistryClient {
                 &url,
                 &Self::push_scope(repo),
                 headers,
-                Some(body),
+                Some(body.into()),
                 "putting a manifest",
             )
             .await?;
@@ -1043,6 +1046,54 @@ impl RegistryClient {
         Ok(Some((digest, body.to_vec())))
     }
 
+    /// Every tag of `repo` (`GET /v2/<repo>/tags/list`, following `Link` pages); empty when
+    /// the repository does not exist. `None` when the registry lists no tags (an error, or an
+    /// answer that is not a tag list), so the caller asks tag by tag instead.
+    pub(crate) async fn list_tags(&self, repo: &str) -> Option<Vec<String>> {
+        let mut tags = Vec::new();
+        let mut next = Some(self.url(&format!("/v2/{repo}/tags/list")));
+        // A registry that pages without end is cut off; the caller falls back to lookups.
+        for _ in 0..1000 {
+            let Some(url) = next.take() else {
+                return Some(tags);
+            };
+            let resp = self
+                .send(
+                    Method::GET,
+                    &url,
+                    &Self::push_scope(repo),
+                    HeaderMap::new(),
+                    None,
+                    "listing tags",
+                )
+                .await
+                .ok()?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Some(tags);
+            }
+            if !resp.status().is_success() {
+                return None;
+            }
+            next = resp
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_page)
+                .and_then(|l| resp.url().join(&l).ok())
+                .map(|u| u.to_string());
+            let body = resp.bytes().await.ok()?;
+            let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            match &v["tags"] {
+                serde_json::Value::Null => {}
+                serde_json::Value::Array(a) => {
+                    tags.extend(a.iter().filter_map(|t| t.as_str().map(str::to_string)))
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// The raw HTTP client, for the streamed PATCH.
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
@@ -1051,6 +1102,22 @@ impl RegistryClient {
     pub(crate) fn forget_scope_token(&self, scope: &str) {
         self.forget_token(scope);
     }
+}
+
+/// The target of a `Link: <url>; rel="next"` header (distribution's pagination).
+fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
 }
 
 pub(crate) fn location(resp: &Response) -> Option<String> {
@@ -1169,6 +1236,20 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_next_page_of_a_link_header() {
+        assert_eq!(
+            next_page(r#"</v2/r/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/r/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_page(r#"<https://a/prev>; rel="prev", <https://a/next>; rel = "next""#).as_deref(),
+            Some("https://a/next")
+        );
+        assert_eq!(next_page(r#"</x>; rel="prev""#), None);
+        assert_eq!(next_page("garbage"), None);
+    }
 
     #[test]
     fn parses_bearer_challenges() {

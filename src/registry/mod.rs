@@ -14,6 +14,7 @@ mod credentials;
 mod error;
 mod layer_index;
 mod ledger;
+mod payload;
 mod progress;
 mod pull;
 mod push;

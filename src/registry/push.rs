@@ -40,6 +40,8 @@ pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 /// Under the target prefix, beside the release's repositories.
 pub const STAGING_REPOSITORY: &str = "ckf-airgap-staging";
 
+/// Configs up to this size are read whole and sent in one request.
+const SMALL_BLOB: u64 = 1024 * 1024;
 const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
 
 fn encoding_family(media_type: &str) -> &'static str {
@@ -239,8 +241,10 @@ pub struct Pusher {
     stats: Arc<PushStats>,
     cancel: Option<CancelCheck>,
     transfer: TransferPolicy,
-    /// The layer index's shared config is in the staging repository.
-    index_ready: AtomicBool,
+    /// Whether the layer index's shared config is in place (set once per push).
+    index_ready: tokio::sync::OnceCell<bool>,
+    /// The layer index's tags when this push first looked, `None` when the registry lists none.
+    index_tags: tokio::sync::OnceCell<Option<std::collections::HashSet<String>>>,
     blob_permits: Arc<Semaphore>,
     blob_limit: AtomicU32,
     failures: AtomicU32,
@@ -300,7 +304,8 @@ impl Pusher {
             blob_permits: Arc::new(Semaphore::new(blobs)),
             blob_limit: AtomicU32::new(blobs as u32),
             transfer: TransferPolicy::new(options.upload_mode, options.chunk_size),
-            index_ready: AtomicBool::new(false),
+            index_ready: tokio::sync::OnceCell::new(),
+            index_tags: tokio::sync::OnceCell::new(),
             options,
             ledger,
             progress,
@@ -398,12 +403,18 @@ impl Pusher {
     /// refuses the index only loses that shortcut.
     pub async fn index_layer(&self, diff_id: &str, blob: &PushedBlob) {
         let repo = self.staging_repository();
-        if !self.index_ready.load(Ordering::Acquire) {
-            if let Err(e) = super::layer_index::prepare(&self.client, &repo).await {
-                tracing::debug!("layer index not written: {e}");
-                return;
-            }
-            self.index_ready.store(true, Ordering::Release);
+        // Once per push, however many layers reach this at the same time.
+        let ready = self
+            .index_ready
+            .get_or_init(|| async {
+                super::layer_index::prepare(&self.client, &repo)
+                    .await
+                    .map_err(|e| tracing::debug!("layer index not written: {e}"))
+                    .is_ok()
+            })
+            .await;
+        if !ready {
+            return;
         }
         if let Err(e) = super::layer_index::record(&self.client, &repo, diff_id, blob).await {
             tracing::debug!("layer index for {diff_id} not written: {e}");
@@ -414,6 +425,22 @@ impl Pusher {
     /// found.
     pub async fn indexed_layer(&self, diff_id: &str) -> Option<PushedBlob> {
         let repo = self.staging_repository();
+        // One listing of the index's tags answers for every layer it does not name, instead of
+        // a request per layer (all of them in a first push).
+        let listed = self
+            .index_tags
+            .get_or_init(|| async {
+                self.client
+                    .list_tags(&repo)
+                    .await
+                    .map(|t| t.into_iter().collect())
+            })
+            .await;
+        if let (Some(listed), Some(tag)) = (listed, super::layer_index::tag(diff_id))
+            && !listed.contains(&tag)
+        {
+            return None;
+        }
         let blob = super::layer_index::lookup(&self.client, &repo, diff_id)
             .await
             .ok()
@@ -765,7 +792,8 @@ impl Pusher {
             }
         })?);
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
-        self.client
+        let stored = self
+            .client
             .retrying(
                 |_| {
                     self.client
@@ -774,13 +802,18 @@ impl Pusher {
                 |_, _, _| self.note_failure(),
             )
             .await?;
-        let found = self
-            .client
-            .retrying(
-                |_| self.client.head_manifest(&repo, &img.tag, media_type),
-                |_, _, _| self.note_failure(),
-            )
-            .await?;
+        // A registry that names our digest in its answer holds the manifest under the tag; one
+        // that names none, or another, is asked what the tag resolves to.
+        let found = if stored.as_deref() == Some(digest.as_str()) {
+            stored
+        } else {
+            self.client
+                .retrying(
+                    |_| self.client.head_manifest(&repo, &img.tag, media_type),
+                    |_, _, _| self.note_failure(),
+                )
+                .await?
+        };
         if found.as_deref() != Some(digest.as_str()) {
             return Err(RegistryError::ManifestMismatch {
                 host: self.host(),
@@ -804,6 +837,8 @@ impl Pusher {
         })
     }
 
+    /// A config the repository lacks goes up in a POST and one PUT with its body: it is small,
+    /// and a PATCH would only add a request.
     async fn push_config(
         &self,
         img: &PushImage,
@@ -823,13 +858,49 @@ impl Pusher {
             prog.add(c.size);
             return Ok(());
         }
-        let src = BlobSource {
+        if c.size > SMALL_BLOB {
+            let src = BlobSource {
+                path: c.path.clone(),
+                encoding: Encoding::Raw,
+                expect_file_digest: c.digest.clone(),
+            };
+            self.upload_with_retry(img, &c.digest, repo, &src, prog)
+                .await?;
+            return Ok(());
+        }
+        let body = std::fs::read(&c.path).map_err(|source| RegistryError::Io {
+            host: self.host(),
             path: c.path.clone(),
-            encoding: Encoding::Raw,
-            expect_file_digest: c.digest.clone(),
-        };
-        self.upload_with_retry(img, &c.digest, repo, &src, prog)
+            source,
+        })?;
+        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        if actual != c.digest {
+            return Err(RegistryError::LayerCorrupt {
+                host: self.host(),
+                path: c.path.clone(),
+                expected: c.digest.clone(),
+                actual,
+            });
+        }
+        let body = bytes::Bytes::from(body);
+        self.client
+            .retrying(
+                |_| self.client.put_blob(repo, &c.digest, body.clone()),
+                |_, _, _| self.note_failure(),
+            )
             .await?;
+        PushStats::add(&self.stats.blobs_uploaded, 1);
+        PushStats::add(&self.stats.bytes_read, c.size);
+        PushStats::add(&self.stats.bytes_sent, c.size);
+        prog.add(c.size);
+        self.progress.layer(
+            &img.source,
+            &c.digest,
+            &LayerState::Uploaded {
+                digest: c.digest.clone(),
+                size: c.size,
+            },
+        );
         Ok(())
     }
 
@@ -976,6 +1047,16 @@ impl Pusher {
             digest: b.digest.clone(),
         };
 
+        // A blob the streaming push staged is mounted at once: the image's repository cannot
+        // hold it yet unless an earlier mount put it there, and a mount answers 201 either way,
+        // so a HEAD first would only add a request per layer (each one a password check on an
+        // htpasswd registry).
+        if let Some(done) = self
+            .mount_candidates(true, img, repo, layer, &candidates, &key, &mut guard, &prog)
+            .await?
+        {
+            return Ok((descriptor(&done), LayerOutcome::Mounted));
+        }
         // A ledger entry gives the compressed digest, so a HEAD replaces re-compressing.
         for c in &candidates {
             let found = self
@@ -1011,33 +1092,21 @@ impl Pusher {
                 return Ok((descriptor(&b), LayerOutcome::Present));
             }
         }
-        for c in &candidates {
-            if c.repository.is_empty() || c.repository == repo {
-                continue;
-            }
-            let outcome = self
-                .client
-                .retrying(
-                    |_| self.client.mount_blob(repo, &c.digest, &c.repository),
-                    |_, _, _| self.note_failure(),
-                )
-                .await?;
-            if let MountOutcome::Mounted = outcome {
-                self.remember(&key, &layer.diff_id, c)?;
-                *guard = Some(c.clone());
-                PushStats::add(&self.stats.blobs_mounted, 1);
-                PushStats::add(&self.stats.bytes_reused, layer.size);
-                prog.add(layer.size);
-                self.progress.layer(
-                    &img.source,
-                    &layer.diff_id,
-                    &LayerState::Mounted {
-                        digest: c.digest.clone(),
-                        from: c.repository.clone(),
-                    },
-                );
-                return Ok((descriptor(c), LayerOutcome::Mounted));
-            }
+
+        if let Some(done) = self
+            .mount_candidates(
+                false,
+                img,
+                repo,
+                layer,
+                &candidates,
+                &key,
+                &mut guard,
+                &prog,
+            )
+            .await?
+        {
+            return Ok((descriptor(&done), LayerOutcome::Mounted));
         }
 
         if !layer.path.exists()
@@ -1074,6 +1143,56 @@ impl Pusher {
             })?;
         *guard = Some(b.clone());
         Ok((descriptor(&b), LayerOutcome::Uploaded))
+    }
+
+    /// Mounts the first candidate held in another repository (the staging repository when
+    /// `staged`, any other otherwise) that the registry agrees to mount; `None` when there is
+    /// none.
+    #[allow(clippy::too_many_arguments)]
+    async fn mount_candidates(
+        &self,
+        staged: bool,
+        img: &PushImage,
+        repo: &str,
+        layer: &LayerFile,
+        candidates: &[PushedBlob],
+        key: &str,
+        guard: &mut Option<PushedBlob>,
+        prog: &ImageProgress,
+    ) -> Result<Option<PushedBlob>, RegistryError> {
+        let staging = self.staging_repository();
+        for c in candidates {
+            if c.repository.is_empty()
+                || c.repository == repo
+                || (c.repository == staging) != staged
+            {
+                continue;
+            }
+            let outcome = self
+                .client
+                .retrying(
+                    |_| self.client.mount_blob(repo, &c.digest, &c.repository),
+                    |_, _, _| self.note_failure(),
+                )
+                .await?;
+            if let MountOutcome::Mounted = outcome {
+                self.remember(key, &layer.diff_id, c)?;
+                *guard = Some(c.clone());
+                PushStats::add(&self.stats.blobs_mounted, 1);
+                PushStats::add(&self.stats.bytes_reused, layer.size);
+                prog.add(layer.size);
+                self.progress.layer(
+                    &img.source,
+                    &layer.diff_id,
+                    &LayerState::Mounted {
+                        digest: c.digest.clone(),
+                        from: c.repository.clone(),
+                    },
+                );
+                return Ok(Some(c.clone()));
+            }
+        }
+        Ok(None)
     }
 
     /// Records a layer found or mounted, unless the ledger already knows that digest.

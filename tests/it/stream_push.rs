@@ -432,3 +432,95 @@ fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
         );
     }
 }
+
+/// Requests of the form `METHOD /v2/…` as the proxy saw them, for the staging repository.
+fn staging_requests<'a>(requests: &'a [String], method: &str, part: &str) -> Vec<&'a String> {
+    requests
+        .iter()
+        .filter(|r| r.starts_with(method) && r.contains(&format!("/ckf-airgap-staging/{part}")))
+        .collect()
+}
+
+#[test]
+fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_first() {
+    let dir = tempfile::tempdir().unwrap();
+    // Docker 25's archive form names every layer by its digest, so a new session can look
+    // each one up in the layer index instead of compressing it.
+    let spec = ReleaseSpec {
+        forms: vec![ckf_airgap::synth::Form::Docker25],
+        base_layer_sizes: vec![3 << 20, 2 << 20],
+        app_layer_size: 3 << 19,
+        ..ReleaseSpec::default()
+    };
+    let release = generate_release(&spec, &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    let proxy = HttpProxy::start(reg.port, Vec::new());
+    let addr = format!("127.0.0.1:{}", proxy.port);
+    let first = answers(dir.path(), &release, &addr, "plain_http = true\n");
+    let (code, out) = push(&dir.path().join("state"), &first, &[]);
+    assert_eq!(code, 0, "{out}");
+    let cold = proxy.requests();
+    // One listing of the index answers for every layer; no lookup tag by tag.
+    assert_eq!(
+        staging_requests(&cold, "GET", "tags/list").len(),
+        1,
+        "{cold:#?}"
+    );
+    assert!(
+        staging_requests(&cold, "GET", "manifests/").is_empty(),
+        "{cold:#?}"
+    );
+    // A staged layer is mounted into its image's repository straight away.
+    let mounts: Vec<&String> = cold.iter().filter(|r| r.contains("?mount=")).collect();
+    assert!(!mounts.is_empty(), "{cold:#?}");
+    for m in mounts {
+        let repo = m
+            .trim_start_matches("POST /v2/")
+            .split("/blobs/uploads")
+            .next()
+            .unwrap();
+        let digest = m
+            .split("mount=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .replace("%3A", ":");
+        let head = format!("HEAD /v2/{repo}/blobs/{digest}");
+        assert!(
+            !cold.iter().any(|r| r.starts_with(&head)),
+            "{head} before its mount"
+        );
+    }
+
+    // A new session (another state and work directory) against the full registry finds every
+    // layer through the listing and sends nothing.
+    let other = tempfile::tempdir().unwrap();
+    let second = answers(other.path(), &release, &addr, "plain_http = true\n");
+    let (before, patches_before) = (cold.len(), proxy.patches().len());
+    let (code, out) = push(&other.path().join("state"), &second, &[]);
+    assert_eq!(code, 0, "{out}");
+    let warm: Vec<String> = proxy.requests().into_iter().skip(before).collect();
+    assert_eq!(
+        staging_requests(&warm, "GET", "tags/list").len(),
+        1,
+        "{warm:#?}"
+    );
+    assert!(
+        !staging_requests(&warm, "GET", "manifests/sha256-").is_empty(),
+        "{warm:#?}"
+    );
+    assert_eq!(proxy.patches().len(), patches_before, "{warm:#?}");
+    for image in &release.images {
+        skopeo_layers_match(
+            &reg,
+            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
+            &image.diff_ids,
+            false,
+        );
+    }
+}
