@@ -33,7 +33,8 @@ pub enum Codec {
 struct Job {
     codec: Codec,
     data: Vec<u8>,
-    reply: SyncSender<io::Result<Vec<u8>>>,
+    /// The compressed block, and the input buffer handed back for the next block.
+    reply: SyncSender<(io::Result<Vec<u8>>, Vec<u8>)>,
 }
 
 struct Pool {
@@ -78,7 +79,7 @@ fn pool() -> &'static Pool {
                                 })
                             }
                         };
-                        let _ = job.reply.send(done);
+                        let _ = job.reply.send((done, job.data));
                     }
                 });
             if spawned.is_ok() {
@@ -165,7 +166,10 @@ fn looks_incompressible(data: &[u8]) -> bool {
 pub struct BlockCompressor {
     codec: Codec,
     block: Vec<u8>,
-    pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
+    pending: VecDeque<Receiver<(io::Result<Vec<u8>>, Vec<u8>)>>,
+    /// Input buffers back from the workers: reused, so a layer allocates a few blocks, not one
+    /// per MiB (each a fresh mapping to fault in).
+    spare: Vec<Vec<u8>>,
     depth: usize,
     /// An empty input still gives one (empty) member or frame: a valid stream.
     submitted: bool,
@@ -177,6 +181,7 @@ impl BlockCompressor {
             codec,
             block: Vec::with_capacity(BLOCK),
             pending: VecDeque::new(),
+            spare: Vec::new(),
             // Enough blocks in flight to keep every worker busy while the oldest is collected.
             depth: pool().threads.max(1) * 2,
             submitted: false,
@@ -214,7 +219,8 @@ impl BlockCompressor {
             self.collect_one(emit)?;
         }
         self.submitted = true;
-        let data = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
+        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        let data = std::mem::replace(&mut self.block, next);
         let (reply, rx) = sync_channel(1);
         let job = Job {
             codec: self.codec,
@@ -236,10 +242,12 @@ impl BlockCompressor {
         let Some(rx) = self.pending.pop_front() else {
             return Ok(());
         };
-        let out = rx
+        let (out, mut input) = rx
             .recv()
-            .map_err(|_| io::Error::other("a compression thread stopped"))??;
-        emit(out)
+            .map_err(|_| io::Error::other("a compression thread stopped"))?;
+        input.clear();
+        self.spare.push(input);
+        emit(out?)
     }
 }
 
