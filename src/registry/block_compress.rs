@@ -221,7 +221,10 @@ impl BlockCompressor {
             self.collect_one(emit)?;
         }
         self.submitted = true;
-        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BLOCK));
         let data = std::mem::replace(&mut self.block, next);
         let (reply, rx) = sync_channel(1);
         let job = Job {
