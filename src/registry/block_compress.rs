@@ -30,11 +30,13 @@ pub enum Codec {
     Zstd(i32),
 }
 
+/// A worker's answer: the compressed block, and the input buffer handed back for the next one.
+type Done = (io::Result<Vec<u8>>, Vec<u8>);
+
 struct Job {
     codec: Codec,
     data: Vec<u8>,
-    /// The compressed block, and the input buffer handed back for the next block.
-    reply: SyncSender<(io::Result<Vec<u8>>, Vec<u8>)>,
+    reply: SyncSender<Done>,
 }
 
 struct Pool {
@@ -168,7 +170,7 @@ fn looks_incompressible(data: &[u8]) -> bool {
 pub struct BlockCompressor {
     codec: Codec,
     block: Vec<u8>,
-    pending: VecDeque<Receiver<(io::Result<Vec<u8>>, Vec<u8>)>>,
+    pending: VecDeque<Receiver<Done>>,
     /// Input buffers back from the workers: reused, so a layer allocates a few blocks, not one
     /// per MiB (each a fresh mapping to fault in).
     spare: Vec<Vec<u8>>,
