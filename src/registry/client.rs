@@ -867,14 +867,20 @@ impl RegistryClient {
         body: bytes::Bytes,
     ) -> Result<(), RegistryError> {
         let location = self.start_upload(repo).await?;
-        self.put_digest(
-            repo,
-            &location,
-            digest,
-            Some(body.into()),
-            "uploading a small blob",
-        )
-        .await
+        let put = self
+            .put_digest(
+                repo,
+                &location,
+                digest,
+                Some(body.into()),
+                "uploading a small blob",
+            )
+            .await;
+        if put.is_err() {
+            // A retry starts a new upload: let the registry drop this one now.
+            self.cancel_upload(repo, &location).await;
+        }
+        put
     }
 
     /// The upload's closing `PUT ?digest=`, with the last bytes when there are any.

@@ -241,8 +241,8 @@ pub struct Pusher {
     stats: Arc<PushStats>,
     cancel: Option<CancelCheck>,
     transfer: TransferPolicy,
-    /// Whether the layer index's shared config is in place (set once per push).
-    index_ready: tokio::sync::OnceCell<bool>,
+    /// Set once the layer index's shared config is in place.
+    index_ready: tokio::sync::OnceCell<()>,
     /// The layer index's tags when this push first looked, `None` when the registry lists none.
     index_tags: tokio::sync::OnceCell<Option<std::collections::HashSet<String>>>,
     blob_permits: Arc<Semaphore>,
@@ -403,17 +403,14 @@ impl Pusher {
     /// refuses the index only loses that shortcut.
     pub async fn index_layer(&self, diff_id: &str, blob: &PushedBlob) {
         let repo = self.staging_repository();
-        // Once per push, however many layers reach this at the same time.
+        // Once per push, however many layers reach this at the same time; a failure is not
+        // kept, so the next layer tries again.
         let ready = self
             .index_ready
-            .get_or_init(|| async {
-                super::layer_index::prepare(&self.client, &repo)
-                    .await
-                    .map_err(|e| tracing::debug!("layer index not written: {e}"))
-                    .is_ok()
-            })
+            .get_or_try_init(|| super::layer_index::prepare(&self.client, &repo))
             .await;
-        if !ready {
+        if let Err(e) = ready {
+            tracing::debug!("layer index not written: {e}");
             return;
         }
         if let Err(e) = super::layer_index::record(&self.client, &repo, diff_id, blob).await {
@@ -858,7 +855,11 @@ impl Pusher {
             prog.add(c.size);
             return Ok(());
         }
-        if c.size > SMALL_BLOB {
+        // Chunked uploads mean a proxy limits bodies: then the config goes in one body only
+        // when it fits in a chunk.
+        let one_body =
+            c.size <= SMALL_BLOB && self.transfer.chunked().is_none_or(|chunk| c.size <= chunk);
+        if !one_body || !self.put_small_config(img, repo, &prog).await? {
             let src = BlobSource {
                 path: c.path.clone(),
                 encoding: Encoding::Raw,
@@ -866,13 +867,26 @@ impl Pusher {
             };
             self.upload_with_retry(img, &c.digest, repo, &src, prog)
                 .await?;
-            return Ok(());
         }
-        let body = std::fs::read(&c.path).map_err(|source| RegistryError::Io {
-            host: self.host(),
-            path: c.path.clone(),
-            source,
-        })?;
+        Ok(())
+    }
+
+    /// Sends a small config in the body of its upload's closing PUT. `false` when a proxy
+    /// refuses the body (411, 413): the caller then uploads it as the upload policy says.
+    async fn put_small_config(
+        &self,
+        img: &PushImage,
+        repo: &str,
+        prog: &ImageProgress,
+    ) -> Result<bool, RegistryError> {
+        let c = &img.config;
+        let body = tokio::fs::read(&c.path)
+            .await
+            .map_err(|source| RegistryError::Io {
+                host: self.host(),
+                path: c.path.clone(),
+                source,
+            })?;
         let actual = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
         if actual != c.digest {
             return Err(RegistryError::LayerCorrupt {
@@ -883,12 +897,19 @@ impl Pusher {
             });
         }
         let body = bytes::Bytes::from(body);
-        self.client
+        let put = self
+            .client
             .retrying(
                 |_| self.client.put_blob(repo, &c.digest, body.clone()),
                 |_, _, _| self.note_failure(),
             )
-            .await?;
+            .await;
+        match put {
+            Err(RegistryError::Http {
+                status: 411 | 413, ..
+            }) => return Ok(false),
+            other => other?,
+        }
         PushStats::add(&self.stats.blobs_uploaded, 1);
         PushStats::add(&self.stats.bytes_read, c.size);
         PushStats::add(&self.stats.bytes_sent, c.size);
@@ -901,7 +922,7 @@ impl Pusher {
                 size: c.size,
             },
         );
-        Ok(())
+        Ok(true)
     }
 
     async fn upload_with_retry(
@@ -1051,11 +1072,15 @@ impl Pusher {
         // hold it yet unless an earlier mount put it there, and a mount answers 201 either way,
         // so a HEAD first would only add a request per layer (each one a password check on an
         // htpasswd registry).
-        if let Some(done) = self
+        // A failed mount here is not the end: the HEADs below may find the layer in place.
+        match self
             .mount_candidates(true, img, repo, layer, &candidates, &key, &mut guard, &prog)
-            .await?
+            .await
         {
-            return Ok((descriptor(&done), LayerOutcome::Mounted));
+            Ok(Some(done)) => return Ok((descriptor(&done), LayerOutcome::Mounted)),
+            Ok(None) => {}
+            Err(e @ RegistryError::Cancelled { .. }) => return Err(e),
+            Err(e) => tracing::debug!("mounting {} from staging: {e}", layer.diff_id),
         }
         // A ledger entry gives the compressed digest, so a HEAD replaces re-compressing.
         for c in &candidates {

@@ -282,33 +282,12 @@ async fn send_staged_piece(
         .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_registry_range_forms() {
-        let mut h = HeaderMap::new();
-        assert_eq!(range_end(&h), None);
-        h.insert(
-            reqwest::header::RANGE,
-            HeaderValue::from_static("0-1048575"),
-        );
-        assert_eq!(range_end(&h), Some(1048575));
-        h.insert(
-            reqwest::header::RANGE,
-            HeaderValue::from_static("bytes=0-9"),
-        );
-        assert_eq!(range_end(&h), Some(9));
-        h.insert(reqwest::header::RANGE, HeaderValue::from_static("5-9"));
-        assert_eq!(range_end(&h), None);
-    }
-}
-
-/// A staged upload keeps the piece in flight in memory until the registry has it, so a cut
-/// costs at most that piece again. 16 MiB holds the two uploads that overlap at a layer
-/// boundary to 32 MiB, and keeps the requests few: each one costs the registry a password
-/// check (bcrypt, with htpasswd), and the benchmark release needs 44 of them instead of 175.
+/// A staged upload keeps two pieces in memory: the one being sent, until the registry has it
+/// (so a cut costs at most that piece again), and the next one filling meanwhile. Pieces are
+/// the policy's chunk size (`chunk_size_mib`, 8 MiB by default), at most this: two uploads
+/// overlap at a layer boundary, so the default holds 32 MiB at most, and a large chunk size
+/// 64 MiB. Each request costs the registry a password check (bcrypt, with htpasswd): 8 MiB
+/// pieces need about 90 of them for the benchmark release where 4 MiB pieces needed 175.
 const STAGED_CHUNK: u64 = 16 * 1024 * 1024;
 
 /// An upload in the staging repository that holds all its bytes but is not committed: the
@@ -343,18 +322,27 @@ pub(crate) async fn upload_open(
     let mut next = chunks.next(size()).await;
     while let Some(piece) = next {
         // The next piece fills while this one goes: the compressors never wait for the
-        // registry to take a whole piece.
-        let (sent, following) = tokio::join!(
-            send_staged_piece(up, repo, &session, piece),
-            chunks.next(size())
-        );
+        // registry to take a whole piece. A failed send does not wait for the fill.
+        let send = send_staged_piece(up, repo, &session, piece);
+        let fill = chunks.next(size());
+        tokio::pin!(send, fill);
+        let mut following = None;
+        let sent = loop {
+            tokio::select! {
+                sent = &mut send => break sent,
+                piece = &mut fill, if following.is_none() => following = Some(piece),
+            }
+        };
         if let Err(e) = sent {
             // Nothing will complete this upload: let the registry drop it now.
             let location = session.lock().await.location.clone();
             up.client.cancel_upload(repo, &location).await;
             return Err(e);
         }
-        next = following;
+        next = match following {
+            Some(piece) => piece,
+            None => fill.await,
+        };
     }
     let s = session.into_inner();
     Ok(StagedUpload {
@@ -362,4 +350,27 @@ pub(crate) async fn upload_open(
         location: s.location,
         size: s.offset,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_registry_range_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(range_end(&h), None);
+        h.insert(
+            reqwest::header::RANGE,
+            HeaderValue::from_static("0-1048575"),
+        );
+        assert_eq!(range_end(&h), Some(1048575));
+        h.insert(
+            reqwest::header::RANGE,
+            HeaderValue::from_static("bytes=0-9"),
+        );
+        assert_eq!(range_end(&h), Some(9));
+        h.insert(reqwest::header::RANGE, HeaderValue::from_static("5-9"));
+        assert_eq!(range_end(&h), None);
+    }
 }

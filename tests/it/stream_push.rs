@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use crate::push_step::{PASSWORD_ENV, answers, push};
 use crate::registry_support::images::uncompressed;
-use crate::registry_support::proxy::{Fault, HttpProxy};
+use crate::registry_support::proxy::{BodyRules, Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
 use crate::support::text;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
@@ -515,6 +515,54 @@ fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_f
         "{warm:#?}"
     );
     assert_eq!(proxy.patches().len(), patches_before, "{warm:#?}");
+    for image in &release.images {
+        skopeo_layers_match(
+            &reg,
+            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
+            &image.diff_ids,
+            false,
+        );
+    }
+}
+
+#[test]
+fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = release(dir.path());
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    // nginx's client_max_body_size 512k in front of the registry: the 8 MiB pieces are refused
+    // until they are halved to 512 KiB.
+    let proxy = HttpProxy::start_rules(
+        reg.port,
+        BodyRules {
+            max_body: Some(512 << 10),
+            ..BodyRules::default()
+        },
+    );
+    let answers = answers(
+        dir.path(),
+        &release,
+        &format!("127.0.0.1:{}", proxy.port),
+        "plain_http = true\n",
+    );
+    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("while reading"), "{out}");
+    let patches = proxy.patches();
+    assert!(
+        patches.iter().any(|p| p.refused == Some(413)),
+        "{patches:?}"
+    );
+    assert!(
+        patches
+            .iter()
+            .filter(|p| p.refused.is_none())
+            .all(|p| p.received <= 512 << 10),
+        "{patches:?}"
+    );
     for image in &release.images {
         skopeo_layers_match(
             &reg,
