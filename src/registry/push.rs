@@ -1101,19 +1101,10 @@ impl Pusher {
                     },
                     ..c.clone()
                 };
-                self.remember(&key, &layer.diff_id, &b)?;
-                *guard = Some(b.clone());
-                PushStats::add(&self.stats.blobs_present, 1);
-                // Nothing is sent, but the layer is done: the overall progress counts it.
-                PushStats::add(&self.stats.bytes_reused, layer.size);
-                prog.add(layer.size);
-                self.progress.layer(
-                    &img.source,
-                    &layer.diff_id,
-                    &LayerState::Present {
-                        digest: b.digest.clone(),
-                    },
-                );
+                let state = LayerState::Present {
+                    digest: b.digest.clone(),
+                };
+                self.reused(img, layer, &key, &b, &mut guard, &prog, state)?;
                 return Ok((descriptor(&b), LayerOutcome::Present));
             }
         }
@@ -1201,23 +1192,41 @@ impl Pusher {
                 )
                 .await?;
             if let MountOutcome::Mounted = outcome {
-                self.remember(key, &layer.diff_id, c)?;
-                *guard = Some(c.clone());
-                PushStats::add(&self.stats.blobs_mounted, 1);
-                PushStats::add(&self.stats.bytes_reused, layer.size);
-                prog.add(layer.size);
-                self.progress.layer(
-                    &img.source,
-                    &layer.diff_id,
-                    &LayerState::Mounted {
-                        digest: c.digest.clone(),
-                        from: c.repository.clone(),
-                    },
-                );
+                let state = LayerState::Mounted {
+                    digest: c.digest.clone(),
+                    from: c.repository.clone(),
+                };
+                self.reused(img, layer, key, c, guard, prog, state)?;
                 return Ok(Some(c.clone()));
             }
         }
         Ok(None)
+    }
+
+    /// Books a layer the registry already holds (found, or mounted): nothing is sent, but the
+    /// layer is done and the overall progress counts it.
+    #[allow(clippy::too_many_arguments)]
+    fn reused(
+        &self,
+        img: &PushImage,
+        layer: &LayerFile,
+        key: &str,
+        blob: &PushedBlob,
+        guard: &mut Option<PushedBlob>,
+        prog: &ImageProgress,
+        state: LayerState,
+    ) -> Result<(), RegistryError> {
+        self.remember(key, &layer.diff_id, blob)?;
+        *guard = Some(blob.clone());
+        let counter = match state {
+            LayerState::Mounted { .. } => &self.stats.blobs_mounted,
+            _ => &self.stats.blobs_present,
+        };
+        PushStats::add(counter, 1);
+        PushStats::add(&self.stats.bytes_reused, layer.size);
+        prog.add(layer.size);
+        self.progress.layer(&img.source, &layer.diff_id, &state);
+        Ok(())
     }
 
     /// Records a layer found or mounted, unless the ledger already knows that digest.

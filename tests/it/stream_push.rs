@@ -15,14 +15,62 @@ use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USE
 use crate::support::text;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 
-/// Layers above the reader's 1 MiB in-memory limit, so they stream, in every archive form.
 fn release(dir: &Path) -> SynthRelease {
-    let spec = ReleaseSpec {
+    generate_release(&large_layers(), &dir.join("rel")).unwrap()
+}
+
+/// A plain-HTTP registry with a proxy in front (`proxy` starts it on the registry's port) and
+/// answers that push through the proxy.
+struct ProxiedRun {
+    dir: tempfile::TempDir,
+    release: SynthRelease,
+    reg: TestRegistry,
+    proxy: HttpProxy,
+    answers: PathBuf,
+}
+
+fn proxied_run(spec: ReleaseSpec, proxy: impl FnOnce(u16) -> HttpProxy) -> ProxiedRun {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&spec, &dir.path().join("rel")).unwrap();
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    let proxy = proxy(reg.port);
+    let answers = answers(
+        dir.path(),
+        &release,
+        &format!("127.0.0.1:{}", proxy.port),
+        "plain_http = true\n",
+    );
+    ProxiedRun {
+        dir,
+        release,
+        reg,
+        proxy,
+        answers,
+    }
+}
+
+/// Layers above the reader's 1 MiB in-memory limit, so they stream, in every archive form.
+fn large_layers() -> ReleaseSpec {
+    ReleaseSpec {
         base_layer_sizes: vec![3 << 20, 2 << 20],
         app_layer_size: 3 << 19,
         ..ReleaseSpec::default()
-    };
-    generate_release(&spec, &dir.join("rel")).unwrap()
+    }
+}
+
+/// skopeo finds every image of the release in the plain registry with the archive's layers.
+fn every_image_arrived(reg: &TestRegistry, release: &SynthRelease) {
+    for image in &release.images {
+        skopeo_layers_match(
+            reg,
+            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
+            &image.diff_ids,
+            false,
+        );
+    }
 }
 
 /// Every file under `dir` larger than `limit`.
@@ -225,30 +273,26 @@ fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
 
 #[test]
 fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let release = release(dir.path());
-    let reg = TestRegistry::start_with(RegistryOptions {
-        sans: None,
-        ..RegistryOptions::default()
-    });
     // The first chunk sent to the staging repository is refused (not retryable).
-    let proxy = HttpProxy::start(
-        reg.port,
-        vec![Fault {
-            method: "PATCH",
-            path_contains: "ckf-airgap-staging/blobs/uploads",
-            status: 400,
-            retry_after: None,
-            body: r#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"injected"}]}"#,
-            times: 1,
-        }],
-    );
-    let answers = answers(
-        dir.path(),
-        &release,
-        &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\n",
-    );
+    let ProxiedRun {
+        dir,
+        release,
+        reg,
+        proxy: _proxy,
+        answers,
+    } = proxied_run(large_layers(), |port| {
+        HttpProxy::start(
+            port,
+            vec![Fault {
+                method: "PATCH",
+                path_contains: "ckf-airgap-staging/blobs/uploads",
+                status: 400,
+                retry_after: None,
+                body: r#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"injected"}]}"#,
+                times: 1,
+            }],
+        )
+    });
     let state = dir.path().join("state");
     let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 1, "{out}");
@@ -261,14 +305,7 @@ fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
     assert!(!out.contains("corrupt"), "the archive is not blamed: {out}");
     let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 0, "{out}");
-    for image in &release.images {
-        skopeo_layers_match(
-            &reg,
-            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
-            &image.diff_ids,
-            false,
-        );
-    }
+    every_image_arrived(&reg, &release);
 }
 
 /// Rewrites `images.tar.gz` with one byte of the first member's largest file flipped.
@@ -355,19 +392,13 @@ fn a_layer_that_does_not_match_its_diff_id_is_never_committed() {
 
 #[test]
 fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let release = release(dir.path());
-    let reg = TestRegistry::start_with(RegistryOptions {
-        sans: None,
-        ..RegistryOptions::default()
-    });
-    let proxy = HttpProxy::start(reg.port, Vec::new());
-    let answers = answers(
-        dir.path(),
-        &release,
-        &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\n",
-    );
+    let ProxiedRun {
+        dir,
+        release,
+        reg,
+        proxy,
+        answers,
+    } = proxied_run(large_layers(), |port| HttpProxy::start(port, Vec::new()));
     let state = dir.path().join("state");
     // The first run is killed (SIGKILL) as soon as it says it pushed its second image: the
     // first member is then finished and recorded, the second perhaps not.
@@ -423,14 +454,7 @@ fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
         out.contains("already read in an earlier run"),
         "finished members are read past: {out}"
     );
-    for image in &release.images {
-        skopeo_layers_match(
-            &reg,
-            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
-            &image.diff_ids,
-            false,
-        );
-    }
+    every_image_arrived(&reg, &release);
 }
 
 /// Requests of the form `METHOD /v2/…` as the proxy saw them, for the staging repository.
@@ -443,23 +467,20 @@ fn staging_requests<'a>(requests: &'a [String], method: &str, part: &str) -> Vec
 
 #[test]
 fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_first() {
-    let dir = tempfile::tempdir().unwrap();
     // Docker 25's archive form names every layer by its digest, so a new session can look
     // each one up in the layer index instead of compressing it.
     let spec = ReleaseSpec {
         forms: vec![ckf_airgap::synth::Form::Docker25],
-        base_layer_sizes: vec![3 << 20, 2 << 20],
-        app_layer_size: 3 << 19,
-        ..ReleaseSpec::default()
+        ..large_layers()
     };
-    let release = generate_release(&spec, &dir.path().join("rel")).unwrap();
-    let reg = TestRegistry::start_with(RegistryOptions {
-        sans: None,
-        ..RegistryOptions::default()
-    });
-    let proxy = HttpProxy::start(reg.port, Vec::new());
+    let ProxiedRun {
+        dir,
+        release,
+        reg,
+        proxy,
+        answers: first,
+    } = proxied_run(spec, |port| HttpProxy::start(port, Vec::new()));
     let addr = format!("127.0.0.1:{}", proxy.port);
-    let first = answers(dir.path(), &release, &addr, "plain_http = true\n");
     let (code, out) = push(&dir.path().join("state"), &first, &[]);
     assert_eq!(code, 0, "{out}");
     let cold = proxy.requests();
@@ -515,39 +536,28 @@ fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_f
         "{warm:#?}"
     );
     assert_eq!(proxy.patches().len(), patches_before, "{warm:#?}");
-    for image in &release.images {
-        skopeo_layers_match(
-            &reg,
-            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
-            &image.diff_ids,
-            false,
-        );
-    }
+    every_image_arrived(&reg, &release);
 }
 
 #[test]
 fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
-    let dir = tempfile::tempdir().unwrap();
-    let release = release(dir.path());
-    let reg = TestRegistry::start_with(RegistryOptions {
-        sans: None,
-        ..RegistryOptions::default()
-    });
     // nginx's client_max_body_size 512k in front of the registry: the 8 MiB pieces are refused
     // until they are halved to 512 KiB.
-    let proxy = HttpProxy::start_rules(
-        reg.port,
-        BodyRules {
-            max_body: Some(512 << 10),
-            ..BodyRules::default()
-        },
-    );
-    let answers = answers(
-        dir.path(),
-        &release,
-        &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\n",
-    );
+    let ProxiedRun {
+        dir,
+        release,
+        reg,
+        proxy,
+        answers,
+    } = proxied_run(large_layers(), |port| {
+        HttpProxy::start_rules(
+            port,
+            BodyRules {
+                max_body: Some(512 << 10),
+                ..BodyRules::default()
+            },
+        )
+    });
     let (code, out) = push(&dir.path().join("state"), &answers, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
@@ -563,12 +573,5 @@ fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
             .all(|p| p.received <= 512 << 10),
         "{patches:?}"
     );
-    for image in &release.images {
-        skopeo_layers_match(
-            &reg,
-            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
-            &image.diff_ids,
-            false,
-        );
-    }
+    every_image_arrived(&reg, &release);
 }
