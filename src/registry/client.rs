@@ -536,11 +536,13 @@ impl RegistryClient {
         during: &str,
     ) -> Result<Response, RegistryError> {
         let mut answered = false;
+        let mut url = url.to_string();
+        let mut hops = 0;
         loop {
             let mut req = self
                 .inner
                 .http
-                .request(method.clone(), url)
+                .request(method.clone(), &url)
                 .headers(headers.clone());
             if let Some(a) = self.authorization(scope).await? {
                 req = req.header(reqwest::header::AUTHORIZATION, a);
@@ -555,6 +557,19 @@ impl RegistryClient {
                 None => req,
             };
             let resp = self.timed(req.send(), during).await?;
+            // reqwest follows a 307 or 308 only with a body it can copy; a payload of several
+            // pieces goes as a stream, so the redirect is followed here with the same payload.
+            if matches!(
+                resp.status(),
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            ) && body.is_some()
+                && hops < 5
+                && let Some(next) = location(&resp)
+            {
+                hops += 1;
+                url = next;
+                continue;
+            }
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
             }

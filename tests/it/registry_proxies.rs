@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::registry_support::images::{
     Kind, bytes, image, layer, sha, skopeo_verify, standard_set,
 };
-use crate::registry_support::proxy::{BodyRules, HttpProxy, PatchSeen};
+use crate::registry_support::proxy::{BodyRules, Fault, HttpProxy, PatchSeen};
 use crate::registry_support::registry::{RegistryOptions, TestRegistry};
 use crate::registry_support::{Recorder, config_for};
 use ckf_airgap::registry::{
@@ -283,4 +283,44 @@ fn files_named(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_chunk_of_several_pieces_is_sent_again_to_the_new_location() {
+    let reg = plain_registry();
+    // The big layer's first chunk is made of several compressed pieces, so it goes as a stream
+    // body that reqwest cannot replay on a 307 itself.
+    let proxy = HttpProxy::start(
+        reg.port,
+        vec![Fault {
+            method: "PATCH",
+            path_contains: "team/big/blobs/uploads",
+            status: 307,
+            retry_after: None,
+            body: "",
+            times: 1,
+        }],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let images = images_with_a_big_layer(work.path());
+    let (pusher, _rec) = pusher_through(
+        &reg,
+        &proxy,
+        PushOptions {
+            upload_mode: UploadMode::Chunked,
+            ..one_at_a_time()
+        },
+    );
+    let report = pusher.push(&images).await.unwrap();
+    assert_eq!(report.images.len(), 3);
+    let injected = proxy.injected();
+    assert!(
+        injected
+            .iter()
+            .any(|i| i.starts_with("PATCH") && i.ends_with("-> 307")),
+        "{injected:?}"
+    );
+    for img in &images {
+        skopeo_verify(&reg, img, "");
+    }
 }

@@ -510,10 +510,14 @@ fn serve_http(client: TcpStream, upstream_port: u16, s: &HttpShared) -> std::io:
                 .lock()
                 .unwrap()
                 .push(format!("{method} {path} -> {}", f.status));
-            let retry = f
+            let mut retry = f
                 .retry_after
                 .map(|r| format!("Retry-After: {r}\r\n"))
                 .unwrap_or_default();
+            if matches!(f.status, 307 | 308) {
+                // A redirect to the same place: the client must send the request again.
+                retry.push_str(&format!("Location: {path}\r\n"));
+            }
             write!(
                 cw,
                 "HTTP/1.1 {} Injected\r\n{retry}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
