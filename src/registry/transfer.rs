@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// Chunks are never made smaller than this on a 413: a proxy refusing 256 KiB bodies is
 /// misconfigured, and smaller requests would only add round trips.
 pub const MIN_CHUNK: u64 = 256 * 1024;
-/// 8 MiB: large enough that the per-request round trip is noise, small enough that a resumed
-/// upload re-sends little and four blobs in flight hold 32 MiB.
-pub const DEFAULT_CHUNK: u64 = 8 * 1024 * 1024;
+/// 12 MiB: few requests (each one a password check on an htpasswd registry; 12 MiB pieces
+/// push the benchmark release about 3 % faster than 8 MiB ones), small enough that a resumed
+/// upload re-sends little and four blobs in flight hold 48 MiB.
+pub const DEFAULT_CHUNK: u64 = 12 * 1024 * 1024;
 
 /// The operator's choice of upload form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

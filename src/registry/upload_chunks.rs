@@ -284,10 +284,10 @@ async fn send_staged_piece(
 
 /// A staged upload keeps two pieces in memory: the one being sent, until the registry has it
 /// (so a cut costs at most that piece again), and the next one filling meanwhile. Pieces are
-/// the policy's chunk size (`chunk_size_mib`, 8 MiB by default), at most this: two uploads
-/// overlap at a layer boundary, so the default holds 32 MiB at most, and a large chunk size
-/// 64 MiB. Each request costs the registry a password check (bcrypt, with htpasswd): 8 MiB
-/// pieces need about 90 of them for the benchmark release where 4 MiB pieces needed 175.
+/// the policy's chunk size (`chunk_size_mib`, 12 MiB by default), at most this: two uploads
+/// overlap at a layer boundary, so the default holds 48 MiB at most, and a large chunk size
+/// 64 MiB. Each request costs the registry a password check (bcrypt, with htpasswd): 12 MiB
+/// pieces need about 60 of them for the benchmark release where 4 MiB pieces needed 175.
 const STAGED_CHUNK: u64 = 16 * 1024 * 1024;
 
 /// An upload in the staging repository that holds all its bytes but is not committed: the

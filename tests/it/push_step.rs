@@ -246,7 +246,7 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
     let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("uploads go in chunks of 8192 KiB for the rest of this session")
+        out.contains("uploads go in chunks of 12288 KiB for the rest of this session")
             && out.contains("411"),
         "{out}"
     );

@@ -541,7 +541,7 @@ fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_f
 
 #[test]
 fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
-    // nginx's client_max_body_size 512k in front of the registry: the 8 MiB pieces are refused
+    // nginx's client_max_body_size 512k in front of the registry: the 12 MiB pieces are refused
     // until they are halved to 512 KiB.
     let ProxiedRun {
         dir,
