@@ -29,9 +29,7 @@ pub fn digest_hex(digest: &str) -> Option<&str> {
 }
 
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::image_ref::is_hex64(s)
 }
 
 /// Maps a write error; ENOSPC becomes `DiskFull` naming the directory and the

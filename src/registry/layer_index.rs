@@ -24,7 +24,7 @@ fn empty_config_digest() -> String {
 /// The tag for a diff_id, or `None` when it is not a sha256 digest.
 pub(crate) fn tag(diff_id: &str) -> Option<String> {
     let hex = diff_id.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256-{hex}"))
+    crate::image_ref::is_hex64(hex).then(|| format!("sha256-{hex}"))
 }
 
 /// Puts the config the index manifests share; once per push, before the first of them.

@@ -236,7 +236,7 @@ fn named_digest(path: &str) -> Option<&str> {
     let name = path
         .strip_prefix("blobs/sha256/")
         .or_else(|| path.strip_suffix(".tar").filter(|p| !p.contains('/')))?;
-    (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then_some(name)
+    crate::image_ref::is_hex64(name).then_some(name)
 }
 
 struct StreamSink {
