@@ -61,14 +61,14 @@ fn large_layers() -> ReleaseSpec {
     }
 }
 
-/// skopeo finds every image of the release in the plain registry with the archive's layers.
-fn every_image_arrived(reg: &TestRegistry, release: &SynthRelease) {
+/// skopeo finds every image of the release in the registry with the archive's layers.
+fn every_image_arrived(reg: &TestRegistry, release: &SynthRelease, tls: bool) {
     for image in &release.images {
         skopeo_layers_match(
             reg,
-            &target(&format!("127.0.0.1:{}", reg.port), &image.reference),
+            &target(&reg.addr(), &image.reference),
             &image.diff_ids,
-            false,
+            tls,
         );
     }
 }
@@ -192,14 +192,7 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
     assert!(out.contains("[image-push] done"), "{out}");
     // The push step found every image pushed: it uploaded nothing itself.
     assert!(out.contains(": 0 blobs uploaded"), "{out}");
-    for image in &release.images {
-        skopeo_layers_match(
-            &reg,
-            &target(&reg.addr(), &image.reference),
-            &image.diff_ids,
-            true,
-        );
-    }
+    every_image_arrived(&reg, &release, true);
     // No layer reached the disk: the work directory holds only configs and small files.
     let big = large_files(&dir.path().join("work"), 1 << 20);
     assert!(big.is_empty(), "spooled: {big:?}");
@@ -220,14 +213,7 @@ fn one_image_at_a_time_streams_and_leaves_no_spool() {
     let (code, out) = push(&dir.path().join("state"), &answers, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("pushed while the archive is read"), "{out}");
-    for image in &release.images {
-        skopeo_layers_match(
-            &reg,
-            &target(&reg.addr(), &image.reference),
-            &image.diff_ids,
-            true,
-        );
-    }
+    every_image_arrived(&reg, &release, true);
     // Every image's small files were dropped once it was pushed.
     let left = large_files(&dir.path().join("work").join("blobs"), 0);
     assert!(left.is_empty(), "spool left behind: {left:?}");
@@ -305,7 +291,7 @@ fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
     assert!(!out.contains("corrupt"), "the archive is not blamed: {out}");
     let (code, out) = push(&state, &answers, &[]);
     assert_eq!(code, 0, "{out}");
-    every_image_arrived(&reg, &release);
+    every_image_arrived(&reg, &release, false);
 }
 
 /// Rewrites `images.tar.gz` with one byte of the first member's largest file flipped.
@@ -454,7 +440,7 @@ fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
         out.contains("already read in an earlier run"),
         "finished members are read past: {out}"
     );
-    every_image_arrived(&reg, &release);
+    every_image_arrived(&reg, &release, false);
 }
 
 /// Requests of the form `METHOD /v2/…` as the proxy saw them, for the staging repository.
@@ -536,7 +522,7 @@ fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_f
         "{warm:#?}"
     );
     assert_eq!(proxy.patches().len(), patches_before, "{warm:#?}");
-    every_image_arrived(&reg, &release);
+    every_image_arrived(&reg, &release, false);
 }
 
 #[test]
@@ -573,5 +559,5 @@ fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
             .all(|p| p.received <= 512 << 10),
         "{patches:?}"
     );
-    every_image_arrived(&reg, &release);
+    every_image_arrived(&reg, &release, false);
 }
