@@ -60,6 +60,13 @@ pub enum Held {
     Sent(Box<dyn SentBlob>),
 }
 
+/// Where a file's bytes go while it is read.
+enum Dest {
+    Memory(Vec<u8>),
+    Temp(TempFile),
+    Sent(Box<dyn SentFile>),
+}
+
 pub struct FileEntry {
     pub sha256: String,
     pub size: u64,
@@ -226,13 +233,12 @@ pub fn read_member<R: Read>(
         }
         let size = entry.size();
         let in_memory = size <= INLINE_MAX && inline_total + size <= INLINE_TOTAL_MAX;
-        let mut mem = Vec::new();
         if in_memory {
             inline_total += size;
         }
-        // Decided at the first chunk: a sink may stream this file instead of the spool.
-        let mut temp: Option<TempFile> = None;
-        let mut sent: Option<Box<dyn SentFile>> = None;
+        // Decided at the first chunk: a sink may stream a file too large to keep in memory
+        // instead of the spool.
+        let mut dest = Dest::Memory(Vec::new());
         let mut hasher = Sha256::new();
         let mut inflater: Option<flate2::write::MultiGzDecoder<HashSink>> = None;
         let mut compression = Compression::None;
@@ -247,16 +253,17 @@ pub fn read_member<R: Read>(
             if got == 0 {
                 // Only files too large to keep in memory (layers) are offered to a sink; small
                 // ones past the in-memory budget are spooled, metadata among them.
-                if !in_memory && size > INLINE_MAX {
-                    sent = match opts.sink {
-                        Some(s) => s
+                if !in_memory {
+                    let sent = match opts.sink {
+                        Some(s) if size > INLINE_MAX => s
                             .open(ctx.member, &path, size, chunk)
                             .map_err(|e| ctx.sink_failed(&path, e))?,
-                        None => None,
+                        _ => None,
                     };
-                    if sent.is_none() {
-                        temp = Some(store.temp()?);
-                    }
+                    dest = match sent {
+                        Some(s) => Dest::Sent(s),
+                        None => Dest::Temp(store.temp()?),
+                    };
                 }
                 compression = Compression::sniff(chunk);
                 if compression == Compression::Gzip && opts.inflate_gzip {
@@ -275,13 +282,13 @@ pub fn read_member<R: Read>(
                     detail: format!("gzip layer {path}: {e}"),
                 })?;
             }
-            match (temp.as_mut(), sent.as_mut()) {
-                (Some(t), _) => {
+            match &mut dest {
+                Dest::Temp(t) => {
                     let need = ctx.needed_hint.max(size.saturating_sub(got));
                     t.write_chunk(chunk, ctx.work_dir, need)?
                 }
-                (None, Some(s)) => s.write(chunk).map_err(|e| ctx.sink_failed(&path, e))?,
-                (None, None) => mem.extend_from_slice(chunk),
+                Dest::Sent(s) => s.write(chunk).map_err(|e| ctx.sink_failed(&path, e))?,
+                Dest::Memory(m) => m.extend_from_slice(chunk),
             }
             on_chunk();
             if ctx.cancelled() {
@@ -303,15 +310,13 @@ pub fn read_member<R: Read>(
             None => None,
         };
         let sha256 = hex::encode(hasher.finalize());
-        let held = match (temp, sent) {
-            (Some(mut t), _) => {
+        let held = match dest {
+            Dest::Temp(mut t) => {
                 t.flush(ctx.work_dir)?;
                 Held::Temp(t)
             }
-            (None, Some(s)) => {
-                Held::Sent(s.finish(&sha256).map_err(|e| ctx.sink_failed(&path, e))?)
-            }
-            (None, None) => Held::Memory(mem),
+            Dest::Sent(s) => Held::Sent(s.finish(&sha256).map_err(|e| ctx.sink_failed(&path, e))?),
+            Dest::Memory(m) => Held::Memory(m),
         };
         out.files.insert(
             path,
@@ -375,4 +380,58 @@ pub fn peek_member_names<R: Read>(reader: R, ctx: &Ctx) -> Result<Vec<String>> {
         manifest.as_deref(),
         index.as_deref(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar of `count` files of `size` bytes each, named `f0`, `f1`, ….
+    fn tar_of(count: usize, size: usize) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for i in 0..count {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, format!("f{i}"), &vec![i as u8; size][..])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        b.into_inner().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn small_files_past_the_in_memory_budget_are_spooled() {
+        let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut store = BlobStore::open(work.path()).unwrap_or_else(|e| panic!("{e}"));
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let ctx = Ctx {
+            archive: "images.tar.gz",
+            member: "m.tar",
+            work_dir: work.path(),
+            cancel: &cancel,
+            needed_hint: 0,
+        };
+        let opts = MemberOptions {
+            inflate_gzip: false,
+            sink: None,
+        };
+        // 80 files of 1 MiB: 64 fit the budget, the rest go to the spool.
+        let count = 80;
+        let tar = tar_of(count, INLINE_MAX as usize);
+        let out = read_member(&tar[..], &ctx, &mut store, &opts, &mut || {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        let in_memory = out
+            .files
+            .values()
+            .filter(|f| matches!(f.held, Some(Held::Memory(_))))
+            .count();
+        let spooled = out
+            .files
+            .values()
+            .filter(|f| matches!(f.held, Some(Held::Temp(_))))
+            .count();
+        assert_eq!(in_memory as u64, INLINE_TOTAL_MAX / INLINE_MAX);
+        assert_eq!(in_memory + spooled, count);
+    }
 }
