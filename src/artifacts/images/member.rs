@@ -251,12 +251,13 @@ pub fn read_member<R: Read>(
             }
             let chunk = &buf[..n];
             if got == 0 {
+                compression = Compression::sniff(chunk);
                 // Only files too large to keep in memory (layers) are offered to a sink; small
                 // ones past the in-memory budget are spooled, metadata among them.
                 if !in_memory {
                     let sent = match opts.sink {
                         Some(s) if size > INLINE_MAX => s
-                            .open(ctx.member, &path, size, chunk)
+                            .open(&path, chunk, compression)
                             .map_err(|e| ctx.sink_failed(&path, e))?,
                         _ => None,
                     };
@@ -265,7 +266,6 @@ pub fn read_member<R: Read>(
                         None => Dest::Temp(store.temp()?),
                     };
                 }
-                compression = Compression::sniff(chunk);
                 if compression == Compression::Gzip && opts.inflate_gzip {
                     inflater = Some(flate2::write::MultiGzDecoder::new(HashSink {
                         hasher: Sha256::new(),

@@ -5,15 +5,17 @@
 
 use std::io;
 
+use super::member::Compression;
+
 /// Opens a destination for one large file of a member, or says to spool it (`None`).
 pub trait FileSink: Send + Sync {
-    /// `head` is the file's first chunk (to tell a layer from metadata).
+    /// `head` is the file's first chunk (to tell a layer from metadata), `compression` what
+    /// the reader found it to be.
     fn open(
         &self,
-        member: &str,
         path: &str,
-        size: u64,
         head: &[u8],
+        compression: Compression,
     ) -> io::Result<Option<Box<dyn SentFile>>>;
 }
 

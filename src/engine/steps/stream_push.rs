@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::push_ledger::{SessionLedger, push_image};
 use crate::artifacts::ImageRecord;
+use crate::artifacts::images::member::Compression;
 use crate::artifacts::images::sink::{FileSink, SentBlob, SentFile};
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
@@ -246,10 +247,9 @@ struct StreamSink {
 impl FileSink for StreamSink {
     fn open(
         &self,
-        _member: &str,
         path: &str,
-        _size: u64,
         head: &[u8],
+        compression: Compression,
     ) -> io::Result<Option<Box<dyn SentFile>>> {
         // Metadata (a config over 1 MiB) is spooled: the reader parses it.
         if matches!(
@@ -259,8 +259,8 @@ impl FileSink for StreamSink {
             return Ok(None);
         }
         let p = &self.push;
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
-        let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        let gzip = compression == Compression::Gzip;
+        let zstd = compression == Compression::Zstd;
         if let Some(hex) = named_digest(path) {
             let known = p.known(hex);
             // A new session against a registry that has the layer: its index says so.
@@ -317,13 +317,14 @@ impl FileSink for StreamSink {
         let task = p.handle.spawn(async move { pusher.stage_stream(rx).await });
         Ok(Some(Box::new(Sending {
             media_type,
-            compressor,
             out: Outlet {
                 push: p.clone(),
                 tx: Some(tx),
                 task: Some(task),
-                hash: Sha256::new(),
+                // A blob sent as it is has the digest the reader computes.
+                hash: compressor.is_some().then(Sha256::new),
             },
+            compressor,
         })))
     }
 }
@@ -352,12 +353,13 @@ struct Sending {
     out: Outlet,
 }
 
-/// The channel to a file's upload task, and the digest of what went into it.
+/// The channel to a file's upload task, and the digest of what went into it when that is not
+/// the file itself (compressed on the way).
 struct Outlet {
     push: Arc<StreamPush>,
     tx: Option<tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>>,
     task: Option<JoinHandle<Result<StagedUpload, RegistryError>>>,
-    hash: Sha256,
+    hash: Option<Sha256>,
 }
 
 impl Outlet {
@@ -365,7 +367,9 @@ impl Outlet {
         if out.is_empty() {
             return Ok(());
         }
-        self.hash.update(&out);
+        if let Some(h) = &mut self.hash {
+            h.update(&out);
+        }
         let sent = match &self.tx {
             Some(tx) => tx.blocking_send(Ok(Bytes::from(out))).is_ok(),
             None => false,
@@ -426,10 +430,10 @@ impl SentFile for Sending {
             discard_when_done(&p, task);
             return Ok(Box::new(AlreadyThere));
         }
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(std::mem::take(&mut self.out.hash).finalize())
-        );
+        let digest = match self.out.hash.take() {
+            Some(h) => format!("sha256:{}", hex::encode(h.finalize())),
+            None => format!("sha256:{sha256_hex}"),
+        };
         Ok(Box::new(Uncommitted {
             push: p,
             task: Some(task),
