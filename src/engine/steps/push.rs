@@ -314,19 +314,15 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let client = super::registry_client::client(&ctx).await?;
     // Images the artifacts step already pushed while reading need neither spool nor archive.
     let ledger = SessionLedger { ctx: ctx.clone() };
-    let pushed_while_read = |r: &ImageRecord| {
-        let tag = r.tag.as_deref().unwrap_or("latest");
-        ledger.has_image(&client.target().reference(&r.repository, tag))
-    };
-    let streamed = inventory
-        .images
-        .iter()
-        .any(|r| !spooled(r, &work) && !pushed_while_read(r));
     let images: Vec<PushImage> = inventory
         .images
         .iter()
         .map(|r| push_image(r, &work))
         .collect();
+    let streamed = inventory.images.iter().zip(&images).any(|(r, img)| {
+        !spooled(r, &work)
+            && !ledger.has_image(&client.target().reference(&img.repository, &img.tag))
+    });
     let rows = Arc::new(Rows::new(ctx.clone(), &images, client.target()));
     rows.publish();
     let cancel = ctx.cancel();
