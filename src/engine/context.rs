@@ -68,6 +68,54 @@ impl StepContext {
             .map_err(|e| StepError::failed(format!("could not save the choice: {e}")))
     }
 
+    /// An output an earlier step left (see `outputs`), or why it is not there.
+    pub fn output<T: super::outputs::StepOutput>(&self) -> Result<T, super::outputs::Missing> {
+        let dir = self.session_dir();
+        self.with_session(|s| super::outputs::read::<T>(&dir, s.state()))
+    }
+
+    /// `T`, or None when the operator skipped its producer (the caller then says what it does
+    /// without it); any other absence is an error naming the producer.
+    pub fn output_unless_skipped<T: super::outputs::StepOutput>(
+        &self,
+    ) -> Result<Option<T>, super::outputs::Missing> {
+        match self.output::<T>() {
+            Ok(value) => Ok(Some(value)),
+            Err(super::outputs::Missing::NotProduced { .. })
+                if matches!(
+                    self.with_state(|s| s.status(T::PRODUCER).clone()),
+                    crate::wizard::StepStatus::Skipped { .. }
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(missing) => Err(missing),
+        }
+    }
+
+    /// Writes this step's output `T`; only its producer may (a programming error otherwise).
+    pub fn write_output<T: super::outputs::StepOutput>(
+        &self,
+        value: &T,
+    ) -> Result<std::path::PathBuf, StepError> {
+        if T::PRODUCER != self.step {
+            return Err(StepError::failed(format!(
+                "internal error: {} tried to write {}, which only {} writes",
+                self.step.title(),
+                T::WHAT,
+                T::PRODUCER.title()
+            )));
+        }
+        let dir = self.session_dir();
+        super::outputs::write(&dir, value).map_err(|e| {
+            StepError::failed(format!(
+                "cannot write {} to {}: {e}",
+                T::WHAT,
+                super::outputs::path_of::<T>(&dir).display()
+            ))
+        })
+    }
+
     /// The session's own directory: reports and plans written for the operator go here.
     pub fn session_dir(&self) -> std::path::PathBuf {
         self.with_session(|s| s.dir().to_path_buf())

@@ -413,8 +413,15 @@ impl Engine {
             session.apply(msg)?
         };
         for effect in &effects {
-            if let Effect::Notify(text) = effect {
-                self.notice(text.clone());
+            match effect {
+                Effect::Notify(text) => self.notice(text.clone()),
+                Effect::DiscardOutputs(steps) => {
+                    let dir = self.with_session(|s| s.dir().to_path_buf());
+                    for step in steps {
+                        super::outputs::discard(&dir, *step);
+                    }
+                }
+                Effect::RunStep(_) => {}
             }
         }
         Ok(effects)
@@ -453,7 +460,7 @@ impl Engine {
 /// The mapping step's rows as it last published them (`source`, `target`), for a prefix
 /// rewrite; none before the step ran.
 fn mapping_rows(session_dir: &std::path::Path) -> Vec<(String, String)> {
-    super::steps::session_outputs::published_rows(session_dir)
+    super::outputs::last_view(session_dir)
         .into_iter()
         .map(|r| (r.source, r.target))
         .collect()

@@ -6,6 +6,7 @@ pub mod context;
 pub mod driver;
 pub mod events;
 pub mod fingerprint;
+pub mod outputs;
 pub mod step_data;
 pub mod steps;
 pub mod work;

@@ -6,7 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifacts::Inventory;
 
-pub const LOCK_FILE: &str = "ckf-release.lock.json";
+pub const RELEASE_LOCK_FILE: &str = "ckf-release.lock.json";
+
+/// Where gather writes the lock file for `images_archive`: beside it.
+pub fn beside(images_archive: &std::path::Path) -> std::path::PathBuf {
+    images_archive.with_file_name(RELEASE_LOCK_FILE)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseLock {

@@ -236,7 +236,7 @@ impl SessionStore {
 fn notices(effects: Vec<Effect>) -> impl Iterator<Item = String> {
     effects.into_iter().filter_map(|e| match e {
         Effect::Notify(text) => Some(text),
-        Effect::RunStep(_) => None,
+        Effect::RunStep(_) | Effect::DiscardOutputs(_) => None,
     })
 }
 

@@ -55,6 +55,8 @@ pub enum Msg {
 pub enum Effect {
     RunStep(Step),
     Notify(String),
+    /// These steps were reset: what they left for later steps is no longer true.
+    DiscardOutputs(Vec<Step>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,7 +205,8 @@ fn inputs_observed(
         return vec![];
     }
     let note = format!("{what} changed since this step ran, so it runs again");
-    for s in std::iter::once(step).chain(step.later()) {
+    let reset: Vec<Step> = std::iter::once(step).chain(step.later()).collect();
+    for &s in &reset {
         let record = state.record_mut(s);
         record.status = StepStatus::Pending;
         record.ledger.clear();
@@ -212,10 +215,13 @@ fn inputs_observed(
     }
     state.current = state.current.min(step);
     let later = step.later().filter(|s| !s.is_end()).count();
-    vec![Effect::Notify(format!(
-        "{what} changed: {} and the {later} step(s) after it will run again",
-        step.title()
-    ))]
+    vec![
+        Effect::Notify(format!(
+            "{what} changed: {} and the {later} step(s) after it will run again",
+            step.title()
+        )),
+        Effect::DiscardOutputs(reset),
+    ]
 }
 
 fn start(state: &mut WizardState, step: Step, inputs: String) -> Outcome {
@@ -526,7 +532,9 @@ mod tests {
         }
         assert_eq!(s.current, Step::Artifacts);
         assert!(
-            matches!(&effects[..], [Effect::Notify(m)] if m.contains("images.tar.gz changed") && m.contains("6 step(s)"))
+            matches!(&effects[..], [Effect::Notify(m), Effect::DiscardOutputs(reset)]
+                if m.contains("images.tar.gz changed") && m.contains("6 step(s)")
+                    && *reset == Step::Artifacts.into_iter_self_and_later())
         );
     }
 

@@ -234,3 +234,39 @@ fn a_warning_is_printed_once() {
     assert!(stdout.contains("[artifacts] done"), "{stdout}");
     assert_eq!(stdout.matches("ignored README.txt").count(), 1, "{stdout}");
 }
+
+/// The lock file beside `images.tar.gz` is one of the step's inputs: one that appears after
+/// the step ran (or changes) runs it again, and the step reads it.
+#[test]
+fn a_lock_file_that_appears_beside_the_archive_runs_the_artifacts_step_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let state = dir.path().join("state");
+    let answers = answers(
+        dir.path(),
+        &release.images_gz,
+        release.charms_gz.as_ref().unwrap(),
+        "",
+    );
+    let args = ["--mode", "headless", "--answers", answers.to_str().unwrap()];
+    let out = run(&state, &args, &[]);
+    assert!(text(&out.stdout).contains("[artifacts] done"));
+    assert_eq!(status(&state, Step::Artifacts), StepStatus::Done);
+
+    let lock = release.images_gz.with_file_name("ckf-release.lock.json");
+    std::fs::write(&lock, b"{\"not\": \"a lock\"}").unwrap();
+    let out = run(&state, &args, &[]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("lock file changed: Artifacts and the"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("is not a lock file ckf-airgap wrote"),
+        "the re-run reads the new lock file: {stdout}"
+    );
+    assert!(matches!(
+        status(&state, Step::Artifacts),
+        StepStatus::Failed { .. }
+    ));
+}

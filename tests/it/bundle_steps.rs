@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::support::{run, text};
 use ckf_airgap::artifacts::charms::CharmVersion;
 use ckf_airgap::artifacts::{CharmInfo, CharmKind, Inventory};
-use ckf_airgap::engine::steps::push_report::{ReportedImage, SessionPushReport};
+use ckf_airgap::engine::outputs::{self, ReportedImage, SessionPushReport};
 use ckf_airgap::session::SessionStore;
 
 const TARGET: &str = "registry.example.com:5443/ckf";
@@ -127,12 +127,8 @@ fn write_push_report(s: &Setup, skip: &[&str]) {
         target: format!("{TARGET}/istio/pilot:1.16.2"),
         digest: format!("sha256:{:064x}", 999),
     });
-    let report = SessionPushReport { images };
-    std::fs::write(
-        s.session_dir.join("push-report.json"),
-        serde_json::to_vec(&report).unwrap(),
-    )
-    .unwrap();
+    // As the push step leaves it.
+    outputs::write(&s.session_dir, &SessionPushReport { images }).unwrap();
 }
 
 fn shared_text(path: &Path) -> String {
@@ -225,7 +221,7 @@ fn an_override_in_the_answers_file_maps_a_reference_by_hand() {
         target: "registry.example.com:5443/ckf/katib/ui:v0.15.0".into(),
         digest: format!("sha256:{:064x}", 4242),
     });
-    std::fs::write(&report_path, serde_json::to_vec(&report).unwrap()).unwrap();
+    outputs::write(&s.session_dir, &report).unwrap();
     let (code, out) = run_headless(&s);
     assert_eq!(code, 0, "{out}");
     let written = std::fs::read_to_string(s.bundle.with_file_name("bundle.airgap.yaml")).unwrap();
@@ -282,11 +278,7 @@ fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
         images: vec![],
         charms,
     };
-    std::fs::write(
-        s.session_dir.join("inventory.json"),
-        serde_json::to_vec(&inventory).unwrap(),
-    )
-    .unwrap();
+    outputs::write(&s.session_dir, &inventory).unwrap();
     let (code, out) = run_headless(&s);
     assert_eq!(code, 0, "{out}");
     for name in podspec {

@@ -82,13 +82,13 @@ fn setup(extra: &str) -> Setup {
             }
         })
         .collect();
-    std::fs::write(
-        session_dir.join("inventory.json"),
-        serde_json::to_vec(&Inventory {
+    // As the artifacts step leaves it.
+    ckf_airgap::engine::outputs::write(
+        &session_dir,
+        &Inventory {
             images: vec![],
             charms,
-        })
-        .unwrap(),
+        },
     )
     .unwrap();
     let answers = dir.path().join("answers.toml");

@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::registry_support::proxy::{BodyRules, Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
 use crate::support::{run, text};
-use ckf_airgap::engine::steps::push_report::SessionPushReport;
+use ckf_airgap::engine::outputs::SessionPushReport;
 use ckf_airgap::session::SessionStore;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 
@@ -117,7 +117,10 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
 
     let store = SessionStore::open(&state).unwrap();
     let session_dir = store.list().unwrap()[0].dir.clone();
-    let report = SessionPushReport::load(&session_dir.join("push-report.json")).unwrap();
+    let report = serde_json::from_slice::<SessionPushReport>(
+        &std::fs::read(session_dir.join("push-report.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(report.images.len(), release.images.len());
     for image in &release.images {
         let line = report
@@ -284,7 +287,10 @@ fn one_image_at_a_time_verifies_then_pushes_each_image_from_the_archive_and_drop
     );
     let store = SessionStore::open(&state).unwrap();
     let session_dir = store.list().unwrap()[0].dir.clone();
-    let report = SessionPushReport::load(&session_dir.join("push-report.json")).unwrap();
+    let report = serde_json::from_slice::<SessionPushReport>(
+        &std::fs::read(session_dir.join("push-report.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(report.images.len(), release.images.len());
     for line in &report.images {
         skopeo_config(&reg, &line.target);

@@ -588,3 +588,135 @@ fn a_name_of_retagged_images_txt_missing_from_the_archive_is_named() {
     );
     assert!(out.contains(&ckf_retag(darts)), "{out}");
 }
+
+fn add_to_answers(w: &World, section: &str, lines: &str) {
+    let answers = std::fs::read_to_string(&w.answers).unwrap();
+    let header = format!("[{section}]\n");
+    let answers = if answers.contains(&header) {
+        answers.replace(&header, &format!("{header}{lines}"))
+    } else {
+        format!("{answers}\n{header}{lines}")
+    };
+    std::fs::write(&w.answers, answers).unwrap();
+}
+
+/// A release bundle's needs come from the charms in the inventory: with the Artifacts step
+/// skipped, the first step that needs the inventory fails naming that step, never showing an
+/// empty table. The push needs it first; with the push skipped too, the mapping does.
+#[test]
+fn a_skipped_artifacts_step_is_named_by_the_first_step_that_needs_the_inventory() {
+    let reg = TestRegistry::start();
+    let w = world("1.11", &reg, None, None);
+    add_to_answers(&w, "skip", "artifacts = \"copied by hand\"\n");
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    let named = "the inventory of the archives is not there: the Artifacts step makes it, and \
+                 it was skipped (copied by hand)";
+    let failed = out
+        .lines()
+        .find(|l| l.starts_with("[image-push] failed"))
+        .unwrap_or_else(|| panic!("the push did not fail: {out}"));
+    assert!(failed.contains(named), "{failed}");
+    assert!(out.contains("remove \"artifacts\" from [skip]"), "{out}");
+
+    add_to_answers(&w, "skip", "image-push = \"pushed by hand\"\n");
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 1, "{out}");
+    let failed = out
+        .lines()
+        .find(|l| l.starts_with("[placeholder-mapping] failed"))
+        .unwrap_or_else(|| panic!("the mapping did not fail: {out}"));
+    assert!(failed.contains("is a release bundle"), "{failed}");
+    assert!(failed.contains(named), "{failed}");
+    assert!(
+        !w.state.join("sessions").read_dir().unwrap().any(|d| d
+            .unwrap()
+            .path()
+            .join("mapping.json")
+            .exists())
+    );
+}
+
+/// The deploy plan takes every image from the mapping step's output: an override set by hand
+/// (here the pushed image pinned by its digest) reaches the plan exactly, and every row's
+/// target is what its application is deployed with.
+#[test]
+fn the_deploy_takes_every_image_target_from_the_mapping_even_an_override() {
+    let reg = TestRegistry::start();
+    let mut w = world("1.11", &reg, None, None);
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 0, "{out}");
+    let mapping = session_file(&w, "mapping.json");
+    let report = session_file(&w, "push-report.json");
+    let row = mapping["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["application"] == "kfp-api" && r["site"].as_str().unwrap().starts_with("resource ")
+        })
+        .unwrap()
+        .clone();
+    let target = row["target"].as_str().unwrap();
+    let digest = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == target)
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pinned = format!("{}@{digest}", target.rsplit_once(':').unwrap().0);
+    add_to_answers(
+        &w,
+        "mapping",
+        &format!("{:?} = {pinned:?}\n", row["source"].as_str().unwrap()),
+    );
+    // A new session, so that the files read are this run's.
+    w.state = w.dir.path().join("state-with-override");
+    let (code, out) = run_headless(&w);
+    assert_eq!(code, 0, "{out}");
+
+    let mapping = session_file(&w, "mapping.json");
+    let plan = session_file(&w, "deploy-plan.json");
+    let commands = plan["commands"].as_array().unwrap();
+    let mut overridden = 0;
+    for row in mapping["rows"].as_array().unwrap() {
+        let app = row["application"].as_str().unwrap();
+        let site = row["site"].as_str().unwrap();
+        let target = row["target"].as_str().unwrap();
+        let cmd = commands
+            .iter()
+            .find(|c| c["argv"][1] == "deploy" && c["argv"][3] == app)
+            .unwrap_or_else(|| panic!("no deploy of {app}"));
+        let argv: Vec<&str> = cmd["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        if let Some(resource) = site.strip_prefix("resource ") {
+            assert!(
+                argv.windows(2)
+                    .any(|p| p[0] == "--resource" && p[1] == format!("{resource}={target}")),
+                "{app} {site}: not deployed with {target}: {argv:?}"
+            );
+        } else {
+            let files = cmd["files"].to_string();
+            let hub = target.rsplit_once('/').unwrap().0;
+            assert!(
+                files.contains(target) || files.contains(hub),
+                "{app} {site}: {target} is not in its config: {files}"
+            );
+        }
+        if target == pinned {
+            overridden += 1;
+        }
+    }
+    assert!(overridden >= 1, "the override is in the mapping");
+    assert!(
+        plan.to_string().contains(&pinned),
+        "the override reaches the plan"
+    );
+}

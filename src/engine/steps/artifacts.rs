@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::common::work_dir;
 use super::common::{blocking, required_path};
-use super::session_outputs::{inventory_path, work_dir};
 use crate::artifacts::charms::CharmVersion;
 use crate::artifacts::{
     self, CharmInfo, CrossCheck, DeploymentNeeds, ImageHooks, ImageRecord, Inventory,
@@ -177,7 +177,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         images: read_image_records(&records_dir)?,
         charms: charm_infos,
     };
-    write_json(&inventory_path(&session_dir), &inventory)?;
+    let inventory_file = ctx.write_output(&inventory)?;
     ctx.log(
         Level::Info,
         format!(
@@ -185,7 +185,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             inventory.images.len(),
             amount(inventory.unique_blob_bytes(), Quantity::Bytes),
             inventory.charms.len(),
-            inventory_path(&session_dir).display()
+            inventory_file.display()
         ),
     );
     check_retagged_list(&ctx, &inventory)?;
@@ -212,7 +212,7 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
     let Some(images) = ctx.choices().images_archive else {
         return Ok(());
     };
-    let path = images.with_file_name(crate::gather::lock::LOCK_FILE);
+    let path = crate::gather::lock::beside(&images);
     if !path.exists() {
         return Ok(());
     }
@@ -369,7 +369,7 @@ fn cross_check_with_bundle(
         return Ok(None);
     };
     let choices = ctx.choices();
-    if let Some(release) = super::release_bundle::load(&choices, inventory)? {
+    if let Some(release) = super::release_bundle::load_with(&choices, inventory)? {
         return Ok(Some(release_cross_check(ctx, &release, inventory)));
     }
     let form = super::release_bundle::form_of(&bundle_path, &choices)

@@ -5,16 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::common::required_path;
-use super::push_report::{self, SessionPushReport};
-use super::session_outputs::load_inventory;
+use super::common::{required_path, work_dir};
+use crate::artifacts::Inventory;
 use crate::bundle::mapping::MappingTable;
 use crate::bundle::model::Bundle;
 use crate::bundle::scan::{self, ImageRefSite};
 use crate::charm_kind::CharmKind;
 use crate::engine::context::StepContext;
+use crate::engine::events::Level;
+use crate::engine::outputs::SessionPushReport;
 use crate::engine::work::StepError;
-use crate::wizard::{ItemKind, Step};
+use crate::wizard::ItemKind;
 
 pub struct BundlePlan {
     pub path: PathBuf,
@@ -62,11 +63,10 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         .placeholder_registry
         .clone()
         .or_else(|| scan::detect_placeholder(&sites));
-    let report = match SessionPushReport::load(&push_report::path(&ctx.session_dir())) {
-        Ok(report) => Some(report.pushed_targets()),
-        Err(e) if pushed_by_us(ctx) => return Err(StepError::failed(e)),
-        Err(_) => None,
-    };
+    // A skipped push leaves nothing to check the targets against; the mapping says so.
+    let report = ctx
+        .output_unless_skipped::<SessionPushReport>()?
+        .map(|r| r.pushed_targets());
     let build_table = |sites: &[ImageRefSite]| -> Result<MappingTable, StepError> {
         let mut table = MappingTable::build(sites, placeholder.as_deref(), &target)
             .map_err(StepError::failed)?;
@@ -112,8 +112,8 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
                 .join(", ")
         )));
     }
-    let (charm_kinds, charm_files) = match load_inventory(&ctx.session_dir()) {
-        Ok(inventory) => (
+    let (charm_kinds, charm_files) = match ctx.output_unless_skipped::<Inventory>()? {
+        Some(inventory) => (
             inventory
                 .charms
                 .iter()
@@ -123,12 +123,19 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
                 .charms
                 .iter()
                 .map(|c| {
-                    let file = super::session_outputs::work_dir(ctx).join(&c.spool_path);
+                    let file = work_dir(ctx).join(&c.spool_path);
                     (c.name.clone(), file.display().to_string())
                 })
                 .collect(),
         ),
-        Err(_) => (BTreeMap::new(), BTreeMap::new()),
+        None => {
+            ctx.log(
+                Level::Warn,
+                "the Artifacts step was skipped: the bundle's charm paths are left as written and \
+                 PodSpec charms are not detected from charms.tar.gz",
+            );
+            (BTreeMap::new(), BTreeMap::new())
+        }
     };
     Ok(BundlePlan {
         path,
@@ -139,9 +146,4 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         charm_files,
         separate,
     })
-}
-
-/// The push step ran in this session, so its report must be there.
-fn pushed_by_us(ctx: &StepContext) -> bool {
-    ctx.with_state(|s| *s.status(Step::ImagePush) == crate::wizard::StepStatus::Done)
 }

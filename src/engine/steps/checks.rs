@@ -96,7 +96,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     publish(&results);
 
     if let Some(images) = &choices.images_archive {
-        let dir = super::session_outputs::work_dir(&ctx);
+        let dir = super::common::work_dir(&ctx);
         let images = images.clone();
         let estimate = blocking(move || crate::artifacts::estimate_space(&images)).await?;
         let probe_dir = nearest_existing(&dir);

@@ -123,3 +123,10 @@ pub fn registry_address(target: &str) -> &str {
 pub fn runner() -> Runner {
     Runner::new(Tools::default()).with_kubectl_fallback()
 }
+
+/// The work directory: the operator's choice, else a folder in the session.
+pub fn work_dir(ctx: &StepContext) -> std::path::PathBuf {
+    ctx.choices()
+        .work_dir
+        .unwrap_or_else(|| ctx.session_dir().join("work"))
+}

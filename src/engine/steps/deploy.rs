@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::common::{registry_address, registry_address_and_prefix, release, runner};
-use super::release_bundle::Resolver;
-use super::session_outputs::DASHBOARD_UNIT;
-use super::session_outputs::{load_inventory, work_dir};
+use super::common::{registry_address, registry_address_and_prefix, release, runner, work_dir};
+use crate::artifacts::Inventory;
 use crate::bundle::podspec::SeparatelyDeployed;
 use crate::cluster::checks::{self as cluster_checks, CheckStatus};
 use crate::cluster::deploy::{self, CommandLedger, DeployError, DeployEvent, StepOutcome};
@@ -25,6 +23,7 @@ use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
 use crate::cluster::{Cmd, finish};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::outputs::{BundleEdits, Dashboard, MappingOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::work::StepError;
 use crate::registry::RegistryClient;
@@ -33,9 +32,26 @@ pub fn cmd_unit(id: &str) -> String {
     crate::wizard::ItemKind::Command.skip_key(id)
 }
 
+/// The files the preview wrote. A skipped preview means the operator edited the bundle another
+/// way: the chosen bundle is deployed as it is, and the log says so.
+fn bundle_edits(ctx: &StepContext) -> Result<BundleEdits, StepError> {
+    match ctx.output_unless_skipped::<BundleEdits>()? {
+        Some(edits) => Ok(edits),
+        None => {
+            ctx.log(
+                Level::Warn,
+                "the bundle preview was skipped: the chosen bundle is deployed as it is",
+            );
+            Ok(BundleEdits::default())
+        }
+    }
+}
+
 /// The bundle to deploy: the one the preview wrote, else the chosen one as it is.
-fn bundle_to_deploy(ctx: &StepContext) -> Result<PathBuf, StepError> {
-    super::session_outputs::written(ctx, "bundle")
+fn bundle_to_deploy(ctx: &StepContext, edits: &BundleEdits) -> Result<PathBuf, StepError> {
+    edits
+        .bundle
+        .clone()
         .or_else(|| ctx.choices().bundle)
         .ok_or_else(|| {
             StepError::failed(
@@ -46,45 +62,60 @@ fn bundle_to_deploy(ctx: &StepContext) -> Result<PathBuf, StepError> {
 
 /// The charms deployed one by one: the preview's moved-out PodSpec charms, else the plan the
 /// operator named or the release's published one.
-fn separate_plan(ctx: &StepContext) -> Result<SeparatelyDeployed, StepError> {
-    match super::session_outputs::written(ctx, "separately_deployed") {
-        Some(path) => SeparatelyDeployed::load(&path).map_err(StepError::failed),
+fn separate_plan(ctx: &StepContext, edits: &BundleEdits) -> Result<SeparatelyDeployed, StepError> {
+    match &edits.separately_deployed {
+        Some(path) => SeparatelyDeployed::load(path).map_err(StepError::failed),
         None => super::separate::plan(&ctx.choices()),
     }
 }
 
-/// Placeholder reference → pushed reference, as the mapping step decided.
-fn image_map(ctx: &StepContext) -> BTreeMap<String, String> {
-    let path = ctx.session_dir().join(super::session_outputs::MAPPING_FILE);
-    let Ok(bytes) = std::fs::read(&path) else {
-        return BTreeMap::new();
-    };
-    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    value["rows"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .filter_map(|r| {
-                    Some((
-                        r["source"].as_str()?.to_string(),
-                        r["target"].as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Reference → the reference the deployment uses, as the mapping step decided. A skipped
+/// mapping leaves every reference as the bundle writes it (the operator mapped them another
+/// way); the log says so.
+fn image_map(ctx: &StepContext) -> Result<BTreeMap<String, String>, StepError> {
+    match ctx.output_unless_skipped::<MappingOutput>()? {
+        Some(mapping) => Ok(mapping.targets()),
+        None => {
+            ctx.log(
+                Level::Warn,
+                "the mapping was skipped: image references are deployed as the bundle writes them",
+            );
+            Ok(BTreeMap::new())
+        }
+    }
 }
 
-fn charm_files(ctx: &StepContext) -> BTreeMap<String, PathBuf> {
-    let Ok(inventory) = load_inventory(&ctx.session_dir()) else {
-        return BTreeMap::new();
+/// The inventory, or none when the Artifacts step was skipped (the caller says what it does
+/// without it).
+fn inventory(ctx: &StepContext) -> Result<Option<Inventory>, StepError> {
+    Ok(ctx.output_unless_skipped::<Inventory>()?)
+}
+
+fn charm_files(ctx: &StepContext) -> Result<BTreeMap<String, PathBuf>, StepError> {
+    let Some(inventory) = inventory(ctx)? else {
+        ctx.log(
+            Level::Warn,
+            "the Artifacts step was skipped: charms are deployed from the paths the bundle names",
+        );
+        return Ok(BTreeMap::new());
     };
     let dir = work_dir(ctx);
-    inventory
+    Ok(inventory
         .charms
         .iter()
         .map(|c| (c.name.clone(), dir.join(&c.spool_path)))
-        .collect()
+        .collect())
+}
+
+/// Every base the charms declare (Juju's `charm-base` image is pulled for each).
+fn charm_bases(ctx: &StepContext) -> Result<Vec<String>, StepError> {
+    let mut bases: Vec<String> = match inventory(ctx)? {
+        Some(i) => i.charms.iter().flat_map(|c| c.bases.clone()).collect(),
+        None => Vec::new(),
+    };
+    bases.sort();
+    bases.dedup();
+    Ok(bases)
 }
 
 async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
@@ -203,9 +234,7 @@ async fn bootstrap(
     if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
         repo = repo.with_credentials(user, password.expose());
     }
-    let bases: Vec<String> = load_inventory(&ctx.session_dir())
-        .map(|i| i.charms.iter().flat_map(|c| c.bases.clone()).collect())
-        .unwrap_or_default();
+    let bases = charm_bases(ctx)?;
     let images = juju_setup::juju_images(&repo, version, &bases);
     let mut sink = |e: RunEvent| stream(ctx, e);
     if !ctx.is_done("add-k8s") {
@@ -242,18 +271,17 @@ pub const DEPLOY_PLAN_FILE: &str = "deploy-plan.json";
 fn build_plan(ctx: &StepContext, version: Version, model: &str) -> Result<DeployPlan, StepError> {
     let choices = ctx.choices();
     let config_dir = ctx.session_dir().join("deploy-config");
-    let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
-    if let Some(release) = super::release_bundle::load(&choices, &inventory)? {
-        let resolver = Resolver::new(&ctx.session_dir(), &choices, &inventory)?;
-        let apps =
-            super::release_bundle::app_deploys(&release, &resolver, &work_dir(ctx), &choices)
-                .map_err(|missing| {
-                    StepError::failed(format!(
-                        "the plan cannot be built: these have no pushed image or charm:\n  {}\n\
+    if let Some(release) = super::release_bundle::load(ctx)? {
+        // Where each image goes is the mapping step's answer, and only that.
+        let targets = ctx.output::<MappingOutput>()?.targets();
+        let apps = super::release_bundle::app_deploys(&release, &targets, &work_dir(ctx), &choices)
+            .map_err(|missing| {
+                StepError::failed(format!(
+                    "the plan cannot be built: these have no pushed image or charm:\n  {}\n\
                      Run the Artifacts, Push and Map steps again, or map them by hand ([mapping]).",
-                        missing.join("\n  ")
-                    ))
-                })?;
+                    missing.join("\n  ")
+                ))
+            })?;
         let relations = super::release_bundle::relations(&release.bundle);
         return Ok(DeployPlan::for_release(&ReleasePlanInput {
             apps: &apps,
@@ -263,10 +291,11 @@ fn build_plan(ctx: &StepContext, version: Version, model: &str) -> Result<Deploy
             model,
         }));
     }
-    let bundle = bundle_to_deploy(ctx)?;
-    let separate = separate_plan(ctx)?;
-    let images = image_map(ctx);
-    let charms = charm_files(ctx);
+    let edits = bundle_edits(ctx)?;
+    let bundle = bundle_to_deploy(ctx, &edits)?;
+    let separate = separate_plan(ctx, &edits)?;
+    let images = image_map(ctx)?;
+    let charms = charm_files(ctx)?;
     DeployPlan::build(&PlanInput {
         bundle_path: &bundle,
         separate: &separate,
@@ -428,7 +457,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     settle(&ctx, &runner, &plan, &model).await?;
     scan_pod_images(&ctx, &runner, &model).await?;
     match finish::dashboard(&runner, &model).await {
-        Ok(d) => ctx.record_unit(DASHBOARD_UNIT, json!({ "url": d.url })),
+        Ok(d) => {
+            ctx.write_output(&Dashboard { url: d.url.clone() })?;
+            ctx.record_unit("dashboard", json!({ "url": d.url }))
+        }
         Err(e) => {
             ctx.log(
                 Level::Warn,
@@ -463,11 +495,16 @@ async fn check_juju_images(ctx: &StepContext, version: Version) {
     };
     let (address, prefix) = registry_address_and_prefix(&registry.target);
     let repo = ImageRepo::new(&address, &prefix);
-    let mut bases: Vec<String> = load_inventory(&ctx.session_dir())
-        .map(|i| i.charms.iter().flat_map(|c| c.bases.clone()).collect())
-        .unwrap_or_default();
-    bases.sort();
-    bases.dedup();
+    let bases = match charm_bases(ctx) {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.log(
+                Level::Warn,
+                format!("Juju's images were not looked up: {e}"),
+            );
+            return;
+        }
+    };
     let images = juju_setup::juju_images(&repo, version, &bases);
     ctx.log(
         Level::Info,
@@ -538,8 +575,7 @@ async fn scan_pod_images(ctx: &StepContext, runner: &Runner, model: &str) -> Res
         );
         return Ok(());
     }
-    let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
-    let release = super::release_bundle::load(&choices, &inventory)?;
+    let release = super::release_bundle::load(ctx)?;
     let mut text = format!(
         "{} container image(s) in {model} do not come from {registry}:",
         foreign.len()

@@ -19,7 +19,7 @@ use crate::engine::events::{Level, Quantity};
 use crate::engine::work::StepError;
 use crate::gather::charmhub::{self, Charmhub};
 use crate::gather::images::{GatherImage, images_to_gather, juju_images, pull_source};
-use crate::gather::lock::{LOCK_FILE, LockedCharm, LockedImage, ReleaseLock};
+use crate::gather::lock::{LockedCharm, LockedImage, RELEASE_LOCK_FILE, ReleaseLock};
 use crate::gather::{ImagesArchive, archive, member_name, retag_name};
 use crate::registry::{
     Credentials, Platform, RegistryClient, RegistryConfig, RegistryTarget, ResolvedImage,
@@ -582,14 +582,14 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
         images: entries,
         missing: missing.clone(),
     };
-    let lock_path = out.join(LOCK_FILE);
+    let lock_path = out.join(RELEASE_LOCK_FILE);
     let bytes = serde_json::to_vec_pretty(&lock).map_err(StepError::failed)?;
     crate::durable::write_file_with(&lock_path, &bytes, 0o644, None)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", lock_path.display())))?;
     ctx.log(
         Level::Info,
         format!(
-            "written to {}: images.tar.gz ({} images), retagged-images.txt, charms.tar.gz ({} charms), {LOCK_FILE}{}",
+            "written to {}: images.tar.gz ({} images), retagged-images.txt, charms.tar.gz ({} charms), {RELEASE_LOCK_FILE}{}",
             out.display(),
             lock.images.len(),
             lock.charms.len(),
@@ -613,7 +613,7 @@ pub async fn done(ctx: StepContext) -> Result<(), StepError> {
     ctx.log(
         Level::Info,
         format!(
-            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt and {LOCK_FILE}, with the release bundle",
+            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt and {RELEASE_LOCK_FILE}, with the release bundle",
             out.display()
         ),
     );

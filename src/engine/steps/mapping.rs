@@ -5,12 +5,11 @@ use serde_json::json;
 
 use super::bundle_plan;
 use super::release_bundle::{self, ReleaseBundle, Resolver};
-use super::session_outputs::{MAPPING_FILE, ROWS_FILE, load_inventory};
-use crate::artifacts::Inventory;
 use crate::bundle::mapping::MatchStatus;
 use crate::bundle::mapping::{MappingConflict, MappingRow, MappingTable};
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
+use crate::engine::outputs::{self, MappedImage, MappingOutput, SessionPushReport};
 use crate::engine::step_data::{MappingRowView, MappingState, StepData};
 use crate::engine::work::StepError;
 use crate::wizard::ItemKind;
@@ -83,11 +82,8 @@ fn conflicts(tables: &[&MappingTable]) -> Vec<MappingConflict> {
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
-    if choices.bundle.is_some() {
-        let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
-        if let Some(release) = release_bundle::load(&choices, &inventory)? {
-            return run_release(&ctx, &release, &inventory);
-        }
+    if let Some(release) = release_bundle::load(&ctx)? {
+        return run_release(&ctx, &release);
     }
     let plan = bundle_plan::build(&ctx).await?;
     let tables: Vec<&MappingTable> = plan.tables().collect();
@@ -140,10 +136,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     }
     ctx.document("Image mapping", text);
     let view = rows_view(&tables);
-    let rows_path = ctx.session_dir().join(ROWS_FILE);
-    let bytes = serde_json::to_vec_pretty(&view).map_err(|e| StepError::failed(e.to_string()))?;
-    crate::durable::write_file(&rows_path, &bytes)
-        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", rows_path.display())))?;
+    write_view(&ctx, &view)?;
     ctx.publish(StepData::Mapping(view));
 
     let conflicts = conflicts(&tables);
@@ -176,8 +169,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         );
         return Err(StepError::failed(message));
     }
-    let report_path = super::push_report::path(&ctx.session_dir());
-    if let Ok(report) = super::push_report::SessionPushReport::load(&report_path) {
+    if let Some(report) = ctx.output_unless_skipped::<SessionPushReport>()? {
         let report = report.pushed_targets();
         let unused: Vec<Vec<String>> = tables.iter().map(|t| t.unused_pushed(&report)).collect();
         for image in unused.first().into_iter().flatten() {
@@ -195,21 +187,19 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
              are not checked against the registry",
         );
     }
-    let json_rows: Vec<_> = rows
-        .iter()
-        .map(|(table, row)| {
-            json!({
-                "source": row.source,
-                "target": table.final_target(row),
-                "digest": row.digest,
+    let output = MappingOutput {
+        rows: rows
+            .iter()
+            .map(|(table, row)| MappedImage {
+                application: None,
+                site: None,
+                source: row.source.clone(),
+                target: table.final_target(row),
+                digest: row.digest.clone(),
             })
-        })
-        .collect();
-    let path = ctx.session_dir().join(MAPPING_FILE);
-    let bytes = serde_json::to_vec_pretty(&json!({ "rows": json_rows }))
-        .map_err(|e| StepError::failed(e.to_string()))?;
-    crate::durable::write_file(&path, &bytes)
-        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
+            .collect(),
+    };
+    ctx.write_output(&output)?;
     ctx.record_unit(
         "mapping",
         json!({ "rows": rows.len(), "placeholder": plan.table.placeholder }),
@@ -218,16 +208,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 
 /// A release bundle: one row per application and resource or option, from the upstream image
 /// the charm names to the archived image and the pushed target.
-fn run_release(
-    ctx: &StepContext,
-    release: &ReleaseBundle,
-    inventory: &Inventory,
-) -> Result<(), StepError> {
+fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepError> {
     let choices = ctx.choices();
-    let resolver = Resolver::new(&ctx.session_dir(), &choices, inventory)?;
-    let pushed_any =
-        super::push_report::SessionPushReport::load(&super::push_report::path(&ctx.session_dir()))
-            .is_ok();
+    let report = ctx.output_unless_skipped::<SessionPushReport>()?;
+    let pushed_any = report.is_some();
+    let resolver = Resolver::new(&choices, &release.inventory, report.as_ref());
     ctx.log(
         Level::Info,
         format!(
@@ -238,7 +223,7 @@ fn run_release(
     );
     let mut rows = Vec::new();
     let mut text = String::new();
-    let mut json_rows = Vec::new();
+    let mut mapped = Vec::new();
     for app in &release.apps {
         for need in &app.needs {
             let archived = resolver.archived(&need.upstream);
@@ -267,12 +252,13 @@ fn run_release(
                 need.upstream,
                 target.as_deref().unwrap_or("(none)")
             ));
-            json_rows.push(json!({
-                "application": app.application,
-                "site": need.site.to_string(),
-                "source": need.upstream,
-                "target": target,
-            }));
+            mapped.push(MappedImage {
+                application: Some(app.application.clone()),
+                site: Some(need.site.to_string()),
+                source: need.upstream.clone(),
+                target: target.clone(),
+                digest: None,
+            });
             rows.push(MappingRowView {
                 source: need.upstream.clone(),
                 target: target.clone().unwrap_or_default(),
@@ -284,10 +270,7 @@ fn run_release(
     }
     rows.sort_by_key(|r| matches!(r.state, MappingState::Matched));
     ctx.document("Images by application", text);
-    let rows_path = ctx.session_dir().join(ROWS_FILE);
-    let bytes = serde_json::to_vec_pretty(&rows).map_err(StepError::failed)?;
-    crate::durable::write_file(&rows_path, &bytes)
-        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", rows_path.display())))?;
+    write_view(ctx, &rows)?;
     let blocking: Vec<&MappingRowView> = rows
         .iter()
         .filter(|r| matches!(r.state, MappingState::Missing | MappingState::Unchecked))
@@ -311,10 +294,16 @@ fn run_release(
         );
         return Err(StepError::failed(message));
     }
-    let path = ctx.session_dir().join(MAPPING_FILE);
-    let bytes =
-        serde_json::to_vec_pretty(&json!({ "rows": json_rows })).map_err(StepError::failed)?;
-    crate::durable::write_file(&path, &bytes)
-        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
+    ctx.write_output(&MappingOutput { rows: mapped })?;
     ctx.record_unit("mapping", json!({ "rows": rows.len(), "form": "release" }))
+}
+
+fn write_view(ctx: &StepContext, rows: &[MappingRowView]) -> Result<(), StepError> {
+    let dir = ctx.session_dir();
+    outputs::write_view(&dir, rows).map_err(|e| {
+        StepError::failed(format!(
+            "cannot write {}: {e}",
+            dir.join(outputs::MAPPING_VIEW_FILE).display()
+        ))
+    })
 }

@@ -13,12 +13,10 @@ pub mod mapping;
 pub mod preview;
 pub mod push;
 mod push_ledger;
-pub mod push_report;
 pub mod registry;
 pub mod registry_client;
 pub mod release_bundle;
 pub mod separate;
-pub mod session_outputs;
 mod stream_push;
 
 use std::collections::BTreeMap;
@@ -97,16 +95,27 @@ struct ArtifactsInput<'a> {
     retagged_images: Option<Watched>,
     work_dir: &'a Option<PathBuf>,
     one_image_at_a_time: bool,
+    /// `ckf-release.lock.json` beside `images.tar.gz`, which the step verifies the archives
+    /// against. Absent from the fingerprint while there is none, so sessions made before it
+    /// was read keep theirs; one that appears or changes runs the step again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock_file: Option<Watched>,
 }
 
 impl<'a> ArtifactsInput<'a> {
     fn of(choices: &'a Choices) -> Self {
+        let lock = choices
+            .images_archive
+            .as_deref()
+            .map(crate::gather::lock::beside)
+            .filter(|p| p.exists());
         ArtifactsInput {
             images_archive: Watched::of(choices.images_archive.as_deref()),
             charms_archive: Watched::of(choices.charms_archive.as_deref()),
             retagged_images: Watched::of(choices.retagged_images.as_deref()),
             work_dir: &choices.work_dir,
             one_image_at_a_time: choices.one_image_at_a_time,
+            lock_file: Watched::of(lock.as_deref()),
         }
     }
 }
@@ -276,7 +285,10 @@ impl StepWork for Builtin {
 /// What the operator does next. The dashboard address comes from the deploy step once it
 /// can read the cluster; until then the way to find it is given.
 fn finish_view(ctx: &StepContext) -> FinishView {
-    let written = session_outputs::written(ctx, "bundle").map(|p| p.display().to_string());
+    let written = match ctx.output::<crate::engine::outputs::BundleEdits>() {
+        Ok(edits) => edits.bundle.map(|p| p.display().to_string()),
+        Err(_) => None,
+    };
     let mut next_steps = Vec::new();
     if let Some(bundle) = written {
         next_steps.push(format!("Edited bundle: {bundle}"));
@@ -288,14 +300,11 @@ fn finish_view(ctx: &StepContext) -> FinishView {
         "Set the login: juju config dex-auth static-username=<user> static-password=<password>"
             .into(),
     );
-    let dashboard = ctx.with_state(|s| {
-        s.record(Step::JujuDeploy)
-            .ledger
-            .get(session_outputs::DASHBOARD_UNIT)
-            .and_then(|v| v.get("url"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    });
+    // Not known yet (a dry run, or the gateway had no address): the way to find it is given.
+    let dashboard = match ctx.output::<crate::engine::outputs::Dashboard>() {
+        Ok(d) => Some(d.url),
+        Err(_) => None,
+    };
     FinishView {
         dashboard,
         next_steps,

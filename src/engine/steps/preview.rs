@@ -7,24 +7,21 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::bundle_plan;
-use super::release_bundle::{self, ReleaseBundle, Resolver};
-use super::session_outputs::{WRITTEN_UNIT, load_inventory, work_dir};
-use crate::artifacts::Inventory;
+use super::common::work_dir;
+use super::release_bundle::{self, ReleaseBundle};
 use crate::bundle::{charms, diff, gateway, podspec, rewrite, write};
 use crate::cluster::yaml_out::ConfigValue;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::outputs::{BundleEdits, MappingOutput};
 use crate::engine::work::StepError;
 
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
-    if choices.bundle.is_some() {
-        let inventory = load_inventory(&ctx.session_dir()).unwrap_or_default();
-        if let Some(release) = release_bundle::load(&choices, &inventory)? {
-            return preview_release(&ctx, &release, &inventory);
-        }
+    if let Some(release) = release_bundle::load(&ctx)? {
+        return preview_release(&ctx, &release);
     }
     let plan = bundle_plan::build(&ctx).await?;
     let mut edits = rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table)
@@ -93,10 +90,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         .report(&plan.sites, &name(&plan.path), &name(&output));
     let written = write::write_outputs(&plan.path, Some(&output), &edited.text, &report)
         .map_err(StepError::failed)?;
-    let mut detail = json!({
-        "bundle": written.bundle,
-        "report": written.report,
-    });
+    let mut outputs = BundleEdits {
+        bundle: Some(written.bundle.clone()),
+        report: Some(written.report.clone()),
+        ..BundleEdits::default()
+    };
     if let Some(separate) = separate {
         let path = written.bundle.with_file_name(SEPARATE_PLAN_FILE);
         write::write_atomic(
@@ -114,7 +112,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 path.display()
             ),
         );
-        detail["separately_deployed"] = json!(path);
+        outputs.separately_deployed = Some(path);
     }
     ctx.log(
         Level::Info,
@@ -124,20 +122,17 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             written.report.display()
         ),
     );
-    ctx.record_unit(WRITTEN_UNIT, detail)
+    ctx.write_output(&outputs)?;
+    ctx.record_unit("written", json!({ "bundle": written.bundle }))
 }
 
 /// A release bundle is not edited: each application is deployed on its own. The preview shows
 /// what each will get (charm, resources, the options with every image rewritten); the deploy
 /// step shows the exact commands and asks before running them.
-fn preview_release(
-    ctx: &StepContext,
-    release: &ReleaseBundle,
-    inventory: &Inventory,
-) -> Result<(), StepError> {
+fn preview_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepError> {
     let choices = ctx.choices();
-    let resolver = Resolver::new(&ctx.session_dir(), &choices, inventory)?;
-    let apps = release_bundle::app_deploys(release, &resolver, &work_dir(ctx), &choices).map_err(
+    let targets = ctx.output::<MappingOutput>()?.targets();
+    let apps = release_bundle::app_deploys(release, &targets, &work_dir(ctx), &choices).map_err(
         |missing| {
             StepError::failed(format!(
                 "these have no pushed image or charm:\n  {}\nRun the Map placeholders step again \
@@ -175,6 +170,10 @@ fn preview_release(
         }
     }
     ctx.document("Release bundle: what each application gets", text);
+    ctx.write_output(&BundleEdits {
+        applications: apps.len(),
+        ..BundleEdits::default()
+    })?;
     ctx.record_unit(
         "release-plan",
         json!({ "applications": apps.len(), "bundle": release.path }),

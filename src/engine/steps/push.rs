@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use super::common::work_dir;
 use super::push_ledger::{SessionLedger, push_image};
-use super::push_report::{ReportedImage, SessionPushReport};
-use super::session_outputs::{load_inventory, work_dir};
-use crate::artifacts::ImageRecord;
+use crate::artifacts::{ImageRecord, Inventory};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
+use crate::engine::outputs::{ReportedImage, SessionPushReport};
 use crate::engine::step_data::{PushRow, PushState, StepData};
 use crate::engine::work::StepError;
 use crate::registry::{ImageState, LayerState, PushImage, PushOptions, PushProgress, Pusher};
@@ -307,7 +307,7 @@ fn spooled(record: &ImageRecord, work: &Path) -> bool {
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let inventory = load_inventory(&ctx.session_dir())?;
+    let inventory = ctx.output::<Inventory>()?;
     let work = work_dir(&ctx);
     // Images the artifacts step could not keep (too little disk) are read again from the
     // archive one at a time, pushed, and their spool dropped before the next.
@@ -379,10 +379,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             })
             .collect(),
     };
-    let path: PathBuf = super::push_report::path(&ctx.session_dir());
-    let bytes = serde_json::to_vec_pretty(&file).map_err(StepError::failed)?;
-    crate::durable::write_file(&path, &bytes)
-        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
+    let path = ctx.write_output(&file)?;
     ctx.log(Level::Info, format!("push report: {}", path.display()));
     ctx.record_unit(
         "report",

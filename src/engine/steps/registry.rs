@@ -4,17 +4,20 @@
 use serde_json::json;
 
 use super::registry_client::client;
-use super::session_outputs::load_inventory;
+use crate::artifacts::Inventory;
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::work::StepError;
 
-/// The repository the push-scope check tries: the first image to be pushed.
+/// The repository the push-scope check tries: the first image to be pushed. Before the
+/// inventory exists (the login may come first, for the push while reading) a repository of
+/// our own proves the same right.
 fn first_repository(ctx: &StepContext) -> String {
-    load_inventory(&ctx.session_dir())
-        .ok()
-        .and_then(|i| i.images.first().map(|r| r.repository.clone()))
-        .unwrap_or_else(|| "ckf-airgap/preflight".to_string())
+    match ctx.output::<Inventory>() {
+        Ok(inventory) => inventory.images.first().map(|r| r.repository.clone()),
+        Err(_) => None,
+    }
+    .unwrap_or_else(|| "ckf-airgap/preflight".to_string())
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::push_report::{self, ReportedImage, SessionPushReport};
 use crate::artifacts::Inventory;
 use crate::bundle::model::Bundle;
 use crate::bundle::scan;
 use crate::bundle::yaml::ScalarValue;
 use crate::cluster::plan::AppDeploy;
 use crate::cluster::yaml_out::ConfigValue;
+use crate::engine::context::StepContext;
+use crate::engine::outputs::{ReportedImage, SessionPushReport};
 use crate::engine::work::StepError;
 use crate::image_ref::ImageRef;
 use crate::release::{
@@ -28,6 +29,8 @@ pub struct ReleaseBundle {
     pub bundle: Bundle,
     pub detected: Option<DetectedRelease>,
     pub apps: Vec<AppNeeds>,
+    /// The Artifacts step's inventory, whose charms the needs were read from.
+    pub inventory: Inventory,
 }
 
 /// The form of the bundle at `path`.
@@ -43,8 +46,32 @@ pub fn form_of(path: &Path, choices: &Choices) -> Result<(Bundle, BundleForm), S
 }
 
 /// The chosen bundle with what its applications need, when it is a release bundle; None for
-/// the air-gapped form or when no bundle is chosen yet.
-pub fn load(choices: &Choices, inventory: &Inventory) -> Result<Option<ReleaseBundle>, StepError> {
+/// the air-gapped form or when no bundle is chosen yet. A release bundle's needs come from the
+/// charms, so the inventory must be there: its absence names the Artifacts step.
+pub fn load(ctx: &StepContext) -> Result<Option<ReleaseBundle>, StepError> {
+    let choices = ctx.choices();
+    let Some(path) = choices.bundle.clone() else {
+        return Ok(None);
+    };
+    let (bundle, form) = form_of(&path, &choices)?;
+    if form != BundleForm::Release {
+        return Ok(None);
+    }
+    let inventory = ctx.output::<Inventory>().map_err(|missing| {
+        StepError::failed(format!(
+            "{} is a release bundle: what each application needs is read from its charm in \
+             charms.tar.gz. {missing}",
+            path.display()
+        ))
+    })?;
+    Ok(Some(with_inventory(path, bundle, inventory)))
+}
+
+/// The release bundle read with the inventory the Artifacts step is making.
+pub fn load_with(
+    choices: &Choices,
+    inventory: &Inventory,
+) -> Result<Option<ReleaseBundle>, StepError> {
     let Some(path) = choices.bundle.clone() else {
         return Ok(None);
     };
@@ -52,14 +79,17 @@ pub fn load(choices: &Choices, inventory: &Inventory) -> Result<Option<ReleaseBu
     if form != BundleForm::Release {
         return Ok(None);
     }
-    let detected = detect_release(&bundle);
-    let apps = release_needs(&bundle, &inventory.charms);
-    Ok(Some(ReleaseBundle {
+    Ok(Some(with_inventory(path, bundle, inventory.clone())))
+}
+
+fn with_inventory(path: PathBuf, bundle: Bundle, inventory: Inventory) -> ReleaseBundle {
+    ReleaseBundle {
+        detected: detect_release(&bundle),
+        apps: release_needs(&bundle, &inventory.charms),
         path,
         bundle,
-        detected,
-        apps,
-    }))
+        inventory,
+    }
 }
 
 /// Where an upstream image went: the archived image holding it, what the push made of that
@@ -72,25 +102,26 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// `report` is none when the push was skipped: then nothing has a pushed target.
     pub fn new(
-        session_dir: &Path,
         choices: &Choices,
         inventory: &Inventory,
-    ) -> Result<Self, StepError> {
-        let pushed = match SessionPushReport::load(&push_report::path(session_dir)) {
-            Ok(report) => report
+        report: Option<&SessionPushReport>,
+    ) -> Self {
+        let pushed = match report {
+            Some(r) => r
                 .images
-                .into_iter()
-                .map(|i| (i.source.clone(), i))
+                .iter()
+                .map(|i| (i.source.clone(), i.clone()))
                 .collect(),
-            Err(_) => BTreeMap::new(),
+            None => BTreeMap::new(),
         };
-        Ok(Resolver {
+        Resolver {
             index: ArchiveIndex::new(&inventory.images),
             pushed,
             overrides: choices.mapping_overrides.clone(),
             pin_digests: choices.pin_digests,
-        })
+        }
     }
 
     /// The archived image (its name in the archive) that holds `upstream`.
@@ -135,10 +166,11 @@ fn config_value(v: &ScalarValue) -> ConfigValue {
 /// as the bundle says. Fails with every image that has no target, by application.
 pub fn app_deploys(
     release: &ReleaseBundle,
-    resolver: &Resolver,
+    targets: &BTreeMap<String, String>,
     work_dir: &Path,
     choices: &Choices,
 ) -> Result<Vec<AppDeploy>, Vec<String>> {
+    let target = |upstream: &str| targets.get(upstream).cloned();
     let mut missing = Vec::new();
     let mut out = Vec::new();
     for needs in &release.apps {
@@ -158,7 +190,7 @@ pub fn app_deploys(
                 ));
                 continue;
             };
-            match resolver.target(upstream) {
+            match target(upstream) {
                 Some(t) => resources.push((resource.name.clone(), t)),
                 None => missing.push(format!(
                     "{}: resource {} ({upstream})",
@@ -173,7 +205,7 @@ pub fn app_deploys(
             .map(|(k, v)| (k.clone(), config_value(v)))
             .collect();
         for option in &needs.image_options {
-            match option.rewritten(&|u| resolver.target(u)) {
+            match option.rewritten(&target) {
                 Ok(value) => config.push((option.option.clone(), ConfigValue::Text(value))),
                 Err(upstream) => missing.push(format!(
                     "{}: option {} ({upstream})",

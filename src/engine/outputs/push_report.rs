@@ -1,17 +1,22 @@
-//! The push report: which image went where, with its manifest digest. The push step writes it
-//! into the session; the mapping step checks the bundle's references against it.
-
-use std::path::{Path, PathBuf};
+//! The push report: which image went where, with its manifest digest. The push step writes it;
+//! the mapping step checks the bundle's references against it.
 
 use serde::{Deserialize, Serialize};
 
+use super::StepOutput;
 use crate::bundle::mapping::PushedTargets;
-
-pub const PUSH_REPORT_FILE: &str = "push-report.json";
+use crate::wizard::Step;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionPushReport {
     pub images: Vec<ReportedImage>,
+}
+
+impl StepOutput for SessionPushReport {
+    const WHAT: &'static str = "the push report";
+    const FILE: &'static str = "push-report.json";
+    const PRODUCER: Step = Step::ImagePush;
+    const SCHEMA: u32 = 1;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,18 +29,7 @@ pub struct ReportedImage {
     pub digest: String,
 }
 
-pub fn path(session_dir: &Path) -> PathBuf {
-    session_dir.join(PUSH_REPORT_FILE)
-}
-
 impl SessionPushReport {
-    pub fn load(path: &Path) -> Result<SessionPushReport, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not a push report: {e}", path.display()))
-    }
-
     /// The form the mapping table checks against: target reference → manifest digest.
     pub fn pushed_targets(&self) -> PushedTargets {
         PushedTargets::new(
