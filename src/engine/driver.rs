@@ -433,7 +433,7 @@ impl Engine {
     }
 
     fn send_state(&self) {
-        let state = self.with_session(|s| s.state().clone());
+        let state = self.with_session(|s| super::events::StateSnapshot::of(s.state()));
         let _ = self.events.send(EngineEvent::State(Box::new(state)));
     }
 

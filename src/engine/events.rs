@@ -101,10 +101,63 @@ pub enum StopReason {
     Error(String),
 }
 
+/// The persisted state as the front ends see it: each step's status, note and how many units
+/// it finished, and the choices; not the ledgers, which grow with the release.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateSnapshot {
+    /// The state with every ledger left empty.
+    pub wizard: WizardState,
+    pub units: std::collections::BTreeMap<Step, usize>,
+}
+
+impl StateSnapshot {
+    pub fn of(state: &WizardState) -> StateSnapshot {
+        let steps = state
+            .steps
+            .iter()
+            .map(|(step, r)| {
+                let record = crate::wizard::StepRecord {
+                    status: r.status.clone(),
+                    inputs: r.inputs.clone(),
+                    ledger: Default::default(),
+                    note: r.note.clone(),
+                };
+                (*step, record)
+            })
+            .collect();
+        StateSnapshot {
+            wizard: WizardState {
+                flow: state.flow,
+                current: state.current,
+                steps,
+                choices: state.choices.clone(),
+            },
+            units: state
+                .steps
+                .iter()
+                .map(|(step, r)| (*step, r.ledger.len()))
+                .collect(),
+        }
+    }
+}
+
+impl From<WizardState> for StateSnapshot {
+    fn from(state: WizardState) -> Self {
+        StateSnapshot::of(&state)
+    }
+}
+
+impl std::ops::Deref for StateSnapshot {
+    type Target = WizardState;
+    fn deref(&self) -> &WizardState {
+        &self.wizard
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
     /// The persisted state changed; front ends render from this copy.
-    State(Box<WizardState>),
+    State(Box<StateSnapshot>),
     StepStarted(Step),
     Progress(Progress),
     /// What a long, silent piece of work is doing.

@@ -15,6 +15,7 @@ pub use cancel::Cancel;
 pub use context::StepContext;
 pub use driver::{Engine, EngineOptions};
 pub use events::{
-    Answer, Command, EngineEvent, InputKind, InputRequest, Level, Progress, Quantity, StopReason,
+    Answer, Command, EngineEvent, InputKind, InputRequest, Level, Progress, Quantity,
+    StateSnapshot, StopReason,
 };
 pub use work::{StepError, StepFuture, StepWork};

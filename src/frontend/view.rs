@@ -22,7 +22,10 @@ const LOG_LINES: usize = 2000;
 #[derive(Debug, Default, Clone)]
 pub struct View {
     pub session_id: String,
+    /// The state without its ledgers (see `StateSnapshot`).
     pub state: WizardState,
+    /// Finished units per step.
+    pub units: BTreeMap<Step, usize>,
     pub running: Option<Step>,
     pub progress: BTreeMap<Step, Progress>,
     pub phase: BTreeMap<Step, String>,
@@ -87,7 +90,10 @@ impl View {
 
     pub fn apply(&mut self, event: &EngineEvent) {
         match event {
-            EngineEvent::State(state) => self.state = (**state).clone(),
+            EngineEvent::State(snapshot) => {
+                self.state = snapshot.wizard.clone();
+                self.units = snapshot.units.clone();
+            }
             EngineEvent::StepStarted(step) => {
                 self.running = Some(*step);
                 self.progress.remove(step);

@@ -1,5 +1,6 @@
 //! Sessions on disk: atomic saves, a per-session lock, schema versions and migrations.
 
+pub mod journal;
 pub mod lock;
 pub mod paths;
 pub mod schema;

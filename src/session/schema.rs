@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::wizard::{Choices, Step, StepRecord, StepStatus, WizardState};
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +18,10 @@ pub struct SessionFile {
     pub id: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The journal generation not yet absorbed into this file (`journal-<n>.jsonl`): finished
+    /// units recorded since this file was written. Schema 3 and later.
+    #[serde(default)]
+    pub journal: u64,
     pub wizard: WizardState,
 }
 
@@ -45,6 +49,13 @@ pub fn decode(bytes: &[u8]) -> Result<(SessionFile, Option<u32>), SchemaError> {
     match version {
         SCHEMA_VERSION => serde_json::from_value(value)
             .map(|file| (file, None))
+            .map_err(|e| SchemaError::Invalid(e.to_string())),
+        // Schema 2 had no journal: every unit was in the file itself.
+        2 => serde_json::from_value::<SessionFile>(value)
+            .map(|mut file| {
+                file.schema_version = SCHEMA_VERSION;
+                (file, Some(2))
+            })
             .map_err(|e| SchemaError::Invalid(e.to_string())),
         1 => migrate_v1(value).map(|file| (file, Some(1))),
         v if v > SCHEMA_VERSION => Err(SchemaError::Newer {
@@ -120,6 +131,7 @@ fn migrate_v1(value: Value) -> Result<SessionFile, SchemaError> {
         id: v1.id,
         updated_at: created.clone(),
         created_at: created,
+        journal: 0,
         wizard,
     })
 }

@@ -1,10 +1,12 @@
 //! The session store: one directory per session under the state directory, holding
-//! `session.json` (written atomically after every unit of work), its backup, a lock and the log.
+//! `session.json` (written atomically whenever a step starts, ends or is stopped), the journal
+//! of units finished since (`journal.rs`), its backup, a lock and the log.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::journal::{self, Journal};
 use super::lock::{LockError, SessionLock};
 use super::paths::{BACKUP_FILE, LOCK_FILE, LOG_FILE, SESSION_FILE, sessions_dir};
 use super::schema::{self, SCHEMA_VERSION, SchemaError, SessionFile, TOOL_VERSION};
@@ -121,7 +123,10 @@ impl SessionStore {
             let id = entry.file_name().to_string_lossy().into_owned();
             let (file, problem) = match fs::read(dir.join(SESSION_FILE)) {
                 Ok(bytes) => match schema::decode(&bytes) {
-                    Ok((file, _)) => (Some(file), None),
+                    Ok((mut file, _)) => {
+                        journal::replay(&dir, file.journal, &mut file.wizard);
+                        (Some(file), None)
+                    }
                     Err(e) => (None, Some(e.to_string())),
                 },
                 Err(e) => (None, Some(e.to_string())),
@@ -163,7 +168,13 @@ impl SessionStore {
         let id = new_id(now);
         let dir = self.root.join(&id);
         create_private_dir(&dir).map_err(io_err("cannot create the session directory", &dir))?;
-        let lock = SessionLock::acquire(&dir.join(LOCK_FILE), &id)?;
+        let lock = match SessionLock::acquire(&dir.join(LOCK_FILE), &id) {
+            Ok(lock) => lock,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        };
         let stamp = humantime::format_rfc3339_seconds(now).to_string();
         let file = SessionFile {
             schema_version: SCHEMA_VERSION,
@@ -171,15 +182,22 @@ impl SessionStore {
             id: id.clone(),
             created_at: stamp.clone(),
             updated_at: stamp,
+            journal: 0,
             wizard: WizardState::new(flow),
         };
         let mut session = Session {
-            dir,
+            journal: Journal::new(&dir, 0),
+            dir: dir.clone(),
             file,
             _lock: lock,
             pending_notices: Vec::new(),
         };
-        session.save()?;
+        if let Err(e) = session.save() {
+            // A session that could not be written (a full disk) leaves nothing behind.
+            drop(session);
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
         Ok(session)
     }
 
@@ -196,12 +214,19 @@ impl SessionStore {
         durable::remove_stale_temporaries(&dir);
         let path = dir.join(SESSION_FILE);
         let bytes = fs::read(&path).map_err(io_err("cannot read", &path))?;
-        let (file, migrated_from) = match schema::decode(&bytes) {
+        let (mut file, migrated_from) = match schema::decode(&bytes) {
             Ok(ok) => ok,
             Err(SchemaError::Invalid(reason)) => return Err(corrupt(id, &dir, &path, reason)),
             Err(source) => return Err(SessionError::Schema { path, source }),
         };
+        // Units finished after the last save are in the journal; absorbed ones are dropped.
+        journal::remove_other_generations(&dir, file.journal);
+        let (replayed, cut) = journal::replay(&dir, file.journal, &mut file.wizard);
+        if replayed > 0 || cut {
+            tracing::info!(replayed, cut, "session {id}: journal replayed");
+        }
         let mut session = Session {
+            journal: Journal::new(&dir, file.journal),
             dir,
             file,
             _lock: lock,
@@ -302,6 +327,7 @@ fn new_id(now: SystemTime) -> String {
 pub struct Session {
     dir: PathBuf,
     file: SessionFile,
+    journal: Journal,
     _lock: SessionLock,
     pending_notices: Vec<String>,
 }
@@ -341,7 +367,11 @@ impl Session {
     }
 
     /// Applies a transition and persists it. On a refusal nothing changes, on disk or in memory.
+    /// A finished unit is appended to the journal; anything else rewrites `session.json`.
     pub fn apply(&mut self, msg: Msg) -> Result<Vec<Effect>, SessionError> {
+        if let Msg::UnitDone { step, unit, detail } = msg {
+            return self.record_unit(step, unit, detail);
+        }
         let mut next = self.file.wizard.clone();
         let effects = wizard::update(&mut next, msg)?;
         let previous = std::mem::replace(&mut self.file.wizard, next);
@@ -357,21 +387,67 @@ impl Session {
         self.file.wizard.current
     }
 
+    /// The live state is changed by the pure transition (which leaves it as it was on a
+    /// refusal) without copying it, then the unit is appended; if the append fails the unit is
+    /// taken out again, so memory never runs ahead of the disk.
+    fn record_unit(
+        &mut self,
+        step: Step,
+        unit: String,
+        detail: serde_json::Value,
+    ) -> Result<Vec<Effect>, SessionError> {
+        let previous = self.file.wizard.record(step).ledger.get(&unit).cloned();
+        let effects = wizard::update(
+            &mut self.file.wizard,
+            Msg::UnitDone {
+                step,
+                unit: unit.clone(),
+                detail,
+            },
+        )?;
+        let recorded = &self.file.wizard.record(step).ledger[&unit];
+        if let Err(e) = self.journal.append(step, &unit, recorded) {
+            let ledger = &mut self.file.wizard.record_mut(step).ledger;
+            match previous {
+                Some(v) => ledger.insert(unit, v),
+                None => ledger.remove(&unit),
+            };
+            let path = journal::path(&self.dir, self.journal.generation());
+            return Err(io_err("cannot record progress in", &path)(e));
+        }
+        Ok(effects)
+    }
+
     fn save(&mut self) -> Result<(), SessionError> {
         self.file.updated_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let absorbed = self.file.journal;
+        self.file.journal = absorbed + 1;
         let path = self.dir.join(SESSION_FILE);
-        let mut bytes = serde_json::to_vec_pretty(&self.file).map_err(|e| SessionError::Io {
-            action: "cannot encode",
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        bytes.push(b'\n');
-        write_file_with(
-            &path,
-            &bytes,
-            PRIVATE_FILE_MODE,
-            Some(&self.dir.join(BACKUP_FILE)),
-        )
-        .map_err(io_err("cannot save the session to", &path))
+        let written = serde_json::to_vec_pretty(&self.file)
+            .map_err(|e| SessionError::Io {
+                action: "cannot encode",
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })
+            .and_then(|mut bytes| {
+                bytes.push(b'\n');
+                write_file_with(
+                    &path,
+                    &bytes,
+                    PRIVATE_FILE_MODE,
+                    Some(&self.dir.join(BACKUP_FILE)),
+                )
+                .map_err(io_err("cannot save the session to", &path))
+            });
+        match written {
+            Ok(()) => {
+                self.journal.absorbed(self.file.journal);
+                Ok(())
+            }
+            Err(e) => {
+                self.file.journal = absorbed;
+                Err(e)
+            }
+        }
     }
 }

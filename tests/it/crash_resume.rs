@@ -136,3 +136,54 @@ fn sigint_checkpoints_and_a_second_sigint_during_the_checkpoint_corrupts_nothing
         assert_eq!(ends, 1, "unit {i} finished {ends} times: {lines:?}");
     }
 }
+
+/// Killed after three units were appended to the journal and before `session.json` absorbed
+/// them (it still shows the step with none), the session reopens with all three; a line the
+/// kill cut short in the middle of an append was never acknowledged and is dropped.
+#[test]
+fn sigkill_between_a_journal_append_and_a_compaction_keeps_every_finished_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("units.log");
+    let mut child = spawn_child(dir.path(), &record, Some(3));
+    wait_until_blocked(&mut child, 3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let session_dir = SessionStore::open(dir.path()).unwrap().list().unwrap()[0]
+        .dir
+        .clone();
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(session_dir.join("session.json")).unwrap()).unwrap();
+    let generation = file["journal"].as_u64().unwrap();
+    assert!(
+        file["wizard"]["steps"]["environment-checks"]["ledger"].is_null(),
+        "session.json has not absorbed the units: {file}"
+    );
+    let journal = session_dir.join(format!("journal-{generation}.jsonl"));
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    let mut cut = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut cut,
+        br#"{"step":"environment-checks","unit":"unit-3","de"#,
+    )
+    .unwrap();
+
+    let (done, status, _) = units_done(dir.path());
+    assert_eq!(done, ["unit-0", "unit-1", "unit-2"]);
+    assert_eq!(status, StepStatus::Pending);
+    // Opening absorbed the journal into session.json.
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(session_dir.join("session.json")).unwrap()).unwrap();
+    assert_eq!(
+        file["wizard"]["steps"]["environment-checks"]["ledger"]
+            .as_object()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(!journal.exists());
+}

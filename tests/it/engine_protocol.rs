@@ -110,7 +110,7 @@ impl Harness {
     async fn idle_state(&mut self) -> WizardState {
         self.until(|e| match e {
             EngineEvent::State(s) if !s.steps.values().any(|r| r.status == StepStatus::Running) => {
-                Some((**s).clone())
+                Some(s.wizard.clone())
             }
             _ => None,
         })

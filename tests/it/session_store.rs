@@ -144,7 +144,7 @@ fn a_session_of_the_previous_schema_is_migrated() {
     drop(session);
     let on_disk: serde_json::Value =
         serde_json::from_slice(&std::fs::read(session_dir.join("session.json")).unwrap()).unwrap();
-    assert_eq!(on_disk["schema_version"], 2, "the upgrade is written back");
+    assert_eq!(on_disk["schema_version"], 3, "the upgrade is written back");
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn app_at(step: Step, status: StepStatus) -> App {
             ascii: false,
         },
     );
-    app.on_event(&EngineEvent::State(Box::new(state)));
+    app.on_event(&EngineEvent::State(Box::new(state.into())));
     app
 }
 
@@ -261,7 +261,7 @@ fn a_new_step_starts_with_a_fresh_screen() {
     assert_eq!(app.screen.selected, 1);
     let mut next = app.view.state.clone();
     next.current = Step::GatewayType;
-    app.on_event(&EngineEvent::State(Box::new(next)));
+    app.on_event(&EngineEvent::State(Box::new(next.into())));
     assert_eq!(app.screen.selected, 0);
 }
 

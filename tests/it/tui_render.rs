@@ -228,7 +228,7 @@ fn app_for(step: Step, failed: bool) -> App {
         StepStatus::Pending
     };
     let mut view = View::new("20261124-120000-abcd");
-    view.apply(&EngineEvent::State(Box::new(state_at(step, status))));
+    view.apply(&EngineEvent::State(Box::new(state_at(step, status).into())));
     if let Some(data) = data_for(step, failed) {
         view.apply(&EngineEvent::StepData { step, data });
     }
@@ -397,7 +397,7 @@ fn the_registry_screen_shows_what_the_login_proved_and_the_password_source() {
     if let Some(r) = state.choices.registry.as_mut() {
         r.password_source = Some(PasswordSource::Env("CKF_REGISTRY_PASSWORD".into()));
     }
-    app.view.apply(&EngineEvent::State(Box::new(state)));
+    app.view.apply(&EngineEvent::State(Box::new(state.into())));
     app.view.apply(&EngineEvent::StepData {
         step: Step::RegistryLogin,
         data: StepData::Login(vec![
@@ -456,7 +456,7 @@ fn a_finished_push_with_mounted_and_present_layers_reads_100_percent() {
     let mut app = app_for(Step::ImagePush, false);
     let mut state = app.view.state.clone();
     state.record_mut(Step::ImagePush).status = StepStatus::Done;
-    app.view.apply(&EngineEvent::State(Box::new(state)));
+    app.view.apply(&EngineEvent::State(Box::new(state.into())));
     let rows = vec![
         PushRow {
             target: "registry.example.com:5443/ckf/kubeflownotebookswg/jupyter-web-app:v1.7.0"

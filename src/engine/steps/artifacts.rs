@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::common::work_dir;
 use super::common::{blocking, required_path};
@@ -17,7 +16,7 @@ use crate::artifacts::{
     ProcessOptions, ProgressEvent, SpoolMode,
 };
 use crate::bundle;
-use crate::durable::{create_private_dir, write_file};
+use crate::durable::create_private_dir;
 use crate::engine::context::StepContext;
 use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
@@ -25,7 +24,6 @@ use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, SkippableItem,
 use crate::engine::work::StepError;
 use crate::wizard::ItemKind;
 
-const RECORDS_DIR: &str = "inventory-images";
 const CHARMS_UNIT: &str = "charms";
 
 /// Sets the flag the blocking reader watches when the step's future is dropped (quit, signal).
@@ -85,14 +83,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 
     let cancel = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
-    let session_dir = ctx.session_dir();
-    let records_dir = session_dir.join(RECORDS_DIR);
-    if ctx.units_done() == 0 {
-        // A fresh start (or changed archives): records of another release must not linger.
-        let _ = std::fs::remove_dir_all(&records_dir);
-    }
-    create_private_dir(&records_dir)
-        .map_err(|e| StepError::failed(format!("cannot create {}: {e}", records_dir.display())))?;
+    // A stale directory of records from before they were kept in the ledger.
+    let _ = std::fs::remove_dir_all(ctx.session_dir().join("inventory-images"));
 
     let stream = super::stream_push::start(&ctx, work.clone()).await;
     let streaming = stream.clone();
@@ -113,12 +105,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // The report's warnings were shown as they happened (ProgressEvent::Warning).
     let _report = {
         let ctx = ctx.clone();
-        let (images, work, cancel, records_dir) = (
-            images.clone(),
-            work.clone(),
-            cancel.clone(),
-            records_dir.clone(),
-        );
+        let (images, work, cancel) = (images.clone(), work.clone(), cancel.clone());
         blocking(move || {
             let options = ProcessOptions {
                 cancel,
@@ -129,7 +116,6 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             let mut hooks = LedgerHooks {
                 ctx: ctx.clone(),
                 work: work.clone(),
-                records_dir,
                 drop_spool: mode == SpoolMode::OneImageAtATime,
                 stream: streaming,
             };
@@ -152,8 +138,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     }
     let _report = _report?;
 
-    let charm_infos = if ctx.is_done(CHARMS_UNIT) {
-        read_charm_records(&records_dir)?
+    let charm_infos = if let Some(infos) = charm_records(&ctx) {
+        infos
     } else {
         ctx.phase("reading charms.tar.gz");
         let infos = {
@@ -165,16 +151,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             })
             .await?
         };
-        write_json(&records_dir.join("charms.json"), &infos)?;
-        ctx.record_unit(
-            CHARMS_UNIT,
-            json!({ "charms": infos.iter().map(|c| &c.name).collect::<Vec<_>>() }),
-        )?;
+        ctx.record_unit(CHARMS_UNIT, json!({ "charms": infos }))?;
         infos
     };
 
     let inventory = Inventory {
-        images: read_image_records(&records_dir)?,
+        images: image_records(&ctx),
         charms: charm_infos,
     };
     let inventory_file = ctx.write_output(&inventory)?;
@@ -507,30 +489,33 @@ pub fn deployment_needs(
 struct LedgerHooks {
     ctx: StepContext,
     work: PathBuf,
-    records_dir: PathBuf,
     drop_spool: bool,
     stream: Option<Arc<super::stream_push::StreamPush>>,
 }
 
+const MEMBER_PREFIX: &str = "image:";
+/// The field of a member's unit holding its image record: the ledger is where the inventory's
+/// images are kept until the step writes the inventory.
+const RECORD: &str = "record";
+
 fn member_unit(member: &str) -> String {
-    format!("image:{member}")
+    format!("{MEMBER_PREFIX}{member}")
 }
 
 impl ImageHooks for LedgerHooks {
+    /// A member is done when its unit holds its image record (units of older sessions, which
+    /// kept the record elsewhere, are read again).
     fn is_done(&mut self, member: &str) -> bool {
-        self.ctx.is_done(&member_unit(member))
+        self.ctx
+            .ledger_value(&member_unit(member))
+            .is_some_and(|v| v.get(RECORD).is_some())
     }
 
     fn image_ready(&mut self, record: &ImageRecord) -> Result<(), String> {
-        let name = hex::encode(&Sha256::digest(record.member.as_bytes())[..12]);
-        write_json(&self.records_dir.join(format!("{name}.json")), record)
-            .map_err(|e| e.to_string())?;
         let ctx = self.ctx.clone();
         let unit = member_unit(&record.member);
         let detail = json!({
-            "reference": record.reference,
-            "layers": record.layers.len(),
-            "bytes": record.total_size,
+            RECORD: record,
             "spooled": !self.drop_spool,
             "pushed": self.stream.is_some(),
         });
@@ -577,45 +562,22 @@ fn forward(ctx: &StepContext, event: &ProgressEvent) {
     }
 }
 
-fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StepError> {
-    let bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| StepError::failed(format!("cannot encode {}: {e}", path.display())))?;
-    write_file(path, &bytes)
-        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))
-}
-
-fn read_image_records(dir: &Path) -> Result<Vec<ImageRecord>, StepError> {
-    let mut records = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", dir.display())))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "charms.json" || path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
-        let record: ImageRecord = serde_json::from_slice(&bytes).map_err(|e| {
-            StepError::failed(format!(
-                "{} is damaged ({e}); retry the Artifacts step",
-                path.display()
-            ))
-        })?;
-        records.push(record);
-    }
+/// The image records the ledger holds, one per member read, in reference order.
+fn image_records(ctx: &StepContext) -> Vec<ImageRecord> {
+    let mut records: Vec<ImageRecord> = ctx.with_state(|s| {
+        s.record(ctx.step())
+            .ledger
+            .iter()
+            .filter(|(unit, _)| unit.starts_with(MEMBER_PREFIX))
+            .filter_map(|(_, v)| serde_json::from_value(v.get(RECORD)?.clone()).ok())
+            .collect()
+    });
     records.sort_by(|a, b| a.reference.cmp(&b.reference));
-    Ok(records)
+    records
 }
 
-fn read_charm_records(dir: &Path) -> Result<Vec<CharmInfo>, StepError> {
-    let path = dir.join("charms.json");
-    let bytes = std::fs::read(&path)
-        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        StepError::failed(format!(
-            "{} is damaged ({e}); retry the step",
-            path.display()
-        ))
-    })
+/// The charms read in an earlier run of this step, when its unit holds them.
+fn charm_records(ctx: &StepContext) -> Option<Vec<CharmInfo>> {
+    let value = ctx.ledger_value(CHARMS_UNIT)?;
+    serde_json::from_value(value.get("charms")?.clone()).ok()
 }
