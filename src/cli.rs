@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<CliCommand>,
 
     /// Front end: a full-screen wizard, plain line prompts, or no prompts at all (needs --answers).
     /// Default: tui when stdin and stdout are terminals.
@@ -53,7 +53,7 @@ pub enum Mode {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum CliCommand {
     /// Run the real wizard against a small synthetic release and a throwaway local TLS
     /// registry; the Juju step is a dry run that shows the exact commands.
     Demo {

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use clap::Parser;
 use color_eyre::eyre::{Result, eyre};
 
-use ckf_airgap::cli::{Cli, Command, SessionsCommand};
+use ckf_airgap::cli::{Cli, CliCommand, SessionsCommand};
 use ckf_airgap::commands::{self, Output};
 use ckf_airgap::run::{self, TUI_ACTIVE};
 use ckf_airgap::session::{SessionStore, paths};
@@ -58,27 +58,27 @@ fn main_inner() -> Result<i32> {
     let state_dir = paths::state_dir(cli.state_dir.as_deref()).ok_or_else(|| {
         eyre!("there is no home directory to keep sessions in; give --state-dir DIR")
     })?;
-    if let Some(Command::ValidateAnswers { file }) = &cli.command {
+    if let Some(CliCommand::ValidateAnswers { file }) = &cli.command {
         return Ok(print(commands::validate_answers(file)));
     }
     let store = SessionStore::open(&state_dir)?;
     match &cli.command {
-        Some(Command::Sessions(SessionsCommand::List)) => {
+        Some(CliCommand::Sessions(SessionsCommand::List)) => {
             Ok(print(commands::sessions_list(&store)))
         }
-        Some(Command::Sessions(SessionsCommand::Show { id })) => {
+        Some(CliCommand::Sessions(SessionsCommand::Show { id })) => {
             Ok(print(commands::sessions_show(&store, id)))
         }
-        Some(Command::Sessions(SessionsCommand::Remove { id })) => {
+        Some(CliCommand::Sessions(SessionsCommand::Remove { id })) => {
             Ok(print(commands::sessions_remove(&store, id)))
         }
-        Some(Command::ExportAnswers { session, output }) => Ok(print(commands::export_answers(
+        Some(CliCommand::ExportAnswers { session, output }) => Ok(print(commands::export_answers(
             &store,
             session.as_deref(),
             output.as_deref(),
         ))),
-        Some(Command::ValidateAnswers { .. }) => Ok(0),
-        Some(Command::Demo { dir }) => {
+        Some(CliCommand::ValidateAnswers { .. }) => Ok(0),
+        Some(CliCommand::Demo { dir }) => {
             let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
             let unattended = cli.mode == Some(ckf_airgap::cli::Mode::Headless);
             let demo = ckf_airgap::demo::prepare(&dir, unattended)?;
@@ -93,7 +93,7 @@ fn main_inner() -> Result<i32> {
             drop(demo);
             code
         }
-        Some(Command::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather),
+        Some(CliCommand::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather),
         None => run::wizard(&cli, &state_dir, &store),
     }
 }

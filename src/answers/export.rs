@@ -87,7 +87,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
     .then(|| DeployAnswers {
         model: choices.model.clone(),
         dry_run: choices.dry_run,
-        ckf_release: choices.ckf_release.clone(),
+        ckf_release: choices.ckf_release,
         separate_plan: choices.separate_plan.clone(),
         run: choices.confirm_deploy,
         watch_minutes: choices.watch_minutes,

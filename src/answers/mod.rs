@@ -120,7 +120,7 @@ pub struct DeployAnswers {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
     /// `1.7` ... `1.11`.
-    pub ckf_release: Option<String>,
+    pub ckf_release: Option<crate::ckf_release::CkfRelease>,
     /// A plan file, a published release's plan (`ckf-1.7-edge`, ...), or `none`.
     pub separate_plan: Option<String>,
     /// Consent to run the deploy plan without the question.
@@ -221,7 +221,7 @@ impl Answers {
         if let Some(d) = &self.deploy {
             choices.model = d.model.clone();
             choices.dry_run = d.dry_run;
-            choices.ckf_release = d.ckf_release.clone();
+            choices.ckf_release = d.ckf_release;
             choices.separate_plan = d.separate_plan.clone();
             choices.confirm_deploy = d.run;
             choices.watch_minutes = d.watch_minutes;

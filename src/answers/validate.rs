@@ -191,15 +191,6 @@ pub fn validate(
             format!("Charmed Kubeflow must be deployed into a model named kubeflow, not {model:?}"),
         ));
     }
-    if let Some(d) = &answers.deploy
-        && let Some(release) = &d.ckf_release
-        && crate::cluster::release::CkfRelease::parse(release).is_none()
-    {
-        out.push(problem(
-            "deploy.ckf_release",
-            format!("{release:?} is not a Charmed Kubeflow release this tool knows: 1.7, 1.8, 1.9, 1.10 or 1.11"),
-        ));
-    }
     for (step, reason) in &answers.skip {
         // `check:<id>` skips one environment check, `cmd:<id>` one deploy command, and so on.
         if crate::wizard::ItemKind::ALL

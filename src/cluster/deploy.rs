@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::diagnose::{self, KnownFailure};
 use super::error::RunError;
 use super::juju_status::{ModelStatus, status_cmd};
-use super::plan::{DeployPlan, PlanStep, StepKind};
+use super::plan::{ActionKind, DeployPlan, PlanAction};
 use super::runner::{RunEvent, Runner};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StepOutcome {
+pub enum ActionOutcome {
     Done,
     /// The model already had it; nothing was run.
     AlreadyPresent,
@@ -25,7 +25,7 @@ pub enum StepOutcome {
     },
 }
 
-impl StepOutcome {
+impl ActionOutcome {
     /// Whether a step with this outcome is finished (a resume does not run it again).
     pub fn finishes(&self) -> bool {
         !matches!(self, Self::Failed { .. })
@@ -36,7 +36,7 @@ impl StepOutcome {
 /// recorded outcome `finishes()`.
 pub trait CommandLedger {
     fn is_done(&self, step_id: &str) -> bool;
-    fn record(&mut self, step_id: &str, outcome: &StepOutcome) -> Result<(), String>;
+    fn record(&mut self, step_id: &str, outcome: &ActionOutcome) -> Result<(), String>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub enum DeployEvent {
     Run(RunEvent),
     Outcome {
         id: String,
-        outcome: StepOutcome,
+        outcome: ActionOutcome,
     },
 }
 
@@ -79,7 +79,7 @@ pub enum DeployError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeployReport {
     /// Steps handled in this run, in order; steps already finished before it are not listed.
-    pub outcomes: Vec<(String, StepOutcome)>,
+    pub outcomes: Vec<(String, ActionOutcome)>,
 }
 
 pub async fn execute(
@@ -107,24 +107,24 @@ pub async fn execute(
         });
         let outcome = if already_present(step, &current) {
             status = Some(current);
-            StepOutcome::AlreadyPresent
+            ActionOutcome::AlreadyPresent
         } else {
             let result = run_step(runner, step, on_event).await;
             match result {
                 Ok(()) => {
                     // A deploy changes the model; a relation does not add what later steps
                     // look for, so its status can be reused.
-                    if matches!(step.kind, StepKind::Relation { .. }) {
+                    if matches!(step.kind, ActionKind::Relation { .. }) {
                         status = Some(current);
                     }
-                    StepOutcome::Done
+                    ActionOutcome::Done
                 }
-                Err(StepError::Present) => StepOutcome::AlreadyPresent,
-                Err(StepError::File(path, source)) => {
+                Err(ActionError::Present) => ActionOutcome::AlreadyPresent,
+                Err(ActionError::File(path, source)) => {
                     return Err(DeployError::File { path, source });
                 }
-                Err(StepError::Run(error)) => {
-                    let failed = StepOutcome::Failed {
+                Err(ActionError::Run(error)) => {
+                    let failed = ActionOutcome::Failed {
                         code: match &error {
                             RunError::Failed { code, .. } => *code,
                             _ => None,
@@ -147,7 +147,7 @@ pub async fn execute(
     Ok(report)
 }
 
-enum StepError {
+enum ActionError {
     Run(RunError),
     /// Juju said it exists (the status we read was older than the model).
     Present,
@@ -156,37 +156,37 @@ enum StepError {
 
 async fn run_step(
     runner: &Runner,
-    step: &PlanStep,
+    step: &PlanAction,
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
-) -> Result<(), StepError> {
+) -> Result<(), ActionError> {
     step.write_file().map_err(|e| {
         let path = step
             .file
             .as_ref()
             .map(|f| f.path.display().to_string())
             .unwrap_or_default();
-        StepError::File(path, e)
+        ActionError::File(path, e)
     })?;
     let mut sink = |e: RunEvent| on_event(DeployEvent::Run(e));
     match runner.run_ok(&step.cmd, &mut sink).await {
         Ok(_) => Ok(()),
         Err(e)
             if e.stderr().contains("already exists")
-                && !matches!(step.kind, StepKind::Bundle { .. }) =>
+                && !matches!(step.kind, ActionKind::Bundle { .. }) =>
         {
-            Err(StepError::Present)
+            Err(ActionError::Present)
         }
-        Err(e) => Err(StepError::Run(e)),
+        Err(e) => Err(ActionError::Run(e)),
     }
 }
 
-fn already_present(step: &PlanStep, status: &ModelStatus) -> bool {
+fn already_present(step: &PlanAction, status: &ModelStatus) -> bool {
     match &step.kind {
-        StepKind::Bundle { applications } => {
+        ActionKind::Bundle { applications } => {
             !applications.is_empty() && applications.iter().all(|a| status.has_app(a))
         }
-        StepKind::App { application } => status.has_app(application),
-        StepKind::Relation { a, b } => status.has_relation(a, b),
+        ActionKind::App { application } => status.has_app(application),
+        ActionKind::Relation { a, b } => status.has_relation(a, b),
     }
 }
 
@@ -202,7 +202,7 @@ fn record(
     ledger: &mut (dyn CommandLedger + Send),
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
     id: &str,
-    outcome: &StepOutcome,
+    outcome: &ActionOutcome,
 ) -> Result<(), DeployError> {
     ledger
         .record(id, outcome)

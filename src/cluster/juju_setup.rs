@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::cmd::{Cmd, shell_quote};
 use super::error::RunError;
 use super::runner::{Output, RunEvent, Runner};
-use super::version::Version;
+use crate::version::Version;
 
 /// `juju-db` tag: the `<major>.<minor>` of Juju's default `juju-db-snap-channel` (4.4/stable).
 pub const JUJU_DB_TAG: &str = "4.4";

@@ -16,16 +16,14 @@ pub mod juju_setup;
 pub mod juju_status;
 pub mod plan;
 pub mod pod_images;
-pub mod release;
 pub mod runner;
 pub mod trust;
-pub mod version;
 pub mod watch;
 pub mod yaml_out;
 
+pub use crate::ckf_release::CkfRelease;
+pub use crate::version::Version;
 pub use checks::{Check, CheckStatus};
 pub use cmd::{Cmd, Tool, Tools};
 pub use error::RunError;
-pub use release::CkfRelease;
 pub use runner::{Output, RunEvent, Runner, Stream};
-pub use version::Version;

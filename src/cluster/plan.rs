@@ -12,14 +12,14 @@ use serde::Serialize;
 
 use super::cmd::Cmd;
 use super::image_map;
-use super::version::Version;
 use super::yaml_out::{self, ConfigValue};
 use crate::bundle::error::BundleError;
 use crate::bundle::model::{Bundle, charm_name_of};
 use crate::bundle::podspec::{SeparateApp, SeparatelyDeployed};
+use crate::version::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum StepKind {
+pub enum ActionKind {
     /// `juju deploy <bundle>`; skipped when all these applications already exist.
     Bundle {
         applications: Vec<String>,
@@ -41,10 +41,10 @@ pub struct PlannedFile {
 }
 
 #[derive(Debug, Clone)]
-pub struct PlanStep {
+pub struct PlanAction {
     /// Stable across runs, so a ledger can say which steps are finished.
     pub id: String,
-    pub kind: StepKind,
+    pub kind: ActionKind,
     pub cmd: Cmd,
     pub file: Option<PlannedFile>,
 }
@@ -52,7 +52,7 @@ pub struct PlanStep {
 #[derive(Debug, Clone)]
 pub struct DeployPlan {
     pub model: String,
-    pub steps: Vec<PlanStep>,
+    pub steps: Vec<PlanAction>,
     /// Things the operator should read before confirming (resources left unmapped, …).
     pub warnings: Vec<String>,
 }
@@ -151,9 +151,9 @@ impl DeployPlan {
                 args.push("--trust".into());
             }
             args.extend(["--model".to_owned(), model.to_owned()]);
-            steps.push(PlanStep {
+            steps.push(PlanAction {
                 id: format!("deploy:{}", app.application),
-                kind: StepKind::App {
+                kind: ActionKind::App {
                     application: app.application.clone(),
                 },
                 cmd: Cmd::juju(args),
@@ -198,9 +198,9 @@ impl DeployPlan {
         let bundle = Bundle::load(input.bundle_path)?;
         let model = input.model;
         let mut warnings = Vec::new();
-        let mut steps = vec![PlanStep {
+        let mut steps = vec![PlanAction {
             id: "deploy-bundle".into(),
-            kind: StepKind::Bundle {
+            kind: ActionKind::Bundle {
                 applications: bundle.applications.iter().map(|a| a.name.clone()).collect(),
             },
             cmd: Cmd::juju([
@@ -241,7 +241,7 @@ impl DeployPlan {
         out
     }
 
-    pub fn step(&self, id: &str) -> Option<&PlanStep> {
+    pub fn step(&self, id: &str) -> Option<&PlanAction> {
         self.steps.iter().find(|s| s.id == id)
     }
 
@@ -259,7 +259,7 @@ impl DeployPlan {
     }
 }
 
-impl PlanStep {
+impl PlanAction {
     pub fn write_file(&self) -> io::Result<()> {
         if let Some(f) = &self.file {
             if let Some(dir) = f.path.parent() {
@@ -271,7 +271,7 @@ impl PlanStep {
     }
 }
 
-fn relation_steps(relations: &[[String; 2]], juju: Version, model: &str) -> Vec<PlanStep> {
+fn relation_steps(relations: &[[String; 2]], juju: Version, model: &str) -> Vec<PlanAction> {
     // `relate` was renamed `integrate` in Juju 3.0; 2.9 knows only `relate`.
     let verb = if juju.major >= 3 {
         "integrate"
@@ -280,9 +280,9 @@ fn relation_steps(relations: &[[String; 2]], juju: Version, model: &str) -> Vec<
     };
     relations
         .iter()
-        .map(|[a, b]| PlanStep {
+        .map(|[a, b]| PlanAction {
             id: format!("relate:{a}|{b}"),
-            kind: StepKind::Relation {
+            kind: ActionKind::Relation {
                 a: a.clone(),
                 b: b.clone(),
             },
@@ -296,7 +296,7 @@ fn app_step(
     input: &PlanInput<'_>,
     app: &SeparateApp,
     warnings: &mut Vec<String>,
-) -> Result<PlanStep, PlanError> {
+) -> Result<PlanAction, PlanError> {
     let charm =
         find_charm(input.charms, &app.charm_file).ok_or_else(|| PlanError::MissingCharm {
             application: app.application.clone(),
@@ -339,9 +339,9 @@ fn app_step(
         args.push("--trust".into());
     }
     args.extend(["--model".to_owned(), input.model.to_owned()]);
-    Ok(PlanStep {
+    Ok(PlanAction {
         id: format!("deploy:{}", app.application),
-        kind: StepKind::App {
+        kind: ActionKind::App {
             application: app.application.clone(),
         },
         cmd: Cmd::juju(args),

@@ -12,7 +12,7 @@ use super::events::{Answer, EngineEvent, InputRequest, Level, Progress, Quantity
 use super::work::StepError;
 use crate::secret::Secret;
 use crate::session::Session;
-use crate::wizard::{Choices, Msg, Step};
+use crate::wizard::{ChoiceChange, Choices, Msg, Step};
 
 /// Progress is sent at most this often; a finished count is always sent.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -55,15 +55,14 @@ impl StepContext {
         self.with_session(|s| s.state().choices.clone())
     }
 
-    /// Records a choice the step obtained (a path the operator typed) in the session.
-    pub fn update_choices(&self, change: impl FnOnce(&mut Choices)) -> Result<(), StepError> {
+    /// Records a choice the step obtained (a path the operator typed) in the session, through
+    /// the same typed changes the front ends make.
+    pub fn change_choice(&self, change: ChoiceChange) -> Result<(), StepError> {
         let mut session = self.session.lock().map_err(|_| {
             StepError::failed("the session store is unusable after a crash in another task")
         })?;
-        let mut choices = session.state().choices.clone();
-        change(&mut choices);
         session
-            .apply(Msg::SetChoices(Box::new(choices)))
+            .apply(Msg::Change(change))
             .map(|_| ())
             .map_err(|e| StepError::failed(format!("could not save the choice: {e}")))
     }

@@ -16,7 +16,8 @@ pub fn beside(images_archive: &std::path::Path) -> std::path::PathBuf {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseLock {
     pub tool_version: String,
-    /// The CKF release, when the bundle names one.
+    /// The CKF release, when the bundle names one. A name, not `CkfRelease`: a lock written by
+    /// a newer ckf-airgap for a release this one does not know must still be read.
     pub release: Option<String>,
     pub bundle_sha256: Option<String>,
     pub charms: Vec<LockedCharm>,

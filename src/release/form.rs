@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::bundle::model::Bundle;
+use crate::ckf_release::CkfRelease;
 
 /// The two bundles an operator brings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,39 +50,21 @@ pub fn detect_form(bundle: &Bundle, placeholder: Option<&str>) -> BundleForm {
 /// The release a bundle deploys and the evidence for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DetectedRelease {
-    pub release: String,
+    pub release: CkfRelease,
     pub evidence: String,
 }
 
-/// Charm tracks that name one CKF release each (the kubeflow charms' own tracks do not: the
-/// 1.11 bundle deploys the 1.10 tracks of several).
-const TRACKS: [(&str, &[(&str, &str)]); 2] = [
-    (
-        "katib-controller",
-        &[
-            ("0.15", "1.7"),
-            ("0.16", "1.8"),
-            ("0.17", "1.9"),
-            ("0.18", "1.10"),
-            ("0.19", "1.11"),
-        ],
-    ),
-    (
-        "kfp-api",
-        &[
-            ("2.0-alpha.7", "1.7"),
-            ("2.0", "1.8"),
-            ("2.2", "1.9"),
-            ("2.3", "1.9"),
-            ("2.5", "1.10"),
-            ("2.15", "1.11"),
-        ],
-    ),
-];
-
-/// The release named by the channel of a charm whose track belongs to one release only.
+/// The release named by the channel of a charm whose track belongs to one release only
+/// (`CkfRelease::tracks`).
 pub fn detect_release(bundle: &Bundle) -> Option<DetectedRelease> {
-    for (charm, table) in TRACKS {
+    // The charms in the table's order: katib-controller's channel decides before kfp-api's.
+    let mut charms: Vec<&str> = Vec::new();
+    for (charm, _) in CkfRelease::ALL.iter().flat_map(|r| r.tracks()) {
+        if !charms.contains(charm) {
+            charms.push(charm);
+        }
+    }
+    for charm in charms {
         let Some(app) = bundle.applications.iter().find(|a| a.charm_name() == charm) else {
             continue;
         };
@@ -89,9 +72,12 @@ pub fn detect_release(bundle: &Bundle) -> Option<DetectedRelease> {
             continue;
         };
         let track = channel.split('/').next().unwrap_or(channel);
-        if let Some((_, release)) = table.iter().find(|(t, _)| *t == track) {
+        let found = CkfRelease::ALL
+            .into_iter()
+            .find(|r| r.tracks().contains(&(charm, track)));
+        if let Some(release) = found {
             return Some(DetectedRelease {
-                release: (*release).to_owned(),
+                release,
                 evidence: format!("{} is on channel {channel}", app.name),
             });
         }

@@ -423,7 +423,9 @@ impl Session {
         let absorbed = self.file.journal;
         self.file.journal = absorbed + 1;
         let path = self.dir.join(SESSION_FILE);
-        let written = serde_json::to_vec_pretty(&self.file)
+        // Compact: the file holds every unit of a release, and is rewritten at each step's
+        // start and end.
+        let written = serde_json::to_vec(&self.file)
             .map_err(|e| SessionError::Io {
                 action: "cannot encode",
                 path: path.clone(),

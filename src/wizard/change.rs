@@ -64,8 +64,40 @@ pub struct RegistryForm {
     pub ca_file: Option<PathBuf>,
 }
 
+/// A file the steps ask for when the answers file does not name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathChoice {
+    ImagesArchive,
+    CharmsArchive,
+    Bundle,
+}
+
+impl PathChoice {
+    pub fn get(self, choices: &Choices) -> Option<&PathBuf> {
+        match self {
+            PathChoice::ImagesArchive => choices.images_archive.as_ref(),
+            PathChoice::CharmsArchive => choices.charms_archive.as_ref(),
+            PathChoice::Bundle => choices.bundle.as_ref(),
+        }
+    }
+
+    /// The answers key that gives it.
+    pub fn answers_key(self) -> &'static str {
+        match self {
+            PathChoice::ImagesArchive => "artifacts.images",
+            PathChoice::CharmsArchive => "artifacts.charms",
+            PathChoice::Bundle => "bundle.file",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChoiceChange {
+    /// A path the operator typed when a step asked for it.
+    Path(PathChoice, PathBuf),
+    /// The password was typed at a prompt (it stays in memory; only its source is recorded),
+    /// for a registry choice that named no other source.
+    PasswordPrompted,
     /// The form's fields; everything else of the registry choice (client certificates,
     /// concurrency, ...) is kept.
     Registry(RegistryForm),
@@ -85,6 +117,18 @@ pub enum ChoiceChange {
 impl ChoiceChange {
     pub fn apply(self, choices: &mut Choices) {
         match self {
+            ChoiceChange::Path(which, path) => match which {
+                PathChoice::ImagesArchive => choices.images_archive = Some(path),
+                PathChoice::CharmsArchive => choices.charms_archive = Some(path),
+                PathChoice::Bundle => choices.bundle = Some(path),
+            },
+            ChoiceChange::PasswordPrompted => {
+                if let Some(r) = choices.registry.as_mut()
+                    && r.password_source.is_none()
+                {
+                    r.password_source = Some(PasswordSource::Prompt);
+                }
+            }
             ChoiceChange::Registry(form) => {
                 let base = choices.registry.take().unwrap_or_default();
                 let password_source = if form.password_typed {

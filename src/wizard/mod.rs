@@ -5,7 +5,7 @@ pub mod state;
 pub mod step;
 pub mod transition;
 
-pub use change::{ChoiceChange, ItemKind, RegistryForm};
+pub use change::{ChoiceChange, ItemKind, PathChoice, RegistryForm};
 pub use state::{Choices, StepRecord, StepStatus, WizardState};
 pub use step::{Flow, Step};
 pub use transition::{Effect, Msg, Refusal, update};

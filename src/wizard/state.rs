@@ -178,7 +178,7 @@ pub struct Choices {
     /// The Charmed Kubeflow release being installed (`1.7` ... `1.11`): versions are checked
     /// against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ckf_release: Option<String>,
+    pub ckf_release: Option<crate::ckf_release::CkfRelease>,
     /// Where MicroK8s keeps containerd's per-registry settings (its default when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containerd_certs_dir: Option<PathBuf>,

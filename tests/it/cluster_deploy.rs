@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::cluster_support::{Fakes, answer_file, manifest_dir, scenario};
 use ckf_airgap::bundle::podspec::SeparatelyDeployed;
 use ckf_airgap::cluster::Version;
-use ckf_airgap::cluster::deploy::{self, CommandLedger, DeployError, StepOutcome};
+use ckf_airgap::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError};
 use ckf_airgap::cluster::diagnose::KnownFailure;
-use ckf_airgap::cluster::plan::{DeployPlan, PlanError, PlanInput, StepKind};
+use ckf_airgap::cluster::plan::{ActionKind, DeployPlan, PlanError, PlanInput};
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::json;
 
@@ -26,7 +26,7 @@ fn shared(name: &str) -> PathBuf {
 /// A ledger persisted as a JSON file, as the engine's would be.
 struct FileLedger {
     path: PathBuf,
-    steps: BTreeMap<String, StepOutcome>,
+    steps: BTreeMap<String, ActionOutcome>,
 }
 
 impl FileLedger {
@@ -43,9 +43,9 @@ impl FileLedger {
 
 impl CommandLedger for FileLedger {
     fn is_done(&self, id: &str) -> bool {
-        self.steps.get(id).is_some_and(StepOutcome::finishes)
+        self.steps.get(id).is_some_and(ActionOutcome::finishes)
     }
-    fn record(&mut self, id: &str, outcome: &StepOutcome) -> Result<(), String> {
+    fn record(&mut self, id: &str, outcome: &ActionOutcome) -> Result<(), String> {
         self.steps.insert(id.to_owned(), outcome.clone());
         std::fs::write(&self.path, serde_json::to_vec(&self.steps).unwrap())
             .map_err(|e| e.to_string())
@@ -202,7 +202,12 @@ async fn whole_deploy_runs_the_exact_commands_and_writes_the_config_files() {
     .unwrap();
     assert_eq!(setup.fakes.lines(), setup.expected());
     assert_eq!(report.outcomes.len(), 1 + 16 + 14);
-    assert!(report.outcomes.iter().all(|(_, o)| *o == StepOutcome::Done));
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|(_, o)| *o == ActionOutcome::Done)
+    );
 
     // katib-controller's custom_images map survives byte for byte, trailing comma included.
     let original = &setup
@@ -270,12 +275,12 @@ async fn failure_in_the_middle_then_resume_runs_only_the_rest() {
     drop(ledger);
 
     // A new process: fresh runner, ledger reloaded from its file, same plan rebuilt.
-    let on_disk: BTreeMap<String, StepOutcome> =
+    let on_disk: BTreeMap<String, ActionOutcome> =
         serde_json::from_slice(&std::fs::read(&ledger_path).unwrap()).unwrap();
     assert_eq!(on_disk.len(), 5);
     assert!(matches!(
         on_disk["deploy:jupyter-controller"],
-        StepOutcome::Failed { code: Some(1), .. }
+        ActionOutcome::Failed { code: Some(1), .. }
     ));
     std::fs::remove_file(&setup.fakes.log).unwrap();
     setup.fakes.set_scenario(&setup.status("status-empty.json"));
@@ -314,17 +319,17 @@ async fn existing_applications_and_relations_are_not_redeployed() {
             .1
             .clone()
     };
-    assert_eq!(outcome("deploy-bundle"), StepOutcome::AlreadyPresent);
-    assert_eq!(outcome("deploy:minio"), StepOutcome::AlreadyPresent);
+    assert_eq!(outcome("deploy-bundle"), ActionOutcome::AlreadyPresent);
+    assert_eq!(outcome("deploy:minio"), ActionOutcome::AlreadyPresent);
     assert_eq!(
         outcome("deploy:argo-controller"),
-        StepOutcome::AlreadyPresent
+        ActionOutcome::AlreadyPresent
     );
     assert_eq!(
         outcome("relate:argo-controller|minio"),
-        StepOutcome::AlreadyPresent
+        ActionOutcome::AlreadyPresent
     );
-    assert_eq!(outcome("deploy:katib-controller"), StepOutcome::Done);
+    assert_eq!(outcome("deploy:katib-controller"), ActionOutcome::Done);
     let lines = setup.fakes.lines();
     let expected: Vec<String> = setup
         .expected()
@@ -382,7 +387,7 @@ async fn missing_trust_is_recognised_and_the_step_can_be_retried_with_trust() {
     ledger
         .record(
             "deploy-bundle",
-            &StepOutcome::Skipped {
+            &ActionOutcome::Skipped {
                 reason: "deployed by hand".into(),
             },
         )
@@ -415,7 +420,7 @@ fn juju_3_integrates_and_plan_problems_are_reported() {
     let relation = plan
         .steps
         .iter()
-        .find(|s| matches!(s.kind, StepKind::Relation { .. }))
+        .find(|s| matches!(s.kind, ActionKind::Relation { .. }))
         .unwrap();
     assert_eq!(
         relation.cmd.args()[..3],

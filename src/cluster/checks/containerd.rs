@@ -7,7 +7,7 @@ use super::{Check, CheckStatus, Probe};
 use crate::cluster::cmd::Cmd;
 use crate::cluster::runner::Runner;
 use crate::cluster::trust::{TrustFiles, ca_paths};
-use crate::cluster::version::Version;
+use crate::version::Version;
 
 pub const ID: &str = "containerd-trust";
 

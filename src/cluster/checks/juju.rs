@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::{Check, CheckStatus, Probe};
+use crate::ckf_release::CkfRelease;
 use crate::cluster::cmd::Cmd;
-use crate::cluster::release::CkfRelease;
 use crate::cluster::runner::Runner;
-use crate::cluster::version::Version;
+use crate::version::Version;
 
 pub const CLIENT_ID: &str = "juju-client";
 pub const CONTROLLER_ID: &str = "juju-controller";

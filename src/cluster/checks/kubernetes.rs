@@ -1,10 +1,10 @@
 //! Kubernetes API reachable and its server version inside the release's supported range.
 
 use super::{Check, CheckStatus, Probe};
+use crate::ckf_release::CkfRelease;
 use crate::cluster::cmd::Cmd;
-use crate::cluster::release::CkfRelease;
 use crate::cluster::runner::Runner;
-use crate::cluster::version::Version;
+use crate::version::Version;
 
 pub const ID: &str = "kubernetes";
 

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
-use super::common::work_dir;
-use super::common::{blocking, required_path};
+use super::blocking::blocking;
+use super::choice_paths::required_path;
+use super::choice_paths::work_dir;
 use crate::artifacts::charms::CharmVersion;
 use crate::artifacts::{
     self, CharmInfo, CrossCheck, DeploymentNeeds, ImageHooks, ImageRecord, Inventory,
@@ -22,7 +23,7 @@ use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, SkippableItem, StepData};
 use crate::engine::work::StepError;
-use crate::wizard::ItemKind;
+use crate::wizard::{ItemKind, PathChoice};
 
 const CHARMS_UNIT: &str = "charms";
 
@@ -36,22 +37,8 @@ impl Drop for CancelOnDrop {
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let images = required_path(
-        &ctx,
-        |c| c.images_archive.clone(),
-        |c, p| c.images_archive = Some(p),
-        "artifacts.images",
-        "Path to images.tar.gz",
-    )
-    .await?;
-    let charms = required_path(
-        &ctx,
-        |c| c.charms_archive.clone(),
-        |c, p| c.charms_archive = Some(p),
-        "artifacts.charms",
-        "Path to charms.tar.gz",
-    )
-    .await?;
+    let images = required_path(&ctx, PathChoice::ImagesArchive, "Path to images.tar.gz").await?;
+    let charms = required_path(&ctx, PathChoice::CharmsArchive, "Path to charms.tar.gz").await?;
     let work = work_dir(&ctx);
     create_private_dir(&work).map_err(|e| {
         StepError::failed(format!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::common::{required_path, work_dir};
+use super::choice_paths::{required_path, work_dir};
 use crate::artifacts::Inventory;
 use crate::bundle::mapping::MappingTable;
 use crate::bundle::model::Bundle;
@@ -15,7 +15,7 @@ use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::outputs::SessionPushReport;
 use crate::engine::work::StepError;
-use crate::wizard::ItemKind;
+use crate::wizard::{ItemKind, PathChoice};
 
 pub struct BundlePlan {
     pub path: PathBuf,
@@ -41,9 +41,7 @@ impl BundlePlan {
 pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
     let path = required_path(
         ctx,
-        |c| c.bundle.clone(),
-        |c, p| c.bundle = Some(p),
-        "bundle.file",
+        PathChoice::Bundle,
         "Path to the air-gapped bundle.yaml",
     )
     .await?;

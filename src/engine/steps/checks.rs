@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::common::{blocking, registry_address, release_with_evidence, runner};
+use super::blocking::{blocking, runner};
+use super::registry_client::registry_address;
+use super::release_choice::release_with_evidence;
 use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint, RegistryOutcome};
 use crate::cluster::runner::Runner;
 use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
@@ -96,7 +98,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     publish(&results);
 
     if let Some(images) = &choices.images_archive {
-        let dir = super::common::work_dir(&ctx);
+        let dir = super::choice_paths::work_dir(&ctx);
         let images = images.clone();
         let estimate = blocking(move || crate::artifacts::estimate_space(&images)).await?;
         let probe_dir = nearest_existing(&dir);

@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::common::{registry_address, registry_address_and_prefix, release, runner, work_dir};
+use super::blocking::runner;
+use super::choice_paths::work_dir;
+use super::registry_client::{registry_address, registry_address_and_prefix};
+use super::release_choice::release;
 use crate::artifacts::Inventory;
 use crate::bundle::podspec::SeparatelyDeployed;
 use crate::cluster::checks::{self as cluster_checks, CheckStatus};
-use crate::cluster::deploy::{self, CommandLedger, DeployError, DeployEvent, StepOutcome};
+use crate::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError, DeployEvent};
 use crate::cluster::juju_setup::{self, ImageRepo};
 use crate::cluster::plan::{DeployPlan, PlanInput, ReleasePlanInput};
 use crate::cluster::pod_images;
 use crate::cluster::runner::{RunEvent, Runner};
-use crate::cluster::version::Version;
 use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
 use crate::cluster::{Cmd, finish};
 use crate::engine::context::StepContext;
@@ -27,6 +29,7 @@ use crate::engine::outputs::{BundleEdits, Dashboard, MappingOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::work::StepError;
 use crate::registry::RegistryClient;
+use crate::version::Version;
 
 pub fn cmd_unit(id: &str) -> String {
     crate::wizard::ItemKind::Command.skip_key(id)
@@ -130,19 +133,19 @@ async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
     })
 }
 
-struct SessionLedger {
+struct SessionCommandLedger {
     ctx: StepContext,
 }
 
-impl CommandLedger for SessionLedger {
+impl CommandLedger for SessionCommandLedger {
     fn is_done(&self, step_id: &str) -> bool {
         self.ctx
             .ledger_value(&cmd_unit(step_id))
-            .and_then(|v| serde_json::from_value::<StepOutcome>(v).ok())
+            .and_then(|v| serde_json::from_value::<ActionOutcome>(v).ok())
             .is_some_and(|o| o.finishes())
     }
 
-    fn record(&mut self, step_id: &str, outcome: &StepOutcome) -> Result<(), String> {
+    fn record(&mut self, step_id: &str, outcome: &ActionOutcome) -> Result<(), String> {
         let value = serde_json::to_value(outcome).map_err(|e| e.to_string())?;
         self.ctx
             .record_unit(cmd_unit(step_id), value)
@@ -157,13 +160,13 @@ fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bo
         .map(|step| {
             let outcome = ctx
                 .ledger_value(&cmd_unit(&step.id))
-                .and_then(|v| serde_json::from_value::<StepOutcome>(v).ok());
+                .and_then(|v| serde_json::from_value::<ActionOutcome>(v).ok());
             let state = match (outcome, running == Some(step.id.as_str())) {
                 (_, true) => CommandState::Running,
-                (Some(StepOutcome::Done), _) => CommandState::Done,
-                (Some(StepOutcome::AlreadyPresent), _) => CommandState::AlreadyPresent,
-                (Some(StepOutcome::Skipped { reason }), _) => CommandState::Skipped(reason),
-                (Some(StepOutcome::Failed { message, .. }), _) => CommandState::Failed(message),
+                (Some(ActionOutcome::Done), _) => CommandState::Done,
+                (Some(ActionOutcome::AlreadyPresent), _) => CommandState::AlreadyPresent,
+                (Some(ActionOutcome::Skipped { reason }), _) => CommandState::Skipped(reason),
+                (Some(ActionOutcome::Failed { message, .. }), _) => CommandState::Failed(message),
                 (None, false) => CommandState::Pending,
             };
             CommandRow {
@@ -377,7 +380,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         && !plan
             .steps
             .iter()
-            .all(|s| SessionLedger { ctx: ctx.clone() }.is_done(&s.id))
+            .all(|s| SessionCommandLedger { ctx: ctx.clone() }.is_done(&s.id))
     {
         let answer = ctx
             .ask(InputRequest {
@@ -397,7 +400,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         }
     }
 
-    let mut ledger = SessionLedger { ctx: ctx.clone() };
+    let mut ledger = SessionCommandLedger { ctx: ctx.clone() };
     for step in &plan.steps {
         if let Some(reason) = choices.skips.get(&cmd_unit(&step.id))
             && !ledger.is_done(&step.id)
@@ -405,7 +408,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             ledger
                 .record(
                     &step.id,
-                    &StepOutcome::Skipped {
+                    &ActionOutcome::Skipped {
                         reason: reason.clone(),
                     },
                 )

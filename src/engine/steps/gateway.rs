@@ -30,7 +30,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 .get(i)
                 .copied()
                 .ok_or_else(|| StepError::failed("no such service type"))?;
-            ctx.update_choices(|c| c.gateway = Some(choice))?;
+            ctx.change_choice(crate::wizard::ChoiceChange::Gateway(choice))?;
             choice
         }
     };

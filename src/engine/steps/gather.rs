@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
-use super::common::blocking;
+use super::blocking::blocking;
 use crate::artifacts::CharmInfo;
 use crate::artifacts::charms::read_charm;
 use crate::bundle::model::Bundle;
@@ -556,7 +556,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
         Some(p) => Bundle::load(p)
             .ok()
             .and_then(|b| detect_release(&b))
-            .map(|d| d.release),
+            .map(|d| d.release.to_string()),
         None => None,
     };
     let lock = ReleaseLock {

@@ -3,9 +3,10 @@
 //! bundle or choice invalidates it.
 
 pub mod artifacts;
+pub mod blocking;
 mod bundle_plan;
 pub mod checks;
-pub mod common;
+pub mod choice_paths;
 pub mod deploy;
 pub mod gateway;
 pub mod gather;
@@ -16,6 +17,7 @@ mod push_ledger;
 pub mod registry;
 pub mod registry_client;
 pub mod release_bundle;
+pub mod release_choice;
 pub mod separate;
 mod stream_push;
 
@@ -128,7 +130,7 @@ struct BundleInput<'a> {
     pin_digests: bool,
     bundle_output: &'a Option<PathBuf>,
     separate_plan: &'a Option<String>,
-    ckf_release: &'a Option<String>,
+    ckf_release: &'a Option<crate::ckf_release::CkfRelease>,
     /// References left as written, with their reasons (`ref:<reference>` skips).
     reference_skips: Vec<(&'a str, &'a String)>,
 }
@@ -156,7 +158,7 @@ enum StepInput<'a> {
         #[serde(flatten)]
         registry: RegistryReachInput<'a>,
         model: &'a Option<String>,
-        ckf_release: &'a Option<String>,
+        ckf_release: &'a Option<crate::ckf_release::CkfRelease>,
         containerd_certs_dir: &'a Option<PathBuf>,
         write_containerd_trust: bool,
         check_skips: BTreeMap<&'a String, &'a String>,

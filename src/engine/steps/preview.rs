@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::bundle_plan;
-use super::common::work_dir;
+use super::choice_paths::work_dir;
 use super::release_bundle::{self, ReleaseBundle};
 use crate::bundle::{charms, diff, gateway, podspec, rewrite, write};
 use crate::cluster::yaml_out::ConfigValue;

@@ -9,16 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use super::common::work_dir;
-use super::push_ledger::{SessionLedger, push_image};
+use super::choice_paths::work_dir;
+use super::push_ledger::{CHUNKED_UNIT, SessionPushLedger, push_image, push_options};
 use crate::artifacts::{ImageRecord, Inventory};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::outputs::{ReportedImage, SessionPushReport};
 use crate::engine::step_data::{PushRow, PushState, StepData};
 use crate::engine::work::StepError;
-use crate::registry::{ImageState, LayerState, PushImage, PushOptions, PushProgress, Pusher};
-use crate::wizard::state::RegistryChoice;
+use crate::registry::{ImageState, LayerState, PushImage, PushProgress, Pusher};
 
 /// Per-image rows for the screen, published when a row changes state (and at most every
 /// few percent while uploading, so a fast push does not flood the front end).
@@ -239,42 +238,6 @@ impl crate::artifacts::ImageHooks for StreamHooks {
     }
 }
 
-/// The push options from the operator's choices and what this session learned.
-pub fn options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
-    let defaults = PushOptions::default();
-    // A refused streamed upload earlier in this session: start chunked, at the size learned.
-    let learned = ctx
-        .ledger_value(CHUNKED_UNIT)
-        .and_then(|v| v["chunk_size"].as_u64());
-    PushOptions {
-        compression: if choice.no_layer_compression {
-            crate::registry::LayerCompression::None
-        } else if choice.zstd_layers {
-            crate::registry::LayerCompression::Zstd
-        } else {
-            crate::registry::LayerCompression::Gzip
-        },
-        zstd_level: choice.zstd_level.unwrap_or(defaults.zstd_level),
-        image_concurrency: choice
-            .image_concurrency
-            .unwrap_or(defaults.image_concurrency),
-        blob_concurrency: choice.blob_concurrency.unwrap_or(defaults.blob_concurrency),
-        gzip_level: choice.gzip_level.unwrap_or(defaults.gzip_level),
-        upload_mode: if choice.chunked_upload || learned.is_some() {
-            crate::registry::UploadMode::Chunked
-        } else {
-            crate::registry::UploadMode::Auto
-        },
-        chunk_size: learned
-            .or(choice.chunk_size_mib.map(|m| m << 20))
-            .unwrap_or(defaults.chunk_size),
-        ..defaults
-    }
-}
-
-/// The ledger unit that keeps a switch to chunked uploads for the rest of the session.
-const CHUNKED_UNIT: &str = "upload-form";
-
 fn remember_chunked(ctx: &StepContext, pusher: &Pusher, configured: u64) -> Result<(), StepError> {
     let Some(since) = pusher.chunked_since() else {
         return Ok(());
@@ -313,7 +276,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // archive one at a time, pushed, and their spool dropped before the next.
     let client = super::registry_client::client(&ctx).await?;
     // Images the artifacts step already pushed while reading need neither spool nor archive.
-    let ledger = SessionLedger { ctx: ctx.clone() };
+    let ledger = SessionPushLedger { ctx: ctx.clone() };
     let images: Vec<PushImage> = inventory
         .images
         .iter()
@@ -327,13 +290,13 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     rows.publish();
     let cancel = ctx.cancel();
     let choice = ctx.choices().registry.unwrap_or_default();
-    let options = options(&ctx, &choice);
+    let options = push_options(&ctx, &choice);
     let options_chunk = options.chunk_size;
     let pusher = Arc::new(
         Pusher::new(
             client.clone(),
             options,
-            Arc::new(SessionLedger { ctx: ctx.clone() }),
+            Arc::new(SessionPushLedger { ctx: ctx.clone() }),
             rows.clone(),
         )
         .with_cancel(Arc::new(move || cancel.is_cancelled())),

@@ -1,5 +1,6 @@
 //! What the push step and the artifacts step's streaming push share: the pusher's ledger kept
-//! in the session (one unit per layer and per image) and the image as the pusher takes it.
+//! in the session (one unit per layer and per image), the image as the pusher takes it, and
+//! the push options.
 
 use std::path::Path;
 
@@ -7,8 +8,47 @@ use serde_json::json;
 
 use crate::artifacts::{ImageRecord, LayerRecord};
 use crate::engine::context::StepContext;
-use crate::registry::{BlobFile, LayerFile, PushImage, PushLedger, PushedBlob, StoredAs};
+use crate::registry::{
+    BlobFile, LayerFile, PushImage, PushLedger, PushOptions, PushedBlob, StoredAs,
+};
 use crate::wizard::Step;
+use crate::wizard::state::RegistryChoice;
+
+/// The ledger unit that keeps a switch to chunked uploads for the rest of the session.
+pub const CHUNKED_UNIT: &str = "upload-form";
+
+/// The push options from the operator's choices and what this session learned.
+pub fn push_options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
+    let defaults = PushOptions::default();
+    // A refused streamed upload earlier in this session: start chunked, at the size learned.
+    let learned = ctx
+        .ledger_value(CHUNKED_UNIT)
+        .and_then(|v| v["chunk_size"].as_u64());
+    PushOptions {
+        compression: if choice.no_layer_compression {
+            crate::registry::LayerCompression::None
+        } else if choice.zstd_layers {
+            crate::registry::LayerCompression::Zstd
+        } else {
+            crate::registry::LayerCompression::Gzip
+        },
+        zstd_level: choice.zstd_level.unwrap_or(defaults.zstd_level),
+        image_concurrency: choice
+            .image_concurrency
+            .unwrap_or(defaults.image_concurrency),
+        blob_concurrency: choice.blob_concurrency.unwrap_or(defaults.blob_concurrency),
+        gzip_level: choice.gzip_level.unwrap_or(defaults.gzip_level),
+        upload_mode: if choice.chunked_upload || learned.is_some() {
+            crate::registry::UploadMode::Chunked
+        } else {
+            crate::registry::UploadMode::Auto
+        },
+        chunk_size: learned
+            .or(choice.chunk_size_mib.map(|m| m << 20))
+            .unwrap_or(defaults.chunk_size),
+        ..defaults
+    }
+}
 
 /// Adapts an image read by the artifacts step to what the pusher takes.
 pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
@@ -36,7 +76,7 @@ pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
 }
 
 /// The pusher's ledger kept in the session: one unit per layer and per image.
-pub struct SessionLedger {
+pub struct SessionPushLedger {
     pub ctx: StepContext,
 }
 
@@ -48,7 +88,7 @@ fn image_unit(target_ref: &str) -> String {
     format!("image:{target_ref}")
 }
 
-impl SessionLedger {
+impl SessionPushLedger {
     /// This step's record, or the one the artifacts step made when it pushed while reading
     /// (the streaming push): the push step then finds those layers and images done.
     fn value(&self, unit: &str) -> Option<serde_json::Value> {
@@ -63,7 +103,7 @@ impl SessionLedger {
     }
 }
 
-impl PushLedger for SessionLedger {
+impl PushLedger for SessionPushLedger {
     fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
         self.value(&layer_unit(target_key, diff_id))
             .and_then(|v| serde_json::from_value(v).ok())

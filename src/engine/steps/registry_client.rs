@@ -10,6 +10,7 @@ use crate::registry::{
     Credentials, RegistryClient, RegistryConfig, RegistryTarget, Secret, TlsOptions,
 };
 use crate::wizard::state::{PasswordSource, RegistryChoice};
+use crate::wizard::{ChoiceChange, RegistryForm};
 
 /// A registry that does not accept a connection within this is down or filtered; failing fast
 /// is the point of the preflight.
@@ -31,12 +32,13 @@ pub async fn choice(ctx: &StepContext) -> Result<RegistryChoice, StepError> {
     let Answer::Text(target) = answer else {
         return Err(StepError::failed("expected the registry address"));
     };
-    let choice = RegistryChoice {
+    ctx.change_choice(ChoiceChange::Registry(RegistryForm {
         target: target.trim().to_string(),
-        ..RegistryChoice::default()
-    };
-    ctx.update_choices(|c| c.registry = Some(choice.clone()))?;
-    Ok(choice)
+        ..RegistryForm::default()
+    }))?;
+    ctx.choices()
+        .registry
+        .ok_or_else(|| StepError::failed("the registry choice was not recorded"))
 }
 
 /// How the chosen registry is reached over TLS.
@@ -93,16 +95,20 @@ async fn password(ctx: &StepContext, username: &str, target: &str) -> Result<Sec
         return Err(StepError::failed("expected a password"));
     };
     ctx.set_password(secret.clone());
-    if ctx
-        .choices()
-        .registry
-        .is_some_and(|r| r.password_source.is_none())
-    {
-        ctx.update_choices(|c| {
-            if let Some(r) = c.registry.as_mut() {
-                r.password_source = Some(PasswordSource::Prompt);
-            }
-        })?;
-    }
+    ctx.change_choice(ChoiceChange::PasswordPrompted)?;
     Ok(secret)
+}
+
+/// `host[:port]` and the path prefix of a registry target (`reg.lab:5000/ckf`).
+pub fn registry_address_and_prefix(target: &str) -> (String, String) {
+    let prefix = target
+        .split_once('/')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    (registry_address(target).to_string(), prefix)
+}
+
+/// `host[:port]` of the registry target (the path prefix is not part of the address).
+pub fn registry_address(target: &str) -> &str {
+    target.split('/').next().unwrap_or(target)
 }

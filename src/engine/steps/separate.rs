@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use super::common::release;
+use super::release_choice::release;
 use crate::bundle::podspec::{PodspecRelease, SeparatelyDeployed};
 use crate::bundle::yaml::Document;
-use crate::cluster::release::CkfRelease;
+use crate::ckf_release::CkfRelease;
 use crate::engine::work::StepError;
 use crate::wizard::Choices;
 

@@ -24,7 +24,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::push_ledger::{SessionLedger, push_image};
+use super::push_ledger::{SessionPushLedger, push_image, push_options};
 use crate::artifacts::ImageRecord;
 use crate::artifacts::images::member::Compression;
 use crate::artifacts::images::sink::{FileSink, SentBlob, SentFile};
@@ -89,11 +89,11 @@ pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> 
         return None;
     }
     let authority = client.target().authority().to_string();
-    let options = super::push::options(ctx, &choice);
+    let options = push_options(ctx, &choice);
     let pusher = Pusher::new(
         client,
         options,
-        Arc::new(SessionLedger { ctx: ctx.clone() }),
+        Arc::new(SessionPushLedger { ctx: ctx.clone() }),
         Arc::new(LogProgress { ctx: ctx.clone() }),
     );
     ctx.log(

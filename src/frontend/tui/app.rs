@@ -10,7 +10,7 @@ use crate::wizard::ItemKind;
 
 use super::screens;
 use super::screens::mapping::MappingMode;
-use super::screens::registry::RegistryForm;
+use super::screens::registry::RegistryFields;
 use super::theme::Theme;
 use crate::wizard::Step;
 
@@ -22,7 +22,7 @@ pub struct ScreenState {
     pub scroll: usize,
     pub filter: String,
     pub mapping: MappingMode,
-    pub form: RegistryForm,
+    pub form: RegistryFields,
     pub choice: Option<usize>,
 }
 

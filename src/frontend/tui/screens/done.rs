@@ -5,7 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::common::{heading, status_lines};
+use super::rows::heading;
+use super::status::status_lines;
 use crate::engine::step_data::StepData;
 use crate::frontend::tui::app::App;
 use crate::wizard::{Step, StepStatus};

@@ -6,10 +6,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::common::{heading, status_lines};
-use crate::bundle::gateway::GatewayServiceType;
+use super::rows::heading;
+use super::status::status_lines;
 use crate::engine::Command;
 use crate::frontend::tui::app::App;
+use crate::gateway_type::GatewayServiceType;
 
 fn selected(app: &App) -> usize {
     app.screen.choice.unwrap_or_else(|| {

@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::common::{fit, heading, status_lines};
+use super::rows::{fit, heading};
+use super::status::status_lines;
 use crate::frontend::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {

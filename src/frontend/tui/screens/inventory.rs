@@ -7,7 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::common::{fit, heading, move_selection, status_lines, window_start};
+use super::rows::{fit, heading, move_selection, window_start};
+use super::status::status_lines;
 use crate::engine::Command;
 use crate::engine::events::Quantity;
 use crate::engine::step_data::{InventoryView, StepData};

@@ -2,7 +2,6 @@
 //! may claim keys before the wizard's generic ones (a form field must receive the letter `b`).
 
 pub mod checks;
-pub mod common;
 pub mod deploy;
 pub mod done;
 pub mod gateway;
@@ -12,6 +11,8 @@ pub mod mapping;
 pub mod preview;
 pub mod push;
 pub mod registry;
+pub mod rows;
+mod status;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;

@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::common::{fit, status_lines};
+use super::rows::fit;
+use super::status::status_lines;
 use crate::engine::{Answer, Command, InputKind};
 use crate::frontend::tui::app::App;
 use crate::wizard::Step;

@@ -7,7 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::common::{heading, status_lines};
+use super::rows::heading;
+use super::status::status_lines;
 use crate::engine::Command;
 use crate::engine::step_data::StepData;
 use crate::frontend::tui::app::App;
@@ -24,14 +25,14 @@ pub const FIELDS: [&str; 4] = [
 
 /// The form's text, seeded from the session's choices when the screen opens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegistryForm {
+pub struct RegistryFields {
     pub values: [String; 4],
     /// The field being typed into; None when the wizard's keys are active.
     pub focus: Option<usize>,
     pub seeded: bool,
 }
 
-impl RegistryForm {
+impl RegistryFields {
     fn seed(&mut self, choice: Option<&RegistryChoice>) {
         if self.seeded {
             return;

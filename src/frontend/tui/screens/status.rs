@@ -1,6 +1,5 @@
 //! The lines every step screen starts with: status, note, phase and progress.
 
-use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 
 use crate::frontend::tui::app::App;
@@ -47,45 +46,4 @@ pub fn gauge(app: &App, fraction: f64, width: usize) -> String {
     let mut s: String = std::iter::repeat_n(full, filled).collect();
     s.extend(std::iter::repeat_n(empty, width - filled));
     s
-}
-
-pub fn heading(text: &str) -> Line<'static> {
-    Line::from(Span::styled(
-        text.to_string(),
-        ratatui::style::Style::default().add_modifier(Modifier::BOLD),
-    ))
-}
-
-/// Keeps `selected` in view in a window of `height` rows; returns the first row to show.
-pub fn window_start(selected: usize, height: usize, len: usize) -> usize {
-    if height == 0 || len <= height {
-        return 0;
-    }
-    selected.saturating_sub(height / 2).min(len - height)
-}
-
-/// Cuts a line to `width` characters, marking the cut.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
-    s.push('~');
-    s
-}
-
-/// Up/Down/PgUp/PgDn/Home/End move `selected` within `len` rows.
-pub fn move_selection(selected: &mut usize, len: usize, key: crossterm::event::KeyCode) -> bool {
-    use crossterm::event::KeyCode;
-    let last = len.saturating_sub(1);
-    match key {
-        KeyCode::Up => *selected = selected.saturating_sub(1),
-        KeyCode::Down => *selected = (*selected + 1).min(last),
-        KeyCode::PageUp => *selected = selected.saturating_sub(10),
-        KeyCode::PageDown => *selected = (*selected + 10).min(last),
-        KeyCode::Home => *selected = 0,
-        KeyCode::End => *selected = last,
-        _ => return false,
-    }
-    true
 }

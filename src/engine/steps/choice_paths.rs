@@ -1,0 +1,47 @@
+//! The paths the steps need from the choices: a file asked for when the answers do not name
+//! it (and then recorded as a typed choice), and the work directory.
+
+use std::path::PathBuf;
+
+use crate::engine::context::StepContext;
+use crate::engine::events::{Answer, InputKind, InputRequest};
+use crate::engine::work::StepError;
+use crate::wizard::{ChoiceChange, PathChoice};
+
+/// A file the step needs: from the choices, else asked (and then recorded in the session).
+pub async fn required_path(
+    ctx: &StepContext,
+    which: PathChoice,
+    prompt: &str,
+) -> Result<PathBuf, StepError> {
+    if let Some(path) = which.get(&ctx.choices()) {
+        return Ok(path.clone());
+    }
+    let answer = ctx
+        .ask(InputRequest {
+            step: ctx.step(),
+            prompt: prompt.to_string(),
+            kind: InputKind::Text,
+            answers_key: which.answers_key(),
+        })
+        .await?;
+    let Answer::Text(text) = answer else {
+        return Err(StepError::failed(format!("{prompt}: expected a path")));
+    };
+    let path = PathBuf::from(text.trim());
+    if !path.is_file() {
+        return Err(StepError::failed(format!(
+            "{} is not a readable file; check the path and retry",
+            path.display()
+        )));
+    }
+    ctx.change_choice(ChoiceChange::Path(which, path.clone()))?;
+    Ok(path)
+}
+
+/// The work directory: the operator's choice, else a folder in the session.
+pub fn work_dir(ctx: &StepContext) -> std::path::PathBuf {
+    ctx.choices()
+        .work_dir
+        .unwrap_or_else(|| ctx.session_dir().join("work"))
+}
