@@ -7,7 +7,8 @@
 # journal line (`journal-<n>.jsonl`), or for a ckf-airgap before the journal, a rewrite of
 # `session.json` (its temporary file). For the first and the last thousand units it prints the
 # time per unit and the bytes written to the session directory per unit (journal, session
-# file and log together), and their ratio.
+# file and log together, between one unit and the next), and their ratio. What is written
+# once per step (the inventory, the save at the step's end) is reported on its own.
 #
 # Usage: benches/session-scale.sh [BINARY ...]
 #   BINARY defaults to target/release/ckf-airgap (built here). Give several to compare them in
@@ -115,7 +116,8 @@ for t, path, n in events:
         pending = 0
 total = len(units)
 print(f"Artifacts step: {end - start:.1f} s, {total} units, {sum(b for _, b in units) + pending} bytes written to the session directory")
-print(f"after it (the later steps' saves, the push report, the log): {after} bytes")
+print(f"  of which after its last unit (the inventory, the step's own save): {pending} bytes")
+print(f"after the step (the later steps' saves, the push report, the log): {after} bytes")
 if total < 2000:
     sys.exit("fewer than 2,000 units: the release is too small to compare")
 def window(part):

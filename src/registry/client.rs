@@ -340,9 +340,33 @@ impl RegistryClient {
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
         let detail = error_text(resp).await;
+        self.answer_error(method, url, status, detail, retry_after, hint)
+    }
+
+    /// What a refusal becomes: an upload the registry no longer knows (404 on its location,
+    /// as after a restart that lost its state) is `UploadLost`, which a push starts again;
+    /// anything else is `Http`. The request is named without its query: an upload's `_state`
+    /// token is hundreds of characters that mean nothing to the operator.
+    pub(crate) fn answer_error(
+        &self,
+        method: &Method,
+        url: &str,
+        status: u16,
+        detail: String,
+        retry_after: Option<Duration>,
+        hint: &'static str,
+    ) -> RegistryError {
+        let request = format!("{method} {}", shown_url(url));
+        if status == 404 && upload_id(url).is_some() {
+            return RegistryError::UploadLost {
+                host: self.inner.authority.clone(),
+                request,
+                detail,
+            };
+        }
         RegistryError::Http {
             host: self.inner.authority.clone(),
-            request: format!("{method} {url}"),
+            request,
             status,
             detail,
             retry_after,
@@ -800,13 +824,8 @@ impl RegistryClient {
                 let detail = error_text(resp).await;
                 Err(self
                     .upload_refused(repo, s, detail.clone())
-                    .unwrap_or(RegistryError::Http {
-                        host: self.inner.authority.clone(),
-                        request: format!("POST {url}"),
-                        status: s.as_u16(),
-                        detail,
-                        retry_after: None,
-                        hint: "",
+                    .unwrap_or_else(|| {
+                        self.answer_error(&Method::POST, url.as_str(), s.as_u16(), detail, None, "")
                     }))
             }
         }
@@ -837,13 +856,8 @@ impl RegistryClient {
                 let detail = error_text(resp).await;
                 Err(self
                     .upload_refused(repo, s, detail.clone())
-                    .unwrap_or(RegistryError::Http {
-                        host: self.inner.authority.clone(),
-                        request: format!("POST {url}"),
-                        status: s.as_u16(),
-                        detail,
-                        retry_after,
-                        hint: "",
+                    .unwrap_or_else(|| {
+                        self.answer_error(&Method::POST, &url, s.as_u16(), detail, retry_after, "")
                     }))
             }
         }
@@ -974,13 +988,8 @@ impl RegistryClient {
             let detail = error_text(resp).await;
             Err(self
                 .upload_refused(repo, status, detail.clone())
-                .unwrap_or(RegistryError::Http {
-                    host: self.inner.authority.clone(),
-                    request: format!("PUT {url}"),
-                    status: status.as_u16(),
-                    detail,
-                    retry_after: None,
-                    hint: "",
+                .unwrap_or_else(|| {
+                    self.answer_error(&Method::PUT, &url, status.as_u16(), detail, None, "")
                 }))
         }
     }
@@ -1180,9 +1189,67 @@ pub(crate) async fn error_text(mut resp: Response) -> String {
     let text = String::from_utf8_lossy(&body).trim().to_string();
     if text.is_empty() {
         "(no details)".into()
+    } else if let Some(page) = html_summary(&text) {
+        page
     } else {
-        text.chars().take(300).collect()
+        printable(&text.chars().take(300).collect::<String>())
     }
+}
+
+/// A proxy's error page named by its title instead of pasted whole.
+fn html_summary(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    if !(lower.starts_with("<!doctype html")
+        || lower.starts_with("<html")
+        || lower.contains("<body"))
+    {
+        return None;
+    }
+    let inner = |tag: &str| {
+        let open = lower.find(&format!("<{tag}"))?;
+        let start = open + lower[open..].find('>')? + 1;
+        let end = start + lower[start..].find(&format!("</{tag}"))?;
+        let t = text[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!t.is_empty()).then_some(t)
+    };
+    let title = inner("title").or_else(|| inner("h1"));
+    Some(match title {
+        Some(t) => format!(
+            "an HTML page: {}",
+            printable(&t.chars().take(120).collect::<String>())
+        ),
+        None => format!("an HTML page of {} bytes", text.len()),
+    })
+}
+
+/// A registry's or proxy's words with control characters escaped: they reach the terminal and
+/// the log.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// A URL as shown to the operator: without its query string.
+pub(crate) fn shown_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(u, _)| u)
+}
+
+/// The id of an upload session in its location (`.../blobs/uploads/<id>`).
+fn upload_id(url: &str) -> Option<&str> {
+    let path = shown_url(url);
+    let (_, id) = path.split_once("/blobs/uploads/")?;
+    (!id.is_empty()).then_some(id)
 }
 
 /// `Retry-After` in seconds. (The HTTP-date form is rare from registries and falls back to the
@@ -1257,6 +1324,28 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_names_the_request_without_its_state_and_an_html_page_by_its_title() {
+        assert_eq!(
+            shown_url("https://r:5000/v2/a/blobs/uploads/5f3e?_state=abc&digest=sha256:1"),
+            "https://r:5000/v2/a/blobs/uploads/5f3e"
+        );
+        assert_eq!(
+            upload_id("https://r/v2/a/blobs/uploads/5f3e?_state=x"),
+            Some("5f3e")
+        );
+        assert_eq!(upload_id("https://r/v2/a/blobs/uploads/"), None);
+        let page = "<html><head><title>413 Request Entity Too Large</title></head>\
+                    <body><center><h1>413 Request Entity Too Large</h1></center>\
+                    <hr><center>nginx</center></body></html>";
+        assert_eq!(
+            html_summary(page).unwrap(),
+            "an HTML page: 413 Request Entity Too Large"
+        );
+        assert_eq!(html_summary("{\"errors\": []}"), None);
+        assert_eq!(printable("a\u{1b}]0;x\u{7}b"), "a\\u{1b}]0;x\\u{7}b");
+    }
 
     #[test]
     fn finds_the_next_page_of_a_link_header() {

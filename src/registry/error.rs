@@ -139,6 +139,27 @@ pub enum RegistryError {
     },
 
     #[error(
+        "{host} no longer knows an upload it had begun ({request}: {detail}), as after a restart \
+         that lost its upload state: the layer is sent again from its beginning"
+    )]
+    UploadLost {
+        host: String,
+        request: String,
+        detail: String,
+    },
+
+    #[error(
+        "{host} lost the upload of a layer being read from the archive after {bytes} bytes \
+         ({detail}: a restart that dropped its upload state); the bytes already sent are not \
+         kept, so the archive member is read again"
+    )]
+    StagedUploadLost {
+        host: String,
+        bytes: u64,
+        detail: String,
+    },
+
+    #[error(
         "network error talking to {host} ({during}): {detail}. It is retried; if it persists check the network and the registry."
     )]
     Network {
@@ -267,6 +288,7 @@ impl RegistryError {
             | RegistryError::Stalled { .. }
             | RegistryError::ConnectionRefused { .. }
             | RegistryError::StreamRefused { .. }
+            | RegistryError::UploadLost { .. }
             | RegistryError::PulledCorrupt { .. } => true,
             RegistryError::Network { retryable, .. } => *retryable,
             RegistryError::Http { status, .. } => {
@@ -274,6 +296,13 @@ impl RegistryError {
             }
             _ => false,
         }
+    }
+
+    /// The registry stopped answering or forgot what it held for us (a restart, an outage),
+    /// rather than refusing the request: reading the archive again once it answers again is
+    /// worth it.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, RegistryError::StagedUploadLost { .. }) || self.is_retryable()
     }
 
     /// The delay the server asked for with `Retry-After`, if any.

@@ -365,9 +365,23 @@ impl Pusher {
         let done = self
             .client
             .retrying(
-                |_| {
-                    self.client
+                |_| async {
+                    match self
+                        .client
                         .finish_upload(&staged.repo, &staged.location, digest)
+                        .await
+                    {
+                        // The registry forgot the upload (a restart): its bytes are gone, and
+                        // asking again cannot bring them back.
+                        Err(RegistryError::UploadLost { host, detail, .. }) => {
+                            Err(RegistryError::StagedUploadLost {
+                                host,
+                                bytes: staged.size,
+                                detail,
+                            })
+                        }
+                        other => other,
+                    }
                 },
                 |_, _, _| self.note_failure(),
             )

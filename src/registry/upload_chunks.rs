@@ -72,7 +72,9 @@ pub(crate) async fn upload(
 ) -> Result<Uploaded, RegistryError> {
     let left = resume.lock().ok().and_then(|mut r| r.take());
     let resumed = match left {
-        Some(location) => status(up.client, repo, &location).await,
+        // Unknown to the registry (or unreachable): the upload starts anew from the beginning,
+        // which the file's bytes allow.
+        Some(location) => status(up.client, repo, &location).await.ok().flatten(),
         None => None,
     };
     let mut session = match resumed {
@@ -197,8 +199,13 @@ async fn send_piece(
 }
 
 /// The registry's own account of an upload left by an earlier attempt: `None` when it no
-/// longer knows it (purged, or invalidated by a partial write), and the upload starts anew.
-async fn status(client: &RegistryClient, repo: &str, location: &str) -> Option<Session> {
+/// longer knows it (purged, invalidated by a partial write, or forgotten by a restart), and the
+/// upload starts anew; an error when the registry cannot be asked (it is still down).
+async fn status(
+    client: &RegistryClient,
+    repo: &str,
+    location: &str,
+) -> Result<Option<Session>, RegistryError> {
     let resp = client
         .send(
             Method::GET,
@@ -208,10 +215,9 @@ async fn status(client: &RegistryClient, repo: &str, location: &str) -> Option<S
             None,
             "asking how far an upload got",
         )
-        .await
-        .ok()?;
+        .await?;
     if !resp.status().is_success() {
-        return None;
+        return Ok(None);
     }
     let offset = match range_end(resp.headers()) {
         // distribution answers `0-0` for an empty upload as well as a one-byte one; chunks
@@ -219,10 +225,10 @@ async fn status(client: &RegistryClient, repo: &str, location: &str) -> Option<S
         Some(0) | None => 0,
         Some(end) => end + 1,
     };
-    Some(Session {
+    Ok(Some(Session {
         location: super::client::location(&resp).unwrap_or_else(|| location.to_string()),
         offset,
-    })
+    }))
 }
 
 /// The last byte of the `Range: 0-<end>` a registry reports (`bytes=` tolerated).
@@ -249,9 +255,22 @@ async fn send_staged_piece(
                 async move {
                     let mut s = session.lock().await;
                     if attempt > 1 {
-                        // Where does the registry stand after the failed attempt?
-                        if let Some(now) = status(up.client, repo, &s.location).await {
-                            *s = now;
+                        // Where does the registry stand after the failed attempt? Still down:
+                        // this attempt fails like the last and the back-off goes on.
+                        match status(up.client, repo, &s.location).await? {
+                            Some(now) => *s = now,
+                            // A new upload can take the first piece: it holds every byte so far.
+                            None if start == 0 => {
+                                s.location = up.client.start_upload(repo).await?;
+                                s.offset = 0;
+                            }
+                            None => {
+                                return Err(RegistryError::StagedUploadLost {
+                                    host: up.client.authority().to_string(),
+                                    bytes: start,
+                                    detail: "the registry no longer knows the upload".into(),
+                                });
+                            }
                         }
                     }
                     let end = start + piece.len() as u64;

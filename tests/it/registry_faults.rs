@@ -123,3 +123,58 @@ async fn stalled_upload_is_aborted_by_the_watchdog_and_retried() {
         skopeo_verify(&reg, img, "");
     }
 }
+
+/// An upload the registry no longer knows (404 `BLOB_UPLOAD_UNKNOWN` on its location, as after
+/// a restart) starts again from the layer's beginning in the same push, and the retry says so
+/// by the registry's code, without the upload's state token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_registry_forgot_starts_again_from_the_beginning() {
+    let reg = TestRegistry::start_with(RegistryOptions {
+        sans: None,
+        ..RegistryOptions::default()
+    });
+    let proxy = HttpProxy::start(
+        reg.port,
+        vec![Fault {
+            method: "PATCH",
+            path_contains: "/blobs/uploads/",
+            status: 404,
+            retry_after: None,
+            body: r#"{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}"#,
+            times: 1,
+        }],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let images = standard_set(work.path());
+    let client =
+        RegistryClient::new(config_for(&reg, &format!("127.0.0.1:{}", proxy.port))).unwrap();
+    let rec = Recorder::new();
+    let pusher = Pusher::new(
+        client,
+        PushOptions::default(),
+        Arc::new(MemoryLedger::new()),
+        rec.clone(),
+    );
+    let report = pusher.push(&images).await.unwrap();
+    assert_eq!(report.images.len(), 2);
+    assert_eq!(proxy.injected().len(), 1, "{:?}", proxy.injected());
+    let reasons: Vec<String> = rec
+        .layer_states()
+        .into_iter()
+        .filter_map(|(_, s)| match s {
+            LayerState::Retrying { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("no longer knows an upload")
+                && r.contains("BLOB_UPLOAD_UNKNOWN: blob upload unknown to registry")
+                && !r.contains("_state=")),
+        "{reasons:?}"
+    );
+    for img in &images {
+        skopeo_verify(&reg, img, "");
+    }
+}

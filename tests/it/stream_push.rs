@@ -561,3 +561,108 @@ fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
     );
     every_image_arrived(&reg, &release, false);
 }
+
+/// The registry is killed and started again on the same storage in the middle of the one-pass
+/// push, forgetting every upload it had begun (a registry without a fixed `http.secret`). The
+/// push waits it out by itself: requests refused while it is down are retried, an upload it
+/// forgot starts again (or, when its first bytes are gone, the archive is read again from the
+/// first image not pushed), and the run finishes with every image verified by skopeo. No
+/// message shows an upload's state token.
+#[test]
+fn a_registry_restarted_mid_push_is_waited_out_and_the_push_finishes_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(
+        &ReleaseSpec {
+            images: 8,
+            app_layer_size: 6 << 20,
+            ..large_layers()
+        },
+        &dir.path().join("rel"),
+    )
+    .unwrap();
+    let mut reg = TestRegistry::start();
+    let answers = answers(
+        dir.path(),
+        &release,
+        &reg.addr(),
+        &format!("ca_file = {:?}\n", reg.ca_file),
+    );
+    let mut child = Command::new(crate::support::BIN)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["--mode", "headless", "--answers", answers.to_str().unwrap()])
+        .env(PASSWORD_ENV, PASS)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line.contains("[artifacts]") && line.contains("pushed ") {
+            reg.restart_forgetting_uploads();
+            break;
+        }
+    }
+    for line in lines {
+        out.push_str(&line.unwrap());
+        out.push('\n');
+    }
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("[image-push] done"), "{out}");
+    assert!(!out.contains("_state="), "a state token was shown: {out}");
+    every_image_arrived(&reg, &release, true);
+}
+
+/// A registry that forgot a staged upload when the layer is committed (404
+/// `BLOB_UPLOAD_UNKNOWN`, as after a restart): the bytes sent are gone, so the step reads the
+/// archive again by itself from the first image not pushed, and finishes. The answer is named
+/// by its code, without the upload's state token.
+#[test]
+fn a_staged_upload_the_registry_forgot_is_read_again_without_the_operator() {
+    let ProxiedRun {
+        dir,
+        release,
+        reg,
+        proxy,
+        answers,
+    } = proxied_run(large_layers(), |port| {
+        HttpProxy::start(
+            port,
+            vec![Fault {
+                method: "PUT",
+                path_contains: "/ckf-airgap-staging/blobs/uploads/",
+                status: 404,
+                retry_after: None,
+                body: "{\"errors\":[{\"code\":\"BLOB_UPLOAD_UNKNOWN\",\"message\":\"blob upload unknown to registry\"}]}",
+                times: 1,
+            }],
+        )
+    });
+    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(proxy.injected().len(), 1, "{:?}", proxy.injected());
+    assert!(
+        out.contains("the registry went away while the archive was read"),
+        "{out}"
+    );
+    assert!(
+        out.contains("BLOB_UPLOAD_UNKNOWN: blob upload unknown to registry"),
+        "{out}"
+    );
+    assert!(out.contains("answers again"), "{out}");
+    assert!(!out.contains("_state="), "a state token was shown: {out}");
+    every_image_arrived(&reg, &release, false);
+}

@@ -27,6 +27,14 @@ use crate::wizard::{ItemKind, PathChoice};
 
 const CHARMS_UNIT: &str = "charms";
 
+/// How often the archive is read again by itself after the registry went away during the
+/// streaming push, before the step fails and leaves the retry to the operator.
+const OUTAGE_REREADS: u32 = 3;
+/// How long the step waits for a registry that went away to answer again, and how often it
+/// asks.
+const OUTAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+const OUTAGE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Sets the flag the blocking reader watches when the step's future is dropped (quit, signal).
 struct CancelOnDrop(Arc<AtomicBool>);
 
@@ -73,57 +81,45 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // A stale directory of records from before they were kept in the ledger.
     let _ = std::fs::remove_dir_all(ctx.session_dir().join("inventory-images"));
 
-    let stream = super::stream_push::start(&ctx, work.clone()).await;
-    let streaming = stream.clone();
-    if mode == SpoolMode::OneImageAtATime {
-        let then = if stream.is_some() {
-            "pushed while the archive is read"
-        } else {
-            "the push step reads the archive again, one image at a time"
-        };
-        ctx.log(
-            Level::Warn,
-            format!(
-                "not enough space to keep every image: each image is verified and its spool \
-                 deleted at once; {then}"
-            ),
-        );
-    }
-    // The report's warnings were shown as they happened (ProgressEvent::Warning).
-    let _report = {
-        let ctx = ctx.clone();
-        let (images, work, cancel) = (images.clone(), work.clone(), cancel.clone());
-        blocking(move || {
-            let options = ProcessOptions {
-                cancel,
-                mode,
-                sink: streaming.as_ref().map(|s| s.sink()),
-                ..ProcessOptions::default()
+    let mut rereads = 0;
+    loop {
+        let stream = super::stream_push::start(&ctx, work.clone()).await;
+        if rereads == 0 && mode == SpoolMode::OneImageAtATime {
+            let then = if stream.is_some() {
+                "pushed while the archive is read"
+            } else {
+                "the push step reads the archive again, one image at a time"
             };
-            let mut hooks = LedgerHooks {
-                ctx: ctx.clone(),
-                work: work.clone(),
-                drop_spool: mode == SpoolMode::OneImageAtATime,
-                stream: streaming,
-            };
-            let mut sink = |event: &ProgressEvent| forward(&ctx, event);
-            artifacts::process_images(&images, &work, &options, &mut hooks, &mut sink)
-                .map_err(|e| e.to_string())
-        })
-        .await
-    };
-    // Images verified before a failure are still pushed and recorded; then the first error.
-    if let Some(stream) = &stream {
-        let finished = stream.finish().await;
-        if mode == SpoolMode::OneImageAtATime {
-            for done in stream.take_pushed() {
-                artifacts::remove_image_spool(&work, &done)
-                    .map_err(|e| StepError::failed(e.to_string()))?;
+            ctx.log(
+                Level::Warn,
+                format!(
+                    "not enough space to keep every image: each image is verified and its \
+                     spool deleted at once; {then}"
+                ),
+            );
+        }
+        let read = read_images(&ctx, &images, &work, mode, stream.clone(), cancel.clone()).await;
+        let outage = stream.as_ref().and_then(|s| s.outage());
+        match (read, outage) {
+            (Err(e), Some(cause)) if rereads < OUTAGE_REREADS && !ctx.is_cancelled() => {
+                rereads += 1;
+                ctx.log(
+                    Level::Warn,
+                    format!(
+                        "the registry went away while the archive was read ({cause}); once it \
+                         answers again the archive is read again from the first image not \
+                         pushed (attempt {rereads} of {OUTAGE_REREADS})"
+                    ),
+                );
+                tracing::info!("the read stopped with: {e}");
+                wait_for_registry(&ctx).await?;
+            }
+            (read, _) => {
+                read?;
+                break;
             }
         }
-        finished.map_err(StepError::failed)?;
     }
-    let _report = _report?;
 
     let charm_infos = if let Some(infos) = charm_records(&ctx) {
         infos
@@ -171,6 +167,92 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             Err(missing_error(&ctx, &c.check))
         }
         _ => Ok(()),
+    }
+}
+
+/// Reads `images.tar.gz` once, pushing while reading when `stream` is given; images verified
+/// before a failure are still pushed and recorded, then the first error is returned.
+async fn read_images(
+    ctx: &StepContext,
+    images: &Path,
+    work: &Path,
+    mode: SpoolMode,
+    stream: Option<Arc<super::stream_push::StreamPush>>,
+    cancel: Arc<AtomicBool>,
+) -> Result<(), StepError> {
+    // The report's warnings were shown as they happened (ProgressEvent::Warning).
+    let read = {
+        let ctx = ctx.clone();
+        let (images, work, streaming) = (images.to_path_buf(), work.to_path_buf(), stream.clone());
+        blocking(move || {
+            let options = ProcessOptions {
+                cancel,
+                mode,
+                sink: streaming.as_ref().map(|s| s.sink()),
+                ..ProcessOptions::default()
+            };
+            let mut hooks = LedgerHooks {
+                ctx: ctx.clone(),
+                work: work.clone(),
+                drop_spool: mode == SpoolMode::OneImageAtATime,
+                stream: streaming,
+            };
+            let mut sink = |event: &ProgressEvent| forward(&ctx, event);
+            artifacts::process_images(&images, &work, &options, &mut hooks, &mut sink)
+                .map(|_report| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+    };
+    if let Some(stream) = &stream {
+        let finished = stream.finish().await;
+        if mode == SpoolMode::OneImageAtATime {
+            for done in stream.take_pushed() {
+                artifacts::remove_image_spool(work, &done)
+                    .map_err(|e| StepError::failed(e.to_string()))?;
+            }
+        }
+        finished.map_err(StepError::failed)?;
+    }
+    read
+}
+
+/// Waits until the registry answers a preflight again, saying so every few seconds; fails
+/// after `OUTAGE_WAIT` with what to do.
+async fn wait_for_registry(ctx: &StepContext) -> Result<(), StepError> {
+    let client = super::registry_client::client(ctx).await?;
+    let started = std::time::Instant::now();
+    loop {
+        match client.preflight(crate::registry::STAGING_REPOSITORY).await {
+            Ok(_) => {
+                ctx.log(
+                    Level::Info,
+                    format!(
+                        "{} answers again after {} s",
+                        client.target().authority(),
+                        started.elapsed().as_secs()
+                    ),
+                );
+                return Ok(());
+            }
+            Err(e) if started.elapsed() >= OUTAGE_WAIT => {
+                return Err(StepError::failed(format!(
+                    "{} has not answered for {} minutes ({e}). Start it again and retry: the \
+                     step resumes at the first image not pushed.",
+                    client.target().authority(),
+                    OUTAGE_WAIT.as_secs() / 60
+                )));
+            }
+            Err(e) => ctx.phase(format!(
+                "waiting for {} to answer again ({e})",
+                client.target().authority()
+            )),
+        }
+        let cancel = ctx.cancel();
+        tokio::select! {
+            () = tokio::time::sleep(OUTAGE_POLL) => {}
+            () = cancel.cancelled() => return Err(StepError::Cancelled),
+        }
     }
 }
 

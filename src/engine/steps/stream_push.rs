@@ -59,6 +59,10 @@ pub struct StreamPush {
     pushed: Arc<Mutex<Vec<ImageRecord>>>,
     slots: Arc<Semaphore>,
     work: PathBuf,
+    /// Set when an upload or a push failed because the registry went away or forgot our
+    /// uploads (a restart), not because it refused: the step reads the archive again once the
+    /// registry answers.
+    outage: Arc<Mutex<Option<String>>>,
 }
 
 /// The streaming push, when the registry can be reached now without asking the operator
@@ -113,6 +117,7 @@ pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> 
         pushed: Arc::default(),
         slots: Arc::new(Semaphore::new(PUSHES_IN_FLIGHT)),
         work,
+        outage: Arc::default(),
     }))
 }
 
@@ -150,6 +155,7 @@ impl StreamPush {
         let image = push_image(record, &self.work);
         let pusher = self.pusher.clone();
         let pushed_list = self.pushed.clone();
+        let outage = self.outage.clone();
         let record = record.clone();
         let task = self.handle.spawn(async move {
             let _permit = permit;
@@ -165,7 +171,12 @@ impl StreamPush {
                 pusher
                     .push(std::slice::from_ref(&image))
                     .await
-                    .map_err(|f| f.to_string())
+                    .map_err(|f| {
+                        if let Some(e) = f.first_error() {
+                            StreamPush::note(&outage, e);
+                        }
+                        f.to_string()
+                    })
             };
             pushed.await.map_err(|e| {
                 format!(
@@ -182,6 +193,20 @@ impl StreamPush {
         });
         self.pushes.lock().map_err(|e| e.to_string())?.push(task);
         Ok(())
+    }
+
+    /// Why the registry went away during this push, when it did.
+    pub fn outage(&self) -> Option<String> {
+        self.outage.lock().ok().and_then(|o| o.clone())
+    }
+
+    fn note(outage: &Mutex<Option<String>>, e: &RegistryError) {
+        if e.is_outage()
+            && let Ok(mut o) = outage.lock()
+            && o.is_none()
+        {
+            *o = Some(e.to_string());
+        }
     }
 
     /// The images pushed since the last call.
@@ -385,7 +410,10 @@ impl Outlet {
     fn upload_error(&mut self) -> io::Error {
         let detail = match self.task.take() {
             Some(task) => match self.push.handle.block_on(task) {
-                Ok(Err(e)) => e.to_string(),
+                Ok(Err(e)) => {
+                    StreamPush::note(&self.push.outage, &e);
+                    e.to_string()
+                }
                 Ok(Ok(_)) => "the upload ended early".to_string(),
                 Err(e) => e.to_string(),
             },
@@ -478,15 +506,17 @@ impl SentBlob for Uncommitted {
             self.file_hex.clone(),
             self.compressed,
         );
+        let outage = p.outage.clone();
         let commit = async move {
-            let staged = task
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            let noted = |e: RegistryError| {
+                StreamPush::note(&outage, &e);
+                e.to_string()
+            };
+            let staged = task.await.map_err(|e| e.to_string())?.map_err(noted)?;
             pusher
                 .commit_staged(&staged, &digest)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(noted)?;
             let blob = PushedBlob {
                 digest,
                 size: staged.size,

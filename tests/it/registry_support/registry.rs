@@ -262,6 +262,19 @@ impl TestRegistry {
         }
     }
 
+    /// Kills the registry and starts it again on the same port and storage with another
+    /// `http.secret`, as a registry without a fixed secret does at every start: the state
+    /// tokens of the uploads it had begun no longer verify, so it answers 404 to each.
+    pub fn restart_forgetting_uploads(&mut self) {
+        self.stop();
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let (head, rest) = config.split_once("  secret: ").unwrap();
+        let (_, tail) = rest.split_once('\n').unwrap();
+        let secret = format!("secret-{}", std::process::id() ^ self.port as u32);
+        std::fs::write(&self.config, format!("{head}  secret: {secret}\n{tail}")).unwrap();
+        self.start_again();
+    }
+
     /// SIGKILL, like a crash or a pulled plug.
     pub fn stop(&self) {
         if let Some(mut c) = self.child.lock().unwrap().take() {
