@@ -98,9 +98,15 @@ for trace in glob.glob(traces + "/t.*"):
             continue
         events.append((float(m.group(1)), m.group(3), int(m.group(4))))
 events.sort()
+def name(path):
+    return path.rsplit("/", 1)[-1]
+journal = any(name(p).startswith("journal-") and name(p).endswith(".jsonl") for _, p, _ in events)
 def is_unit(path):
-    name = path.rsplit("/", 1)[-1]
-    return (name.startswith("journal-") and name.endswith(".jsonl")) or name.startswith(".session.json.tmp.")
+    # A ckf-airgap with a journal records a unit as a journal line (its session.json saves
+    # are the step's start and end); one without rewrites session.json for every unit.
+    if journal:
+        return name(path).startswith("journal-") and name(path).endswith(".jsonl")
+    return name(path).startswith(".session.json.tmp.")
 units = []     # (time, bytes written to the session directory since the previous unit)
 pending = 0
 after = 0      # bytes written after the step: the saves of the steps that follow

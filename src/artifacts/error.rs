@@ -202,7 +202,7 @@ pub enum ArtifactError {
 
     #[error(
         "the disk holding {work_dir} is full: about {needed} more bytes are needed ({context}). \
-         Fix: free space there, choose a work directory on a larger disk, or use one-image-at-a-time mode."
+         Fix: free space there, or choose a work directory on a larger disk."
     )]
     DiskFull {
         work_dir: PathBuf,

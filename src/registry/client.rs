@@ -114,6 +114,17 @@ struct Inner {
     stall: Duration,
     retry: RetryPolicy,
     warnings: Vec<String>,
+    uploads: Mutex<Option<Arc<dyn UploadJournal>>>,
+}
+
+/// Where the upload sessions a push opens are kept until they are committed or cancelled, so
+/// that a run killed mid-upload can cancel them when it resumes: a registry keeps an abandoned
+/// upload's bytes until its purge runs (days, by default).
+pub trait UploadJournal: Send + Sync {
+    /// An upload is open at `location` (called again when the registry moves it on).
+    fn opened(&self, repo: &str, location: &str);
+    /// The upload at `location` is committed, cancelled or unknown to the registry.
+    fn closed(&self, location: &str);
 }
 
 pub(crate) enum MountOutcome {
@@ -160,8 +171,63 @@ impl RegistryClient {
                 tokens: Mutex::new(HashMap::new()),
                 stall: config.stall_timeout,
                 retry: config.retry,
+                uploads: Mutex::new(None),
             }),
         })
+    }
+
+    /// Keeps every upload this client opens in `journal` until it is committed or cancelled.
+    pub fn with_upload_journal(self, journal: Arc<dyn UploadJournal>) -> RegistryClient {
+        if let Ok(mut j) = self.inner.uploads.lock() {
+            *j = Some(journal);
+        }
+        self
+    }
+
+    fn journal(&self) -> Option<Arc<dyn UploadJournal>> {
+        self.inner.uploads.lock().ok().and_then(|j| j.clone())
+    }
+
+    /// The registry moved an upload on to `location` (a new `_state` after a chunk).
+    pub(crate) fn upload_moved(&self, repo: &str, location: &str) {
+        if let Some(j) = self.journal() {
+            j.opened(repo, location);
+        }
+    }
+
+    fn upload_closed(&self, location: &str) {
+        if let Some(j) = self.journal() {
+            j.closed(location);
+        }
+    }
+
+    /// Cancels an upload an earlier, interrupted run left open (found in its journal). False
+    /// when the registry refuses: a chunk it took after the run was killed moved the upload
+    /// past the state token we hold (distribution checks the offset in it), so only the
+    /// registry's upload purge can remove it.
+    pub async fn cancel_left_upload(&self, repo: &str, location: &str) -> bool {
+        let resp = self
+            .send(
+                Method::DELETE,
+                location,
+                &Self::push_scope(repo),
+                HeaderMap::new(),
+                None,
+                "cancelling an upload left open",
+            )
+            .await;
+        self.upload_closed(location);
+        match resp {
+            Ok(r) => {
+                r.status().is_success()
+                    || r.status() == StatusCode::NOT_FOUND && {
+                        // 404 with BLOB_UPLOAD_UNKNOWN: already gone. 404 BLOB_UPLOAD_INVALID: the
+                        // stale state described above.
+                        !error_text(r).await.contains("BLOB_UPLOAD_INVALID")
+                    }
+            }
+            Err(_) => false,
+        }
     }
 
     /// A plain HTTPS client with this module's trust roots (system bundle, a CA file,
@@ -845,12 +911,16 @@ impl RegistryClient {
             )
             .await?;
         match resp.status() {
-            StatusCode::ACCEPTED => location(&resp).ok_or_else(|| RegistryError::Network {
-                host: self.inner.authority.clone(),
-                during: "starting an upload".into(),
-                detail: "the registry did not say where to upload (no Location header)".into(),
-                retryable: false,
-            }),
+            StatusCode::ACCEPTED => {
+                let opened = location(&resp).ok_or_else(|| RegistryError::Network {
+                    host: self.inner.authority.clone(),
+                    during: "starting an upload".into(),
+                    detail: "the registry did not say where to upload (no Location header)".into(),
+                    retryable: false,
+                })?;
+                self.upload_moved(repo, &opened);
+                Ok(opened)
+            }
             s => {
                 let retry_after = parse_retry_after(resp.headers());
                 let detail = error_text(resp).await;
@@ -875,6 +945,8 @@ impl RegistryClient {
                 "cancelling an upload",
             )
             .await;
+        // Cancelled, or unknown to the registry: either way nothing of ours is left to cancel.
+        self.upload_closed(location);
     }
 
     /// Completes an upload with the digest learned while streaming.
@@ -946,11 +1018,16 @@ impl RegistryClient {
             )
             .await?;
         if resp.status().is_success() {
+            self.upload_closed(location);
             Ok(())
         } else {
-            Err(self
+            let e = self
                 .status_error(resp, &Method::PUT, url.as_str(), "")
-                .await)
+                .await;
+            if matches!(e, RegistryError::UploadLost { .. }) {
+                self.upload_closed(location);
+            }
+            Err(e)
         }
     }
 

@@ -362,7 +362,11 @@ impl Uploader<'_> {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map(|l| client.resolve_location(l))
+                .map(|l| {
+                    let moved = client.resolve_location(l);
+                    client.upload_moved(repo, &moved);
+                    moved
+                })
                 .unwrap_or(location.clone()),
             StatusCode::UNAUTHORIZED => {
                 // A token can expire during a long upload; the retry fetches a new one.

@@ -175,6 +175,7 @@ async fn send_piece(
                 }
                 session.offset = end + 1;
                 if let Some(l) = super::client::location(&resp) {
+                    client.upload_moved(repo, &l);
                     session.location = l;
                 }
             }

@@ -200,7 +200,18 @@ async fn read_images(
             let mut sink = |event: &ProgressEvent| forward(&ctx, event);
             artifacts::process_images(&images, &work, &options, &mut hooks, &mut sink)
                 .map(|_report| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    // The way on that is left, only when it is not the mode already in use.
+                    e @ artifacts::ArtifactError::DiskFull { .. }
+                        if mode != SpoolMode::OneImageAtATime =>
+                    {
+                        format!(
+                            "{e} Or keep only one image on disk at a time \
+                             ([artifacts] one_image_at_a_time = true)."
+                        )
+                    }
+                    e => e.to_string(),
+                })
         })
         .await
     };

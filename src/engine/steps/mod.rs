@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod gateway;
 pub mod gather;
 pub mod mapping;
+pub mod open_uploads;
 pub mod preview;
 pub mod push;
 mod push_ledger;

@@ -275,6 +275,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // Images the artifacts step could not keep (too little disk) are read again from the
     // archive one at a time, pushed, and their spool dropped before the next.
     let client = super::registry_client::client(&ctx).await?;
+    super::open_uploads::SessionUploadJournal::new(&ctx.session_dir())
+        .cancel_left(&ctx, &client)
+        .await;
     // Images the artifacts step already pushed while reading need neither spool nor archive.
     let ledger = SessionPushLedger { ctx: ctx.clone() };
     let images: Vec<PushImage> = inventory

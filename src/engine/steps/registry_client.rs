@@ -72,7 +72,12 @@ pub async fn client(ctx: &StepContext) -> Result<RegistryClient, StepError> {
             password: password(ctx, username, &choice.target).await?,
         },
     };
-    let client = RegistryClient::new(config).map_err(StepError::failed)?;
+    let journal = std::sync::Arc::new(super::open_uploads::SessionUploadJournal::new(
+        &ctx.session_dir(),
+    ));
+    let client = RegistryClient::new(config)
+        .map_err(StepError::failed)?
+        .with_upload_journal(journal);
     for warning in client.warnings() {
         ctx.log(Level::Warn, warning);
     }

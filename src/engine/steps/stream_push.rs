@@ -92,6 +92,9 @@ pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> 
         );
         return None;
     }
+    super::open_uploads::SessionUploadJournal::new(&ctx.session_dir())
+        .cancel_left(ctx, &client)
+        .await;
     let authority = client.target().authority().to_string();
     let options = push_options(ctx, &choice);
     let pusher = Pusher::new(
