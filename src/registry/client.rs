@@ -206,28 +206,7 @@ impl RegistryClient {
     /// past the state token we hold (distribution checks the offset in it), so only the
     /// registry's upload purge can remove it.
     pub async fn cancel_left_upload(&self, repo: &str, location: &str) -> bool {
-        let resp = self
-            .send(
-                Method::DELETE,
-                location,
-                &Self::push_scope(repo),
-                HeaderMap::new(),
-                None,
-                "cancelling an upload left open",
-            )
-            .await;
-        self.upload_closed(location);
-        match resp {
-            Ok(r) => {
-                r.status().is_success()
-                    || r.status() == StatusCode::NOT_FOUND && {
-                        // 404 with BLOB_UPLOAD_UNKNOWN: already gone. 404 BLOB_UPLOAD_INVALID: the
-                        // stale state described above.
-                        !error_text(r).await.contains("BLOB_UPLOAD_INVALID")
-                    }
-            }
-            Err(_) => false,
-        }
+        self.cancel_upload(repo, location).await
     }
 
     /// A plain HTTPS client with this module's trust roots (system bundle, a CA file,
@@ -933,9 +912,10 @@ impl RegistryClient {
         }
     }
 
-    /// Best effort: a leftover session is purged by the registry anyway.
-    pub(crate) async fn cancel_upload(&self, repo: &str, location: &str) {
-        let _ = self
+    /// Best effort: a leftover session is purged by the registry anyway. True when the upload
+    /// is gone (cancelled, or unknown to the registry); false when the registry refused.
+    pub(crate) async fn cancel_upload(&self, repo: &str, location: &str) -> bool {
+        let resp = self
             .send(
                 Method::DELETE,
                 location,
@@ -945,8 +925,16 @@ impl RegistryClient {
                 "cancelling an upload",
             )
             .await;
-        // Cancelled, or unknown to the registry: either way nothing of ours is left to cancel.
+        // Either way there is nothing more this run can do about it.
         self.upload_closed(location);
+        match resp {
+            Ok(r) if r.status().is_success() => true,
+            // 404 BLOB_UPLOAD_UNKNOWN: already gone. 404 BLOB_UPLOAD_INVALID: a stale state.
+            Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                !error_text(r).await.contains("BLOB_UPLOAD_INVALID")
+            }
+            _ => false,
+        }
     }
 
     /// Completes an upload with the digest learned while streaming.
