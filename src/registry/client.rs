@@ -201,14 +201,6 @@ impl RegistryClient {
         }
     }
 
-    /// Cancels an upload an earlier, interrupted run left open (found in its journal). False
-    /// when the registry refuses: a chunk it took after the run was killed moved the upload
-    /// past the state token we hold (distribution checks the offset in it), so only the
-    /// registry's upload purge can remove it.
-    pub async fn cancel_left_upload(&self, repo: &str, location: &str) -> bool {
-        self.cancel_upload(repo, location).await
-    }
-
     /// A plain HTTPS client with this module's trust roots (system bundle, a CA file,
     /// `certs.d`), for other services on the same network paths (Charmhub or its proxy).
     pub fn https_client(
@@ -913,8 +905,10 @@ impl RegistryClient {
     }
 
     /// Best effort: a leftover session is purged by the registry anyway. True when the upload
-    /// is gone (cancelled, or unknown to the registry); false when the registry refused.
-    pub(crate) async fn cancel_upload(&self, repo: &str, location: &str) -> bool {
+    /// is gone (cancelled, or unknown to the registry); false when the registry refused, as
+    /// for an upload an interrupted run left open whose last chunk the registry took after the
+    /// kill: the state token held for it is out of date (distribution checks its offset).
+    pub async fn cancel_upload(&self, repo: &str, location: &str) -> bool {
         let resp = self
             .send(
                 Method::DELETE,
@@ -1243,7 +1237,7 @@ pub(crate) async fn error_text(mut resp: Response) -> String {
                 .map(|e| {
                     let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
                     let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
-                    format!("{code}: {msg}")
+                    printable(&format!("{code}: {msg}"))
                 })
                 .collect();
             if !parts.is_empty() {
@@ -1311,7 +1305,7 @@ pub(crate) fn shown_url(url: &str) -> &str {
 }
 
 /// The id of an upload session in its location (`.../blobs/uploads/<id>`).
-fn upload_id(url: &str) -> Option<&str> {
+pub fn upload_id(url: &str) -> Option<&str> {
     let path = shown_url(url);
     let (_, id) = path.split_once("/blobs/uploads/")?;
     (!id.is_empty()).then_some(id)

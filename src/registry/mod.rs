@@ -24,7 +24,9 @@ mod transfer;
 mod upload;
 mod upload_chunks;
 
-pub use client::{PreflightReport, RegistryClient, RegistryConfig, RetryPolicy, UploadJournal};
+pub use client::{
+    PreflightReport, RegistryClient, RegistryConfig, RetryPolicy, UploadJournal, upload_id,
+};
 pub use credentials::{Credentials, ResolvedCredentials, Secret, docker_config_credentials};
 pub use error::RegistryError;
 pub use ledger::{JsonFileLedger, LedgerState, MemoryLedger, PushLedger, PushedBlob};

@@ -30,10 +30,11 @@ const CHARMS_UNIT: &str = "charms";
 /// How often the archive is read again by itself after the registry went away during the
 /// streaming push, before the step fails and leaves the retry to the operator.
 const OUTAGE_REREADS: u32 = 3;
-/// How long the step waits for a registry that went away to answer again, and how often it
-/// asks.
+/// How long the step waits for a registry that went away to answer again, and the back-off
+/// between its questions: from half a second, doubled up to ten.
 const OUTAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
-const OUTAGE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+const OUTAGE_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+const OUTAGE_POLL_CAP: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Sets the flag the blocking reader watches when the step's future is dropped (quit, signal).
 struct CancelOnDrop(Arc<AtomicBool>);
@@ -228,11 +229,12 @@ async fn read_images(
     read
 }
 
-/// Waits until the registry answers a preflight again, saying so every few seconds; fails
-/// after `OUTAGE_WAIT` with what to do.
+/// Waits until the registry answers a preflight again, asking with a back-off and saying so
+/// each time; fails after `OUTAGE_WAIT` with what to do.
 async fn wait_for_registry(ctx: &StepContext) -> Result<(), StepError> {
     let client = super::registry_client::client(ctx).await?;
     let started = std::time::Instant::now();
+    let mut delay = OUTAGE_POLL_FIRST;
     loop {
         match client.preflight(crate::registry::STAGING_REPOSITORY).await {
             Ok(_) => {
@@ -261,9 +263,10 @@ async fn wait_for_registry(ctx: &StepContext) -> Result<(), StepError> {
         }
         let cancel = ctx.cancel();
         tokio::select! {
-            () = tokio::time::sleep(OUTAGE_POLL) => {}
+            () = tokio::time::sleep(delay) => {}
             () = cancel.cancelled() => return Err(StepError::Cancelled),
         }
+        delay = (delay * 2).min(OUTAGE_POLL_CAP);
     }
 }
 

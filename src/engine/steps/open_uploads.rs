@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
-use crate::registry::{RegistryClient, UploadJournal};
+use crate::registry::{RegistryClient, UploadJournal, upload_id};
 
 pub const OPEN_UPLOADS_FILE: &str = "open-uploads.jsonl";
 
@@ -23,15 +23,16 @@ enum Line {
     Closed { id: String },
 }
 
-/// The id of an upload in its location (`…/blobs/uploads/<id>?_state=…`).
-fn upload_id(location: &str) -> &str {
-    let path = location.split_once('?').map_or(location, |(p, _)| p);
-    path.rsplit_once("/blobs/uploads/")
-        .map_or(path, |(_, id)| id)
+/// The id under which an upload's lines are folded (its location when it names none).
+fn id_of(location: &str) -> &str {
+    upload_id(location).unwrap_or(location)
 }
 
 pub struct SessionUploadJournal {
     path: PathBuf,
+    /// Opened by path for each line: several clients of a session append to the file, each
+    /// line one `O_APPEND` write, and a handle kept open would go on writing to a file that
+    /// `cancel_left` has removed.
     lock: Mutex<()>,
 }
 
@@ -81,7 +82,7 @@ impl SessionUploadJournal {
         {
             match line {
                 Line::Open { repo, location } => {
-                    open.insert(upload_id(&location).to_string(), (repo, location));
+                    open.insert(id_of(&location).to_string(), (repo, location));
                 }
                 Line::Closed { id } => {
                     open.remove(&id);
@@ -97,7 +98,7 @@ impl SessionUploadJournal {
         let left = self.left_open();
         let mut refused = 0;
         for (repo, location) in &left {
-            if !client.cancel_left_upload(repo, location).await {
+            if !client.cancel_upload(repo, location).await {
                 refused += 1;
             }
         }
@@ -136,7 +137,7 @@ impl UploadJournal for SessionUploadJournal {
 
     fn closed(&self, location: &str) {
         self.append(&Line::Closed {
-            id: upload_id(location).to_string(),
+            id: id_of(location).to_string(),
         });
     }
 }
