@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ckf_airgap::oci::{Digest as OciDigest, ImageConfig, SaveManifestEntry};
 use ckf_airgap::registry::{
     BlobFile, Credentials, JsonFileLedger, LayerCompression, LayerFile, MemoryLedger, NoProgress,
     PushImage, PushLedger, PushOptions, Pusher, RegistryClient, RegistryConfig, RegistryTarget,
@@ -153,7 +154,7 @@ fn extract_root_files(tar: &Path, dest: &Path) -> Result<(), Error> {
     }
 }
 
-fn sha256_file(p: &Path) -> Result<String, Error> {
+fn sha256_file(p: &Path) -> Result<OciDigest, Error> {
     let mut h = Sha256::new();
     let mut f = std::fs::File::open(p)?;
     let mut buf = vec![0u8; 1 << 16];
@@ -164,7 +165,7 @@ fn sha256_file(p: &Path) -> Result<String, Error> {
         }
         h.update(&buf[..n]);
     }
-    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+    Ok(OciDigest::from_hasher(h))
 }
 
 /// `gcr.io/ml-pipeline/x:tag` → (`ml-pipeline/x`, `tag`); `org/x:tag` stays; `x` → `library/x`.
@@ -186,36 +187,30 @@ fn repo_and_tag(reference: &str) -> (String, String) {
 }
 
 fn load_image(dir: &Path) -> Result<PushImage, Error> {
-    let manifest: serde_json::Value =
+    let manifest: Vec<SaveManifestEntry> =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
-    let entry = &manifest[0];
-    let source = entry["RepoTags"][0]
-        .as_str()
+    let entry = manifest.first().ok_or("manifest.json lists no image")?;
+    let source = entry
+        .repo_tags
+        .as_ref()
+        .and_then(|t| t.first())
         .ok_or("no RepoTags")?
-        .to_string();
-    let config_path = dir.join(entry["Config"].as_str().ok_or("no Config")?);
-    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path)?)?;
-    let diff_ids = config["rootfs"]["diff_ids"]
-        .as_array()
-        .ok_or("no diff_ids")?;
-    let layers = entry["Layers"].as_array().ok_or("no Layers")?;
+        .clone();
+    let config_path = dir.join(&entry.config);
+    let config: ImageConfig = serde_json::from_slice(&std::fs::read(&config_path)?)?;
     let mut out = Vec::new();
-    for (l, d) in layers.iter().zip(diff_ids) {
-        let name = l.as_str().ok_or("bad layer")?;
+    for (name, diff_id) in entry.layers.iter().zip(config.rootfs.diff_ids) {
         // Legacy `<id>/layer.tar` entries are symlinks to `<sha>.tar` at the root.
         let path = dir.join(Path::new(name).file_name().ok_or("bad layer name")?);
         let path = if path.exists() {
             path
         } else {
-            dir.join(format!(
-                "{}.tar",
-                d.as_str().unwrap_or("").trim_start_matches("sha256:")
-            ))
+            dir.join(format!("{}.tar", diff_id.hex()))
         };
         out.push(LayerFile {
             size: std::fs::metadata(&path)?.len(),
             path,
-            diff_id: d.as_str().ok_or("bad diff_id")?.to_string(),
+            diff_id,
             stored: StoredAs::Uncompressed,
         });
     }

@@ -127,24 +127,26 @@ fn probe(args: &[String]) {
 
 /// A JSON-file ledger that says on standard output when a layer is durable, so the parent
 /// waits for that line instead of polling the file.
+use ckf_airgap::oci::Digest;
+
 struct AnnouncingLedger(JsonFileLedger);
 
 impl PushLedger for AnnouncingLedger {
-    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
+    fn layer(&self, target_key: &str, diff_id: &Digest) -> Option<PushedBlob> {
         self.0.layer(target_key, diff_id)
     }
 
-    fn record_layer(&self, key: &str, diff_id: &str, pushed: &PushedBlob) -> Result<(), String> {
+    fn record_layer(&self, key: &str, diff_id: &Digest, pushed: &PushedBlob) -> Result<(), String> {
         self.0.record_layer(key, diff_id, pushed)?;
         println!("recorded {diff_id}");
         std::io::stdout().flush().map_err(|e| e.to_string())
     }
 
-    fn image(&self, target_ref: &str) -> Option<String> {
+    fn image(&self, target_ref: &str) -> Option<Digest> {
         self.0.image(target_ref)
     }
 
-    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
+    fn record_image(&self, target_ref: &str, manifest_digest: &Digest) -> Result<(), String> {
         self.0.record_image(target_ref, manifest_digest)
     }
 }

@@ -393,13 +393,11 @@ fn is_tag(t: &str) -> bool {
 }
 
 fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(is_hex64)
+    crate::oci::Digest::parse(d).is_ok()
 }
 
 pub fn is_hex64(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::oci::is_hex64(s)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod gateway_type;
 pub mod gather;
 pub mod image_ref;
 pub mod logging;
+pub mod oci;
 pub mod registry;
 pub mod release;
 pub mod run;

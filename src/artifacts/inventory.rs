@@ -7,35 +7,36 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::charms::CharmInfo;
 use super::error::{ArtifactError, Result};
-use super::spool::{blob_path, digest_hex, write_json_atomic};
+use super::spool::{blob_path, write_json_atomic};
 use crate::image_ref::{ImageRef, normalize_reference};
+use crate::oci::{Digest, MediaType};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerRecord {
     /// Uncompressed digest from the config (`sha256:...`).
-    pub diff_id: String,
+    pub diff_id: Digest,
     /// Digest of the blob as stored in the spool (equals `diff_id` when the
     /// archive held the layer uncompressed).
-    pub blob_digest: String,
+    pub blob_digest: Digest,
     /// Size of the stored blob.
     pub size: u64,
     /// Size after inflating, when the blob is compressed and it was measured.
     pub uncompressed_size: Option<u64>,
     /// Set when the stored blob is compressed (same as `blob_digest`).
-    pub compressed_digest: Option<String>,
-    pub media_type: String,
+    pub compressed_digest: Option<Digest>,
+    pub media_type: MediaType,
     /// Spool path relative to the work dir: `blobs/sha256/<hex>`.
     pub spool_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestRecord {
-    pub digest: String,
-    pub media_type: String,
+    pub digest: Digest,
+    pub media_type: MediaType,
     pub size: u64,
     pub spool_path: String,
 }
@@ -52,7 +53,7 @@ pub struct ImageRecord {
     pub tag: Option<String>,
     /// Outer member file name (for the engine's ledger and messages).
     pub member: String,
-    pub config_digest: String,
+    pub config_digest: Digest,
     pub config_size: u64,
     pub config_spool_path: String,
     pub layers: Vec<LayerRecord>,
@@ -73,8 +74,8 @@ impl ImageRecord {
     }
 
     /// Digests of every blob this image keeps in the spool.
-    pub fn blob_digests(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.layers.iter().map(|l| l.blob_digest.clone()).collect();
+    pub fn blob_digests(&self) -> Vec<Digest> {
+        let mut v: Vec<Digest> = self.layers.iter().map(|l| l.blob_digest.clone()).collect();
         v.push(self.config_digest.clone());
         if let Some(m) = &self.manifest {
             v.push(m.digest.clone());
@@ -126,7 +127,7 @@ pub fn load_image_records(work_dir: &Path) -> Result<Vec<ImageRecord>> {
 /// recorded image still uses (shared base layers). Returns bytes freed.
 pub fn remove_image_spool(work_dir: &Path, record: &ImageRecord) -> Result<u64> {
     let others = load_image_records(work_dir)?;
-    let keep: HashSet<String> = others
+    let keep: HashSet<Digest> = others
         .iter()
         .filter(|r| r.reference != record.reference)
         .flat_map(|r| r.blob_digests())
@@ -136,8 +137,7 @@ pub fn remove_image_spool(work_dir: &Path, record: &ImageRecord) -> Result<u64> 
         if keep.contains(&d) {
             continue;
         }
-        let Some(hex) = digest_hex(&d) else { continue };
-        let p = blob_path(work_dir, hex);
+        let p = blob_path(work_dir, d.hex());
         if let Ok(m) = fs::metadata(&p) {
             fs::remove_file(&p).map_err(|e| ArtifactError::io(&p, e))?;
             freed += m.len();

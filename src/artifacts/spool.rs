@@ -21,17 +21,6 @@ pub fn blob_path(work_dir: &Path, hex: &str) -> PathBuf {
     blobs_dir(work_dir).join(hex)
 }
 
-/// `sha256:<hex>` → `<hex>`; anything else is refused so a hostile digest
-/// cannot become a path.
-pub fn digest_hex(digest: &str) -> Option<&str> {
-    let hex = digest.strip_prefix("sha256:")?;
-    is_sha256_hex(hex).then_some(hex)
-}
-
-pub fn is_sha256_hex(s: &str) -> bool {
-    crate::image_ref::is_hex64(s)
-}
-
 /// Maps a write error; ENOSPC becomes `DiskFull` naming the directory and the
 /// amount still needed, because "No space left on device" alone does not say
 /// which disk or how much.
@@ -271,12 +260,5 @@ mod tests {
         assert!(!store.commit_bytes(b"x", &hex)?);
         assert_eq!((store.written, store.reused), (1, 1));
         Ok(())
-    }
-
-    #[test]
-    fn digests_are_checked_before_use_as_paths() {
-        assert!(digest_hex("sha256:../../etc").is_none());
-        assert!(digest_hex(&format!("sha256:{}", "0".repeat(64))).is_some());
-        assert!(digest_hex(&format!("sha512:{}", "0".repeat(64))).is_none());
     }
 }

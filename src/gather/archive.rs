@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde_json::json;
+use std::collections::BTreeMap;
 
+use crate::oci::{
+    ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, Descriptor, Digest, Index, OCI_LAYOUT,
+    SaveManifestEntry,
+};
 use crate::registry::ResolvedImage;
 
 pub use crate::image_ref::ckf_retag as retag_name;
@@ -30,13 +34,6 @@ fn header(size: u64) -> tar::Header {
     h
 }
 
-fn blob_path(digest: &str) -> String {
-    format!(
-        "blobs/sha256/{}",
-        digest.strip_prefix("sha256:").unwrap_or(digest)
-    )
-}
-
 /// Writes one image (its blobs in `blobs_dir`, named by hex digest) as a `docker save` tar.
 pub fn write_image_member<W: Write>(
     out: W,
@@ -45,11 +42,10 @@ pub fn write_image_member<W: Write>(
     repo_tags: &[String],
 ) -> io::Result<W> {
     let mut b = tar::Builder::new(out);
-    let add_file = |b: &mut tar::Builder<W>, digest: &str| -> io::Result<()> {
-        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-        let f = File::open(blobs_dir.join(hex))?;
+    let add_file = |b: &mut tar::Builder<W>, digest: &Digest| -> io::Result<()> {
+        let f = File::open(blobs_dir.join(digest.hex()))?;
         let mut h = header(f.metadata()?.len());
-        b.append_data(&mut h, blob_path(digest), f)
+        b.append_data(&mut h, digest.blob_path(), f)
     };
     for layer in &image.layers {
         add_file(&mut b, &layer.digest)?;
@@ -59,29 +55,29 @@ pub fn write_image_member<W: Write>(
         let mut h = header(data.len() as u64);
         b.append_data(&mut h, path, data)
     };
-    bytes(&mut b, &blob_path(&image.manifest_digest), &image.manifest)?;
+    bytes(&mut b, &image.manifest_digest.blob_path(), &image.manifest)?;
     let first = repo_tags.first().cloned().unwrap_or_default();
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{
-            "mediaType": image.manifest_media_type,
-            "digest": image.manifest_digest,
-            "size": image.manifest.len(),
-            "annotations": {
-                "io.containerd.image.name": first,
-                "org.opencontainers.image.ref.name": first.rsplit(':').next().unwrap_or_default(),
-            },
-        }],
-    });
-    bytes(&mut b, "index.json", index.to_string().as_bytes())?;
-    bytes(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-    let manifest = json!([{
-        "Config": blob_path(&image.config.digest),
-        "RepoTags": repo_tags,
-        "Layers": image.layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>(),
+    let tag = first.rsplit(':').next().unwrap_or_default().to_string();
+    let index = Index::new(vec![Descriptor {
+        annotations: Some(BTreeMap::from([
+            (ANNOTATION_CONTAINERD_NAME.to_string(), first.clone()),
+            (ANNOTATION_REF_NAME.to_string(), tag),
+        ])),
+        ..Descriptor::new(
+            image.manifest_media_type.clone(),
+            image.manifest_digest.clone(),
+            image.manifest.len() as u64,
+        )
     }]);
-    bytes(&mut b, "manifest.json", manifest.to_string().as_bytes())?;
+    bytes(&mut b, "index.json", &index.to_bytes())?;
+    bytes(&mut b, "oci-layout", OCI_LAYOUT)?;
+    let manifest = [SaveManifestEntry {
+        config: image.config.digest.blob_path(),
+        repo_tags: Some(repo_tags.to_vec()),
+        layers: image.layers.iter().map(|l| l.digest.blob_path()).collect(),
+    }];
+    let manifest = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+    bytes(&mut b, "manifest.json", &manifest)?;
     b.into_inner()
 }
 

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::Inventory;
+use crate::oci::Digest;
 
 pub const RELEASE_LOCK_FILE: &str = "ckf-release.lock.json";
 
@@ -42,9 +43,9 @@ pub struct LockedCharm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockedImage {
     pub upstream: String,
-    pub index_digest: Option<String>,
-    pub manifest_digest: String,
-    pub config_digest: String,
+    pub index_digest: Option<Digest>,
+    pub manifest_digest: Digest,
+    pub config_digest: Digest,
     pub repo_tags: Vec<String>,
     pub member: String,
     pub size: u64,

@@ -6,18 +6,26 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::oci::{Digest, MediaType};
 
 /// A blob as it was pushed for one uncompressed layer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushedBlob {
-    /// `sha256:…` of the bytes the registry holds (compressed when the layer was gzipped).
-    pub digest: String,
+    /// The digest of the bytes the registry holds (compressed when the layer was gzipped).
+    pub digest: Digest,
     pub size: u64,
-    pub media_type: String,
+    pub media_type: MediaType,
     /// The target repository (with prefix) the blob was pushed to, a source for cross-repository
-    /// mounts.
-    pub repository: String,
+    /// mounts; `None` when it is not known where the registry holds it.
+    #[serde(default, deserialize_with = "empty_is_unknown")]
+    pub repository: Option<String>,
+}
+
+/// Sessions written before the repository was optional held `""` for "unknown".
+fn empty_is_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|r| !r.is_empty()))
 }
 
 /// Durable record of finished work. `target_key` identifies the registry *and* the layer
@@ -25,17 +33,17 @@ pub struct PushedBlob {
 /// compression setting is another blob.
 pub trait PushLedger: Send + Sync {
     /// What was pushed for this uncompressed layer on this target, if anything.
-    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob>;
+    fn layer(&self, target_key: &str, diff_id: &Digest) -> Option<PushedBlob>;
     /// Must be durable before returning: the pusher relies on it after a crash.
     fn record_layer(
         &self,
         target_key: &str,
-        diff_id: &str,
+        diff_id: &Digest,
         pushed: &PushedBlob,
     ) -> Result<(), String>;
     /// The manifest digest when the image is complete on the target.
-    fn image(&self, target_ref: &str) -> Option<String>;
-    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String>;
+    fn image(&self, target_ref: &str) -> Option<Digest>;
+    fn record_image(&self, target_ref: &str, manifest_digest: &Digest) -> Result<(), String>;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +53,7 @@ pub struct LedgerState {
     pub layers: BTreeMap<String, BTreeMap<String, PushedBlob>>,
     /// target reference → manifest digest
     #[serde(default)]
-    pub images: BTreeMap<String, String>,
+    pub images: BTreeMap<String, Digest>,
 }
 
 /// A ledger that forgets everything when dropped; also the building block of the file ledger.
@@ -80,15 +88,15 @@ impl MemoryLedger {
 }
 
 impl PushLedger for MemoryLedger {
-    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
+    fn layer(&self, target_key: &str, diff_id: &Digest) -> Option<PushedBlob> {
         let g = self.state.lock().ok()?;
-        g.layers.get(target_key)?.get(diff_id).cloned()
+        g.layers.get(target_key)?.get(&diff_id.to_string()).cloned()
     }
 
     fn record_layer(
         &self,
         target_key: &str,
-        diff_id: &str,
+        diff_id: &Digest,
         pushed: &PushedBlob,
     ) -> Result<(), String> {
         self.update(|s| {
@@ -100,14 +108,14 @@ impl PushLedger for MemoryLedger {
         .map(|_| ())
     }
 
-    fn image(&self, target_ref: &str) -> Option<String> {
+    fn image(&self, target_ref: &str) -> Option<Digest> {
         self.state.lock().ok()?.images.get(target_ref).cloned()
     }
 
-    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
+    fn record_image(&self, target_ref: &str, manifest_digest: &Digest) -> Result<(), String> {
         self.update(|s| {
             s.images
-                .insert(target_ref.to_string(), manifest_digest.to_string());
+                .insert(target_ref.to_string(), manifest_digest.clone());
         })
         .map(|_| ())
     }
@@ -161,25 +169,25 @@ impl JsonFileLedger {
 }
 
 impl PushLedger for JsonFileLedger {
-    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
+    fn layer(&self, target_key: &str, diff_id: &Digest) -> Option<PushedBlob> {
         self.memory.layer(target_key, diff_id)
     }
 
     fn record_layer(
         &self,
         target_key: &str,
-        diff_id: &str,
+        diff_id: &Digest,
         pushed: &PushedBlob,
     ) -> Result<(), String> {
         self.memory.record_layer(target_key, diff_id, pushed)?;
         self.persist()
     }
 
-    fn image(&self, target_ref: &str) -> Option<String> {
+    fn image(&self, target_ref: &str) -> Option<Digest> {
         self.memory.image(target_ref)
     }
 
-    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
+    fn record_image(&self, target_ref: &str, manifest_digest: &Digest) -> Result<(), String> {
         self.memory.record_image(target_ref, manifest_digest)?;
         self.persist()
     }
@@ -189,24 +197,39 @@ impl PushLedger for JsonFileLedger {
 mod tests {
     use super::*;
 
+    fn d(c: char) -> Digest {
+        Digest::from_hex(&c.to_string().repeat(64)).unwrap()
+    }
+
     #[test]
     fn json_ledger_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ledger.json");
         let blob = PushedBlob {
-            digest: "sha256:aa".into(),
+            digest: d('a'),
             size: 3,
-            media_type: "m".into(),
-            repository: "r".into(),
+            media_type: MediaType::DockerLayerGzip,
+            repository: Some("r".into()),
         };
         {
             let l = JsonFileLedger::open(&p).unwrap();
-            l.record_layer("k", "sha256:d", &blob).unwrap();
-            l.record_image("h/r:t", "sha256:m").unwrap();
+            l.record_layer("k", &d('d'), &blob).unwrap();
+            l.record_image("h/r:t", &d('e')).unwrap();
         }
         let l = JsonFileLedger::open(&p).unwrap();
-        assert_eq!(l.layer("k", "sha256:d"), Some(blob));
-        assert_eq!(l.image("h/r:t").as_deref(), Some("sha256:m"));
-        assert_eq!(l.layer("other", "sha256:d"), None);
+        assert_eq!(l.layer("k", &d('d')), Some(blob));
+        assert_eq!(l.image("h/r:t"), Some(d('e')));
+        assert_eq!(l.layer("other", &d('d')), None);
+    }
+
+    #[test]
+    fn an_empty_repository_of_an_older_session_is_unknown() {
+        let old = format!(
+            r#"{{"digest":"{}","size":1,"media_type":"","repository":""}}"#,
+            d('a')
+        );
+        let blob: PushedBlob = serde_json::from_str(&old).unwrap();
+        assert_eq!(blob.repository, None);
+        assert_eq!(blob.media_type, MediaType::Unspecified);
     }
 }

@@ -11,6 +11,7 @@
 pub mod block_compress;
 mod client;
 mod credentials;
+mod endpoints;
 mod error;
 mod layer_index;
 mod ledger;
@@ -18,6 +19,7 @@ mod payload;
 mod progress;
 mod pull;
 mod push;
+mod staging;
 mod target;
 mod tls;
 mod transfer;
@@ -31,13 +33,12 @@ pub use credentials::{Credentials, ResolvedCredentials, Secret, docker_config_cr
 pub use error::RegistryError;
 pub use ledger::{JsonFileLedger, LedgerState, MemoryLedger, PushLedger, PushedBlob};
 pub use progress::{ImageState, LayerState, NoProgress, PushProgress, PushStats, StatsSnapshot};
-pub use pull::{BlobRef, Platform, ResolvedImage};
+pub use pull::{Platform, ResolvedImage};
 pub use push::{
-    BlobFile, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, ImageFailure, LayerCompression,
-    LayerFile, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
-    PushFailure, PushImage, PushOptions, PushOutcome, PushReport, PushedImage, Pusher,
-    STAGING_REPOSITORY, StoredAs,
+    BlobFile, ImageFailure, LayerCompression, LayerFile, PushFailure, PushImage, PushOptions,
+    PushOutcome, PushReport, PushedImage, Pusher, STAGING_REPOSITORY, StoredAs,
 };
+pub use staging::{Commit, Finished, Opened, StagedFile, StagingArea, UncommittedBlob};
 pub use target::RegistryTarget;
 pub use tls::{CertInfo, CertSummary, TlsOptions};
 pub use transfer::{ChunkedSince, DEFAULT_CHUNK, MIN_CHUNK, UploadMode};

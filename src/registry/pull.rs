@@ -11,98 +11,42 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::client::RegistryClient;
 use super::error::RegistryError;
+pub use crate::oci::Platform;
+use crate::oci::{Descriptor, Digest, ManifestOrIndex, MediaType};
 
-const ACCEPT_ANY: &str = "application/vnd.oci.image.index.v1+json, \
-    application/vnd.docker.distribution.manifest.list.v2+json, \
-    application/vnd.oci.image.manifest.v1+json, \
-    application/vnd.docker.distribution.manifest.v2+json";
-
-/// `linux/amd64` (the default), `linux/arm64/v8`, ...
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Default for Platform {
-    fn default() -> Self {
-        Platform {
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            variant: None,
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-impl Platform {
-    pub fn parse(text: &str) -> Option<Platform> {
-        let mut parts = text.split('/');
-        let os = parts.next().filter(|s| !s.is_empty())?.to_owned();
-        let architecture = parts.next().filter(|s| !s.is_empty())?.to_owned();
-        let variant = parts.next().map(str::to_owned);
-        Some(Platform {
-            os,
-            architecture,
-            variant,
-        })
-    }
-
-    fn matches(&self, p: &serde_json::Value) -> bool {
-        p["os"].as_str() == Some(&self.os)
-            && p["architecture"].as_str() == Some(&self.architecture)
-            && self
-                .variant
-                .as_deref()
-                .is_none_or(|v| p["variant"].as_str() == Some(v))
-    }
-}
-
-/// A blob the manifest names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlobRef {
-    pub digest: String,
-    pub size: u64,
-    pub media_type: String,
+fn accept_any() -> String {
+    MediaType::accept(&[
+        MediaType::OciIndex,
+        MediaType::DockerManifestList,
+        MediaType::OciManifest,
+        MediaType::DockerManifest,
+    ])
 }
 
 /// One platform's image as the upstream registry serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedImage {
     /// The digest of the index or manifest list the reference named, when it named one.
-    pub index_digest: Option<String>,
-    pub manifest_digest: String,
-    pub manifest_media_type: String,
+    pub index_digest: Option<Digest>,
+    pub manifest_digest: Digest,
+    pub manifest_media_type: MediaType,
     /// The manifest's bytes, verified against `manifest_digest`.
     pub manifest: Vec<u8>,
-    pub config: BlobRef,
-    pub layers: Vec<BlobRef>,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-fn blob_ref(v: &serde_json::Value) -> Option<BlobRef> {
-    Some(BlobRef {
-        digest: v["digest"].as_str()?.to_owned(),
-        size: v["size"].as_u64()?,
-        media_type: v["mediaType"].as_str().unwrap_or_default().to_owned(),
-    })
+/// `repo:tag`, or `repo@sha256:…` for a digest.
+fn shown_reference(repo: &str, reference: &str) -> String {
+    if Digest::parse(reference).is_ok() {
+        format!("{repo}@{reference}")
+    } else {
+        format!("{repo}:{reference}")
+    }
 }
 
 impl RegistryClient {
@@ -115,16 +59,20 @@ impl RegistryClient {
         &self,
         repo: &str,
         reference: &str,
-    ) -> Result<(String, String, Vec<u8>), RegistryError> {
+    ) -> Result<(Digest, MediaType, Vec<u8>), RegistryError> {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_ANY));
-        let shown = format!("{repo}:{reference}");
+        if let Ok(v) = HeaderValue::from_str(&accept_any()) {
+            headers.insert(ACCEPT, v);
+        }
+        let shown = shown_reference(repo, reference);
+        let pinned = Digest::parse(reference).ok();
         self.retrying(
             |_| {
                 let headers = headers.clone();
                 let url = url.clone();
                 let shown = shown.clone();
+                let pinned = pinned.clone();
                 async move {
                     let resp = self
                         .send(
@@ -144,28 +92,30 @@ impl RegistryClient {
                                 reference: shown,
                             });
                         }
-                        _ => return Err(self.status_error(resp, &Method::GET, &url, "").await),
+                        _ => return Err(self.refusal(resp, &Method::GET, &url, None).await),
                     }
-                    let media_type = resp
-                        .headers()
-                        .get(reqwest::header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
+                    let media_type = MediaType::parse(
+                        resp.headers()
+                            .get(reqwest::header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default(),
+                    );
                     let body = resp.bytes().await.map_err(|e| RegistryError::Network {
                         host: self.authority().to_owned(),
                         during: "reading a manifest".into(),
                         detail: e.to_string(),
                         retryable: true,
                     })?;
-                    let digest = sha256_digest(&body);
-                    if reference.starts_with("sha256:") && digest != reference {
+                    let digest = Digest::of(&body);
+                    if let Some(pinned) = &pinned
+                        && digest != *pinned
+                    {
                         return Err(RegistryError::PulledCorrupt {
                             host: self.authority().to_owned(),
                             reference: shown,
                             what: "the manifest".into(),
-                            expected: reference.to_owned(),
-                            actual: digest,
+                            expected: pinned.to_string(),
+                            actual: digest.to_string(),
                         });
                     }
                     Ok((digest, media_type, body.to_vec()))
@@ -184,74 +134,61 @@ impl RegistryClient {
         platform: &Platform,
     ) -> Result<ResolvedImage, RegistryError> {
         let (digest, media_type, body) = self.fetch_manifest(repo, reference).await?;
-        let doc: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| RegistryError::Network {
-                host: self.authority().to_owned(),
-                during: format!("reading the manifest of {repo}:{reference}"),
-                detail: format!("not JSON: {e}"),
-                retryable: false,
-            })?;
-        let kind = doc["mediaType"].as_str().unwrap_or(&media_type).to_owned();
-        let is_index =
-            doc["manifests"].is_array() || kind.contains("index") || kind.contains("list");
-        let (index_digest, digest, media_type, body, doc) = if is_index {
-            let entries = doc["manifests"].as_array().cloned().unwrap_or_default();
-            let chosen = entries.iter().find(|m| platform.matches(&m["platform"]));
-            let Some(chosen) = chosen else {
-                let available: Vec<String> = entries
-                    .iter()
-                    .filter_map(|m| {
-                        Some(format!(
-                            "{}/{}",
-                            m["platform"]["os"].as_str()?,
-                            m["platform"]["architecture"].as_str()?
-                        ))
-                    })
-                    .collect();
-                return Err(RegistryError::NoPlatform {
-                    host: self.authority().to_owned(),
-                    reference: format!("{repo}:{reference}"),
-                    platform: platform.to_string(),
-                    available: available.join(", "),
-                });
-            };
-            let wanted = chosen["digest"].as_str().unwrap_or_default().to_owned();
-            let (d, t, b) = self.fetch_manifest(repo, &wanted).await?;
-            let inner: serde_json::Value =
-                serde_json::from_slice(&b).map_err(|e| RegistryError::Network {
-                    host: self.authority().to_owned(),
-                    during: format!("reading the manifest of {repo}@{wanted}"),
-                    detail: format!("not JSON: {e}"),
-                    retryable: false,
-                })?;
-            (Some(digest), d, t, b, inner)
-        } else {
-            (None, digest, media_type, body, doc)
-        };
-        let bad = |what: &str| RegistryError::Network {
+        let unreadable = |shown: String, detail: String| RegistryError::Network {
             host: self.authority().to_owned(),
-            during: format!("reading the manifest of {repo}:{reference}"),
-            detail: format!("it has no valid {what}"),
+            during: format!("reading the manifest of {shown}"),
+            detail,
             retryable: false,
         };
-        let config = blob_ref(&doc["config"]).ok_or_else(|| bad("config"))?;
-        let layers = doc["layers"]
-            .as_array()
-            .ok_or_else(|| bad("layers"))?
-            .iter()
-            .map(|l| blob_ref(l).ok_or_else(|| bad("layer")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let media_type = doc["mediaType"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or(media_type);
+        let shown = shown_reference(repo, reference);
+        let parsed =
+            ManifestOrIndex::parse(&body, &media_type).map_err(|e| unreadable(shown.clone(), e))?;
+        let (index_digest, digest, media_type, body, manifest) = match parsed {
+            ManifestOrIndex::Manifest(m) => (None, digest, media_type, body, m),
+            ManifestOrIndex::Index(index) => {
+                let chosen = index
+                    .manifests
+                    .iter()
+                    .find(|m| m.platform.as_ref().is_some_and(|p| platform.matches(p)));
+                let Some(chosen) = chosen else {
+                    let available: Vec<String> = index
+                        .manifests
+                        .iter()
+                        .filter_map(|m| m.platform.as_ref())
+                        .map(|p| format!("{}/{}", p.os, p.architecture))
+                        .collect();
+                    return Err(RegistryError::NoPlatform {
+                        host: self.authority().to_owned(),
+                        reference: shown,
+                        platform: platform.to_string(),
+                        available: available.join(", "),
+                    });
+                };
+                let wanted = chosen.digest.to_string();
+                let (d, t, b) = self.fetch_manifest(repo, &wanted).await?;
+                let inner_shown = shown_reference(repo, &wanted);
+                let inner = match ManifestOrIndex::parse(&b, &t)
+                    .map_err(|e| unreadable(inner_shown.clone(), e))?
+                {
+                    ManifestOrIndex::Manifest(m) => m,
+                    ManifestOrIndex::Index(_) => {
+                        return Err(unreadable(
+                            inner_shown,
+                            "an index inside an index is not an image".into(),
+                        ));
+                    }
+                };
+                (Some(digest), d, t, b, inner)
+            }
+        };
+        let manifest_media_type = manifest.media_type.clone().unwrap_or(media_type);
         Ok(ResolvedImage {
             index_digest,
             manifest_digest: digest,
-            manifest_media_type: media_type,
+            manifest_media_type,
             manifest: body,
-            config,
-            layers,
+            config: manifest.config,
+            layers: manifest.layers,
         })
     }
 
@@ -262,12 +199,12 @@ impl RegistryClient {
     pub async fn pull_blob(
         &self,
         repo: &str,
-        blob: &BlobRef,
+        blob: &Descriptor,
         dir: &Path,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
         on_wait: &(dyn Fn(String) + Send + Sync),
     ) -> Result<PathBuf, RegistryError> {
-        let hex = blob.digest.strip_prefix("sha256:").unwrap_or(&blob.digest);
+        let hex = blob.digest.hex();
         let dest = dir.join(hex);
         if dest.exists() {
             return Ok(dest);
@@ -297,7 +234,7 @@ impl RegistryClient {
                         )
                         .await?;
                     if !resp.status().is_success() {
-                        return Err(self.status_error(resp, &Method::GET, &url, "").await);
+                        return Err(self.refusal(resp, &Method::GET, &url, None).await);
                     }
                     let mut file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
                     let mut hasher = Sha256::new();
@@ -324,15 +261,15 @@ impl RegistryClient {
                         on_bytes(chunk.len() as u64);
                     }
                     file.sync_all().map_err(|e| io_err(&tmp, e))?;
-                    let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+                    let actual = Digest::from_hasher(hasher);
                     if actual != blob.digest {
                         let _ = std::fs::remove_file(&tmp);
                         return Err(RegistryError::PulledCorrupt {
                             host: self.authority().to_owned(),
                             reference: repo.to_owned(),
                             what: format!("blob {}", blob.digest),
-                            expected: blob.digest.clone(),
-                            actual,
+                            expected: blob.digest.to_string(),
+                            actual: actual.to_string(),
                         });
                     }
                     std::fs::rename(&tmp, &dest).map_err(|e| io_err(&dest, e))?;

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use crate::oci::{Descriptor, Digest, LayerEncoding, Manifest, MediaType};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::block_compress::Codec;
@@ -28,30 +28,14 @@ use super::transfer::{ChunkedSince, DEFAULT_CHUNK, TransferPolicy, UploadMode};
 use super::upload::{BlobSource, CancelCheck, Encoding, ResumeSlot, Uploader};
 use super::upload_chunks::{StagedUpload, upload_open};
 
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-
 /// Under the target prefix, beside the release's repositories.
 pub const STAGING_REPOSITORY: &str = "ckf-airgap-staging";
 
 /// Configs up to this size are read whole and sent in one request.
 const SMALL_BLOB: u64 = 1024 * 1024;
-const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
 
-fn encoding_family(media_type: &str) -> &'static str {
-    if media_type.ends_with("gzip") {
-        "gzip"
-    } else if media_type.ends_with("zstd") {
-        "zstd"
-    } else {
-        "tar"
-    }
+fn manifest_accept() -> String {
+    MediaType::accept(&[MediaType::DockerManifest, MediaType::OciManifest])
 }
 
 /// One image to push (the engine adapts the artifacts module's output to this).
@@ -70,7 +54,7 @@ pub struct PushImage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobFile {
     pub path: PathBuf,
-    pub digest: String,
+    pub digest: Digest,
     pub size: u64,
 }
 
@@ -79,7 +63,7 @@ pub struct BlobFile {
 pub struct LayerFile {
     pub path: PathBuf,
     /// sha256 of the uncompressed layer (`rootfs.diff_ids` in the config).
-    pub diff_id: String,
+    pub diff_id: Digest,
     /// Size of the file at `path`.
     pub size: u64,
     pub stored: StoredAs,
@@ -91,9 +75,20 @@ pub enum StoredAs {
     /// A plain tar: the file hashes to `diff_id`.
     Uncompressed,
     /// Already gzip; `digest` is the sha256 of the file.
-    Gzip { digest: String },
+    Gzip { digest: Digest },
     /// Already zstd; `digest` is the sha256 of the file.
-    Zstd { digest: String },
+    Zstd { digest: Digest },
+}
+
+impl StoredAs {
+    /// How the file is encoded.
+    pub fn encoding(&self) -> LayerEncoding {
+        match self {
+            StoredAs::Uncompressed => LayerEncoding::Tar,
+            StoredAs::Gzip { .. } => LayerEncoding::Gzip,
+            StoredAs::Zstd { .. } => LayerEncoding::Zstd,
+        }
+    }
 }
 
 /// What to do with uncompressed layers.
@@ -131,6 +126,43 @@ pub struct PushOptions {
     pub chunk_size: u64,
 }
 
+impl PushOptions {
+    /// How uncompressed layers are compressed, or `None` when they are pushed as they are.
+    pub fn codec(&self) -> Option<Codec> {
+        match self.compression {
+            LayerCompression::Gzip => Some(Codec::Gzip(self.gzip_level)),
+            LayerCompression::Zstd => Some(Codec::Zstd(self.zstd_level)),
+            LayerCompression::None => None,
+        }
+    }
+
+    /// The encoding a plain tar is pushed in.
+    pub fn plain_layer_encoding(&self) -> LayerEncoding {
+        match self.compression {
+            LayerCompression::Gzip => LayerEncoding::Gzip,
+            LayerCompression::Zstd => LayerEncoding::Zstd,
+            LayerCompression::None => LayerEncoding::Tar,
+        }
+    }
+
+    /// The one choice of how a layer goes up, for the push from disk and the streaming push
+    /// alike: a compressed file as it is, a plain tar compressed as these options say. The
+    /// codec to compress with (`None`: the file's own bytes are sent) and the media type.
+    pub fn layer_encoding(
+        &self,
+        stored: LayerEncoding,
+        docker_manifest: bool,
+    ) -> (Option<Codec>, MediaType) {
+        match stored {
+            LayerEncoding::Tar => (
+                self.codec(),
+                MediaType::layer(self.plain_layer_encoding(), docker_manifest),
+            ),
+            compressed => (None, MediaType::layer(compressed, docker_manifest)),
+        }
+    }
+}
+
 impl Default for PushOptions {
     fn default() -> PushOptions {
         PushOptions {
@@ -152,8 +184,8 @@ impl Default for PushOptions {
 pub struct PushedImage {
     pub source: String,
     pub target: String,
-    pub manifest_digest: String,
-    pub media_type: String,
+    pub manifest_digest: Digest,
+    pub media_type: MediaType,
     pub status: PushOutcome,
 }
 
@@ -205,24 +237,6 @@ impl PushFailure {
     }
 }
 
-#[derive(Serialize)]
-struct Descriptor {
-    #[serde(rename = "mediaType")]
-    media_type: String,
-    size: u64,
-    digest: String,
-}
-
-#[derive(Serialize)]
-struct Manifest {
-    #[serde(rename = "schemaVersion")]
-    schema_version: u32,
-    #[serde(rename = "mediaType")]
-    media_type: String,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum LayerOutcome {
     Present,
@@ -250,7 +264,7 @@ pub struct Pusher {
     failures: AtomicU32,
     // One slot per diff_id: the first image to need a shared layer uploads it, the others wait
     // and then mount it, so a shared layer is uploaded once even when images run in parallel.
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<(Digest, LayerEncoding), Slot>>,
 }
 
 struct ImageProgress {
@@ -360,7 +374,7 @@ impl Pusher {
     pub async fn commit_staged(
         &self,
         staged: &StagedUpload,
-        digest: &str,
+        digest: &Digest,
     ) -> Result<(), RegistryError> {
         let done = self
             .client
@@ -399,23 +413,18 @@ impl Pusher {
 
     /// Records a blob committed for `diff_id`, so the image push mounts it instead of
     /// uploading it.
-    pub fn record_layer(&self, diff_id: &str, blob: &PushedBlob) -> Result<(), RegistryError> {
+    pub fn record_layer(&self, diff_id: &Digest, blob: &PushedBlob) -> Result<(), RegistryError> {
         self.remember(&self.target_key(), diff_id, blob)
     }
 
-    /// How uncompressed layers are compressed, or `None` when they are pushed as they are.
-    pub fn codec(&self) -> Option<Codec> {
-        match self.options.compression {
-            LayerCompression::Gzip => Some(Codec::Gzip(self.options.gzip_level)),
-            LayerCompression::Zstd => Some(Codec::Zstd(self.options.zstd_level)),
-            LayerCompression::None => None,
-        }
+    pub fn options(&self) -> &PushOptions {
+        &self.options
     }
 
     /// Notes in the registry (the staging repository's layer index) which blob holds
     /// `diff_id`, so a later session can skip compressing it. Best effort: a registry that
     /// refuses the index only loses that shortcut.
-    pub async fn index_layer(&self, diff_id: &str, blob: &PushedBlob) {
+    pub async fn index_layer(&self, diff_id: &Digest, blob: &PushedBlob) {
         let repo = self.staging_repository();
         // Once per push, however many layers reach this at the same time; a failure is not
         // kept, so the next layer tries again.
@@ -434,7 +443,7 @@ impl Pusher {
 
     /// The blob the registry's layer index names for `diff_id`, recorded in the ledger when
     /// found.
-    pub async fn indexed_layer(&self, diff_id: &str) -> Option<PushedBlob> {
+    pub async fn indexed_layer(&self, diff_id: &Digest) -> Option<PushedBlob> {
         let repo = self.staging_repository();
         // One listing of the index's tags answers for every layer it does not name, instead of
         // a request per layer (all of them in a first push).
@@ -447,8 +456,8 @@ impl Pusher {
                     .map(|t| t.into_iter().collect())
             })
             .await;
-        if let (Some(listed), Some(tag)) = (listed, super::layer_index::tag(diff_id))
-            && !listed.contains(&tag)
+        if let Some(listed) = listed
+            && !listed.contains(&diff_id.as_tag())
         {
             return None;
         }
@@ -462,7 +471,7 @@ impl Pusher {
     }
 
     /// The size of a blob the staging repository already holds.
-    pub async fn staged_blob(&self, digest: &str) -> Option<u64> {
+    pub async fn staged_blob(&self, digest: &Digest) -> Option<u64> {
         let repo = self.staging_repository();
         self.client.head_blob(&repo, digest).await.ok().flatten()
     }
@@ -476,7 +485,7 @@ impl Pusher {
 
     /// The blob already pushed for `diff_id` (this session's ledger) in the encoding this
     /// push gives plain layers, if any.
-    pub fn pushed_layer(&self, diff_id: &str) -> Option<PushedBlob> {
+    pub fn pushed_layer(&self, diff_id: &Digest) -> Option<PushedBlob> {
         self.ledger
             .layer(&self.target_key(), diff_id)
             .filter(|b| self.same_family(b))
@@ -484,12 +493,7 @@ impl Pusher {
 
     /// Whether a blob is in the encoding this push gives plain layers.
     fn same_family(&self, b: &PushedBlob) -> bool {
-        let wanted = match self.options.compression {
-            LayerCompression::Gzip => "gzip",
-            LayerCompression::Zstd => "zstd",
-            LayerCompression::None => "tar",
-        };
-        encoding_family(&b.media_type) == wanted
+        b.media_type.encoding() == self.options.plain_layer_encoding()
     }
 
     /// The ledger key for this registry and layer encoding.
@@ -514,12 +518,12 @@ impl Pusher {
         }
     }
 
-    fn slot(&self, diff_id: &str) -> Slot {
+    fn slot(&self, diff_id: &Digest, encoding: LayerEncoding) -> Slot {
         let mut g = match self.slots.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        g.entry(diff_id.to_string()).or_default().clone()
+        g.entry((diff_id.clone(), encoding)).or_default().clone()
     }
 
     /// After repeated failures, take one blob permit out of circulation (never the last).
@@ -576,11 +580,11 @@ impl Pusher {
                                 PushStats::add(&self.stats.images_done, 1);
                                 let state = if p.status == PushOutcome::AlreadyPresent {
                                     ImageState::AlreadyPresent {
-                                        digest: p.manifest_digest.clone(),
+                                        digest: p.manifest_digest.to_string(),
                                     }
                                 } else {
                                     ImageState::Done {
-                                        digest: p.manifest_digest.clone(),
+                                        digest: p.manifest_digest.to_string(),
                                     }
                                 };
                                 self.progress.image(&img.source, &state);
@@ -645,38 +649,31 @@ impl Pusher {
         repo: &str,
         target_ref: &str,
     ) -> Result<Option<PushedImage>, RegistryError> {
+        let accept = manifest_accept();
         let Some((digest, body)) = self
             .client
             .retrying(
-                |_| self.client.get_manifest(repo, &img.tag, MANIFEST_ACCEPT),
+                |_| self.client.get_manifest(repo, &img.tag, &accept),
                 |_, _, _| self.note_failure(),
             )
             .await?
         else {
             return Ok(None);
         };
-        let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&body) else {
             return Ok(None);
         };
-        let config = manifest.pointer("/config/digest").and_then(|d| d.as_str());
-        let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
-        if config != Some(img.config.digest.as_str()) || layers.len() != img.layers.len() {
+        if manifest.config.digest != img.config.digest || manifest.layers.len() != img.layers.len()
+        {
             return Ok(None);
         }
         let key = self.target_key();
-        for (layer, described) in img.layers.iter().zip(&layers) {
-            let (Some(d), Some(size)) = (described["digest"].as_str(), described["size"].as_u64())
-            else {
-                return Ok(None);
-            };
+        for (layer, described) in img.layers.iter().zip(&manifest.layers) {
             let blob = PushedBlob {
-                digest: d.to_string(),
-                size,
-                media_type: described["mediaType"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                repository: repo.to_string(),
+                digest: described.digest.clone(),
+                size: described.size,
+                media_type: described.media_type.clone(),
+                repository: Some(repo.to_string()),
             };
             self.ledger
                 .record_layer(&key, &layer.diff_id, &blob)
@@ -697,10 +694,7 @@ impl Pusher {
             source: img.source.clone(),
             target: target_ref.to_string(),
             manifest_digest: digest,
-            media_type: manifest["mediaType"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            media_type: manifest.media_type.unwrap_or_default(),
             status: PushOutcome::AlreadyPresent,
         }))
     }
@@ -711,21 +705,22 @@ impl Pusher {
         let repo = target.repository(&img.repository);
         let target_ref = target.reference(&img.repository, &img.tag);
         let image_bytes = img.config.size + img.layers.iter().map(|l| l.size).sum::<u64>();
+        let accept = manifest_accept();
 
         if let Some(recorded) = self.ledger.image(&target_ref) {
             let found = self
                 .client
                 .retrying(
-                    |_| self.client.head_manifest(&repo, &img.tag, MANIFEST_ACCEPT),
+                    |_| self.client.head_manifest(&repo, &img.tag, &accept),
                     |_, _, _| self.note_failure(),
                 )
                 .await?;
-            if found.as_deref() == Some(recorded.as_str()) {
+            if found.as_ref() == Some(&recorded) {
                 return Ok(PushedImage {
                     source: img.source.clone(),
                     target: target_ref,
                     manifest_digest: recorded,
-                    media_type: String::new(),
+                    media_type: MediaType::Unspecified,
                     status: PushOutcome::AlreadyPresent,
                 });
             }
@@ -735,15 +730,14 @@ impl Pusher {
             return Ok(found);
         }
 
-        let docker_format =
-            img.layers
-                .iter()
-                .all(|l| match (&l.stored, self.options.compression) {
-                    (StoredAs::Uncompressed, LayerCompression::Gzip)
-                    | (StoredAs::Gzip { .. }, _) => true,
-                    (StoredAs::Uncompressed, LayerCompression::None | LayerCompression::Zstd)
-                    | (StoredAs::Zstd { .. }, _) => false,
-                });
+        // Docker's manifest when every layer goes up gzipped: it has no type for the others.
+        let docker_format = img.layers.iter().all(|l| {
+            self.options
+                .layer_encoding(l.stored.encoding(), true)
+                .1
+                .encoding()
+                == LayerEncoding::Gzip
+        });
         let prog = Arc::new(ImageProgress {
             source: img.source.clone(),
             done: AtomicU64::new(0),
@@ -779,58 +773,53 @@ impl Pusher {
         self.push_config(img, &repo, prog.clone()).await?;
         self.cancelled()?;
 
-        let (media_type, config_type) = if docker_format {
-            (DOCKER_MANIFEST, DOCKER_CONFIG)
+        let media_type = if docker_format {
+            MediaType::DockerManifest
         } else {
-            (OCI_MANIFEST, OCI_CONFIG)
+            MediaType::OciManifest
         };
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: media_type.to_string(),
-            config: Descriptor {
-                media_type: config_type.to_string(),
-                size: img.config.size,
-                digest: img.config.digest.clone(),
-            },
-            layers: layer_results.into_iter().map(|(d, _)| d).collect(),
-        };
-        let body = bytes::Bytes::from(serde_json::to_vec(&manifest).map_err(|e| {
-            RegistryError::Network {
-                host: self.host(),
-                during: "encoding the manifest".into(),
-                detail: e.to_string(),
-                retryable: false,
-            }
-        })?);
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        let manifest = Manifest::new(
+            media_type.clone(),
+            Descriptor::new(
+                MediaType::config_for(&media_type),
+                img.config.digest.clone(),
+                img.config.size,
+            ),
+            layer_results.into_iter().map(|(d, _)| d).collect(),
+        );
+        let body = bytes::Bytes::from(manifest.to_bytes());
+        let digest = Digest::of(&body);
         let stored = self
             .client
             .retrying(
                 |_| {
                     self.client
-                        .put_manifest(&repo, &img.tag, media_type, body.clone())
+                        .put_manifest(&repo, &img.tag, &media_type, body.clone())
                 },
                 |_, _, _| self.note_failure(),
             )
             .await?;
         // A registry that names our digest in its answer holds the manifest under the tag; one
         // that names none, or another, is asked what the tag resolves to.
-        let found = if stored.as_deref() == Some(digest.as_str()) {
+        let found = if stored.as_ref() == Some(&digest) {
             stored
         } else {
             self.client
                 .retrying(
-                    |_| self.client.head_manifest(&repo, &img.tag, media_type),
+                    |_| {
+                        self.client
+                            .head_manifest(&repo, &img.tag, media_type.as_str())
+                    },
                     |_, _, _| self.note_failure(),
                 )
                 .await?
         };
-        if found.as_deref() != Some(digest.as_str()) {
+        if found.as_ref() != Some(&digest) {
             return Err(RegistryError::ManifestMismatch {
                 host: self.host(),
                 reference: target_ref,
-                expected: digest,
-                actual: found.unwrap_or_else(|| "(no manifest)".into()),
+                expected: digest.to_string(),
+                actual: found.map_or_else(|| "(no manifest)".into(), |d| d.to_string()),
             });
         }
         self.ledger
@@ -843,7 +832,7 @@ impl Pusher {
             source: img.source.clone(),
             target: target_ref,
             manifest_digest: digest,
-            media_type: media_type.to_string(),
+            media_type,
             status: PushOutcome::Pushed,
         })
     }
@@ -879,7 +868,7 @@ impl Pusher {
                 encoding: Encoding::Raw,
                 expect_file_digest: c.digest.clone(),
             };
-            self.upload_with_retry(img, &c.digest, repo, &src, prog)
+            self.upload_with_retry(img, &c.digest.to_string(), repo, &src, prog)
                 .await?;
         }
         Ok(())
@@ -901,13 +890,13 @@ impl Pusher {
                 path: c.path.clone(),
                 source,
             })?;
-        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        let actual = Digest::of(&body);
         if actual != c.digest {
             return Err(RegistryError::LayerCorrupt {
                 host: self.host(),
                 path: c.path.clone(),
-                expected: c.digest.clone(),
-                actual,
+                expected: c.digest.to_string(),
+                actual: actual.to_string(),
             });
         }
         let body = bytes::Bytes::from(body);
@@ -928,11 +917,12 @@ impl Pusher {
         PushStats::add(&self.stats.bytes_read, c.size);
         PushStats::add(&self.stats.bytes_sent, c.size);
         prog.add(c.size);
+        let shown = c.digest.to_string();
         self.progress.layer(
             &img.source,
-            &c.digest,
+            &shown,
             &LayerState::Uploaded {
-                digest: c.digest.clone(),
+                digest: shown.clone(),
                 size: c.size,
             },
         );
@@ -993,7 +983,7 @@ impl Pusher {
             &img.source,
             diff_id,
             &LayerState::Uploaded {
-                digest: up.digest.clone(),
+                digest: up.digest.to_string(),
                 size: up.size,
             },
         );
@@ -1009,49 +999,22 @@ impl Pusher {
         prog: Arc<ImageProgress>,
     ) -> Result<(Descriptor, LayerOutcome), RegistryError> {
         self.cancelled()?;
-        let gzip_type = if docker_format {
-            DOCKER_LAYER_GZIP
-        } else {
-            OCI_LAYER_GZIP
+        let (codec, media_type) = self
+            .options
+            .layer_encoding(layer.stored.encoding(), docker_format);
+        // The digest of the file's bytes, which the push checks; when they are sent as they
+        // are, it is also the blob's digest in the registry.
+        let file_digest = match &layer.stored {
+            StoredAs::Uncompressed => layer.diff_id.clone(),
+            StoredAs::Gzip { digest } | StoredAs::Zstd { digest } => digest.clone(),
         };
-        let (encoding, media_type, known_digest, file_digest) =
-            match (&layer.stored, self.options.compression) {
-                (StoredAs::Uncompressed, LayerCompression::Gzip) => (
-                    Encoding::Block(Codec::Gzip(self.options.gzip_level)),
-                    gzip_type,
-                    None,
-                    layer.diff_id.clone(),
-                ),
-                (StoredAs::Uncompressed, LayerCompression::Zstd) => (
-                    Encoding::Block(Codec::Zstd(self.options.zstd_level)),
-                    OCI_LAYER_ZSTD,
-                    None,
-                    layer.diff_id.clone(),
-                ),
-                (StoredAs::Uncompressed, LayerCompression::None) => (
-                    Encoding::Raw,
-                    OCI_LAYER_TAR,
-                    Some(layer.diff_id.clone()),
-                    layer.diff_id.clone(),
-                ),
-                (StoredAs::Gzip { digest }, _) => (
-                    Encoding::Raw,
-                    gzip_type,
-                    Some(digest.clone()),
-                    digest.clone(),
-                ),
-                (StoredAs::Zstd { digest }, _) => (
-                    Encoding::Raw,
-                    OCI_LAYER_ZSTD,
-                    Some(digest.clone()),
-                    digest.clone(),
-                ),
-            };
+        let known_digest = codec.is_none().then(|| file_digest.clone());
+        let encoding = codec.map_or(Encoding::Raw, Encoding::Block);
         let key = self.target_key();
         // The same diff_id may exist as gzip in one image and as a plain tar in another: only a
         // blob of the same encoding can stand in for this layer.
-        let family = encoding_family(media_type);
-        let slot = self.slot(&format!("{}|{family}", layer.diff_id));
+        let family = media_type.encoding();
+        let slot = self.slot(&layer.diff_id, family);
         let mut guard = slot.lock().await;
 
         let mut candidates: Vec<PushedBlob> = Vec::new();
@@ -1059,7 +1022,7 @@ impl Pusher {
             candidates.push(b);
         }
         if let Some(b) = self.ledger.layer(&key, &layer.diff_id)
-            && encoding_family(&b.media_type) == family
+            && b.media_type.encoding() == family
             && !candidates
                 .iter()
                 .any(|c| c.digest == b.digest && c.repository == b.repository)
@@ -1072,15 +1035,12 @@ impl Pusher {
             candidates.push(PushedBlob {
                 digest: d.clone(),
                 size: layer.size,
-                media_type: media_type.to_string(),
-                repository: String::new(),
+                media_type: media_type.clone(),
+                repository: None,
             });
         }
-        let descriptor = |b: &PushedBlob| Descriptor {
-            media_type: media_type.to_string(),
-            size: b.size,
-            digest: b.digest.clone(),
-        };
+        let descriptor =
+            |b: &PushedBlob| Descriptor::new(media_type.clone(), b.digest.clone(), b.size);
 
         // A blob the streaming push staged is mounted at once: the image's repository cannot
         // hold it yet unless an earlier mount put it there, and a mount answers 201 either way,
@@ -1094,7 +1054,7 @@ impl Pusher {
             Ok(Some(done)) => return Ok((descriptor(&done), LayerOutcome::Mounted)),
             Ok(None) => {}
             Err(e @ RegistryError::Cancelled { .. }) => return Err(e),
-            Err(e) => tracing::debug!("mounting {} from staging: {e}", layer.diff_id),
+            Err(e) => tracing::debug!("mounting {:?} from staging: {e}", layer.diff_id),
         }
         // A ledger entry gives the compressed digest, so a HEAD replaces re-compressing.
         for c in &candidates {
@@ -1108,15 +1068,11 @@ impl Pusher {
             if let Some(size) = found {
                 let b = PushedBlob {
                     size: if size > 0 { size } else { c.size },
-                    repository: if c.repository.is_empty() {
-                        repo.to_string()
-                    } else {
-                        c.repository.clone()
-                    },
+                    repository: Some(c.repository.clone().unwrap_or_else(|| repo.to_string())),
                     ..c.clone()
                 };
                 let state = LayerState::Present {
-                    digest: b.digest.clone(),
+                    digest: b.digest.to_string(),
                 };
                 self.reused(img, layer, &key, &b, &mut guard, &prog, state)?;
                 return Ok((descriptor(&b), LayerOutcome::Present));
@@ -1140,14 +1096,16 @@ impl Pusher {
         }
 
         if !layer.path.exists()
-            && let Some(c) = candidates.iter().find(|c| !c.repository.is_empty())
+            && let Some((c, from)) = candidates
+                .iter()
+                .find_map(|c| Some((c, c.repository.as_ref()?)))
         {
             // A layer the streaming push sent is only in the registry: without a mount there
             // is nothing to upload it from.
             return Err(RegistryError::MountRefused {
                 host: self.host(),
-                digest: c.digest.clone(),
-                from: c.repository.clone(),
+                digest: c.digest.to_string(),
+                from: from.clone(),
                 to: repo.to_string(),
             });
         }
@@ -1157,13 +1115,13 @@ impl Pusher {
             expect_file_digest: file_digest,
         };
         let up = self
-            .upload_with_retry(img, &layer.diff_id, repo, &src, prog)
+            .upload_with_retry(img, &layer.diff_id.to_string(), repo, &src, prog)
             .await?;
         let b = PushedBlob {
             digest: up.digest,
             size: up.size,
-            media_type: media_type.to_string(),
-            repository: repo.to_string(),
+            media_type: media_type.clone(),
+            repository: Some(repo.to_string()),
         };
         self.ledger
             .record_layer(&key, &layer.diff_id, &b)
@@ -1192,23 +1150,23 @@ impl Pusher {
     ) -> Result<Option<PushedBlob>, RegistryError> {
         let staging = self.staging_repository();
         for c in candidates {
-            if c.repository.is_empty()
-                || c.repository == repo
-                || (c.repository == staging) != staged
-            {
+            let Some(from) = &c.repository else {
+                continue;
+            };
+            if from == repo || (*from == staging) != staged {
                 continue;
             }
             let outcome = self
                 .client
                 .retrying(
-                    |_| self.client.mount_blob(repo, &c.digest, &c.repository),
+                    |_| self.client.mount_blob(repo, &c.digest, from),
                     |_, _, _| self.note_failure(),
                 )
                 .await?;
             if let MountOutcome::Mounted = outcome {
                 let state = LayerState::Mounted {
-                    digest: c.digest.clone(),
-                    from: c.repository.clone(),
+                    digest: c.digest.to_string(),
+                    from: from.clone(),
                 };
                 self.reused(img, layer, key, c, guard, prog, state)?;
                 return Ok(Some(c.clone()));
@@ -1239,12 +1197,13 @@ impl Pusher {
         PushStats::add(counter, 1);
         PushStats::add(&self.stats.bytes_reused, layer.size);
         prog.add(layer.size);
-        self.progress.layer(&img.source, &layer.diff_id, &state);
+        self.progress
+            .layer(&img.source, &layer.diff_id.to_string(), &state);
         Ok(())
     }
 
     /// Records a layer found or mounted, unless the ledger already knows that digest.
-    fn remember(&self, key: &str, diff_id: &str, b: &PushedBlob) -> Result<(), RegistryError> {
+    fn remember(&self, key: &str, diff_id: &Digest, b: &PushedBlob) -> Result<(), RegistryError> {
         if self
             .ledger
             .layer(key, diff_id)

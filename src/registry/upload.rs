@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
+
+use crate::oci::Digest;
 use tokio::sync::mpsc;
 
 use super::block_compress::{BlockCompressor, Codec};
@@ -45,12 +47,12 @@ pub(crate) struct BlobSource {
     pub encoding: Encoding,
     /// The digest the file's bytes must have (the diff_id of an uncompressed layer, or the
     /// digest of an already-compressed file or config).
-    pub expect_file_digest: String,
+    pub expect_file_digest: Digest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Uploaded {
-    pub digest: String,
+    pub digest: Digest,
     pub size: u64,
 }
 
@@ -61,13 +63,9 @@ pub(crate) enum ProduceError {
 }
 
 pub(crate) struct Produced {
-    pub file_digest: String,
-    pub out_digest: String,
+    pub file_digest: Digest,
+    pub out_digest: Digest,
     pub out_size: u64,
-}
-
-fn sha(h: Sha256) -> String {
-    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 /// Runs on a blocking thread. `on_read` hears how many file bytes were consumed. The first
@@ -142,10 +140,10 @@ fn produce(
         Err(_) if aborted => return Err(ProduceError::Aborted),
         Err(e) => return Err(ProduceError::Io(e)),
     }
-    let file_digest = sha(file_hash);
+    let file_digest = Digest::from_hasher(file_hash);
     let out_digest = match encoding {
         Encoding::Raw => file_digest.clone(),
-        Encoding::Block(_) => sha(out_hash),
+        Encoding::Block(_) => Digest::from_hasher(out_hash),
     };
     Ok(Produced {
         file_digest,
@@ -258,8 +256,8 @@ impl Uploader<'_> {
             return Err(RegistryError::LayerCorrupt {
                 host: self.client.authority().to_string(),
                 path: src.path.clone(),
-                expected: src.expect_file_digest.clone(),
-                actual: produced.file_digest,
+                expected: src.expect_file_digest.to_string(),
+                actual: produced.file_digest.to_string(),
             });
         }
         self.client
@@ -385,9 +383,7 @@ impl Uploader<'_> {
                     .await);
             }
             _ => {
-                return Err(client
-                    .status_error(resp, &Method::PATCH, &location, "")
-                    .await);
+                return Err(client.refusal(resp, &Method::PATCH, &location, None).await);
             }
         };
         let Some(produced) = produced else {

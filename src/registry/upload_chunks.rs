@@ -182,7 +182,7 @@ async fn send_piece(
             StatusCode::PAYLOAD_TOO_LARGE => {
                 let Some(smaller) = up.policy.shrink(len) else {
                     return Err(client
-                        .status_error(resp, &Method::PATCH, &session.location, "")
+                        .refusal(resp, &Method::PATCH, &session.location, None)
                         .await);
                 };
                 for part in p.split(smaller as usize).into_iter().rev() {
@@ -191,7 +191,7 @@ async fn send_piece(
             }
             _ => {
                 return Err(client
-                    .status_error(resp, &Method::PATCH, &session.location, "")
+                    .refusal(resp, &Method::PATCH, &session.location, None)
                     .await);
             }
         }

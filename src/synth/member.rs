@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::oci::MediaType;
+
 use super::content::ContentReader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +194,7 @@ pub fn oci_manifest(config: &[u8], layers: &[PreparedLayer]) -> Vec<u8> {
         .iter()
         .map(|l| {
             json!({
-                "mediaType": if l.compressed {"application/vnd.oci.image.layer.v1.tar+gzip"} else {"application/vnd.oci.image.layer.v1.tar"},
+                "mediaType": if l.compressed {MediaType::OciLayerGzip.as_str()} else {MediaType::OciLayerTar.as_str()},
                 "digest": format!("sha256:{}", l.blob_hex),
                 "size": l.blob_size,
             })
@@ -200,8 +202,8 @@ pub fn oci_manifest(config: &[u8], layers: &[PreparedLayer]) -> Vec<u8> {
         .collect();
     json!({
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha_hex(config)), "size": config.len()},
+        "mediaType": MediaType::OciManifest.as_str(),
+        "config": {"mediaType": MediaType::OciConfig.as_str(), "digest": format!("sha256:{}", sha_hex(config)), "size": config.len()},
         "layers": ls,
     })
     .to_string()
@@ -372,7 +374,7 @@ pub fn write_member<W: Write>(
                 manifest.clone(),
             ));
             let mut manifests = vec![json!({
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "mediaType": MediaType::OciManifest.as_str(),
                 "digest": format!("sha256:{mhex}"),
                 "size": manifest.len(),
                 "annotations": {
@@ -384,7 +386,7 @@ pub fn write_member<W: Write>(
             if form == Form::CompressedOci {
                 // Partial content by design: listed, never pulled.
                 manifests.push(json!({
-                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "mediaType": MediaType::OciManifest.as_str(),
                     "digest": format!("sha256:{}", sha_hex(b"absent arm64 manifest")),
                     "size": 1234,
                     "platform": {"architecture": "arm64", "os": "linux"},
@@ -392,7 +394,7 @@ pub fn write_member<W: Write>(
             }
             meta.push(Item::Bytes(
                 "index.json".into(),
-                json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests})
+                json!({"schemaVersion": 2, "mediaType": MediaType::OciIndex.as_str(), "manifests": manifests})
                     .to_string()
                     .into_bytes(),
             ));
@@ -461,7 +463,7 @@ pub fn write_oci_layout(
         let mhex = sha_hex(&manifest);
         fs::write(blobs.join(&mhex), &manifest)?;
         manifests.push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "mediaType": MediaType::OciManifest.as_str(),
             "digest": format!("sha256:{mhex}"),
             "size": manifest.len(),
             "annotations": {"org.opencontainers.image.ref.name": name},

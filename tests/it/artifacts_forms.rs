@@ -31,7 +31,7 @@ fn each_form_is_read_and_verified() -> TestResult {
         let want = &rel.images[0];
         assert_eq!(rec.reference, want.reference, "{form:?}");
         assert_eq!(rec.member, want.member);
-        let got: Vec<String> = rec.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let got: Vec<String> = rec.layers.iter().map(|l| l.diff_id.to_string()).collect();
         let exp: Vec<String> = want
             .diff_ids
             .iter()

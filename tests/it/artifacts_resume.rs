@@ -10,6 +10,7 @@ use ckf_airgap::artifacts::{
     ArtifactError, ImageHooks, ImageRecord, NoHooks, NoProgress, ProcessOptions, ProgressEvent,
     load_image_records, process_images, remove_image_spool,
 };
+use ckf_airgap::oci::Digest;
 use ckf_airgap::synth::{ReleaseSpec, generate_release};
 
 /// The engine's ledger, in memory.
@@ -191,11 +192,11 @@ fn remove_image_spool_keeps_shared_blobs() -> TestResult {
     let work = d.path().join("work");
     let rep = run(&a, &work)?;
     let first = &rep.images[0];
-    let others: HashSet<String> = rep.images[1..]
+    let others: HashSet<_> = rep.images[1..]
         .iter()
         .flat_map(|r| r.blob_digests())
         .collect();
-    let shared: Vec<String> = first
+    let shared: Vec<_> = first
         .blob_digests()
         .into_iter()
         .filter(|b| others.contains(b))
@@ -203,9 +204,9 @@ fn remove_image_spool_keeps_shared_blobs() -> TestResult {
     assert!(!shared.is_empty(), "the generator shares base layers");
     let freed = remove_image_spool(&work, first)?;
     assert!(freed > 0);
-    let left: HashSet<String> = blob_names(&work)
+    let left: HashSet<Digest> = blob_names(&work)
         .into_iter()
-        .map(|h| format!("sha256:{h}"))
+        .map(|h| Digest::from_hex(&h).unwrap())
         .collect();
     for s in &shared {
         assert!(left.contains(s), "shared blob {s} was removed");

@@ -118,14 +118,14 @@ fn write_push_report(s: &Setup, skip: &[&str]) {
         images.push(ReportedImage {
             source: source.clone(),
             target,
-            digest: format!("sha256:{:064x}", images.len() + 1),
+            digest: format!("sha256:{:064x}", images.len() + 1).parse().unwrap(),
         });
     }
     // istio's images under the namespace the bundle names as global-hub.
     images.push(ReportedImage {
         source: format!("{PLACEHOLDER}istio/pilot:1.16.2"),
         target: format!("{TARGET}/istio/pilot:1.16.2"),
-        digest: format!("sha256:{:064x}", 999),
+        digest: format!("sha256:{:064x}", 999).parse().unwrap(),
     });
     // As the push step leaves it.
     outputs::write(&s.session_dir, &SessionPushReport { images }).unwrap();
@@ -219,7 +219,7 @@ fn an_override_in_the_answers_file_maps_a_reference_by_hand() {
     report.images.push(ReportedImage {
         source: "elsewhere/katib-ui".into(),
         target: "registry.example.com:5443/ckf/katib/ui:v0.15.0".into(),
-        digest: format!("sha256:{:064x}", 4242),
+        digest: format!("sha256:{:064x}", 4242).parse().unwrap(),
     });
     outputs::write(&s.session_dir, &report).unwrap();
     let (code, out) = run_headless(&s);

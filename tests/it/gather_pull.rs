@@ -202,15 +202,14 @@ pub(crate) async fn push_two_platform_index(
                 .await
                 .unwrap();
         }
-        let hex = r.manifest_digest.trim_start_matches("sha256:");
-        std::fs::write(blobs.join(hex), &r.manifest).unwrap();
+        std::fs::write(blobs.join(r.manifest_digest.hex()), &r.manifest).unwrap();
         entries.push(serde_json::json!({
             "mediaType": r.manifest_media_type,
             "digest": r.manifest_digest,
             "size": r.manifest.len(),
             "platform": {"os": "linux", "architecture": arch},
         }));
-        configs.push(r.config.digest.clone());
+        configs.push(r.config.digest.to_string());
     }
     let index = serde_json::json!({
         "schemaVersion": 2,

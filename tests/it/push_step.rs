@@ -130,7 +130,7 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
             .unwrap();
         let path = image.reference.split_once('/').unwrap().1;
         assert_eq!(line.target, format!("{}/ckf/{path}", reg.addr()));
-        assert!(line.digest.starts_with("sha256:"));
+        assert!(line.digest.to_string().starts_with("sha256:"));
         // The registry holds the image's config, naming exactly the layers read from the archive.
         let config = skopeo_config(&reg, &line.target);
         let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]

@@ -254,7 +254,10 @@ async fn chunked_upload_of_a_damaged_layer_is_never_committed() {
     assert!(matches!(err, RegistryError::LayerCorrupt { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains(&path.display().to_string()), "{msg}");
-    assert!(msg.contains(&images[0].layers[0].diff_id), "{msg}");
+    assert!(
+        msg.contains(&images[0].layers[0].diff_id.to_string()),
+        "{msg}"
+    );
     // No blob in the registry's store holds the damaged bytes, compressed or not.
     let damaged_id = sha(&damaged);
     let blobs = reg.storage().join("docker/registry/v2/blobs/sha256");

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use crate::registry_support::images::{skopeo_verify, standard_set};
 use crate::registry_support::registry::{PASS, TestRegistry, USER};
 use crate::registry_support::{Recorder, client_for, config_for};
+use ckf_airgap::oci::MediaType;
 use ckf_airgap::registry::{
-    Credentials, DOCKER_MANIFEST, ImageState, JsonFileLedger, LayerCompression, LayerState,
-    MemoryLedger, OCI_MANIFEST, PushOptions, Pusher, RegistryClient, RegistryTarget,
+    Credentials, ImageState, JsonFileLedger, LayerCompression, LayerState, MemoryLedger,
+    PushOptions, Pusher, RegistryClient, RegistryTarget,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,8 +42,8 @@ async fn pushes_images_verifies_with_skopeo_and_a_repeat_sends_nothing() {
             r.target,
             format!("{}/{}:{}", reg.addr(), img.repository, img.tag)
         );
-        assert_eq!(r.media_type, DOCKER_MANIFEST);
-        assert!(r.manifest_digest.starts_with("sha256:"));
+        assert_eq!(r.media_type, MediaType::DockerManifest);
+        assert!(r.manifest_digest.to_string().starts_with("sha256:"));
     }
     // 4 distinct layers + 2 configs uploaded once each; the shared base reached the second
     // repository without a second upload.
@@ -69,7 +70,7 @@ async fn pushes_images_verifies_with_skopeo_and_a_repeat_sends_nothing() {
         serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     assert_eq!(
         written["images"][1]["manifest_digest"],
-        report.images[1].manifest_digest
+        report.images[1].manifest_digest.to_string()
     );
 
     for img in &images {
@@ -153,7 +154,7 @@ async fn push_as_oci(compression: LayerCompression) -> Pusher {
     );
     let report = pusher.push(&images).await.unwrap();
     for (r, img) in report.images.iter().zip(&images) {
-        assert_eq!(r.media_type, OCI_MANIFEST);
+        assert_eq!(r.media_type, MediaType::OciManifest);
         skopeo_verify(&reg, img, "");
     }
     pusher

@@ -60,7 +60,7 @@ async fn resume_and_check(client: RegistryClient, ledger_path: &Path, img: &Push
     assert_eq!(
         a_states,
         vec![LayerState::Present {
-            digest: finished_before.digest.clone()
+            digest: finished_before.digest.to_string()
         }],
         "the finished layer is only checked with a HEAD"
     );
@@ -148,7 +148,7 @@ async fn process_killed_mid_push_resumes_from_the_json_ledger() {
     );
 
     // The child announces each layer once its ledger record is durable: layer a precedes b.
-    let a = img.layers[0].diff_id.clone();
+    let a = img.layers[0].diff_id.to_string();
     let stdout = child.stdout.take().unwrap();
     let recorded = BufReader::new(stdout)
         .lines()

@@ -92,7 +92,7 @@ fn large_files(dir: &Path, limit: u64) -> Vec<PathBuf> {
 }
 
 fn sha(bytes: &[u8]) -> String {
-    crate::registry_support::images::sha(bytes)
+    crate::registry_support::images::sha(bytes).to_string()
 }
 
 /// skopeo copies the image out; every layer inflates to the diff_id the archive's config names.

@@ -4,63 +4,15 @@
 //! store (OCI layout with compressed blobs, maybe platforms whose blobs are
 //! absent). Produces one plan per image; hashes are checked in `verify`.
 
-use std::collections::HashMap;
-
-use serde::Deserialize;
-
 use super::context::Ctx;
 use super::member::MemberContents;
 use crate::artifacts::error::{ArtifactError, Result};
 use crate::artifacts::safety::normalize_entry_path;
-use crate::artifacts::spool::{digest_hex, is_sha256_hex};
-
-const ANN_CONTAINERD_NAME: &str = "io.containerd.image.name";
-const ANN_OCI_REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-#[derive(Debug, Deserialize)]
-pub struct DockerManifestEntry {
-    #[serde(rename = "Config")]
-    pub config: String,
-    #[serde(rename = "RepoTags", default)]
-    pub repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers", default)]
-    pub layers: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    pub digest: String,
-    #[serde(default)]
-    pub size: u64,
-    #[serde(default)]
-    pub annotations: Option<HashMap<String, String>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OciIndex {
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OciManifest {
-    config: Descriptor,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ImageConfig {
-    pub rootfs: RootFs,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct RootFs {
-    #[serde(default)]
-    pub diff_ids: Vec<String>,
-}
+pub use crate::oci::ImageConfig;
+use crate::oci::{
+    ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, Descriptor, Digest, Index, Manifest,
+    MediaType, SaveManifestEntry,
+};
 
 #[derive(Debug, Clone)]
 pub struct LayerPlan {
@@ -72,8 +24,8 @@ pub struct LayerPlan {
 #[derive(Debug, Clone)]
 pub struct ManifestPlan {
     pub path: String,
-    pub hex: String,
-    pub media_type: String,
+    pub digest: Digest,
+    pub media_type: MediaType,
     pub size: u64,
 }
 
@@ -82,7 +34,7 @@ pub struct ImagePlan {
     pub references: Vec<String>,
     pub config_path: String,
     /// Digest the config must have, from its file name or descriptor.
-    pub config_expected: Option<String>,
+    pub config_expected: Option<Digest>,
     pub layers: Vec<LayerPlan>,
     pub manifest: Option<ManifestPlan>,
 }
@@ -90,23 +42,21 @@ pub struct ImagePlan {
 struct OciImage {
     names: Vec<String>,
     manifest: ManifestPlan,
-    config_hex: String,
+    config: Digest,
     layers: Vec<Descriptor>,
-}
-
-fn blob_path(hex: &str) -> String {
-    format!("blobs/sha256/{hex}")
 }
 
 /// An OCI ref name is often just a tag (`v1.7.0`); only a full reference names
 /// an image.
-fn names_from_annotations(ann: Option<&HashMap<String, String>>) -> Vec<String> {
-    let Some(ann) = ann else { return Vec::new() };
-    if let Some(n) = ann.get(ANN_CONTAINERD_NAME).filter(|n| !n.is_empty()) {
-        return vec![n.clone()];
+fn names_from_annotations(d: &Descriptor) -> Vec<String> {
+    if let Some(n) = d
+        .annotation(ANNOTATION_CONTAINERD_NAME)
+        .filter(|n| !n.is_empty())
+    {
+        return vec![n.to_string()];
     }
-    match ann.get(ANN_OCI_REF_NAME) {
-        Some(n) if n.contains('/') || n.contains(':') => vec![n.clone()],
+    match d.annotation(ANNOTATION_REF_NAME) {
+        Some(n) if n.contains('/') || n.contains(':') => vec![n.to_string()],
         _ => Vec::new(),
     }
 }
@@ -114,18 +64,17 @@ fn names_from_annotations(ann: Option<&HashMap<String, String>>) -> Vec<String> 
 /// Image names from metadata bytes alone (used when skipping a done member).
 pub fn names_from_metadata(manifest: Option<&[u8]>, index: Option<&[u8]>) -> Vec<String> {
     let mut names = Vec::new();
-    if let Some(m) =
-        manifest.and_then(|b| serde_json::from_slice::<Vec<DockerManifestEntry>>(b).ok())
+    if let Some(m) = manifest.and_then(|b| serde_json::from_slice::<Vec<SaveManifestEntry>>(b).ok())
     {
         for e in m {
             names.extend(e.repo_tags.unwrap_or_default());
         }
     }
     if names.is_empty()
-        && let Some(ix) = index.and_then(|b| serde_json::from_slice::<OciIndex>(b).ok())
+        && let Some(ix) = index.and_then(|b| serde_json::from_slice::<Index>(b).ok())
     {
-        for d in ix.manifests {
-            names.extend(names_from_annotations(d.annotations.as_ref()));
+        for d in &ix.manifests {
+            names.extend(names_from_annotations(d));
         }
     }
     names
@@ -139,51 +88,41 @@ fn collect_oci(
     depth: usize,
     out: &mut Vec<OciImage>,
 ) -> Result<()> {
-    let index: OciIndex =
+    // A digest that is not one is refused here, with the value escaped: it can never become
+    // a path.
+    let index: Index =
         serde_json::from_slice(index_bytes).map_err(|e| ctx.bad_metadata("index.json", e))?;
     for d in index.manifests {
-        let Some(hex) = digest_hex(&d.digest) else {
-            return Err(ctx.bad_metadata("index.json", format!("bad digest {:?}", d.digest)));
-        };
-        let mut names = names_from_annotations(d.annotations.as_ref());
+        let mut names = names_from_annotations(&d);
         if names.is_empty() {
             names = inherited.to_vec();
         }
-        let path = blob_path(hex);
+        let path = d.digest.blob_path();
         // The containerd store keeps the original index, which may list
         // platforms whose blobs were never pulled: absent means "not here".
         if contents.resolve(&path).is_none() {
             continue;
         }
         let bytes = contents.read_small(ctx, &path)?;
-        let is_index = d.media_type.contains("index") || d.media_type.contains("manifest.list");
-        if is_index {
+        if d.media_type.is_index() {
             if depth < 4 {
                 collect_oci(ctx, contents, &bytes, &names, depth + 1, out)?;
             }
             continue;
         }
-        let m: OciManifest =
-            serde_json::from_slice(&bytes).map_err(|e| ctx.bad_metadata(&path, e))?;
-        let Some(config_hex) = digest_hex(&m.config.digest) else {
-            return Err(ctx.bad_metadata(&path, "bad config digest"));
-        };
-        if m.layers.iter().any(|l| digest_hex(&l.digest).is_none()) {
-            return Err(ctx.bad_metadata(&path, "bad layer digest"));
-        }
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| ctx.bad_metadata(&path, e))?;
         out.push(OciImage {
             names,
             manifest: ManifestPlan {
                 path: path.clone(),
-                hex: hex.to_string(),
-                media_type: if d.media_type.is_empty() {
-                    "application/vnd.oci.image.manifest.v1+json".into()
-                } else {
-                    d.media_type.clone()
+                digest: d.digest.clone(),
+                media_type: match d.media_type {
+                    MediaType::Unspecified => MediaType::OciManifest,
+                    given => given,
                 },
                 size: bytes.len() as u64,
             },
-            config_hex: config_hex.to_string(),
+            config: m.config.digest,
             layers: m.layers,
         });
     }
@@ -191,13 +130,12 @@ fn collect_oci(
 }
 
 /// The digest a legacy or OCI config file name promises.
-fn expected_config_hex(path: &str) -> Option<String> {
-    if let Some(h) = path.strip_prefix("blobs/sha256/") {
-        return is_sha256_hex(h).then(|| h.to_string());
+fn expected_config(path: &str) -> Option<Digest> {
+    if path.starts_with("blobs/sha256/") {
+        return Digest::from_blob_path(path);
     }
     let base = path.rsplit('/').next().unwrap_or(path);
-    let h = base.strip_suffix(".json").unwrap_or(base);
-    is_sha256_hex(h).then(|| h.to_string())
+    Digest::from_hex(base.strip_suffix(".json").unwrap_or(base)).ok()
 }
 
 pub fn plan_images(ctx: &Ctx, contents: &MemberContents) -> Result<Vec<ImagePlan>> {
@@ -217,16 +155,16 @@ pub fn plan_images(ctx: &Ctx, contents: &MemberContents) -> Result<Vec<ImagePlan
     let mut plans = Vec::new();
     if has_manifest {
         let b = contents.read_small(ctx, "manifest.json")?;
-        let entries: Vec<DockerManifestEntry> =
+        let entries: Vec<SaveManifestEntry> =
             serde_json::from_slice(&b).map_err(|e| ctx.bad_metadata("manifest.json", e))?;
         if entries.is_empty() {
             return Err(ctx.bad_metadata("manifest.json", "it lists no image"));
         }
         for e in entries {
-            let config_expected = expected_config_hex(&e.config);
+            let config_expected = expected_config(&e.config);
             let matching = config_expected
                 .as_ref()
-                .and_then(|h| oci.iter().find(|o| &o.config_hex == h));
+                .and_then(|h| oci.iter().find(|o| &o.config == h));
             let mut references = e.repo_tags.clone().unwrap_or_default();
             references.retain(|r| !r.is_empty());
             if references.is_empty() {
@@ -286,13 +224,13 @@ pub fn plan_images(ctx: &Ctx, contents: &MemberContents) -> Result<Vec<ImagePlan
         }
         plans.push(ImagePlan {
             references: o.names,
-            config_path: blob_path(&o.config_hex),
-            config_expected: Some(o.config_hex),
+            config_path: o.config.blob_path(),
+            config_expected: Some(o.config),
             layers: o
                 .layers
                 .into_iter()
                 .map(|d| LayerPlan {
-                    path: blob_path(digest_hex(&d.digest).unwrap_or_default()),
+                    path: d.digest.blob_path(),
                     descriptor: Some(d),
                 })
                 .collect(),
@@ -309,20 +247,21 @@ mod tests {
     #[test]
     fn config_names_promise_digests() {
         let h = "ab".repeat(32);
-        assert_eq!(expected_config_hex(&format!("{h}.json")), Some(h.clone()));
-        assert_eq!(
-            expected_config_hex(&format!("blobs/sha256/{h}")),
-            Some(h.clone())
-        );
-        assert_eq!(expected_config_hex("config.json"), None);
+        let d = Digest::from_hex(&h).ok();
+        assert_eq!(expected_config(&format!("{h}.json")), d);
+        assert_eq!(expected_config(&format!("blobs/sha256/{h}")), d);
+        assert_eq!(expected_config("config.json"), None);
     }
 
     #[test]
     fn tag_only_ref_name_is_not_a_name() {
-        let mut a = HashMap::new();
-        a.insert(ANN_OCI_REF_NAME.to_string(), "v1.7.0".to_string());
-        assert!(names_from_annotations(Some(&a)).is_empty());
-        a.insert(ANN_CONTAINERD_NAME.to_string(), "r/x:v1".to_string());
-        assert_eq!(names_from_annotations(Some(&a)), vec!["r/x:v1".to_string()]);
+        let mut d = Descriptor::of(MediaType::OciManifest, b"{}");
+        let mut a = std::collections::BTreeMap::new();
+        a.insert(ANNOTATION_REF_NAME.to_string(), "v1.7.0".to_string());
+        d.annotations = Some(a.clone());
+        assert!(names_from_annotations(&d).is_empty());
+        a.insert(ANNOTATION_CONTAINERD_NAME.to_string(), "r/x:v1".to_string());
+        d.annotations = Some(a);
+        assert_eq!(names_from_annotations(&d), vec!["r/x:v1".to_string()]);
     }
 }

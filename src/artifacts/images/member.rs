@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
+
+use crate::oci::Digest;
 
 use super::context::Ctx;
 use crate::artifacts::error::{ArtifactError, Result};
@@ -68,11 +70,11 @@ enum Dest {
 }
 
 pub struct FileEntry {
-    pub sha256: String,
+    pub sha256: Digest,
     pub size: u64,
     pub compression: Compression,
     /// sha256 and size of the inflated stream, for gzip blobs.
-    pub uncompressed: Option<(String, u64)>,
+    pub uncompressed: Option<(Digest, u64)>,
     pub held: Option<Held>,
 }
 
@@ -305,11 +307,11 @@ pub fn read_member<R: Read>(
                     member: ctx.member.to_string(),
                     detail: format!("gzip layer {path}: {e}"),
                 })?;
-                Some((hex::encode(sink.hasher.finalize()), sink.len))
+                Some((Digest::from_hasher(sink.hasher), sink.len))
             }
             None => None,
         };
-        let sha256 = hex::encode(hasher.finalize());
+        let sha256 = Digest::from_hasher(hasher);
         let held = match dest {
             Dest::Temp(mut t) => {
                 t.flush(ctx.work_dir)?;

@@ -22,8 +22,8 @@ pub trait FileSink: Send + Sync {
 /// One file on its way out.
 pub trait SentFile: Send {
     fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
-    /// Every byte is written; `sha256_hex` is their digest, computed by the reader.
-    fn finish(self: Box<Self>, sha256_hex: &str) -> io::Result<Box<dyn SentBlob>>;
+    /// Every byte is written; `digest` is theirs, computed by the reader.
+    fn finish(self: Box<Self>, digest: &crate::oci::Digest) -> io::Result<Box<dyn SentBlob>>;
 }
 
 /// A file the destination holds, not yet committed.

@@ -11,22 +11,15 @@ use super::layout::{ImageConfig, ImagePlan};
 use super::member::{Compression, Held, MemberContents};
 use crate::artifacts::error::{ArtifactError, DigestMismatch, Result};
 use crate::artifacts::inventory::{ImageRecord, LayerRecord, ManifestRecord};
-use crate::artifacts::spool::{BlobStore, digest_hex};
-
-fn sha(hex: &str) -> String {
-    format!("sha256:{hex}")
-}
-
-fn spool_rel(hex: &str) -> String {
-    format!("blobs/sha256/{hex}")
-}
+use crate::artifacts::spool::BlobStore;
+use crate::oci::{Digest, LayerEncoding, MediaType};
 
 fn layer_mismatch(
     ctx: &Ctx,
     image: &str,
     layer: &str,
-    expected: &str,
-    actual: &str,
+    expected: &Digest,
+    actual: &Digest,
 ) -> ArtifactError {
     ArtifactError::LayerDigestMismatch(Box::new(DigestMismatch {
         archive: ctx.archive.to_string(),
@@ -41,7 +34,7 @@ fn layer_mismatch(
 /// A verified image and the member files it needs in the store, by path.
 pub struct Verified {
     pub record: ImageRecord,
-    pub files: Vec<(String, String)>,
+    pub files: Vec<(String, Digest)>,
 }
 
 pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> Result<Verified> {
@@ -63,8 +56,8 @@ pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> R
                 member: ctx.member.to_string(),
                 image,
                 item: plan.config_path.clone(),
-                expected: sha(exp),
-                actual: sha(&config_file.sha256),
+                expected: exp.to_string(),
+                actual: config_file.sha256.to_string(),
             },
         )));
     }
@@ -89,27 +82,15 @@ pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> R
             .resolve(&lp.path)
             .ok_or_else(|| ctx.missing(format!("the manifest of {image} (Layers)"), &lp.path))?;
         // A content-addressed name is itself a promise about the content.
-        if let Some(h) = real.strip_prefix("blobs/sha256/")
-            && h != f.sha256
+        if let Some(named) = Digest::from_blob_path(&real)
+            && named != f.sha256
         {
-            return Err(layer_mismatch(
-                ctx,
-                &image,
-                &lp.path,
-                &sha(h),
-                &sha(&f.sha256),
-            ));
+            return Err(layer_mismatch(ctx, &image, &lp.path, &named, &f.sha256));
         }
         if let Some(d) = &lp.descriptor
-            && digest_hex(&d.digest) != Some(f.sha256.as_str())
+            && d.digest != f.sha256
         {
-            return Err(layer_mismatch(
-                ctx,
-                &image,
-                &lp.path,
-                &d.digest,
-                &sha(&f.sha256),
-            ));
+            return Err(layer_mismatch(ctx, &image, &lp.path, &d.digest, &f.sha256));
         }
         let unsupported = |c: Compression| ArtifactError::UnsupportedCompression {
             archive: ctx.archive.to_string(),
@@ -120,21 +101,15 @@ pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> R
         };
         let (uncompressed_size, compressed) = match f.compression {
             Compression::None => {
-                if digest_hex(diff_id) != Some(f.sha256.as_str()) {
-                    return Err(layer_mismatch(
-                        ctx,
-                        &image,
-                        &lp.path,
-                        diff_id,
-                        &sha(&f.sha256),
-                    ));
+                if *diff_id != f.sha256 {
+                    return Err(layer_mismatch(ctx, &image, &lp.path, diff_id, &f.sha256));
                 }
                 (None, false)
             }
             Compression::Gzip => match &f.uncompressed {
                 Some((h, n)) => {
-                    if digest_hex(diff_id) != Some(h.as_str()) {
-                        return Err(layer_mismatch(ctx, &image, &lp.path, diff_id, &sha(h)));
+                    if diff_id != h {
+                        return Err(layer_mismatch(ctx, &image, &lp.path, diff_id, h));
                     }
                     (Some(*n), true)
                 }
@@ -152,20 +127,23 @@ pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> R
             .descriptor
             .as_ref()
             .map(|d| d.media_type.clone())
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| match f.compression {
-                Compression::None => "application/vnd.oci.image.layer.v1.tar".into(),
-                Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-                Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd".into(),
+            .filter(|m| *m != MediaType::Unspecified)
+            .unwrap_or_else(|| {
+                let encoding = match f.compression {
+                    Compression::None => LayerEncoding::Tar,
+                    Compression::Gzip => LayerEncoding::Gzip,
+                    Compression::Zstd => LayerEncoding::Zstd,
+                };
+                MediaType::layer(encoding, false)
             });
         layers.push(LayerRecord {
             diff_id: diff_id.clone(),
-            blob_digest: sha(&f.sha256),
+            blob_digest: f.sha256.clone(),
             size: f.size,
             uncompressed_size,
-            compressed_digest: compressed.then(|| sha(&f.sha256)),
+            compressed_digest: compressed.then(|| f.sha256.clone()),
             media_type,
-            spool_path: spool_rel(&f.sha256),
+            spool_path: f.sha256.blob_path(),
         });
         files.push((real, f.sha256.clone()));
     }
@@ -175,18 +153,18 @@ pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> R
             let (real, f) = contents
                 .resolve(&m.path)
                 .ok_or_else(|| ctx.missing("index.json", &m.path))?;
-            if f.sha256 != m.hex {
+            if f.sha256 != m.digest {
                 return Err(ctx.bad_metadata(
                     &m.path,
-                    format!("digest {} does not match its name", sha(&f.sha256)),
+                    format!("digest {} does not match its name", f.sha256),
                 ));
             }
-            files.push((real, m.hex.clone()));
+            files.push((real, m.digest.clone()));
             Some(ManifestRecord {
-                digest: sha(&m.hex),
+                digest: m.digest.clone(),
                 media_type: m.media_type.clone(),
                 size: m.size,
-                spool_path: spool_rel(&m.hex),
+                spool_path: m.digest.blob_path(),
             })
         }
         None => None,
@@ -202,9 +180,9 @@ pub fn verify_image(ctx: &Ctx, contents: &MemberContents, plan: &ImagePlan) -> R
             repository,
             tag,
             member: ctx.member.to_string(),
-            config_digest: sha(&config_file.sha256),
+            config_digest: config_file.sha256.clone(),
             config_size: config_file.size,
-            config_spool_path: spool_rel(&config_file.sha256),
+            config_spool_path: config_file.sha256.blob_path(),
             layers,
             manifest,
             total_size,
@@ -220,22 +198,23 @@ pub fn commit_files(
     store: &mut BlobStore,
     verified: &[Verified],
 ) -> Result<()> {
-    let mut wanted: HashMap<String, String> = HashMap::new();
+    let mut wanted: HashMap<String, Digest> = HashMap::new();
     for v in verified {
-        for (path, hex) in &v.files {
-            wanted.insert(path.clone(), hex.clone());
+        for (path, digest) in &v.files {
+            wanted.insert(path.clone(), digest.clone());
         }
     }
-    for (path, hex) in wanted {
+    for (path, digest) in wanted {
+        let hex = digest.hex();
         let Some(f) = contents.files.get_mut(&path) else {
             continue;
         };
         match f.held.take() {
             Some(Held::Temp(t)) => {
-                store.commit(t, &hex)?;
+                store.commit(t, hex)?;
             }
             Some(Held::Memory(b)) => {
-                store.commit_bytes(&b, &hex)?;
+                store.commit_bytes(&b, hex)?;
             }
             Some(Held::Sent(b)) => {
                 b.commit().map_err(|e| ArtifactError::Stopped {

@@ -26,7 +26,7 @@ pub struct ReportedImage {
     /// Where it was pushed, e.g. `registry.example.com:5443/ckf/istio/proxyv2:1.16.2`.
     pub target: String,
     /// The manifest digest the registry holds under that tag.
-    pub digest: String,
+    pub digest: crate::oci::Digest,
 }
 
 impl SessionPushReport {
@@ -35,7 +35,7 @@ impl SessionPushReport {
         PushedTargets::new(
             self.images
                 .iter()
-                .map(|i| (i.target.clone(), i.digest.clone())),
+                .map(|i| (i.target.clone(), i.digest.to_string())),
         )
     }
 }

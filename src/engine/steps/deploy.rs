@@ -28,6 +28,7 @@ use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{BundleEdits, Dashboard, MappingOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::work::StepError;
+use crate::oci::MediaType;
 use crate::registry::RegistryClient;
 use crate::version::Version;
 
@@ -481,7 +482,7 @@ async fn has_image(client: RegistryClient, path: String, tag: String) -> bool {
             .head_manifest(
                 &path,
                 &tag,
-                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+                &MediaType::accept(&[MediaType::DockerManifest, MediaType::OciManifest]),
             )
             .await,
         Ok(Some(_))

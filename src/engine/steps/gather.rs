@@ -21,6 +21,7 @@ use crate::gather::charmhub::{self, Charmhub};
 use crate::gather::images::{GatherImage, images_to_gather, juju_images, pull_source};
 use crate::gather::lock::{LockedCharm, LockedImage, RELEASE_LOCK_FILE, ReleaseLock};
 use crate::gather::{ImagesArchive, archive, member_name, retag_name};
+use crate::oci::Digest;
 use crate::registry::{
     Credentials, Platform, RegistryClient, RegistryConfig, RegistryTarget, ResolvedImage,
     TlsOptions,
@@ -472,8 +473,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let mut clients = BTreeMap::new();
     for (image, resolved) in &pulled {
         for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
-            let hex = blob.digest.trim_start_matches("sha256:");
-            if blobs.join(hex).exists() {
+            if blobs.join(blob.digest.hex()).exists() {
                 continue;
             }
             let src = pull_source(&image.upstream);
@@ -490,7 +490,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     }
     // Each blob is dropped once the last member that holds it is written, so the disk holds
     // the archive and what is still to be written, not both whole.
-    let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+    let mut uses: BTreeMap<Digest, usize> = BTreeMap::new();
     for (_, resolved) in &pulled {
         for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
             *uses.entry(blob.digest.clone()).or_default() += 1;
@@ -522,9 +522,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
                 if let Some(n) = uses.get_mut(&blob.digest) {
                     *n -= 1;
                     if *n == 0 {
-                        std::fs::remove_file(
-                            blobs.join(blob.digest.trim_start_matches("sha256:")),
-                        )?;
+                        std::fs::remove_file(blobs.join(blob.digest.hex()))?;
                     }
                 }
             }

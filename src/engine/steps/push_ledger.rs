@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::artifacts::{ImageRecord, LayerRecord};
 use crate::engine::context::StepContext;
+use crate::oci::{Digest, LayerEncoding};
 use crate::registry::{
     BlobFile, LayerFile, PushImage, PushLedger, PushOptions, PushedBlob, StoredAs,
 };
@@ -58,7 +59,9 @@ pub fn push_image(record: &ImageRecord, work: &Path) -> PushImage {
         size: l.size,
         stored: match &l.compressed_digest {
             None => StoredAs::Uncompressed,
-            Some(d) if l.media_type.contains("zstd") => StoredAs::Zstd { digest: d.clone() },
+            Some(d) if l.media_type.encoding() == LayerEncoding::Zstd => {
+                StoredAs::Zstd { digest: d.clone() }
+            }
             Some(d) => StoredAs::Gzip { digest: d.clone() },
         },
     };
@@ -80,7 +83,7 @@ pub struct SessionPushLedger {
     pub ctx: StepContext,
 }
 
-fn layer_unit(target_key: &str, diff_id: &str) -> String {
+fn layer_unit(target_key: &str, diff_id: &Digest) -> String {
     format!("layer:{target_key}:{diff_id}")
 }
 
@@ -104,7 +107,7 @@ impl SessionPushLedger {
 }
 
 impl PushLedger for SessionPushLedger {
-    fn layer(&self, target_key: &str, diff_id: &str) -> Option<PushedBlob> {
+    fn layer(&self, target_key: &str, diff_id: &Digest) -> Option<PushedBlob> {
         self.value(&layer_unit(target_key, diff_id))
             .and_then(|v| serde_json::from_value(v).ok())
     }
@@ -112,7 +115,7 @@ impl PushLedger for SessionPushLedger {
     fn record_layer(
         &self,
         target_key: &str,
-        diff_id: &str,
+        diff_id: &Digest,
         pushed: &PushedBlob,
     ) -> Result<(), String> {
         let value = serde_json::to_value(pushed).map_err(|e| e.to_string())?;
@@ -121,12 +124,13 @@ impl PushLedger for SessionPushLedger {
             .map_err(|e| e.to_string())
     }
 
-    fn image(&self, target_ref: &str) -> Option<String> {
+    fn image(&self, target_ref: &str) -> Option<Digest> {
         self.value(&image_unit(target_ref))
-            .and_then(|v| v.get("digest").and_then(|d| d.as_str()).map(str::to_string))
+            .and_then(|v| v.get("digest").and_then(|d| d.as_str()).map(Digest::parse))
+            .and_then(Result::ok)
     }
 
-    fn record_image(&self, target_ref: &str, manifest_digest: &str) -> Result<(), String> {
+    fn record_image(&self, target_ref: &str, manifest_digest: &Digest) -> Result<(), String> {
         self.ctx
             .record_unit(image_unit(target_ref), json!({ "digest": manifest_digest }))
             .map_err(|e| e.to_string())

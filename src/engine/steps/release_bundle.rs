@@ -141,10 +141,10 @@ impl Resolver {
             return Some(t.clone());
         }
         let pushed = self.pushed.get(self.archived(upstream)?)?;
-        if self.pin_digests && !pushed.digest.is_empty() {
+        if self.pin_digests {
             return Some(
                 ImageRef::split(&pushed.target)
-                    .pinned(&pushed.digest)
+                    .pinned(&pushed.digest.to_string())
                     .to_string(),
             );
         }

@@ -6,12 +6,11 @@ use std::path::Path;
 use std::process::Command;
 
 use ckf_airgap::registry::{BlobFile, LayerFile, PushImage, StoredAs};
-use sha2::{Digest, Sha256};
 
 use super::registry::{PASS, TestRegistry, USER};
 
-pub fn sha(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+pub fn sha(bytes: &[u8]) -> ckf_airgap::oci::Digest {
+    ckf_airgap::oci::Digest::of(bytes)
 }
 
 /// Deterministic bytes: random-looking (incompressible) or text-like (compressible).
@@ -75,7 +74,7 @@ pub fn layer(dir: &Path, name: &str, content: &[u8], kind: Kind) -> LayerFile {
 }
 
 pub fn image(dir: &Path, repository: &str, tag: &str, layers: Vec<LayerFile>) -> PushImage {
-    let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.to_string()).collect();
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
