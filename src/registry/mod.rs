@@ -32,7 +32,9 @@ pub use client::{
 pub use credentials::{Credentials, ResolvedCredentials, Secret, docker_config_credentials};
 pub use error::RegistryError;
 pub use ledger::{JsonFileLedger, LedgerState, MemoryLedger, PushLedger, PushedBlob};
-pub use progress::{ImageState, LayerState, NoProgress, PushProgress, PushStats, StatsSnapshot};
+pub use progress::{
+    ImageState, LayerState, NoProgress, PushProgress, PushStats, StatsSnapshot, UploadFormChange,
+};
 pub use pull::{Platform, ResolvedImage};
 pub use push::{
     BlobFile, ImageFailure, LayerCompression, LayerFile, PushFailure, PushImage, PushOptions,

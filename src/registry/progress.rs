@@ -60,6 +60,39 @@ pub enum LayerState {
 pub trait PushProgress: Send + Sync {
     fn image(&self, _source: &str, _state: &ImageState) {}
     fn layer(&self, _source: &str, _diff_id: &str, _state: &LayerState) {}
+    /// The way uploads go changed for the rest of the push: said once per change, as it
+    /// happens, so the operator sees why the push slowed down.
+    fn upload_form(&self, _change: &UploadFormChange) {}
+}
+
+/// A change of how the push sends bodies, after a refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadFormChange {
+    /// A streamed body was refused: uploads go in chunks of `chunk_size` from now on.
+    Chunked { chunk_size: u64, reason: String },
+    /// A chunk of `refused` bytes was refused (413): chunks are `to` bytes from now on.
+    Smaller { from: u64, to: u64, refused: u64 },
+}
+
+impl std::fmt::Display for UploadFormChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadFormChange::Chunked { chunk_size, reason } => write!(
+                f,
+                "the registry or a proxy refused a streamed upload ({reason}): uploads go in \
+                 chunks of {} KiB from now on",
+                chunk_size >> 10
+            ),
+            UploadFormChange::Smaller { from, to, refused } => write!(
+                f,
+                "a chunk of {} KiB was refused as too large (413): chunks go from {} KiB to {} \
+                 KiB from now on",
+                refused >> 10,
+                from >> 10,
+                to >> 10
+            ),
+        }
+    }
 }
 
 /// A progress sink that ignores everything.

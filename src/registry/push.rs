@@ -317,7 +317,11 @@ impl Pusher {
             client,
             blob_permits: Arc::new(Semaphore::new(blobs)),
             blob_limit: AtomicU32::new(blobs as u32),
-            transfer: TransferPolicy::new(options.upload_mode, options.chunk_size),
+            transfer: TransferPolicy::new(
+                options.upload_mode,
+                options.chunk_size,
+                progress.clone(),
+            ),
             index_ready: tokio::sync::OnceCell::new(),
             index_tags: tokio::sync::OnceCell::new(),
             options,

@@ -3,8 +3,10 @@
 //! refuses that, then bounded `PATCH` chunks with `Content-Range` for the rest of the push.
 //! The engine persists the switch in the session, so a resumed run starts chunked.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::progress::{PushProgress, UploadFormChange};
 
 /// Chunks are never made smaller than this on a 413: a proxy refusing 256 KiB bodies is
 /// misconfigured, and smaller requests would only add round trips.
@@ -33,19 +35,24 @@ pub struct ChunkedSince {
     pub reason: Option<String>,
 }
 
-#[derive(Debug)]
 pub(crate) struct TransferPolicy {
     chunked: AtomicBool,
     chunk: AtomicU64,
     reason: Mutex<Option<String>>,
+    progress: Arc<dyn PushProgress>,
 }
 
 impl TransferPolicy {
-    pub(crate) fn new(mode: UploadMode, chunk_size: u64) -> TransferPolicy {
+    pub(crate) fn new(
+        mode: UploadMode,
+        chunk_size: u64,
+        progress: Arc<dyn PushProgress>,
+    ) -> TransferPolicy {
         TransferPolicy {
             chunked: AtomicBool::new(mode == UploadMode::Chunked),
             chunk: AtomicU64::new(chunk_size.max(MIN_CHUNK)),
             reason: Mutex::new(None),
+            progress,
         }
     }
 
@@ -64,8 +71,14 @@ impl TransferPolicy {
     /// Switches to chunked uploads; true for the caller that made the switch.
     pub(crate) fn fall_back(&self, reason: &str) -> bool {
         let first = !self.chunked.swap(true, Ordering::AcqRel);
-        if first && let Ok(mut r) = self.reason.lock() {
-            *r = Some(reason.to_string());
+        if first {
+            if let Ok(mut r) = self.reason.lock() {
+                *r = Some(reason.to_string());
+            }
+            self.progress.upload_form(&UploadFormChange::Chunked {
+                chunk_size: self.chunk_size(),
+                reason: reason.to_string(),
+            });
         }
         first
     }
@@ -81,7 +94,16 @@ impl TransferPolicy {
         if next >= refused {
             return None;
         }
-        Some(self.chunk.fetch_min(next, Ordering::AcqRel).min(next))
+        let before = self.chunk.fetch_min(next, Ordering::AcqRel);
+        // Only the upload that lowered the size says so: the others refused at the same size.
+        if before > next {
+            self.progress.upload_form(&UploadFormChange::Smaller {
+                from: before,
+                to: next,
+                refused,
+            });
+        }
+        Some(before.min(next))
     }
 
     pub(crate) fn state(&self) -> Option<ChunkedSince> {
@@ -95,9 +117,19 @@ impl TransferPolicy {
 mod tests {
     use super::*;
 
+    #[derive(Default)]
+    struct Said(Mutex<Vec<UploadFormChange>>);
+
+    impl PushProgress for Said {
+        fn upload_form(&self, change: &UploadFormChange) {
+            self.0.lock().unwrap().push(change.clone());
+        }
+    }
+
     #[test]
-    fn falls_back_once_and_shrinks_to_a_floor() {
-        let p = TransferPolicy::new(UploadMode::Auto, DEFAULT_CHUNK);
+    fn falls_back_once_and_shrinks_to_a_floor_saying_each_change_once() {
+        let said = Arc::new(Said::default());
+        let p = TransferPolicy::new(UploadMode::Auto, DEFAULT_CHUNK, said.clone());
         assert_eq!(p.chunked(), None);
         assert!(p.fall_back("413 Payload Too Large"));
         assert!(!p.fall_back("411 Length Required"));
@@ -114,11 +146,36 @@ mod tests {
         assert_eq!(p.shrink(300 * 1024), Some(MIN_CHUNK));
         assert_eq!(p.shrink(MIN_CHUNK), None);
         assert_eq!(p.chunked(), Some(MIN_CHUNK));
+        let said = said.0.lock().unwrap().clone();
+        assert_eq!(
+            said,
+            vec![
+                UploadFormChange::Chunked {
+                    chunk_size: DEFAULT_CHUNK,
+                    reason: "413 Payload Too Large".into()
+                },
+                UploadFormChange::Smaller {
+                    from: DEFAULT_CHUNK,
+                    to: DEFAULT_CHUNK / 2,
+                    refused: DEFAULT_CHUNK
+                },
+                UploadFormChange::Smaller {
+                    from: DEFAULT_CHUNK / 2,
+                    to: MIN_CHUNK,
+                    refused: 300 * 1024
+                },
+            ]
+        );
+        assert!(
+            said[2].to_string().contains("from 6144 KiB to 256 KiB"),
+            "{}",
+            said[2]
+        );
     }
 
     #[test]
     fn chunked_mode_starts_chunked_with_a_floor() {
-        let p = TransferPolicy::new(UploadMode::Chunked, 1);
+        let p = TransferPolicy::new(UploadMode::Chunked, 1, Arc::new(super::super::NoProgress));
         assert_eq!(p.chunked(), Some(MIN_CHUNK));
         assert_eq!(p.state().and_then(|s| s.reason), None);
     }

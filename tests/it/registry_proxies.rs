@@ -15,7 +15,7 @@ use crate::registry_support::registry::{RegistryOptions, TestRegistry};
 use crate::registry_support::{Recorder, config_for};
 use ckf_airgap::registry::{
     LayerState, MemoryLedger, PushImage, PushOptions, Pusher, RegistryClient, RegistryError,
-    UploadMode,
+    UploadFormChange, UploadMode,
 };
 
 const MIB: u64 = 1 << 20;
@@ -118,6 +118,7 @@ async fn body_limit_413_falls_back_to_chunks_that_fit() {
         since.chunk_size <= 2 * MIB && since.chunk_size > MIB,
         "{since:?}"
     );
+    let since_size = since.chunk_size;
     assert!(since.reason.unwrap().contains("413"));
     let reasons = retry_reasons(&rec);
     assert!(
@@ -126,6 +127,22 @@ async fn body_limit_413_falls_back_to_chunks_that_fit() {
             .any(|r| r.contains("refused a streamed upload") && r.contains("413")),
         "{reasons:?}"
     );
+    // Every change of form was said once, as it happened: chunked, then each halving, down
+    // to the size the push kept.
+    let forms = rec.upload_forms.lock().unwrap().clone();
+    assert!(
+        matches!(&forms[0], UploadFormChange::Chunked { reason, .. } if reason.contains("413")),
+        "{forms:?}"
+    );
+    let sizes: Vec<u64> = forms
+        .iter()
+        .filter_map(|f| match f {
+            UploadFormChange::Smaller { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, vec![6 * MIB, 3 * MIB, 3 * MIB / 2], "{forms:?}");
+    assert_eq!(sizes.last(), Some(&since_size), "{forms:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

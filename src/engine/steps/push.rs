@@ -17,7 +17,7 @@ use crate::engine::events::{Level, Quantity};
 use crate::engine::outputs::{ReportedImage, SessionPushReport};
 use crate::engine::step_data::{PushRow, PushState, StepData};
 use crate::engine::work::StepError;
-use crate::registry::{ImageState, LayerState, PushImage, PushProgress, Pusher};
+use crate::registry::{ImageState, LayerState, PushImage, PushProgress, Pusher, UploadFormChange};
 
 /// Per-image rows for the screen, published when a row changes state (and at most every
 /// few percent while uploading, so a fast push does not flood the front end).
@@ -62,6 +62,10 @@ impl Rows {
 }
 
 impl PushProgress for Rows {
+    fn upload_form(&self, change: &UploadFormChange) {
+        self.ctx.log(Level::Warn, change.to_string());
+    }
+
     fn image(&self, source: &str, state: &ImageState) {
         let changed = {
             let Ok(mut guard) = self.rows.lock() else {
@@ -247,6 +251,8 @@ fn remember_chunked(ctx: &StepContext, pusher: &Pusher, configured: u64) -> Resu
         None if since.chunk_size < configured => "a chunk was refused with 413".to_string(),
         None => return Ok(()),
     };
+    // Each change was said as it happened (`upload_form`); this sums up the form kept, which
+    // a resumed run starts with.
     ctx.log(
         Level::Warn,
         format!(

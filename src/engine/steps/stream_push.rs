@@ -27,6 +27,7 @@ use crate::engine::events::Level;
 use crate::oci::{Digest, LayerEncoding};
 use crate::registry::{
     Finished, ImageState, Opened, PushProgress, Pusher, StagedFile, StagingArea, UncommittedBlob,
+    UploadFormChange,
 };
 use crate::wizard::state::PasswordSource;
 
@@ -300,6 +301,10 @@ struct LogProgress {
 }
 
 impl PushProgress for LogProgress {
+    fn upload_form(&self, change: &UploadFormChange) {
+        self.ctx.log(Level::Warn, change.to_string());
+    }
+
     fn image(&self, source: &str, state: &ImageState) {
         match state {
             ImageState::Done { digest } | ImageState::AlreadyPresent { digest } => self

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use ckf_airgap::registry::{
     Credentials, ImageState, LayerState, PushProgress, RegistryClient, RegistryConfig,
-    RegistryTarget, RetryPolicy,
+    RegistryTarget, RetryPolicy, UploadFormChange,
 };
 
 /// Client config for a test registry: its CA, its user, short timeouts.
@@ -42,6 +42,7 @@ pub struct Recorder {
     pub images: Mutex<Vec<(String, ImageState)>>,
     pub layers: Mutex<Vec<(String, String, LayerState)>>,
     pub image_hook: Mutex<Option<ImageHook>>,
+    pub upload_forms: Mutex<Vec<UploadFormChange>>,
 }
 
 impl Recorder {
@@ -85,5 +86,9 @@ impl PushProgress for Recorder {
             .lock()
             .unwrap()
             .push((source.to_string(), diff_id.to_string(), state.clone()));
+    }
+
+    fn upload_form(&self, change: &UploadFormChange) {
+        self.upload_forms.lock().unwrap().push(change.clone());
     }
 }
