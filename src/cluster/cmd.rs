@@ -172,6 +172,11 @@ impl Cmd {
         &self.args
     }
 
+    /// The arguments with every secret replaced by `***`: what a plan written to disk holds.
+    pub fn shown_args(&self) -> Vec<String> {
+        self.args.iter().map(|a| self.redact(a)).collect()
+    }
+
     /// `text` with every secret of this command replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         self.secrets

@@ -1,11 +1,15 @@
 //! Runs a `DeployPlan` step by step, streaming output, recording each step's outcome through the
 //! engine's ledger, resuming at the first unfinished step, and not repeating what the model
-//! already has (an application that exists, a relation that is there).
+//! already has (an application that exists, a relation that is there). The Juju setup at the
+//! head of a plan runs in the same loop: the bootstrap only once Juju's images are in the
+//! registry.
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::diagnose::{self, KnownFailure};
 use super::error::RunError;
+use super::juju_setup::{self, SetupError};
 use super::juju_status::{ModelStatus, status_cmd};
 use super::plan::{ActionKind, DeployPlan, PlanAction};
 use super::runner::{RunEvent, Runner};
@@ -39,6 +43,12 @@ pub trait CommandLedger {
     fn record(&mut self, step_id: &str, outcome: &ActionOutcome) -> Result<(), String>;
 }
 
+/// Whether the registry Juju pulls from holds `path:tag`. The loop asks before a bootstrap;
+/// this module reaches no registry itself.
+pub trait ImageLookup: Sync {
+    fn has_image(&self, path: String, tag: String) -> BoxFuture<'static, bool>;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeployEvent {
     Step {
@@ -64,6 +74,13 @@ pub enum DeployError {
         error: Box<RunError>,
         known: Vec<KnownFailure>,
     },
+    /// An action that cannot start yet (the bootstrap without Juju's images); nothing was run.
+    #[error("{step_id}: {error}")]
+    NotReady {
+        step_id: String,
+        #[source]
+        error: SetupError,
+    },
     #[error("cannot read the model status: {0}")]
     Status(String),
     #[error("cannot record step {step_id}: {message}")]
@@ -86,6 +103,7 @@ pub async fn execute(
     runner: &Runner,
     plan: &DeployPlan,
     ledger: &mut (dyn CommandLedger + Send),
+    images: &dyn ImageLookup,
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
 ) -> Result<DeployReport, DeployError> {
     let mut report = DeployReport::default();
@@ -95,33 +113,50 @@ pub async fn execute(
         if ledger.is_done(&step.id) {
             continue;
         }
-        let current = match status.take() {
-            Some(s) => s,
-            None => read_status(runner, &plan.model).await?,
+        // Before the setup there may be no controller or model to read a status from.
+        let current = if step.kind.is_setup() {
+            status = None;
+            None
+        } else {
+            Some(match status.take() {
+                Some(s) => s,
+                None => read_status(runner, &plan.model).await?,
+            })
         };
         on_event(DeployEvent::Step {
             index,
             total,
             id: step.id.clone(),
-            display: step.cmd.display(),
+            display: step.display(),
         });
-        let outcome = if already_present(step, &current) {
-            status = Some(current);
+        let outcome = if current.as_ref().is_some_and(|c| already_present(step, c)) {
+            status = current;
             ActionOutcome::AlreadyPresent
         } else {
-            let result = run_step(runner, step, on_event).await;
+            let result = run_step(runner, step, images, on_event).await;
             match result {
                 Ok(()) => {
                     // A deploy changes the model; a relation does not add what later steps
                     // look for, so its status can be reused.
                     if matches!(step.kind, ActionKind::Relation { .. }) {
-                        status = Some(current);
+                        status = current;
                     }
                     ActionOutcome::Done
                 }
                 Err(ActionError::Present) => ActionOutcome::AlreadyPresent,
                 Err(ActionError::File(path, source)) => {
                     return Err(DeployError::File { path, source });
+                }
+                Err(ActionError::NotReady(error)) => {
+                    let failed = ActionOutcome::Failed {
+                        code: None,
+                        message: error.to_string(),
+                    };
+                    record(ledger, on_event, &step.id, &failed)?;
+                    return Err(DeployError::NotReady {
+                        step_id: step.id.clone(),
+                        error,
+                    });
                 }
                 Err(ActionError::Run(error)) => {
                     let failed = ActionOutcome::Failed {
@@ -152,11 +187,13 @@ enum ActionError {
     /// Juju said it exists (the status we read was older than the model).
     Present,
     File(String, std::io::Error),
+    NotReady(SetupError),
 }
 
 async fn run_step(
     runner: &Runner,
     step: &PlanAction,
+    images: &dyn ImageLookup,
     on_event: &mut (dyn FnMut(DeployEvent) + Send),
 ) -> Result<(), ActionError> {
     step.write_file().map_err(|e| {
@@ -167,8 +204,23 @@ async fn run_step(
             .unwrap_or_default();
         ActionError::File(path, e)
     })?;
+    if let ActionKind::Bootstrap { images: needed, .. } = &step.kind {
+        let missing =
+            juju_setup::missing_images(needed, |path, tag| images.has_image(path, tag)).await;
+        if !missing.is_empty() {
+            return Err(ActionError::NotReady(SetupError::MissingImages(missing)));
+        }
+    }
     let mut sink = |e: RunEvent| on_event(DeployEvent::Run(e));
-    match runner.run_ok(&step.cmd, &mut sink).await {
+    let mut cmd = step.cmd.clone();
+    if let Some(source) = step.stdin_source() {
+        let out = runner
+            .run_ok(&source, &mut sink)
+            .await
+            .map_err(ActionError::Run)?;
+        cmd = cmd.with_stdin(out.stdout.into_bytes());
+    }
+    match runner.run_ok(&cmd, &mut sink).await {
         Ok(_) => Ok(()),
         Err(e)
             if e.stderr().contains("already exists")
@@ -187,6 +239,9 @@ fn already_present(step: &PlanAction, status: &ModelStatus) -> bool {
         }
         ActionKind::App { application } => status.has_app(application),
         ActionKind::Relation { a, b } => status.has_relation(a, b),
+        ActionKind::AddK8s { .. } | ActionKind::Bootstrap { .. } | ActionKind::AddModel { .. } => {
+            false
+        }
     }
 }
 

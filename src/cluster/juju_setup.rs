@@ -1,6 +1,7 @@
 //! Guided Juju setup when there is no controller: register the MicroK8s cluster as a cloud,
 //! make sure Juju's own images are in the registry, bootstrap with `caas-image-repo` pointing
-//! there, and add the `kubeflow` model.
+//! there, and add the `kubeflow` model. The setup is the first actions of the deploy plan
+//! (`setup_actions`), so it is shown and confirmed with the rest.
 
 use std::fmt;
 use std::future::Future;
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use super::cmd::{Cmd, shell_quote};
 use super::error::RunError;
+use super::plan::{ActionKind, PlanAction};
 use super::runner::{Output, RunEvent, Runner};
 use crate::version::Version;
 
@@ -17,6 +19,22 @@ use crate::version::Version;
 pub const JUJU_DB_TAG: &str = "4.4";
 /// Bootstrapping pulls images and waits for the controller pod: much longer than other commands.
 pub const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+/// The plan ids of the setup actions. Sessions of earlier versions recorded the setup under
+/// these same names, as units of their own.
+pub const ADD_K8S_ID: &str = "add-k8s";
+pub const BOOTSTRAP_ID: &str = "bootstrap";
+pub const ADD_MODEL_ID: &str = "add-model";
+
+/// What the cluster lacks for a deploy, as the read-only checks found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterLacks {
+    Nothing,
+    /// A controller is there; the model is not.
+    Model,
+    /// No controller, so no model either.
+    Controller,
+}
 
 /// Where the controller pulls `jujud-operator`, `juju-db` and `charm-base` from.
 #[derive(Clone, PartialEq, Eq)]
@@ -184,6 +202,49 @@ pub fn bootstrap_cmd(cloud: &str, controller: &str, repo: &ImageRepo) -> Cmd {
 
 pub fn add_model_cmd(model: &str) -> Cmd {
     Cmd::juju(["add-model", model])
+}
+
+/// The actions that come before the deploy when the cluster lacks a controller or the model.
+/// `images` are the ones the bootstrap checks in the registry before it runs.
+pub fn setup_actions(
+    lacks: ClusterLacks,
+    cloud: &str,
+    controller: &str,
+    model: &str,
+    repo: &ImageRepo,
+    images: Vec<JujuImage>,
+) -> Vec<PlanAction> {
+    let mut actions = Vec::new();
+    if lacks == ClusterLacks::Controller {
+        actions.push(PlanAction {
+            id: ADD_K8S_ID.to_owned(),
+            kind: ActionKind::AddK8s {
+                cloud: cloud.to_owned(),
+            },
+            cmd: add_k8s_cmd(cloud, None, Vec::new()),
+            file: None,
+        });
+        actions.push(PlanAction {
+            id: BOOTSTRAP_ID.to_owned(),
+            kind: ActionKind::Bootstrap {
+                controller: controller.to_owned(),
+                images,
+            },
+            cmd: bootstrap_cmd(cloud, controller, repo),
+            file: None,
+        });
+    }
+    if lacks != ClusterLacks::Nothing {
+        actions.push(PlanAction {
+            id: ADD_MODEL_ID.to_owned(),
+            kind: ActionKind::AddModel {
+                model: model.to_owned(),
+            },
+            cmd: add_model_cmd(model),
+            file: None,
+        });
+    }
+    actions
 }
 
 /// The setup as the operator will confirm it (redacted).

@@ -1,4 +1,5 @@
-//! The deployment as data, shown in full before anything runs: the edited bundle, then each
+//! The deployment as data, shown in full before anything runs: the Juju setup the cluster lacks
+//! (`juju add-k8s`, `juju bootstrap`, `juju add-model`), the edited bundle, then each
 //! separately deployed (PodSpec) charm with its resources and a `--config` YAML file, then the
 //! relations. Big config values go through a file, never through shell quoting (the latest/edge
 //! `podspec_script.sh` broke katib's `custom_images` exactly that way).
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use super::cmd::Cmd;
 use super::image_map;
+use super::juju_setup::{self, JujuImage};
 use super::yaml_out::{self, ConfigValue};
 use crate::bundle::error::BundleError;
 use crate::bundle::model::{Bundle, charm_name_of};
@@ -20,6 +22,20 @@ use crate::version::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ActionKind {
+    /// `microk8s config | juju add-k8s <cloud> --client`. The kubeconfig carries the cluster's
+    /// admin credentials, so it is read when the action runs and never kept in the plan.
+    AddK8s {
+        cloud: String,
+    },
+    /// `juju bootstrap` with `caas-image-repo`; run only once every one of `images` is in the
+    /// registry, since a missing one makes the bootstrap hang (canonical/microk8s#3956).
+    Bootstrap {
+        controller: String,
+        images: Vec<JujuImage>,
+    },
+    AddModel {
+        model: String,
+    },
     /// `juju deploy <bundle>`; skipped when all these applications already exist.
     Bundle {
         applications: Vec<String>,
@@ -31,6 +47,17 @@ pub enum ActionKind {
         a: String,
         b: String,
     },
+}
+
+impl ActionKind {
+    /// Setup acts on the client and the controller, before the model exists: the model's
+    /// status says nothing about it.
+    pub fn is_setup(&self) -> bool {
+        matches!(
+            self,
+            Self::AddK8s { .. } | Self::Bootstrap { .. } | Self::AddModel { .. }
+        )
+    }
 }
 
 /// A file the step's command reads, written just before the step runs.
@@ -175,16 +202,23 @@ impl DeployPlan {
             .steps
             .iter()
             .map(|s| {
+                // Redacted: the bootstrap's `caas-image-repo` carries the registry password.
                 let mut argv = vec![s.cmd.tool.name().to_owned()];
-                argv.extend(s.cmd.args().iter().cloned());
-                serde_json::json!({
+                argv.extend(s.cmd.shown_args());
+                let mut command = serde_json::json!({
                     "id": s.id,
                     "argv": argv,
                     "files": s.file.iter().map(|f| serde_json::json!({
                         "path": f.path,
                         "contents": f.contents,
                     })).collect::<Vec<_>>(),
-                })
+                });
+                if let Some(source) = s.stdin_source() {
+                    let mut from = vec![source.tool.name().to_owned()];
+                    from.extend(source.shown_args());
+                    command["stdin_from"] = serde_json::json!(from);
+                }
+                command
             })
             .collect();
         serde_json::json!({
@@ -227,7 +261,7 @@ impl DeployPlan {
     pub fn preview(&self) -> String {
         let mut out = String::new();
         for (i, step) in self.steps.iter().enumerate() {
-            out.push_str(&format!("{:>2}. {}\n", i + 1, step.cmd.display()));
+            out.push_str(&format!("{:>2}. {}\n", i + 1, step.display()));
             if let Some(f) = &step.file {
                 out.push_str(&format!("    with {}:\n", f.path.display()));
                 for line in f.contents.lines() {
@@ -239,6 +273,12 @@ impl DeployPlan {
             out.push_str(&format!("warning: {w}\n"));
         }
         out
+    }
+
+    /// Puts the setup the cluster lacks before everything else, so it is shown, confirmed and
+    /// run with the plan.
+    pub fn prepend(&mut self, setup: Vec<PlanAction>) {
+        self.steps.splice(0..0, setup);
     }
 
     pub fn step(&self, id: &str) -> Option<&PlanAction> {
@@ -260,6 +300,20 @@ impl DeployPlan {
 }
 
 impl PlanAction {
+    /// The command as the operator reads it (redacted), with where its input comes from.
+    pub fn display(&self) -> String {
+        match self.stdin_source() {
+            Some(source) => format!("{} | {}", source.display(), self.cmd.display()),
+            None => self.cmd.display(),
+        }
+    }
+
+    /// The command whose output this action's command reads on standard input, run just before
+    /// it.
+    pub fn stdin_source(&self) -> Option<Cmd> {
+        matches!(self.kind, ActionKind::AddK8s { .. }).then(juju_setup::microk8s_config_cmd)
+    }
+
     pub fn write_file(&self) -> io::Result<()> {
         if let Some(f) = &self.file {
             if let Some(dir) = f.path.parent() {

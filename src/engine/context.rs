@@ -250,6 +250,13 @@ impl StepContext {
         });
     }
 
+    /// Whether `ask` reaches an operator (false in a headless run, where it fails with the
+    /// answers key). A step whose answer key alone would not give the consent it needs says so
+    /// itself before asking.
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
     /// Asks the operator. A headless run cannot ask, so the step fails with the answers key.
     pub async fn ask(&self, request: InputRequest) -> Result<Answer, StepError> {
         if !self.interactive {

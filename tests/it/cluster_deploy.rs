@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::cluster_support::{Fakes, answer_file, manifest_dir, scenario};
 use ckf_airgap::bundle::podspec::SeparatelyDeployed;
 use ckf_airgap::cluster::Version;
-use ckf_airgap::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError};
+use ckf_airgap::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError, ImageLookup};
 use ckf_airgap::cluster::diagnose::KnownFailure;
 use ckf_airgap::cluster::plan::{ActionKind, DeployPlan, PlanError, PlanInput};
 use saphyr::{LoadableYamlNode, Yaml};
@@ -49,6 +49,15 @@ impl CommandLedger for FileLedger {
         self.steps.insert(id.to_owned(), outcome.clone());
         std::fs::write(&self.path, serde_json::to_vec(&self.steps).unwrap())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// These plans have no bootstrap, so nothing asks; one that did would find no image.
+struct NoRegistry;
+
+impl ImageLookup for NoRegistry {
+    fn has_image(&self, _: String, _: String) -> futures_util::future::BoxFuture<'static, bool> {
+        Box::pin(async { false })
     }
 }
 
@@ -195,9 +204,13 @@ async fn whole_deploy_runs_the_exact_commands_and_writes_the_config_files() {
     );
     let mut ledger = FileLedger::load(&setup.fakes.path_in("ledger.json"));
     let mut events = Vec::new();
-    let report = deploy::execute(&setup.fakes.runner(), &plan, &mut ledger, &mut |e| {
-        events.push(e)
-    })
+    let report = deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut |e| events.push(e),
+    )
     .await
     .unwrap();
     assert_eq!(setup.fakes.lines(), setup.expected());
@@ -255,9 +268,15 @@ async fn failure_in_the_middle_then_resume_runs_only_the_rest() {
     let ledger_path = setup.fakes.path_in("ledger.json");
     let plan = setup.plan();
     let mut ledger = FileLedger::load(&ledger_path);
-    let err = deploy::execute(&setup.fakes.runner(), &plan, &mut ledger, &mut |_| {})
-        .await
-        .unwrap_err();
+    let err = deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     match &err {
         DeployError::StepFailed {
             step_id,
@@ -289,6 +308,7 @@ async fn failure_in_the_middle_then_resume_runs_only_the_rest() {
         &setup.fakes.runner(),
         &setup.plan(),
         &mut ledger,
+        &NoRegistry,
         &mut |_| {},
     )
     .await
@@ -307,9 +327,15 @@ async fn existing_applications_and_relations_are_not_redeployed() {
         .set_scenario(&setup.status("status-partial.json"));
     let plan = setup.plan();
     let mut ledger = FileLedger::load(&setup.fakes.path_in("ledger.json"));
-    let report = deploy::execute(&setup.fakes.runner(), &plan, &mut ledger, &mut |_| {})
-        .await
-        .unwrap();
+    let report = deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     let outcome = |id: &str| {
         report
             .outcomes
@@ -364,9 +390,15 @@ async fn missing_trust_is_recognised_and_the_step_can_be_retried_with_trust() {
     setup.fakes.set_scenario(&s);
     let mut plan = setup.plan();
     let mut ledger = FileLedger::load(&setup.fakes.path_in("ledger.json"));
-    let err = deploy::execute(&setup.fakes.runner(), &plan, &mut ledger, &mut |_| {})
-        .await
-        .unwrap_err();
+    let err = deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     let DeployError::StepFailed { known, .. } = err else {
         panic!("{err}")
     };
@@ -394,9 +426,15 @@ async fn missing_trust_is_recognised_and_the_step_can_be_retried_with_trust() {
         .unwrap();
     setup.fakes.set_scenario(&setup.status("status-empty.json"));
     std::fs::remove_file(&setup.fakes.log).unwrap();
-    deploy::execute(&setup.fakes.runner(), &plan, &mut ledger, &mut |_| {})
-        .await
-        .unwrap();
+    deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(setup.fakes.lines()[..2], setup.expected()[2..4]);
 }
 
@@ -451,6 +489,100 @@ fn juju_3_integrates_and_plan_problems_are_reported() {
     );
 }
 
+/// Finds every image: the registry holds Juju's own.
+struct AllThere;
+
+impl ImageLookup for AllThere {
+    fn has_image(&self, _: String, _: String) -> futures_util::future::BoxFuture<'static, bool> {
+        Box::pin(async { true })
+    }
+}
+
+#[tokio::test]
+async fn the_juju_setup_heads_the_plan_and_bootstraps_only_with_jujus_images() {
+    use ckf_airgap::cluster::juju_setup::{self, ClusterLacks, ImageRepo, SetupError};
+    let setup = Setup::new();
+    let kubeconfig = "apiVersion: v1\nusers:\n- name: admin\n  user:\n    token: c2VjcmV0\n";
+    let mut s = setup.status("status-empty.json");
+    s["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(crate::cluster_support::answer(
+            "microk8s",
+            &["config"],
+            kubeconfig,
+            "",
+            0,
+        ));
+    setup.fakes.set_scenario(&s);
+    let repo =
+        ImageRepo::new("registry.dc.example:5000", "ckf").with_credentials("bot", "pw-secret");
+    let images = juju_setup::juju_images(&repo, Version::new(2, 9, 44), &[]);
+    let mut plan = setup.plan();
+    plan.prepend(juju_setup::setup_actions(
+        ClusterLacks::Controller,
+        "uk8s",
+        "ckf",
+        "kubeflow",
+        &repo,
+        images,
+    ));
+    assert!(!plan.to_json().to_string().contains("pw-secret"));
+    assert!(!plan.preview().contains("pw-secret"));
+    assert!(
+        plan.preview().starts_with(
+            " 1. microk8s config | juju add-k8s uk8s --client\n 2. juju bootstrap uk8s ckf"
+        ),
+        "{}",
+        plan.preview()
+    );
+
+    // A registry without them: the loop stops before the bootstrap, reading no status.
+    let ledger_path = setup.fakes.path_in("ledger.json");
+    let mut ledger = FileLedger::load(&ledger_path);
+    let err = deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::NotReady { step_id, error: SetupError::MissingImages(m) }
+            if step_id == "bootstrap" && m.len() == 2),
+        "{err}"
+    );
+    assert_eq!(
+        setup.fakes.lines(),
+        ["microk8s config", "juju add-k8s uk8s --client"]
+    );
+    assert_eq!(
+        setup.fakes.calls()[1].stdin.as_deref(),
+        Some(kubeconfig),
+        "the kubeconfig reaches add-k8s on its standard input"
+    );
+
+    // With them, the rest: the bootstrap with the real credentials, the model, then the deploy.
+    std::fs::remove_file(&setup.fakes.log).unwrap();
+    let mut ledger = FileLedger::load(&ledger_path);
+    deploy::execute(
+        &setup.fakes.runner(),
+        &plan,
+        &mut ledger,
+        &AllThere,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let calls = setup.fakes.calls();
+    assert_eq!(calls[0].args[..3], ["bootstrap", "uk8s", "ckf"]);
+    assert!(calls[0].args[4].contains(r#""password":"pw-secret""#));
+    assert_eq!(calls[1].line(), "juju add-model kubeflow");
+    assert_eq!(setup.fakes.lines()[2..], setup.expected());
+}
+
 /// The engine may run these on a multi-threaded runtime.
 #[test]
 fn futures_are_send() {
@@ -460,7 +592,13 @@ fn futures_are_send() {
     let runner = setup.fakes.runner();
     let mut ledger = FileLedger::load(&setup.fakes.path_in("l.json"));
     let mut on_event = |_| {};
-    assert_send(&deploy::execute(&runner, &plan, &mut ledger, &mut on_event));
+    assert_send(&deploy::execute(
+        &runner,
+        &plan,
+        &mut ledger,
+        &NoRegistry,
+        &mut on_event,
+    ));
     let options = ckf_airgap::cluster::watch::WatchOptions::new("kubeflow");
     let mut on_round = |_: &_| {};
     assert_send(&ckf_airgap::cluster::watch::watch(

@@ -297,15 +297,422 @@ fn without_a_controller_the_bootstrap_checks_jujus_images_in_the_registry_first(
         "{out}"
     );
     assert!(out.contains("ckf/jujusolutions/juju-db:4.4"), "{out}");
-    let lines = s.fakes.lines();
-    assert!(
-        lines.iter().any(|l| l.starts_with("juju add-k8s ckf-k8s")),
-        "{lines:?}"
-    );
-    assert!(
-        !lines.iter().any(|l| l.starts_with("juju bootstrap")),
-        "bootstrapped without images: {lines:?}"
+    // The images are looked up before the plan runs: nothing changed in the cluster.
+    assert_eq!(
+        s.fakes.lines(),
+        ["juju version", "juju show-controller --format=json"]
     );
     // The password never appears in what was shown or recorded.
     assert!(!out.contains(PASS));
+}
+
+// The Juju setup as the first actions of the plan: no controller, so `juju add-k8s`,
+// `juju bootstrap` and `juju add-model` are shown, written and confirmed with the deploy.
+
+const PW_ENV: &str = "CKF_TEST_PW";
+
+/// The fake says there is no controller at every look, so only the session can tell that a
+/// bootstrap already happened.
+fn without_controller(mut scenario: Value) -> Value {
+    let rules = scenario["rules"].as_array_mut().unwrap();
+    rules.retain(|r| r["args"] != json!(["show-controller", "--format=json"]));
+    rules.insert(
+        0,
+        answer(
+            "juju",
+            &["show-controller", "--format=json"],
+            "",
+            "ERROR No controllers registered.\n",
+            1,
+        ),
+    );
+    rules.push(answer(
+        "microk8s",
+        &["config"],
+        "apiVersion: v1\nkind: Config\n",
+        "",
+        0,
+    ));
+    scenario
+}
+
+/// `add-model`'s answer, put before the catch-all so it wins.
+fn with_add_model(mut scenario: Value, response: Value) -> Value {
+    scenario["rules"].as_array_mut().unwrap().insert(
+        0,
+        json!({"tool": "juju", "args": ["add-model", "kubeflow"], "responses": [response]}),
+    );
+    scenario
+}
+
+/// The answers' registry (the test registry, its password from the environment) and `more`.
+fn registry_answers(reg: &crate::registry_support::registry::TestRegistry, more: &str) -> String {
+    use crate::registry_support::registry::USER;
+    format!(
+        "{more}\n[registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PW_ENV}\"\nca_file = {:?}\n",
+        reg.addr(),
+        reg.ca_file
+    )
+}
+
+/// Juju's own images for a 2.9.45 controller (the charms declare no base), pushed with skopeo.
+fn push_juju_images(reg: &crate::registry_support::registry::TestRegistry) {
+    use crate::registry_support::registry::{PASS, USER};
+    use ckf_airgap::synth::{ImageSpec, LayerSpec, write_oci_layout};
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("layout");
+    let spec = ImageSpec {
+        reference: "juju".into(),
+        layers: vec![LayerSpec { seed: 7, size: 64 }],
+    };
+    write_oci_layout(&layout, &[("juju".into(), spec)], true).unwrap();
+    for name in ["jujud-operator:2.9.45", "juju-db:4.4"] {
+        let out = std::process::Command::new("skopeo")
+            .args(["copy", "-q", "--insecure-policy", "--dest-cert-dir"])
+            .arg(&reg.cert_dir)
+            .args(["--dest-creds", &format!("{USER}:{PASS}")])
+            .arg(format!("oci:{}:juju", layout.display()))
+            .arg(format!("docker://{}/ckf/jujusolutions/{name}", reg.addr()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+fn plan_file(s: &Setup) -> Value {
+    serde_json::from_slice(&std::fs::read(session_dir(s).join("deploy-plan.json")).unwrap())
+        .unwrap()
+}
+
+fn ran(fakes: &Fakes, prefix: &str) -> bool {
+    fakes.lines().iter().any(|l| l.starts_with(prefix))
+}
+
+const SETUP_COMMANDS: [&str; 4] = [
+    "microk8s config",
+    "juju add-k8s",
+    "juju bootstrap",
+    "juju add-model",
+];
+
+#[test]
+fn without_a_controller_the_setup_heads_the_plan_and_nothing_runs_without_consent() {
+    use crate::registry_support::registry::{PASS, TestRegistry};
+    let reg = TestRegistry::start();
+    // `[deploy] run` is given, `[cluster] bootstrap` is not: the run consents to a deploy,
+    // never to a bootstrap.
+    let s = setup(&registry_answers(&reg, "run = true\n"));
+    s.fakes
+        .set_scenario(&without_controller(scenario(18, None)));
+    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[cluster] bootstrap = true"), "{out}");
+    assert!(out.contains("Nothing was run"), "{out}");
+    // Only the read-only look at the controller ran.
+    assert_eq!(
+        s.fakes.lines(),
+        ["juju version", "juju show-controller --format=json"]
+    );
+
+    let plan = plan_file(&s);
+    let commands = plan["commands"].as_array().unwrap();
+    let ids: Vec<&str> = commands.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids[..4],
+        ["add-k8s", "bootstrap", "add-model", "deploy-bundle"]
+    );
+    assert_eq!(commands.len(), 3 + 31);
+    assert_eq!(
+        commands[0]["argv"],
+        json!(["juju", "add-k8s", "ckf-k8s", "--client"])
+    );
+    assert_eq!(commands[0]["stdin_from"], json!(["microk8s", "config"]));
+    let bootstrap = commands[1]["argv"].to_string();
+    assert!(
+        bootstrap.contains(r#"\"username\":\"tester\",\"password\":\"***\""#),
+        "the credentials are in the command, the password redacted: {bootstrap}"
+    );
+    assert_eq!(
+        commands[2]["argv"],
+        json!(["juju", "add-model", "kubeflow"])
+    );
+    assert!(!plan.to_string().contains(PASS));
+
+    // The preview lists them before the first deploy, as the plan runs them.
+    assert!(out.contains("Deploy plan: 34 commands"), "{out}");
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} is not shown: {out}"))
+    };
+    let order = [
+        at(" 1. microk8s config | juju add-k8s ckf-k8s --client"),
+        at(" 2. juju bootstrap ckf-k8s ckf --config 'caas-image-repo="),
+        at(" 3. juju add-model kubeflow"),
+        at(&format!(" 4. juju deploy {}", s.bundle.display())),
+    ];
+    assert!(order.is_sorted(), "{out}");
+    assert!(!out.contains(PASS));
+}
+
+#[test]
+fn refusing_the_plan_in_the_full_screen_wizard_sets_nothing_up() {
+    use crate::registry_support::registry::{PASS, TestRegistry};
+    use crate::support::pty::Pty;
+    use ckf_airgap::wizard::{Msg, Step};
+    let reg = TestRegistry::start();
+    push_juju_images(&reg);
+    let s = setup(&registry_answers(&reg, ""));
+    s.fakes
+        .set_scenario(&without_controller(scenario(18, None)));
+    // The steps before the deploy are settled, as the answers' skips leave them.
+    let store = SessionStore::open(&s.state).unwrap();
+    let mut session = store.open_session(&s.session).unwrap();
+    for step in Step::ALL.into_iter().take_while(|s| *s != Step::JujuDeploy) {
+        session
+            .apply(Msg::Skip {
+                step,
+                reason: "t".into(),
+            })
+            .unwrap();
+        session.apply(Msg::Next).unwrap();
+    }
+    drop(session);
+    let env = s.fakes.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push((PW_ENV, PASS));
+    let state = s.state.display().to_string();
+    let answers = s.dir.path().join("answers.toml");
+    let mut pty = Pty::spawn(
+        &[
+            "--state-dir",
+            &state,
+            "--answers",
+            answers.to_str().unwrap(),
+            "--session",
+            &s.session,
+        ],
+        &env,
+        s.dir.path(),
+        (120, 40),
+    );
+    pty.wait_for_all(&["step 8/9", "Enter runs this step."]);
+    pty.enter();
+    // One question for the whole plan, bootstrap included.
+    pty.wait_for_all(&[
+        "microk8s config | juju add-k8s ckf-k8s --client",
+        "Bootstrap one on MicroK8s and run",
+        "34 juju commands now, as shown?",
+    ]);
+    let asked = s.fakes.lines();
+    assert_eq!(
+        asked,
+        ["juju version", "juju show-controller --format=json"],
+        "something ran before the consent"
+    );
+    pty.send("n");
+    pty.wait_for("not confirmed");
+    pty.send("q");
+    pty.wait_for("Quit ckf-airgap?");
+    pty.send("y");
+    pty.wait_exit();
+    for command in SETUP_COMMANDS {
+        assert!(
+            !ran(&s.fakes, command),
+            "{command} ran: {:?}",
+            s.fakes.lines()
+        );
+    }
+    assert!(deploys(&s.fakes).is_empty());
+}
+
+/// The binary, headless, until the fake `juju add-model` says it started (it then hangs), then
+/// SIGKILL: the bootstrap before it is finished and recorded, the add-model is not.
+fn run_until_add_model_then_kill(s: &Setup) {
+    use crate::registry_support::registry::PASS;
+    use std::io::BufRead;
+    let answers = s.dir.path().join("answers.toml");
+    let mut cmd = std::process::Command::new(crate::support::BIN);
+    cmd.arg("--state-dir")
+        .arg(&s.state)
+        .args(["--mode", "headless", "--answers"])
+        .arg(&answers)
+        .args(["--session", &s.session])
+        .env_remove("CKF_AIRGAP_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .env(PW_ENV, PASS)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in s.fakes.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        if line.contains("adding the model now") {
+            break;
+        }
+        seen.push(line);
+    }
+    assert!(
+        ran(&s.fakes, "juju add-model"),
+        "the run ended before add-model: {seen:#?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The hanging fake outlives its parent: end it too.
+    for call in std::fs::read_to_string(&s.fakes.log).unwrap().lines() {
+        let call: Value = serde_json::from_str(call).unwrap();
+        if call["args"] == json!(["add-model", "kubeflow"]) {
+            let pid = call["pid"].to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_run_killed_after_the_bootstrap_does_not_bootstrap_again() {
+    use crate::registry_support::registry::{PASS, TestRegistry};
+    let reg = TestRegistry::start();
+    push_juju_images(&reg);
+    let s = setup(&registry_answers(
+        &reg,
+        "run = true\n\n[cluster]\nbootstrap = true\n",
+    ));
+    s.fakes.set_scenario(&with_add_model(
+        without_controller(scenario(18, None)),
+        json!({"stdout": "adding the model now\n", "hang": true}),
+    ));
+    run_until_add_model_then_kill(&s);
+    let first = s.fakes.lines();
+    let setup_calls: Vec<&String> = first
+        .iter()
+        .filter(|l| SETUP_COMMANDS.iter().any(|c| l.starts_with(c)))
+        .collect();
+    assert_eq!(setup_calls.len(), 4, "{first:#?}");
+    for (call, command) in setup_calls.iter().zip(SETUP_COMMANDS) {
+        assert!(call.starts_with(command), "{first:#?}");
+    }
+    // The bootstrap used the registry's credentials from the in-memory password...
+    let bootstrap = first
+        .iter()
+        .find(|l| l.starts_with("juju bootstrap"))
+        .unwrap();
+    assert!(
+        bootstrap.contains(&format!(r#""password":"{PASS}""#)),
+        "{bootstrap}"
+    );
+    // ...which neither the plan file nor the session's log holds.
+    assert!(!plan_file(&s).to_string().contains(PASS));
+    let log = std::fs::read_to_string(session_dir(&s).join("ckf-airgap.log")).unwrap();
+    assert!(!log.contains(PASS));
+    assert!(log.contains(r#""password":"***""#), "{log}");
+
+    // A new process resumes the session; the fake still says there is no controller.
+    std::fs::remove_file(&s.fakes.log).unwrap();
+    s.fakes
+        .set_scenario(&without_controller(scenario(18, None)));
+    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    assert_eq!(code, 0, "{out}");
+    for command in ["microk8s config", "juju add-k8s", "juju bootstrap"] {
+        assert!(!ran(&s.fakes, command), "{command} ran again: {out}");
+    }
+    assert!(ran(&s.fakes, "juju add-model kubeflow"));
+    assert_eq!(deploys(&s.fakes).len(), 1 + 16 + 14);
+}
+
+/// Renames every key `from` in the session's files (state and journals) to `to` with `detail`,
+/// as a session recorded by an earlier version holds it; returns how many it renamed.
+fn rename_unit(dir: &std::path::Path, from: &str, to: &str, detail: Value) -> usize {
+    fn walk(v: &mut Value, from: &str, to: &str, detail: &Value) -> usize {
+        let mut n = 0;
+        if let Some(o) = v.as_object_mut() {
+            if o.remove(from).is_some() {
+                o.insert(to.to_owned(), detail.clone());
+                n += 1;
+            }
+            if o.get("unit").and_then(Value::as_str) == Some(from) {
+                o.insert("unit".into(), json!(to));
+                o.insert("detail".into(), detail.clone());
+                n += 1;
+            }
+            for child in o.values_mut() {
+                n += walk(child, from, to, detail);
+            }
+        } else if let Some(a) = v.as_array_mut() {
+            for child in a {
+                n += walk(child, from, to, detail);
+            }
+        }
+        n
+    }
+    let mut renamed = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "session.json" {
+            let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            renamed += walk(&mut v, from, to, &detail);
+            std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        } else if name.starts_with("journal-") && name.ends_with(".jsonl") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut out = String::new();
+            for line in text.lines() {
+                let mut v: Value = serde_json::from_str(line).unwrap();
+                renamed += walk(&mut v, from, to, &detail);
+                out.push_str(&v.to_string());
+                out.push('\n');
+            }
+            std::fs::write(&path, out).unwrap();
+        }
+    }
+    renamed
+}
+
+#[test]
+fn a_session_an_earlier_version_bootstrapped_does_not_bootstrap_again() {
+    use crate::registry_support::registry::{PASS, TestRegistry};
+    let reg = TestRegistry::start();
+    push_juju_images(&reg);
+    let s = setup(&registry_answers(
+        &reg,
+        "run = true\n\n[cluster]\nbootstrap = true\n",
+    ));
+    s.fakes.set_scenario(&with_add_model(
+        without_controller(scenario(18, None)),
+        json!({"exit": 1, "stderr": "ERROR connection is shut down\n"}),
+    ));
+    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("add-model failed"), "{out}");
+    assert!(ran(&s.fakes, "juju bootstrap"), "{out}");
+    // Earlier versions recorded the setup as units of its own, without `cmd:`.
+    let dir = session_dir(&s);
+    assert_eq!(
+        rename_unit(&dir, "cmd:add-k8s", "add-k8s", json!({"cloud": "ckf-k8s"})),
+        1
+    );
+    assert_eq!(
+        rename_unit(
+            &dir,
+            "cmd:bootstrap",
+            "bootstrap",
+            json!({"controller": "ckf"})
+        ),
+        1
+    );
+
+    std::fs::remove_file(&s.fakes.log).unwrap();
+    s.fakes
+        .set_scenario(&without_controller(scenario(18, None)));
+    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    assert_eq!(code, 0, "{out}");
+    for command in ["microk8s config", "juju add-k8s", "juju bootstrap"] {
+        assert!(!ran(&s.fakes, command), "{command} ran again: {out}");
+    }
+    assert_eq!(deploys(&s.fakes).len(), 1 + 16 + 14);
 }

@@ -1,12 +1,13 @@
-//! Juju setup and deploy: the whole plan shown before it runs (bundle, separately deployed
-//! charms with their config files, relations), then each command run by argv with its output
-//! streamed and its outcome recorded, resumed from the first unfinished command, and the
-//! model watched until it settles.
+//! Juju setup and deploy: the whole plan shown before it runs (the Juju setup the cluster
+//! lacks, bundle, separately deployed charms with their config files, relations), confirmed
+//! once, then each command run by argv with its output streamed and its outcome recorded,
+//! resumed from the first unfinished command, and the model watched until it settles.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::blocking::runner;
@@ -15,10 +16,12 @@ use super::registry_client::{registry_address, registry_address_and_prefix};
 use super::release_choice::release;
 use crate::artifacts::Inventory;
 use crate::bundle::podspec::SeparatelyDeployed;
-use crate::cluster::checks::{self as cluster_checks, CheckStatus};
-use crate::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError, DeployEvent};
-use crate::cluster::juju_setup::{self, ImageRepo};
-use crate::cluster::plan::{DeployPlan, PlanInput, ReleasePlanInput};
+use crate::cluster::checks::{self as cluster_checks, Check, CheckStatus};
+use crate::cluster::deploy::{
+    self, ActionOutcome, CommandLedger, DeployError, DeployEvent, ImageLookup,
+};
+use crate::cluster::juju_setup::{self, ClusterLacks, ImageRepo, JujuImage, SetupError};
+use crate::cluster::plan::{ActionKind, DeployPlan, PlanInput, ReleasePlanInput};
 use crate::cluster::pod_images;
 use crate::cluster::runner::{RunEvent, Runner};
 use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
@@ -134,16 +137,32 @@ async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
     })
 }
 
+/// Units an earlier version recorded for the Juju setup, under their plan ids but without the
+/// `cmd:` prefix, before the setup was part of the plan. A session it left must not set up
+/// again what it already had.
+const SETUP_UNITS_BEFORE_THE_PLAN: [&str; 3] = [
+    juju_setup::ADD_K8S_ID,
+    juju_setup::BOOTSTRAP_ID,
+    juju_setup::ADD_MODEL_ID,
+];
+
+/// What the session holds for a plan action, in either form it was recorded in.
+fn recorded_outcome(ctx: &StepContext, id: &str) -> Option<ActionOutcome> {
+    ctx.ledger_value(&cmd_unit(id))
+        .and_then(|v| serde_json::from_value::<ActionOutcome>(v).ok())
+        .or_else(|| {
+            (SETUP_UNITS_BEFORE_THE_PLAN.contains(&id) && ctx.is_done(id))
+                .then_some(ActionOutcome::Done)
+        })
+}
+
 struct SessionCommandLedger {
     ctx: StepContext,
 }
 
 impl CommandLedger for SessionCommandLedger {
     fn is_done(&self, step_id: &str) -> bool {
-        self.ctx
-            .ledger_value(&cmd_unit(step_id))
-            .and_then(|v| serde_json::from_value::<ActionOutcome>(v).ok())
-            .is_some_and(|o| o.finishes())
+        recorded_outcome(&self.ctx, step_id).is_some_and(|o| o.finishes())
     }
 
     fn record(&mut self, step_id: &str, outcome: &ActionOutcome) -> Result<(), String> {
@@ -159,9 +178,7 @@ fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bo
         .steps
         .iter()
         .map(|step| {
-            let outcome = ctx
-                .ledger_value(&cmd_unit(&step.id))
-                .and_then(|v| serde_json::from_value::<ActionOutcome>(v).ok());
+            let outcome = recorded_outcome(ctx, &step.id);
             let state = match (outcome, running == Some(step.id.as_str())) {
                 (_, true) => CommandState::Running,
                 (Some(ActionOutcome::Done), _) => CommandState::Done,
@@ -172,7 +189,7 @@ fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bo
             };
             CommandRow {
                 id: step.id.clone(),
-                display: step.cmd.display(),
+                display: step.display(),
                 state,
             }
         })
@@ -188,82 +205,148 @@ fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bo
 const CLOUD: &str = "ckf-k8s";
 const CONTROLLER: &str = "ckf";
 
-/// No controller: show the setup, and with the operator's consent run it. Juju's own images
-/// are checked in the registry first, since a missing one makes the bootstrap hang until
-/// "timed out waiting for controller pod" (canonical/microk8s#3956).
-async fn bootstrap(
+/// What the cluster lacks for the deploy, found by read-only checks (nothing is changed), with
+/// the controller check when there is no controller, for the refusal's message. A dry run does
+/// not look, as before: it may run where there is no cluster.
+async fn cluster_lacks(
     ctx: &StepContext,
     runner: &Runner,
+    release: crate::ckf_release::CkfRelease,
     version: Version,
     model: &str,
-    controller: &crate::cluster::checks::Check,
-) -> Result<(), StepError> {
-    let choices = ctx.choices();
-    let registry = choices.registry.clone().unwrap_or_default();
+) -> (ClusterLacks, Option<Check>) {
+    if ctx.choices().dry_run {
+        ctx.log(
+            Level::Warn,
+            format!(
+                "dry run: the controller and the {model} model were not looked up, so this plan \
+                 cannot show whether `juju add-k8s`, `juju bootstrap` and `juju add-model` are \
+                 needed; a real run puts them first when the cluster lacks them"
+            ),
+        );
+        return (ClusterLacks::Nothing, None);
+    }
+    let (controller, info) = cluster_checks::check_controller(runner, release, Some(version)).await;
+    if info.is_none() {
+        return (ClusterLacks::Controller, Some(controller));
+    }
+    if cluster_checks::check_model(runner, model).await.status != CheckStatus::Pass {
+        return (ClusterLacks::Model, None);
+    }
+    (ClusterLacks::Nothing, None)
+}
+
+/// The Juju setup the cluster lacks, as the first actions of the plan. The bootstrap's
+/// `caas-image-repo` names the chosen registry and, from the in-memory password, its
+/// credentials; `Cmd` hides the password wherever the plan is shown, written or logged.
+async fn setup_actions(
+    ctx: &StepContext,
+    version: Version,
+    model: &str,
+    lacks: ClusterLacks,
+) -> Result<Vec<crate::cluster::plan::PlanAction>, StepError> {
+    if lacks == ClusterLacks::Nothing {
+        return Ok(Vec::new());
+    }
+    let registry = ctx.choices().registry.unwrap_or_default();
     let (address, prefix) = registry_address_and_prefix(&registry.target);
-    let shown = ImageRepo::new(
+    let mut images = Vec::new();
+    let mut repo = ImageRepo::new(&address, &prefix);
+    if lacks == ClusterLacks::Controller {
         if address.is_empty() {
-            "<registry>"
+            // Shown as a placeholder; the plan is refused before it runs (`refuse_unready`).
+            repo = ImageRepo::new("<registry>", &prefix);
         } else {
-            &address
-        },
-        &prefix,
-    );
-    ctx.document(
-        "Juju setup (no controller yet)",
-        juju_setup::preview(CLOUD, CONTROLLER, model, &shown).join("\n"),
-    );
-    let consent = choices.bootstrap
-        || (!address.is_empty()
-            && matches!(
-                ctx.ask(InputRequest {
-                    step: ctx.step(),
-                    prompt: "There is no Juju controller. Bootstrap one on MicroK8s now, as shown?"
-                        .into(),
-                    kind: InputKind::Confirm,
-                    answers_key: "cluster.bootstrap",
-                })
-                .await,
-                Ok(Answer::Confirm(true))
-            ));
-    if !consent {
+            // Building the client resolves the password (asked for when none is known yet).
+            super::registry_client::client(ctx).await?;
+            if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
+                repo = repo.with_credentials(user, password.expose());
+            }
+        }
+        images = juju_setup::juju_images(&repo, version, &charm_bases(ctx)?);
+    }
+    Ok(juju_setup::setup_actions(
+        lacks, CLOUD, CONTROLLER, model, &repo, images,
+    ))
+}
+
+/// The images of the plan's bootstrap when it is still to run (not done, not skipped).
+fn pending_bootstrap<'p>(ctx: &StepContext, plan: &'p DeployPlan) -> Option<&'p [JujuImage]> {
+    let ledger = SessionCommandLedger { ctx: ctx.clone() };
+    let skips = ctx.choices().skips;
+    plan.steps.iter().find_map(|s| match &s.kind {
+        ActionKind::Bootstrap { images, .. }
+            if !ledger.is_done(&s.id) && !skips.contains_key(&cmd_unit(&s.id)) =>
+        {
+            Some(images.as_slice())
+        }
+        _ => None,
+    })
+}
+
+/// "Juju controller: <why there is none>", the opening of every bootstrap refusal.
+fn no_controller(controller: Option<&Check>) -> String {
+    match controller {
+        Some(c) => format!("{}: {}", c.title, c.evidence),
+        None => "There is no Juju controller".to_owned(),
+    }
+}
+
+/// A bootstrap that cannot succeed is refused before the operator is asked and before anything
+/// runs: without a registry there is nowhere to pull Juju's images from, and a missing image
+/// makes it hang until "timed out waiting for controller pod" (canonical/microk8s#3956).
+async fn refuse_unready(
+    ctx: &StepContext,
+    controller: Option<&Check>,
+    images: &[JujuImage],
+) -> Result<RegistryImages, StepError> {
+    let target = ctx.choices().registry.map(|r| r.target).unwrap_or_default();
+    if registry_address(&target).is_empty() {
         return Err(StepError::failed(format!(
-            "{}: {}\nBootstrap the controller with the commands shown (Juju's own images must be in \
-             the registry first), then retry; or let ckf-airgap do it ([cluster] bootstrap = true).",
-            controller.title, controller.evidence
+            "{}\nThe bootstrap pulls Juju's own images from the private registry, and none is \
+             chosen ([registry] target): choose it and retry, or bootstrap the controller with \
+             the commands shown, then retry. Nothing was run.",
+            no_controller(controller)
         )));
     }
-    let client = super::registry_client::client(ctx).await?;
-    let mut repo = ImageRepo::new(&address, &prefix);
-    if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
-        repo = repo.with_credentials(user, password.expose());
+    let lookup = RegistryImages(Some(super::registry_client::client(ctx).await?));
+    let missing = juju_setup::missing_images(images, |path, tag| lookup.has_image(path, tag)).await;
+    if !missing.is_empty() {
+        return Err(StepError::failed(format!(
+            "{}\nNothing was run. Retry once they are there.",
+            SetupError::MissingImages(missing)
+        )));
     }
-    let bases = charm_bases(ctx)?;
-    let images = juju_setup::juju_images(&repo, version, &bases);
-    let mut sink = |e: RunEvent| stream(ctx, e);
-    if !ctx.is_done("add-k8s") {
-        ctx.phase("registering MicroK8s with Juju (juju add-k8s)");
-        juju_setup::add_k8s(runner, CLOUD, None, &mut sink)
-            .await
-            .map_err(StepError::failed)?;
-        ctx.record_unit("add-k8s", json!({ "cloud": CLOUD }))?;
+    Ok(lookup)
+}
+
+/// Why a headless run without `[cluster] bootstrap = true` does not bootstrap.
+fn no_bootstrap_consent(controller: Option<&Check>, choices: &crate::wizard::Choices) -> StepError {
+    let run = if choices.confirm_deploy {
+        ""
+    } else {
+        ", with [deploy] run = true"
+    };
+    StepError::failed(format!(
+        "{}\nBootstrap the controller with the commands shown (Juju's own images must be in the \
+         registry first), then retry; or let ckf-airgap do it as the first commands of the plan \
+         ([cluster] bootstrap = true{run}). Nothing was run.",
+        no_controller(controller)
+    ))
+}
+
+/// The chosen registry, asked by the deploy loop just before the bootstrap runs.
+struct RegistryImages(Option<RegistryClient>);
+
+impl ImageLookup for RegistryImages {
+    fn has_image(&self, path: String, tag: String) -> BoxFuture<'static, bool> {
+        match &self.0 {
+            Some(client) => Box::pin(has_image(client.clone(), path, tag)),
+            // Without a client only when no bootstrap is pending, so nothing asks; a bootstrap
+            // that did would find nothing and not run.
+            None => Box::pin(async { false }),
+        }
     }
-    if !ctx.is_done("bootstrap") {
-        ctx.phase("bootstrapping the Juju controller");
-        juju_setup::bootstrap(
-            runner,
-            CLOUD,
-            CONTROLLER,
-            &repo,
-            &images,
-            |path, tag| has_image(client.clone(), path, tag),
-            &mut sink,
-        )
-        .await
-        .map_err(|e| StepError::failed(format!("{e}\nRetry once they are there.")))?;
-        ctx.record_unit("bootstrap", json!({ "controller": CONTROLLER }))?;
-    }
-    Ok(())
 }
 
 /// The plan as a file in the session, written at every run (dry or not).
@@ -330,28 +413,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         Err(e) => return Err(e),
     };
 
-    let (controller, info) = if choices.dry_run {
-        (None, None)
-    } else {
-        let (c, i) = cluster_checks::check_controller(&runner, release, Some(version)).await;
-        (Some(c), i)
-    };
-    if let (Some(controller), None) = (&controller, &info) {
-        bootstrap(&ctx, &runner, version, &model, controller).await?;
-    }
-    if !choices.dry_run
-        && cluster_checks::check_model(&runner, &model).await.status != CheckStatus::Pass
-        && !ctx.is_done("add-model")
-    {
-        ctx.phase(format!("adding the {model} model"));
-        runner
-            .run_ok(&juju_setup::add_model_cmd(&model), &mut |e| stream(&ctx, e))
-            .await
-            .map_err(|e| StepError::failed(format!("juju add-model {model} failed: {e}")))?;
-        ctx.record_unit("add-model", json!({ "model": model }))?;
-    }
-
-    let plan = build_plan(&ctx, version, &model)?;
+    // The plan is whole before anything changes in the cluster: the setup it lacks comes first,
+    // shown and confirmed with the deploy, so a plan that cannot run is refused untouched.
+    let (lacks, controller) = cluster_lacks(&ctx, &runner, release, version, &model).await;
+    let mut plan = build_plan(&ctx, version, &model)?;
+    plan.prepend(setup_actions(&ctx, version, &model, lacks).await?);
     let plan_file = ctx.session_dir().join(DEPLOY_PLAN_FILE);
     let bytes = serde_json::to_vec_pretty(&plan.to_json()).map_err(StepError::failed)?;
     crate::durable::write_file(&plan_file, &bytes)
@@ -377,21 +443,46 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         );
         return ctx.record_unit("dry-run", json!({ "commands": plan.steps.len() }));
     }
-    if !choices.confirm_deploy
-        && !plan
-            .steps
-            .iter()
-            .all(|s| SessionCommandLedger { ctx: ctx.clone() }.is_done(&s.id))
-    {
+    let bootstrap = pending_bootstrap(&ctx, &plan);
+    // Headless, the plan's confirmation cannot be asked for, and `[deploy] run` alone never
+    // consented to a bootstrap: that takes `[cluster] bootstrap`.
+    if bootstrap.is_some() && !choices.bootstrap && !ctx.is_interactive() {
+        return Err(no_bootstrap_consent(controller.as_ref(), &choices));
+    }
+    let lookup = match bootstrap {
+        Some(images) => refuse_unready(&ctx, controller.as_ref(), images).await?,
+        None => RegistryImages(None),
+    };
+    let all_done = plan
+        .steps
+        .iter()
+        .all(|s| SessionCommandLedger { ctx: ctx.clone() }.is_done(&s.id));
+    let consented = choices.confirm_deploy && (bootstrap.is_none() || choices.bootstrap);
+    if !all_done && !consented {
+        let commands = match plan.steps.len() {
+            1 => "1 juju command".to_string(),
+            n => format!("{n} juju commands"),
+        };
+        let (prompt, answers_key) = match bootstrap {
+            Some(_) => (
+                format!(
+                    "There is no Juju controller. Bootstrap one on MicroK8s and run {commands} \
+                     now, as shown?"
+                ),
+                if choices.bootstrap {
+                    "deploy.run"
+                } else {
+                    "cluster.bootstrap"
+                },
+            ),
+            None => (format!("Run {commands} now?"), "deploy.run"),
+        };
         let answer = ctx
             .ask(InputRequest {
                 step: ctx.step(),
-                prompt: match plan.steps.len() {
-                    1 => "Run 1 juju command now?".to_string(),
-                    n => format!("Run {n} juju commands now?"),
-                },
+                prompt,
                 kind: InputKind::Confirm,
-                answers_key: "deploy.run",
+                answers_key,
             })
             .await?;
         if answer != Answer::Confirm(true) {
@@ -431,7 +522,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
         }
     };
-    match deploy::execute(&runner, &plan, &mut ledger, &mut on_event).await {
+    match deploy::execute(&runner, &plan, &mut ledger, &lookup, &mut on_event).await {
         Ok(_) => {}
         Err(DeployError::StepFailed {
             step_id,
@@ -449,6 +540,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 cmd_unit(&step_id)
             ));
             return Err(StepError::failed(text));
+        }
+        Err(e @ DeployError::NotReady { .. }) => {
+            ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
+            return Err(StepError::failed(format!(
+                "{e}\nRetry once they are there; finished commands are not repeated."
+            )));
         }
         Err(e) => {
             return Err(StepError::failed(format!(
