@@ -53,6 +53,16 @@ fn append(path: &Path, line: &str) {
     writeln!(f, "{line}").unwrap();
 }
 
+/// The probe's units: a test's own kind, as every step has its own.
+struct ProbeUnit(usize);
+
+impl ckf_airgap::engine::units::Unit for ProbeUnit {
+    type Detail = serde_json::Value;
+    fn key(&self) -> String {
+        format!("unit-{}", self.0)
+    }
+}
+
 impl StepWork for Probe {
     fn inputs(&self, _: Step, _: &Choices) -> String {
         "probe".into()
@@ -66,8 +76,8 @@ impl StepWork for Probe {
                 return Ok(());
             }
             for i in 0..UNITS {
-                let unit = format!("unit-{i}");
-                if ctx.is_done(&unit) {
+                let unit = ProbeUnit(i);
+                if ctx.done(&unit) {
                     continue;
                 }
                 append(&record, &format!("begin {i}"));
@@ -79,7 +89,7 @@ impl StepWork for Probe {
                     return Err(StepError::Cancelled);
                 }
                 append(&record, &format!("end {i}"));
-                ctx.record_unit(unit, serde_json::json!({ "index": i }))?;
+                ctx.record(&unit, &serde_json::json!({ "index": i }))?;
             }
             Ok(())
         })

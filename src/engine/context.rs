@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cancel::Cancel;
 use super::events::{Answer, EngineEvent, InputRequest, Level, Progress, Quantity};
+use super::units::Unit;
 use super::work::StepError;
 use crate::secret::Secret;
 use crate::session::Session;
@@ -120,27 +121,47 @@ impl StepContext {
         self.with_session(|s| s.dir().to_path_buf())
     }
 
-    pub fn is_done(&self, unit: &str) -> bool {
-        self.with_session(|s| s.state().unit_done(self.step, unit))
-    }
-
     /// How many units of this step are finished (none on a first run or after invalidation).
     pub fn units_done(&self) -> usize {
         self.with_session(|s| s.state().record(self.step).ledger.len())
     }
 
-    /// A unit an earlier step recorded (its results as the session holds them).
-    pub fn ledger_value_of(&self, step: Step, unit: &str) -> Option<Value> {
-        self.with_session(|s| s.state().record(step).ledger.get(unit).cloned())
+    /// The detail of a unit `step` recorded, when it did (and it reads as that unit's detail).
+    pub fn detail_of<U: Unit>(&self, step: Step, unit: &U) -> Option<U::Detail> {
+        let value = self.with_session(|s| {
+            let ledger = &s.state().record(step).ledger;
+            ledger
+                .get(&unit.key())
+                .or_else(|| ledger.get(&unit.legacy_key()?))
+                .cloned()
+        })?;
+        serde_json::from_value(value).ok()
     }
 
-    pub fn ledger_value(&self, unit: &str) -> Option<Value> {
-        self.with_session(|s| s.state().record(self.step).ledger.get(unit).cloned())
+    /// The detail of a unit this step recorded.
+    pub fn detail<U: Unit>(&self, unit: &U) -> Option<U::Detail> {
+        self.detail_of(self.step, unit)
+    }
+
+    /// Whether this step recorded `unit` (under its key or an older one).
+    pub fn done<U: Unit>(&self, unit: &U) -> bool {
+        self.with_session(|s| {
+            let state = s.state();
+            state.unit_done(self.step, &unit.key())
+                || unit
+                    .legacy_key()
+                    .is_some_and(|k| state.unit_done(self.step, &k))
+        })
     }
 
     /// Records a finished unit and saves the session before returning.
-    pub fn record_unit(&self, unit: impl Into<String>, detail: Value) -> Result<(), StepError> {
-        let unit = unit.into();
+    pub fn record<U: Unit>(&self, unit: &U, detail: &U::Detail) -> Result<(), StepError> {
+        let value = serde_json::to_value(detail)
+            .map_err(|e| StepError::failed(format!("cannot record {}: {e}", unit.key())))?;
+        self.record_unit(unit.key(), value)
+    }
+
+    fn record_unit(&self, unit: String, detail: Value) -> Result<(), StepError> {
         let result = {
             let mut session = self.session.lock().map_err(|_| {
                 StepError::failed("the session store is unusable after a crash in another task")

@@ -154,7 +154,7 @@ impl Engine {
     /// What a headless run does next; None once the install is complete.
     fn auto_command(&self) -> Option<Command> {
         let current = self.current();
-        let skip = self.with_session(|s| s.state().choices.skips.get(current.id()).cloned());
+        let skip = self.with_session(|s| s.state().choices.skipped_step(current).cloned());
         match self.current_status() {
             StepStatus::Done | StepStatus::Skipped { .. } if current.is_end() => None,
             StepStatus::Pending | StepStatus::Failed { .. } if !current.is_end() => match skip {
@@ -287,7 +287,7 @@ impl Engine {
             return Ok(None);
         }
         let choices = self.with_session(|s| s.state().choices.clone());
-        if let Some(reason) = choices.skips.get(step.id()) {
+        if let Some(reason) = choices.skipped_step(step) {
             // The answers file says this step is done another way: record that, do not run it.
             self.handle(Command::Skip {
                 reason: reason.clone(),

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod outputs;
 pub mod step_data;
 pub mod steps;
+pub mod units;
 pub mod work;
 
 pub use cancel::Cancel;

@@ -207,6 +207,18 @@ pub struct Choices {
     pub gather: Option<GatherChoice>,
 }
 
+impl Choices {
+    /// Why one item inside a step was skipped, when the operator skipped it.
+    pub fn skipped_item(&self, kind: super::change::ItemKind, id: &str) -> Option<&String> {
+        self.skips.get(&kind.skip_key(id))
+    }
+
+    /// Why a whole step was skipped, when the operator skipped it.
+    pub fn skipped_step(&self, step: Step) -> Option<&String> {
+        self.skips.get(step.id())
+    }
+}
+
 /// The connected side's choices: what to gather, from where, and where the archives go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -2,11 +2,10 @@
 //! into the work directory, and write the inventory the later steps use. Each image read is a
 //! unit of the ledger, so a resumed run reads past finished members without writing them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use serde_json::json;
 
 use super::blocking::blocking;
 use super::choice_paths::required_path;
@@ -22,10 +21,9 @@ use crate::engine::context::StepContext;
 use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, SkippableItem, StepData};
+use crate::engine::units::{CharmsRead, CharmsReadDetail, ReadMember, ReadMemberDetail};
 use crate::engine::work::StepError;
 use crate::wizard::{ItemKind, PathChoice};
-
-const CHARMS_UNIT: &str = "charms";
 
 /// How often the archive is read again by itself after the registry went away during the
 /// streaming push, before the step fails and leaves the retry to the operator.
@@ -135,7 +133,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             })
             .await?
         };
-        ctx.record_unit(CHARMS_UNIT, json!({ "charms": infos }))?;
+        ctx.record(
+            &CharmsRead,
+            &CharmsReadDetail {
+                charms: infos.clone(),
+            },
+        )?;
         infos
     };
 
@@ -487,8 +490,7 @@ fn release_cross_check(
         ..CrossCheck::default()
     };
     for item in &check.missing {
-        let key = ItemKind::Need.skip_key(&item.id());
-        if let Some(reason) = choices.skips.get(&key) {
+        if let Some(reason) = choices.skipped_item(ItemKind::Need, &item.id()) {
             ctx.log(
                 Level::Warn,
                 format!(
@@ -576,33 +578,24 @@ struct LedgerHooks {
     stream: Option<Arc<super::stream_push::StreamPush>>,
 }
 
-const MEMBER_PREFIX: &str = "image:";
-/// The field of a member's unit holding its image record: the ledger is where the inventory's
-/// images are kept until the step writes the inventory.
-const RECORD: &str = "record";
-
-fn member_unit(member: &str) -> String {
-    format!("{MEMBER_PREFIX}{member}")
-}
-
 impl ImageHooks for LedgerHooks {
     /// A member is done when its unit holds its image record (units of older sessions, which
     /// kept the record elsewhere, are read again).
     fn is_done(&mut self, member: &str) -> bool {
-        self.ctx
-            .ledger_value(&member_unit(member))
-            .is_some_and(|v| v.get(RECORD).is_some())
+        self.ctx.detail(&ReadMember(member)).is_some()
     }
 
     fn image_ready(&mut self, record: &ImageRecord) -> Result<(), String> {
         let ctx = self.ctx.clone();
-        let unit = member_unit(&record.member);
-        let detail = json!({
-            RECORD: record,
-            "spooled": !self.drop_spool,
-            "pushed": self.stream.is_some(),
-        });
-        let record_member = move || ctx.record_unit(unit, detail).map_err(|e| e.to_string());
+        let detail = ReadMemberDetail {
+            record: record.clone(),
+            spooled: !self.drop_spool,
+            pushed: self.stream.is_some(),
+        };
+        let record_member = move || {
+            ctx.record(&ReadMember(&detail.record.member), &detail)
+                .map_err(|e| e.to_string())
+        };
         match &self.stream {
             Some(stream) => {
                 // Spools are dropped here, on the reader's thread, once their image is pushed:
@@ -647,20 +640,24 @@ fn forward(ctx: &StepContext, event: &ProgressEvent) {
 
 /// The image records the ledger holds, one per member read, in reference order.
 fn image_records(ctx: &StepContext) -> Vec<ImageRecord> {
-    let mut records: Vec<ImageRecord> = ctx.with_state(|s| {
+    // A member is kept once, whichever spelling of its unit the session holds.
+    let by_member: BTreeMap<String, ImageRecord> = ctx.with_state(|s| {
         s.record(ctx.step())
             .ledger
             .iter()
-            .filter(|(unit, _)| unit.starts_with(MEMBER_PREFIX))
-            .filter_map(|(_, v)| serde_json::from_value(v.get(RECORD)?.clone()).ok())
+            .filter_map(|(key, v)| {
+                let member = ReadMember::member_in(key)?;
+                let detail: ReadMemberDetail = serde_json::from_value(v.clone()).ok()?;
+                Some((member.to_string(), detail.record))
+            })
             .collect()
     });
+    let mut records: Vec<ImageRecord> = by_member.into_values().collect();
     records.sort_by(|a, b| a.reference.cmp(&b.reference));
     records
 }
 
 /// The charms read in an earlier run of this step, when its unit holds them.
 fn charm_records(ctx: &StepContext) -> Option<Vec<CharmInfo>> {
-    let value = ctx.ledger_value(CHARMS_UNIT)?;
-    serde_json::from_value(value.get("charms")?.clone()).ok()
+    ctx.detail(&CharmsRead).map(|d| d.charms)
 }

@@ -15,8 +15,9 @@ use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::step_data::{CheckRow, StepData, Verdict};
+use crate::engine::units::Summary;
 use crate::engine::work::StepError;
-use crate::wizard::Choices;
+use crate::wizard::{Choices, ItemKind};
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
@@ -110,7 +111,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
     let blocking_checks: Vec<&Check> = results
         .iter()
-        .filter(|c| c.status == CheckStatus::Fail && !choices.skips.contains_key(&skip_key(c.id)))
+        .filter(|c| {
+            c.status == CheckStatus::Fail && choices.skipped_item(ItemKind::Check, c.id).is_none()
+        })
         .collect();
     for check in &results {
         let level = match check.status {
@@ -137,9 +140,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         );
         return Err(StepError::failed(text));
     }
-    ctx.record_unit(
-        "checks",
-        json!({
+    ctx.record(
+        &Summary::Checks,
+        &json!({
             "load_balancer": matches!(hint, LoadBalancerHint::Available),
             "warnings": results.iter().filter(|c| c.status == CheckStatus::Warn).count(),
         }),
@@ -196,12 +199,8 @@ async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> Regi
     }
 }
 
-pub fn skip_key(id: &str) -> String {
-    crate::wizard::ItemKind::Check.skip_key(id)
-}
-
 fn row(check: &Check, choices: &Choices) -> CheckRow {
-    let skipped = choices.skips.get(&skip_key(check.id));
+    let skipped = choices.skipped_item(ItemKind::Check, check.id);
     let verdict = match (&check.status, skipped) {
         (CheckStatus::Fail, Some(_)) | (CheckStatus::Skipped { .. }, _) => Verdict::Skipped,
         (CheckStatus::Pass, _) => Verdict::Pass,

@@ -30,14 +30,12 @@ use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{BundleEdits, Dashboard, MappingOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
+use crate::engine::units::{PlanCommand, Summary};
 use crate::engine::work::StepError;
 use crate::oci::MediaType;
 use crate::registry::RegistryClient;
 use crate::version::Version;
-
-pub fn cmd_unit(id: &str) -> String {
-    crate::wizard::ItemKind::Command.skip_key(id)
-}
+use crate::wizard::ItemKind;
 
 /// The files the preview wrote. A skipped preview means the operator edited the bundle another
 /// way: the chosen bundle is deployed as it is, and the log says so.
@@ -137,23 +135,13 @@ async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
     })
 }
 
-/// Units an earlier version recorded for the Juju setup, under their plan ids but without the
-/// `cmd:` prefix, before the setup was part of the plan. A session it left must not set up
-/// again what it already had.
-const SETUP_UNITS_BEFORE_THE_PLAN: [&str; 3] = [
-    juju_setup::ADD_K8S_ID,
-    juju_setup::BOOTSTRAP_ID,
-    juju_setup::ADD_MODEL_ID,
-];
-
-/// What the session holds for a plan action, in either form it was recorded in.
+/// What the session holds for a plan action. The Juju setup an earlier version recorded
+/// under its bare id, before it was part of the plan, holds no outcome: it was done, and a
+/// session it left must not set up again what it already had.
 fn recorded_outcome(ctx: &StepContext, id: &str) -> Option<ActionOutcome> {
-    ctx.ledger_value(&cmd_unit(id))
-        .and_then(|v| serde_json::from_value::<ActionOutcome>(v).ok())
-        .or_else(|| {
-            (SETUP_UNITS_BEFORE_THE_PLAN.contains(&id) && ctx.is_done(id))
-                .then_some(ActionOutcome::Done)
-        })
+    let unit = PlanCommand(id);
+    ctx.detail(&unit)
+        .or_else(|| ctx.done(&unit).then_some(ActionOutcome::Done))
 }
 
 struct SessionCommandLedger {
@@ -166,9 +154,8 @@ impl CommandLedger for SessionCommandLedger {
     }
 
     fn record(&mut self, step_id: &str, outcome: &ActionOutcome) -> Result<(), String> {
-        let value = serde_json::to_value(outcome).map_err(|e| e.to_string())?;
         self.ctx
-            .record_unit(cmd_unit(step_id), value)
+            .record(&PlanCommand(step_id), outcome)
             .map_err(|e| e.to_string())
     }
 }
@@ -273,10 +260,11 @@ async fn setup_actions(
 /// The images of the plan's bootstrap when it is still to run (not done, not skipped).
 fn pending_bootstrap<'p>(ctx: &StepContext, plan: &'p DeployPlan) -> Option<&'p [JujuImage]> {
     let ledger = SessionCommandLedger { ctx: ctx.clone() };
-    let skips = ctx.choices().skips;
+    let choices = ctx.choices();
     plan.steps.iter().find_map(|s| match &s.kind {
         ActionKind::Bootstrap { images, .. }
-            if !ledger.is_done(&s.id) && !skips.contains_key(&cmd_unit(&s.id)) =>
+            if !ledger.is_done(&s.id)
+                && choices.skipped_item(ItemKind::Command, &s.id).is_none() =>
         {
             Some(images.as_slice())
         }
@@ -441,7 +429,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             Level::Warn,
             "dry run: the plan above is what a real run executes; nothing was run",
         );
-        return ctx.record_unit("dry-run", json!({ "commands": plan.steps.len() }));
+        return ctx.record(&Summary::DryRun, &json!({ "commands": plan.steps.len() }));
     }
     let bootstrap = pending_bootstrap(&ctx, &plan);
     // Headless, the plan's confirmation cannot be asked for, and `[deploy] run` alone never
@@ -494,7 +482,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 
     let mut ledger = SessionCommandLedger { ctx: ctx.clone() };
     for step in &plan.steps {
-        if let Some(reason) = choices.skips.get(&cmd_unit(&step.id))
+        if let Some(reason) = choices.skipped_item(ItemKind::Command, &step.id)
             && !ledger.is_done(&step.id)
         {
             ledger
@@ -537,7 +525,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             text.push_str(&format!(
                 "\nRetry runs it again (finished commands are not repeated), or skip it with a \
                  reason ([skip] \"{}\" = \"...\").",
-                cmd_unit(&step_id)
+                ItemKind::Command.skip_key(&step_id)
             ));
             return Err(StepError::failed(text));
         }
@@ -560,7 +548,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     match finish::dashboard(&runner, &model).await {
         Ok(d) => {
             ctx.write_output(&Dashboard { url: d.url.clone() })?;
-            ctx.record_unit("dashboard", json!({ "url": d.url }))
+            ctx.record(&Summary::Dashboard, &json!({ "url": d.url }))
         }
         Err(e) => {
             ctx.log(

@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::bundle::gateway::GatewayServiceType;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::units::Summary;
 use crate::engine::work::StepError;
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
@@ -38,5 +39,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         Level::Info,
         format!("gateway service type: {}", choice.explanation()),
     );
-    ctx.record_unit("gateway", json!({ "service_type": choice.as_str() }))
+    ctx.record(
+        &Summary::Gateway,
+        &json!({ "service_type": choice.as_str() }),
+    )
 }

@@ -16,6 +16,7 @@ use crate::artifacts::charms::read_charm;
 use crate::bundle::model::Bundle;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
+use crate::engine::units::{GatheredCharm, GatheredCharmUnit, PulledImage, Summary};
 use crate::engine::work::StepError;
 use crate::gather::charmhub::{self, Charmhub};
 use crate::gather::images::{GatherImage, images_to_gather, juju_images, pull_source};
@@ -112,15 +113,7 @@ pub async fn source(ctx: StepContext) -> Result<(), StepError> {
     for line in &summary {
         ctx.log(Level::Info, line.clone());
     }
-    ctx.record_unit("source", json!({ "sources": summary }))
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct GatheredCharm {
-    info: CharmInfo,
-    path: PathBuf,
-    channel: Option<String>,
-    revision: Option<u64>,
+    ctx.record(&Summary::GatherSource, &json!({ "sources": summary }))
 }
 
 /// Every charm of the bundle: from the folder when it holds it, else from Charmhub at the
@@ -168,9 +161,8 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     let total = wanted.len() as u64;
     for (i, (name, channel, base)) in wanted.iter().enumerate() {
         ctx.progress(i as u64, Some(total), Quantity::Items, Some(name.clone()));
-        let unit = format!("charm:{name}");
-        if let Some(done) = ctx.ledger_value(&unit)
-            && let Ok(g) = serde_json::from_value::<GatheredCharm>(done)
+        let unit = GatheredCharmUnit(name);
+        if let Some(g) = ctx.detail(&unit)
             && g.path.exists()
         {
             gathered.push(g);
@@ -201,7 +193,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             channel: channel.clone(),
             revision,
         };
-        ctx.record_unit(&unit, serde_json::to_value(&g).map_err(StepError::failed)?)?;
+        ctx.record(&unit, &g)?;
         gathered.push(g);
     }
     ctx.progress(total, Some(total), Quantity::Items, None);
@@ -281,7 +273,7 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
         ctx.log(Level::Info, line.to_owned());
     }
     write_json(&ctx.session_dir().join(IMAGES_FILE), &list)?;
-    ctx.record_unit("images", json!({ "count": list.len() }))
+    ctx.record(&Summary::GatherImages, &json!({ "count": list.len() }))
 }
 
 /// A client per upstream registry (or its mirror), with the site's CA and Docker's
@@ -341,14 +333,14 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
     let bytes = Arc::new(AtomicU64::new(0));
     let total = list.len() as u64;
     for (i, image) in list.iter().enumerate() {
-        let unit = format!("image:{}", image.upstream);
+        let unit = PulledImage(&image.upstream);
         ctx.progress(
             i as u64,
             Some(total),
             Quantity::Items,
             Some(image.upstream.clone()),
         );
-        if ctx.is_done(&unit) {
+        if ctx.done(&unit) {
             continue;
         }
         if ctx.is_cancelled() {
@@ -398,10 +390,7 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
         .await;
         match result {
             Ok(resolved) => {
-                ctx.record_unit(
-                    &unit,
-                    serde_json::to_value(&resolved).map_err(StepError::failed)?,
-                )?;
+                ctx.record(&unit, &resolved)?;
             }
             Err(e) => {
                 ctx.log(Level::Error, format!("{}: {e}", image.upstream));
@@ -458,13 +447,10 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let mut pulled: Vec<(GatherImage, ResolvedImage)> = Vec::new();
     let mut missing = Vec::new();
     for image in &list {
-        match ctx
-            .ledger_value_of(
-                crate::wizard::Step::GatherPull,
-                &format!("image:{}", image.upstream),
-            )
-            .and_then(|v| serde_json::from_value::<ResolvedImage>(v).ok())
-        {
+        match ctx.detail_of(
+            crate::wizard::Step::GatherPull,
+            &PulledImage(&image.upstream),
+        ) {
             Some(r) => pulled.push((image.clone(), r)),
             None => missing.push(image.upstream.clone()),
         }
@@ -598,9 +584,9 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             }
         ),
     );
-    ctx.record_unit(
-        "archives",
-        json!({ "dir": out, "images": lock.images.len() }),
+    ctx.record(
+        &Summary::GatherArchives,
+        &json!({ "dir": out, "images": lock.images.len() }),
     )
 }
 

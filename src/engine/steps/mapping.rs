@@ -11,6 +11,7 @@ use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::outputs::{self, MappedImage, MappingOutput, SessionPushReport};
 use crate::engine::step_data::{MappingRowView, MappingState, StepData};
+use crate::engine::units::Summary;
 use crate::engine::work::StepError;
 use crate::wizard::ItemKind;
 
@@ -200,9 +201,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             .collect(),
     };
     ctx.write_output(&output)?;
-    ctx.record_unit(
-        "mapping",
-        json!({ "rows": rows.len(), "placeholder": plan.table.placeholder }),
+    ctx.record(
+        &Summary::Mapping,
+        &json!({ "rows": rows.len(), "placeholder": plan.table.placeholder }),
     )
 }
 
@@ -295,7 +296,10 @@ fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepErr
         return Err(StepError::failed(message));
     }
     ctx.write_output(&MappingOutput { rows: mapped })?;
-    ctx.record_unit("mapping", json!({ "rows": rows.len(), "form": "release" }))
+    ctx.record(
+        &Summary::Mapping,
+        &json!({ "rows": rows.len(), "form": "release" }),
+    )
 }
 
 fn write_view(ctx: &StepContext, rows: &[MappingRowView]) -> Result<(), StepError> {

@@ -14,6 +14,7 @@ use crate::cluster::yaml_out::ConfigValue;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{BundleEdits, MappingOutput};
+use crate::engine::units::Summary;
 use crate::engine::work::StepError;
 
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
@@ -123,7 +124,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         ),
     );
     ctx.write_output(&outputs)?;
-    ctx.record_unit("written", json!({ "bundle": written.bundle }))
+    ctx.record(
+        &Summary::BundleWritten,
+        &json!({ "bundle": written.bundle }),
+    )
 }
 
 /// A release bundle is not edited: each application is deployed on its own. The preview shows
@@ -174,8 +178,8 @@ fn preview_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), Ste
         applications: apps.len(),
         ..BundleEdits::default()
     })?;
-    ctx.record_unit(
-        "release-plan",
-        json!({ "applications": apps.len(), "bundle": release.path }),
+    ctx.record(
+        &Summary::ReleasePlan,
+        &json!({ "applications": apps.len(), "bundle": release.path }),
     )
 }

@@ -10,12 +10,15 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::choice_paths::work_dir;
-use super::push_ledger::{CHUNKED_UNIT, SessionPushLedger, push_image, push_options};
+use super::push_ledger::{SessionPushLedger, push_image, push_options};
 use crate::artifacts::{ImageRecord, Inventory};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::outputs::{ReportedImage, SessionPushReport};
 use crate::engine::step_data::{PushRow, PushState, StepData};
+use crate::engine::units::{
+    PushedMember, PushedMemberDetail, Summary, UploadForm, UploadFormDetail,
+};
 use crate::engine::work::StepError;
 use crate::registry::{ImageState, LayerState, PushImage, PushProgress, Pusher, UploadFormChange};
 
@@ -213,7 +216,7 @@ struct StreamHooks {
 
 impl crate::artifacts::ImageHooks for StreamHooks {
     fn is_done(&mut self, member: &str) -> bool {
-        self.ctx.is_done(&format!("member:{member}"))
+        self.ctx.done(&PushedMember(member))
     }
 
     fn image_ready(&mut self, record: &ImageRecord) -> Result<(), String> {
@@ -234,9 +237,11 @@ impl crate::artifacts::ImageHooks for StreamHooks {
         }
         crate::artifacts::remove_image_spool(&self.work, record).map_err(|e| e.to_string())?;
         self.ctx
-            .record_unit(
-                format!("member:{}", record.member),
-                json!({ "reference": record.reference }),
+            .record(
+                &PushedMember(&record.member),
+                &PushedMemberDetail {
+                    reference: record.reference.clone(),
+                },
             )
             .map_err(|e| e.to_string())
     }
@@ -261,9 +266,12 @@ fn remember_chunked(ctx: &StepContext, pusher: &Pusher, configured: u64) -> Resu
             since.chunk_size >> 10
         ),
     );
-    ctx.record_unit(
-        CHUNKED_UNIT,
-        json!({ "chunk_size": since.chunk_size, "reason": reason }),
+    ctx.record(
+        &UploadForm,
+        &UploadFormDetail {
+            chunk_size: since.chunk_size,
+            reason,
+        },
     )
 }
 
@@ -353,8 +361,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     };
     let path = ctx.write_output(&file)?;
     ctx.log(Level::Info, format!("push report: {}", path.display()));
-    ctx.record_unit(
-        "report",
-        json!({ "images": file.images.len(), "path": path }),
+    ctx.record(
+        &Summary::PushReport,
+        &json!({ "images": file.images.len(), "path": path }),
     )
 }

@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::artifacts::{ImageRecord, LayerRecord};
 use crate::engine::context::StepContext;
+use crate::engine::units::{PushedImage, PushedImageDetail, PushedLayer, Unit, UploadForm};
 use crate::oci::{Digest, LayerEncoding};
 use crate::registry::{
     BlobFile, LayerFile, PushImage, PushLedger, PushOptions, PushedBlob, StoredAs,
@@ -15,16 +14,11 @@ use crate::registry::{
 use crate::wizard::Step;
 use crate::wizard::state::RegistryChoice;
 
-/// The ledger unit that keeps a switch to chunked uploads for the rest of the session.
-pub const CHUNKED_UNIT: &str = "upload-form";
-
 /// The push options from the operator's choices and what this session learned.
 pub fn push_options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
     let defaults = PushOptions::default();
     // A refused streamed upload earlier in this session: start chunked, at the size learned.
-    let learned = ctx
-        .ledger_value(CHUNKED_UNIT)
-        .and_then(|v| v["chunk_size"].as_u64());
+    let learned = ctx.detail(&UploadForm).map(|d| d.chunk_size);
     PushOptions {
         compression: if choice.no_layer_compression {
             crate::registry::LayerCompression::None
@@ -83,21 +77,13 @@ pub struct SessionPushLedger {
     pub ctx: StepContext,
 }
 
-fn layer_unit(target_key: &str, diff_id: &Digest) -> String {
-    format!("layer:{target_key}:{diff_id}")
-}
-
-fn image_unit(target_ref: &str) -> String {
-    format!("image:{target_ref}")
-}
-
 impl SessionPushLedger {
     /// This step's record, or the one the artifacts step made when it pushed while reading
     /// (the streaming push): the push step then finds those layers and images done.
-    fn value(&self, unit: &str) -> Option<serde_json::Value> {
+    fn detail<U: Unit>(&self, unit: &U) -> Option<U::Detail> {
         self.ctx
-            .ledger_value(unit)
-            .or_else(|| self.ctx.ledger_value_of(Step::Artifacts, unit))
+            .detail(unit)
+            .or_else(|| self.ctx.detail_of(Step::Artifacts, unit))
     }
 
     /// Whether `target_ref` was pushed, by this step or by the streaming push.
@@ -108,8 +94,10 @@ impl SessionPushLedger {
 
 impl PushLedger for SessionPushLedger {
     fn layer(&self, target_key: &str, diff_id: &Digest) -> Option<PushedBlob> {
-        self.value(&layer_unit(target_key, diff_id))
-            .and_then(|v| serde_json::from_value(v).ok())
+        self.detail(&PushedLayer {
+            target_key,
+            diff_id,
+        })
     }
 
     fn record_layer(
@@ -118,21 +106,29 @@ impl PushLedger for SessionPushLedger {
         diff_id: &Digest,
         pushed: &PushedBlob,
     ) -> Result<(), String> {
-        let value = serde_json::to_value(pushed).map_err(|e| e.to_string())?;
         self.ctx
-            .record_unit(layer_unit(target_key, diff_id), value)
+            .record(
+                &PushedLayer {
+                    target_key,
+                    diff_id,
+                },
+                pushed,
+            )
             .map_err(|e| e.to_string())
     }
 
     fn image(&self, target_ref: &str) -> Option<Digest> {
-        self.value(&image_unit(target_ref))
-            .and_then(|v| v.get("digest").and_then(|d| d.as_str()).map(Digest::parse))
-            .and_then(Result::ok)
+        self.detail(&PushedImage(target_ref)).map(|d| d.digest)
     }
 
     fn record_image(&self, target_ref: &str, manifest_digest: &Digest) -> Result<(), String> {
         self.ctx
-            .record_unit(image_unit(target_ref), json!({ "digest": manifest_digest }))
+            .record(
+                &PushedImage(target_ref),
+                &PushedImageDetail {
+                    digest: manifest_digest.clone(),
+                },
+            )
             .map_err(|e| e.to_string())
     }
 }

@@ -7,6 +7,7 @@ use super::registry_client::client;
 use crate::artifacts::Inventory;
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
+use crate::engine::units::Summary;
 use crate::engine::work::StepError;
 
 /// The repository the push-scope check tries: the first image to be pushed. Before the
@@ -43,9 +44,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     );
     let proven = proven_lines(&ctx, &client, &report).await;
     ctx.publish(crate::engine::step_data::StepData::Login(proven.clone()));
-    ctx.record_unit(
-        "preflight",
-        json!({ "auth": report.auth, "repository": report.checked_repository, "proven": proven }),
+    ctx.record(
+        &Summary::Preflight,
+        &json!({ "auth": report.auth, "repository": report.checked_repository, "proven": proven }),
     )
 }
 
