@@ -1,12 +1,12 @@
 //! Which of the two input forms a bundle is, and which CKF release it deploys.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bundle::model::Bundle;
 use crate::ckf_release::CkfRelease;
 
 /// The two bundles an operator brings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BundleForm {
     /// The CKF 1.7-era air-gapped bundle: local charms and images under a placeholder
     /// registry (`172.17.0.2:5000`), edited in place.

@@ -172,6 +172,14 @@ fn the_whole_bundle_path_maps_checks_previews_and_writes_a_new_file() {
             .unwrap();
     let rows = mapping["rows"].as_array().unwrap();
     assert!(rows.len() > 70);
+    let form: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.session_dir.join("bundle-form.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        form["form"]["AirGapped"]["placeholder"],
+        PLACEHOLDER.trim_end_matches('/'),
+        "the air-gapped form is decided once, with its placeholder: {form}"
+    );
     // argo-server is only in the separately deployed plan: its image is mapped all the same.
     assert!(
         rows.iter()

@@ -312,6 +312,11 @@ fn dry_run_plan_is_complete_and_private(version: &str) {
         );
     }
     assert!(out.contains("jujusolutions/jujud-operator:3.6.4"), "{out}");
+    // The form is decided once, by the mapping step, and recorded for the steps after it.
+    let form = session_file(&w, "bundle-form.json");
+    assert_eq!(form["form"], "Release", "{form}");
+    assert_eq!(form["ckf_release"], version, "{form}");
+    assert_eq!(form["produced_by"], "placeholder-mapping", "{form}");
     let plan = session_file(&w, "deploy-plan.json");
     let report = session_file(&w, "push-report.json");
     let pushed: BTreeSet<String> = report["images"]

@@ -8,6 +8,7 @@
 //! `produced_by`. When a step is invalidated (its inputs changed) the driver discards its
 //! outputs, so a later step never reads what an earlier run of another input made.
 
+mod bundle_form;
 mod mapping;
 mod preview;
 mod push_report;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use bundle_form::DecidedBundle;
 pub use mapping::{MAPPING_VIEW_FILE, MappedImage, MappingOutput, last_view, write_view};
 pub use preview::{BundleEdits, Dashboard};
 pub use push_report::{ReportedImage, SessionPushReport};
@@ -45,10 +47,11 @@ impl StepOutput for Inventory {
 
 /// Every output's producer and file, so that an invalidated step's outputs can be discarded.
 /// A unit test checks that every `StepOutput` is listed.
-pub const ALL: [(Step, &str); 5] = [
+pub const ALL: [(Step, &str); 6] = [
     (Inventory::PRODUCER, Inventory::FILE),
     (SessionPushReport::PRODUCER, SessionPushReport::FILE),
     (MappingOutput::PRODUCER, MappingOutput::FILE),
+    (DecidedBundle::PRODUCER, DecidedBundle::FILE),
     (BundleEdits::PRODUCER, BundleEdits::FILE),
     (Dashboard::PRODUCER, Dashboard::FILE),
 ];

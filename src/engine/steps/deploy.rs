@@ -28,7 +28,7 @@ use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
 use crate::cluster::{Cmd, finish};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
-use crate::engine::outputs::{BundleEdits, Dashboard, MappingOutput};
+use crate::engine::outputs::{BundleEdits, Dashboard, DecidedBundle, MappingOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::units::{PlanCommand, Summary};
 use crate::engine::work::StepError;
@@ -343,10 +343,16 @@ pub const DEPLOY_PLAN_FILE: &str = "deploy-plan.json";
 /// A release bundle: each application on its own with its resources and config, then the
 /// relations. The air-gapped form: the edited bundle, the separately deployed charms, their
 /// relations.
-fn build_plan(ctx: &StepContext, version: Version, model: &str) -> Result<DeployPlan, StepError> {
+fn build_plan(
+    ctx: &StepContext,
+    decided: &DecidedBundle,
+    version: Version,
+    model: &str,
+) -> Result<DeployPlan, StepError> {
     let choices = ctx.choices();
     let config_dir = ctx.session_dir().join("deploy-config");
-    if let Some(release) = super::release_bundle::load(ctx)? {
+    if decided.is_release() {
+        let release = super::release_bundle::load_release(ctx, decided)?;
         // Where each image goes is the mapping step's answer, and only that.
         let targets = ctx.output::<MappingOutput>()?.targets();
         let apps = super::release_bundle::app_deploys(&release, &targets, &work_dir(ctx), &choices)
@@ -404,7 +410,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // The plan is whole before anything changes in the cluster: the setup it lacks comes first,
     // shown and confirmed with the deploy, so a plan that cannot run is refused untouched.
     let (lacks, controller) = cluster_lacks(&ctx, &runner, release, version, &model).await;
-    let mut plan = build_plan(&ctx, version, &model)?;
+    let decided = super::release_bundle::decided(&ctx).await?;
+    let mut plan = build_plan(&ctx, &decided, version, &model)?;
     plan.prepend(setup_actions(&ctx, version, &model, lacks).await?);
     let plan_file = ctx.session_dir().join(DEPLOY_PLAN_FILE);
     let bytes = serde_json::to_vec_pretty(&plan.to_json()).map_err(StepError::failed)?;
@@ -544,7 +551,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
 
     settle(&ctx, &runner, &plan, &model).await?;
-    scan_pod_images(&ctx, &runner, &model).await?;
+    scan_pod_images(&ctx, &decided, &runner, &model).await?;
     match finish::dashboard(&runner, &model).await {
         Ok(d) => {
             ctx.write_output(&Dashboard { url: d.url.clone() })?;
@@ -631,7 +638,12 @@ async fn check_juju_images(ctx: &StepContext, version: Version) {
 
 /// After the model settles, every container image of every pod in its namespace must come from
 /// the private registry; one that does not is named with the charm option that controls it.
-async fn scan_pod_images(ctx: &StepContext, runner: &Runner, model: &str) -> Result<(), StepError> {
+async fn scan_pod_images(
+    ctx: &StepContext,
+    decided: &DecidedBundle,
+    runner: &Runner,
+    model: &str,
+) -> Result<(), StepError> {
     let choices = ctx.choices();
     let Some(registry) = choices
         .registry
@@ -664,7 +676,11 @@ async fn scan_pod_images(ctx: &StepContext, runner: &Runner, model: &str) -> Res
         );
         return Ok(());
     }
-    let release = super::release_bundle::load(ctx)?;
+    let release = if decided.is_release() {
+        Some(super::release_bundle::load_release(ctx, decided)?)
+    } else {
+        None
+    };
     let mut text = format!(
         "{} container image(s) in {model} do not come from {registry}:",
         foreign.len()

@@ -83,8 +83,22 @@ fn conflicts(tables: &[&MappingTable]) -> Vec<MappingConflict> {
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
-    if let Some(release) = release_bundle::load(&ctx)? {
-        return run_release(&ctx, &release);
+    let decided = release_bundle::decide(&ctx).await?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "{}: {}{}",
+            decided.bundle.display(),
+            decided.form.describe(),
+            decided
+                .ckf_release
+                .map(|r| format!(" (CKF {r})"))
+                .unwrap_or_default()
+        ),
+    );
+    ctx.write_output(&decided)?;
+    if decided.is_release() {
+        return run_release(&ctx, &release_bundle::load_release(&ctx, &decided)?);
     }
     let plan = bundle_plan::build(&ctx).await?;
     let tables: Vec<&MappingTable> = plan.tables().collect();

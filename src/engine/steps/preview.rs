@@ -21,8 +21,9 @@ pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let choices = ctx.choices();
-    if let Some(release) = release_bundle::load(&ctx)? {
-        return preview_release(&ctx, &release);
+    let decided = release_bundle::decided(&ctx).await?;
+    if decided.is_release() {
+        return preview_release(&ctx, &release_bundle::load_release(&ctx, &decided)?);
     }
     let plan = bundle_plan::build(&ctx).await?;
     let mut edits = rewrite::plan_image_edits(&plan.bundle.doc, &plan.sites, &plan.table)

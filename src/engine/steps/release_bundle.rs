@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::choice_paths::required_path;
 use crate::artifacts::Inventory;
 use crate::bundle::model::Bundle;
 use crate::bundle::scan;
@@ -12,13 +13,14 @@ use crate::bundle::yaml::ScalarValue;
 use crate::cluster::plan::AppDeploy;
 use crate::cluster::yaml_out::ConfigValue;
 use crate::engine::context::StepContext;
-use crate::engine::outputs::{ReportedImage, SessionPushReport};
+use crate::engine::events::Level;
+use crate::engine::outputs::{DecidedBundle, ReportedImage, SessionPushReport};
 use crate::engine::work::StepError;
 use crate::image_ref::ImageRef;
 use crate::release::{
     AppNeeds, ArchiveIndex, BundleForm, DetectedRelease, detect_form, detect_release, release_needs,
 };
-use crate::wizard::Choices;
+use crate::wizard::{Choices, PathChoice};
 
 /// The gateway charm and its service-type option.
 const GATEWAY_CHARM: &str = "istio-gateway";
@@ -45,18 +47,45 @@ pub fn form_of(path: &Path, choices: &Choices) -> Result<(Bundle, BundleForm), S
     Ok((bundle, form))
 }
 
-/// The chosen bundle with what its applications need, when it is a release bundle; None for
-/// the air-gapped form or when no bundle is chosen yet. A release bundle's needs come from the
-/// charms, so the inventory must be there: its absence names the Artifacts step.
-pub fn load(ctx: &StepContext) -> Result<Option<ReleaseBundle>, StepError> {
-    let choices = ctx.choices();
-    let Some(path) = choices.bundle.clone() else {
-        return Ok(None);
+/// Decides the chosen bundle's form, asking for the bundle when none is chosen yet: the
+/// mapping step's first work, recorded as its output.
+pub async fn decide(ctx: &StepContext) -> Result<DecidedBundle, StepError> {
+    let path = required_path(ctx, PathChoice::Bundle, "Path to the bundle.yaml").await?;
+    let (bundle, form) = form_of(&path, &ctx.choices())?;
+    let ckf_release = match form {
+        BundleForm::Release => detect_release(&bundle).map(|d| d.release),
+        BundleForm::AirGapped { .. } => None,
     };
-    let (bundle, form) = form_of(&path, &choices)?;
-    if form != BundleForm::Release {
-        return Ok(None);
+    Ok(DecidedBundle {
+        bundle: path,
+        form,
+        ckf_release,
+    })
+}
+
+/// The form the mapping step decided; read again from the bundle only when the operator
+/// skipped that step.
+pub async fn decided(ctx: &StepContext) -> Result<DecidedBundle, StepError> {
+    match ctx.output_unless_skipped::<DecidedBundle>()? {
+        Some(d) => Ok(d),
+        None => {
+            ctx.log(
+                Level::Info,
+                "the mapping step was skipped: the bundle's form is read here",
+            );
+            decide(ctx).await
+        }
     }
+}
+
+/// The release bundle the decided form names, with what its applications need. The needs
+/// come from the charms, so the inventory must be there: its absence names the Artifacts step.
+pub fn load_release(
+    ctx: &StepContext,
+    decided: &DecidedBundle,
+) -> Result<ReleaseBundle, StepError> {
+    let path = decided.bundle.clone();
+    let bundle = Bundle::load(&path).map_err(StepError::failed)?;
     let inventory = ctx.output::<Inventory>().map_err(|missing| {
         StepError::failed(format!(
             "{} is a release bundle: what each application needs is read from its charm in \
@@ -64,7 +93,7 @@ pub fn load(ctx: &StepContext) -> Result<Option<ReleaseBundle>, StepError> {
             path.display()
         ))
     })?;
-    Ok(Some(with_inventory(path, bundle, inventory)))
+    Ok(with_inventory(path, bundle, inventory))
 }
 
 /// The release bundle read with the inventory the Artifacts step is making.
