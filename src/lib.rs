@@ -23,6 +23,7 @@ pub mod release;
 pub mod run;
 pub mod secret;
 pub mod session;
+pub mod shown_text;
 pub mod signals;
 pub mod synth;
 pub mod version;

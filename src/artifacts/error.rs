@@ -116,6 +116,29 @@ pub enum ArtifactError {
     },
 
     #[error(
+        "{archive}: member {member} holds {path:?} twice. Cause: the member was not written by \
+         docker save (a tar appended to, or tampered with); which copy an image tool takes \
+         differs from tool to tool, so neither is taken. Fix: save the image again and rebuild \
+         the archive."
+    )]
+    DuplicateEntry {
+        archive: String,
+        member: String,
+        path: String,
+    },
+
+    #[error(
+        "{archive}: member {member} appears twice in the archive, with different contents \
+         ({difference}). Cause: two images saved under one file name (the archive was appended \
+         to). Fix: rebuild the archive with one file name per image."
+    )]
+    RepeatedMember {
+        archive: String,
+        member: String,
+        difference: String,
+    },
+
+    #[error(
         "{archive}: member {member}: {what} names {path:?}, which is not in the member. \
          Cause: incomplete docker save. Fix: re-save the image and rebuild the archive."
     )]

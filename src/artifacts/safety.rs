@@ -10,6 +10,7 @@ pub enum PathProblem {
     ParentDir,
     NotUtf8,
     Empty,
+    ControlCharacter,
 }
 
 impl PathProblem {
@@ -19,6 +20,9 @@ impl PathProblem {
             PathProblem::ParentDir => "path contains `..`",
             PathProblem::NotUtf8 => "path is not UTF-8",
             PathProblem::Empty => "empty path",
+            PathProblem::ControlCharacter => {
+                "the name holds a control character, which docker save never writes"
+            }
         }
     }
 }
@@ -28,6 +32,10 @@ impl PathProblem {
 /// the archive root (`./`), which callers skip.
 pub fn normalize_entry_path(raw: &[u8]) -> Result<String, PathProblem> {
     let s = std::str::from_utf8(raw).map_err(|_| PathProblem::NotUtf8)?;
+    // A name that would act on the terminal it is shown on is not a name an image tool wrote.
+    if s.chars().any(|c| c.is_control()) {
+        return Err(PathProblem::ControlCharacter);
+    }
     if s.starts_with('/') || s.starts_with('\\') {
         return Err(PathProblem::Absolute);
     }

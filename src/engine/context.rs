@@ -194,7 +194,8 @@ impl StepContext {
     }
 
     pub fn log(&self, level: Level, line: impl Into<String>) {
-        let line = line.into();
+        // A line may quote an archive's or a bundle's text: its control characters are shown.
+        let line = crate::shown_text::escape_controls(&line.into()).into_owned();
         match level {
             Level::Info => tracing::info!(step = %self.step, "{line}"),
             Level::Warn => tracing::warn!(step = %self.step, "{line}"),
@@ -208,7 +209,7 @@ impl StepContext {
     }
 
     pub fn phase(&self, text: impl Into<String>) {
-        let text = text.into();
+        let text = crate::shown_text::escape_controls(&text.into()).into_owned();
         tracing::info!(step = %self.step, "{text}");
         let _ = self.events.send(EngineEvent::Phase {
             step: self.step,

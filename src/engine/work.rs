@@ -22,7 +22,9 @@ pub enum StepError {
 impl StepError {
     /// The step failed with this message (any error's text: it says what to do).
     pub fn failed(message: impl std::fmt::Display) -> StepError {
-        StepError::Failed(message.to_string())
+        // The message may quote an archive's or a bundle's text: its control characters are
+        // shown, not sent to the terminal.
+        StepError::Failed(crate::shown_text::escape_controls(&message.to_string()).into_owned())
     }
 }
 

@@ -6,6 +6,7 @@ mod cluster_support;
 mod registry_support;
 mod support;
 
+mod archive_holes;
 mod artifacts_bad;
 mod artifacts_charms;
 mod artifacts_forms;

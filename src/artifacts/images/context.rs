@@ -50,6 +50,14 @@ impl Ctx<'_> {
         }
     }
 
+    pub fn duplicate_entry(&self, path: &str) -> ArtifactError {
+        ArtifactError::DuplicateEntry {
+            archive: self.archive.to_string(),
+            member: self.member.to_string(),
+            path: path.to_string(),
+        }
+    }
+
     pub fn unsafe_path(&self, raw: &[u8], why: PathProblem) -> ArtifactError {
         ArtifactError::UnsafePath {
             archive: self.archive.to_string(),

@@ -5,7 +5,7 @@
 //! blob store here: the digests are checked only once the member's metadata,
 //! which docker puts after the layers, has been read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 
 use sha2::{Digest as _, Sha256};
@@ -85,7 +85,53 @@ pub struct MemberContents {
     pub links: HashMap<String, String>,
 }
 
+/// What a member holds, file by file: two members with equal prints hold the same bytes in
+/// every file and the same links (their tar headers may differ).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberPrint {
+    files: BTreeMap<String, (u64, Digest)>,
+    links: BTreeMap<String, String>,
+}
+
+impl MemberPrint {
+    /// The first difference from `other`, in the operator's words; None when they are equal.
+    pub fn difference(&self, other: &MemberPrint) -> Option<String> {
+        for (path, (size, digest)) in &self.files {
+            match other.files.get(path) {
+                None => return Some(format!("{path:?} is only in the first")),
+                Some((s, d)) if s != size || d != digest => {
+                    return Some(format!(
+                        "{path:?} differs: {} against {}",
+                        digest.short(),
+                        d.short()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(path) = other.files.keys().find(|p| !self.files.contains_key(*p)) {
+            return Some(format!("{path:?} is only in the second"));
+        }
+        (self.links != other.links).then(|| "their links differ".to_string())
+    }
+}
+
 impl MemberContents {
+    pub fn print(&self) -> MemberPrint {
+        MemberPrint {
+            files: self
+                .files
+                .iter()
+                .map(|(p, f)| (p.clone(), (f.size, f.sha256.clone())))
+                .collect(),
+            links: self
+                .links
+                .iter()
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect(),
+        }
+    }
+
     /// Follows links (both symlinks and hard links) to a regular file.
     pub fn resolve(&self, path: &str) -> Option<(String, &FileEntry)> {
         let mut p = path.to_string();
@@ -188,26 +234,10 @@ pub fn read_member<R: Read>(
             continue;
         }
         if kind.is_symlink() || kind.is_hard_link() {
-            let target_raw = entry
-                .link_name_bytes()
-                .map(|c| c.into_owned())
-                .unwrap_or_default();
-            let target = String::from_utf8_lossy(&target_raw).into_owned();
-            let escapes = || ArtifactError::LinkEscapes {
-                archive: ctx.archive.to_string(),
-                member: ctx.member.to_string(),
-                path: path.clone(),
-                target: target.clone(),
-            };
-            let resolved = if kind.is_symlink() {
-                resolve_link_target(&path, &target).ok_or_else(escapes)?
-            } else {
-                // Hard link names are relative to the archive root.
-                match normalize_entry_path(&target_raw) {
-                    Ok(p) if !p.is_empty() => p,
-                    _ => return Err(escapes()),
-                }
-            };
+            let resolved = link_target(&entry, &path, ctx)?;
+            if out.files.contains_key(&path) || out.links.contains_key(&path) {
+                return Err(ctx.duplicate_entry(&path));
+            }
             out.links.insert(path, resolved);
             continue;
         }
@@ -232,6 +262,9 @@ pub fn read_member<R: Read>(
             // pax/GNU extension headers are consumed by the tar crate; any other
             // kind carries nothing an image needs.
             continue;
+        }
+        if out.files.contains_key(&path) || out.links.contains_key(&path) {
+            return Err(ctx.duplicate_entry(&path));
         }
         let size = entry.size();
         let in_memory = size <= INLINE_MAX && inline_total + size <= INLINE_TOTAL_MAX;
@@ -334,6 +367,31 @@ pub fn read_member<R: Read>(
     Ok(out)
 }
 
+/// Where a symbolic or hard link entry points, as a member-relative path (refused when it
+/// leaves the member).
+fn link_target<R: Read>(entry: &tar::Entry<R>, path: &str, ctx: &Ctx) -> Result<String> {
+    let target_raw = entry
+        .link_name_bytes()
+        .map(|c| c.into_owned())
+        .unwrap_or_default();
+    let target = String::from_utf8_lossy(&target_raw).into_owned();
+    let escapes = || ArtifactError::LinkEscapes {
+        archive: ctx.archive.to_string(),
+        member: ctx.member.to_string(),
+        path: path.to_string(),
+        target: target.clone(),
+    };
+    if entry.header().entry_type().is_symlink() {
+        resolve_link_target(path, &target).ok_or_else(escapes)
+    } else {
+        // Hard link names are relative to the archive root.
+        match normalize_entry_path(&target_raw) {
+            Ok(p) if !p.is_empty() => Ok(p),
+            _ => Err(escapes()),
+        }
+    }
+}
+
 /// Reads until the buffer is full or EOF, so chunks are uniform and the
 /// compression sniff always sees the first bytes.
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
@@ -349,16 +407,19 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// For members the caller already finished: walk without writing anything,
-/// keeping only the two small files that name the images, so duplicate names
-/// across members are still caught on a resume.
-pub fn peek_member_names<R: Read>(reader: R, ctx: &Ctx) -> Result<Vec<String>> {
+/// For members the caller does not read (finished in an earlier run, or a repeat of one read
+/// in this pass): walk without writing anything, hashing every file for the member's print and
+/// keeping only the two small files that name the images, so duplicate names across members
+/// are still caught on a resume.
+pub fn peek_member<R: Read>(reader: R, ctx: &Ctx) -> Result<(Vec<String>, MemberPrint)> {
     let mut ar = tar::Archive::new(reader);
     let entries = ar
         .entries()
         .map_err(|e| ctx.read_error(e, "reading the image tar"))?;
     let mut manifest = None;
     let mut index = None;
+    let mut print = MemberPrint::default();
+    let mut buf = vec![0u8; CHUNK];
     for entry in entries {
         if ctx.cancelled() {
             return Err(ArtifactError::Cancelled);
@@ -366,22 +427,49 @@ pub fn peek_member_names<R: Read>(reader: R, ctx: &Ctx) -> Result<Vec<String>> {
         let mut entry = entry.map_err(|e| ctx.read_error(e, "reading an entry header"))?;
         let raw = entry.path_bytes().into_owned();
         let path = normalize_entry_path(&raw).map_err(|why| ctx.unsafe_path(&raw, why))?;
-        if (path == "manifest.json" || path == "index.json") && entry.size() <= METADATA_MAX {
-            let mut b = Vec::new();
-            entry
-                .read_to_end(&mut b)
+        let kind = entry.header().entry_type();
+        if path.is_empty() || kind.is_dir() {
+            continue;
+        }
+        if print.files.contains_key(&path) || print.links.contains_key(&path) {
+            return Err(ctx.duplicate_entry(&path));
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target = link_target(&entry, &path, ctx)?;
+            print.links.insert(path, target);
+            continue;
+        }
+        if !(kind.is_file() || kind.is_contiguous()) {
+            continue;
+        }
+        let keep =
+            (path == "manifest.json" || path == "index.json") && entry.size() <= METADATA_MAX;
+        let mut kept = Vec::new();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        loop {
+            let n = read_full(&mut entry, &mut buf)
                 .map_err(|e| ctx.read_error(e, &format!("reading {path}")))?;
-            if path == "manifest.json" {
-                manifest = Some(b);
-            } else {
-                index = Some(b);
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+            if keep {
+                kept.extend_from_slice(&buf[..n]);
             }
         }
+        if path == "manifest.json" && keep {
+            manifest = Some(kept);
+        } else if keep {
+            index = Some(kept);
+        }
+        print
+            .files
+            .insert(path, (size, Digest::from_hasher(hasher)));
     }
-    Ok(super::layout::names_from_metadata(
-        manifest.as_deref(),
-        index.as_deref(),
-    ))
+    let names = super::layout::names_from_metadata(manifest.as_deref(), index.as_deref());
+    Ok((names, print))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::Ctx;
 use super::layout::plan_images;
-use super::member::{MemberOptions, peek_member_names, read_member};
+use super::member::{MemberOptions, MemberPrint, peek_member, read_member};
 use super::pipe::PipeReader;
 use super::verify::{Verified, commit_files, verify_image};
 use crate::artifacts::disk::{SpoolMode, estimate_space, free_space};
@@ -139,6 +139,9 @@ pub fn process_images(
     });
     let mut report = ImagesReport::default();
     let mut seen: HashMap<String, String> = HashMap::new();
+    // Every member name read in this pass and what it held: a second member under a name
+    // already read is refused unless it holds the same bytes, or its image would be lost.
+    let mut printed: HashMap<String, MemberPrint> = HashMap::new();
 
     let outer_ctx = Ctx {
         archive: &label,
@@ -207,8 +210,24 @@ pub fn process_images(
         reporter.tick(true);
         index += 1;
 
+        if let Some(first) = printed.get(&name) {
+            let (_, print) = peek_member(entry, &ctx)?;
+            if let Some(difference) = first.difference(&print) {
+                return Err(ArtifactError::RepeatedMember {
+                    archive: label.clone(),
+                    member: name.clone(),
+                    difference,
+                });
+            }
+            let w = format!("{label}: {name} appears twice, the same bytes both times: read once");
+            reporter.emit(ProgressEvent::Warning(w.clone()));
+            report.warnings.push(w);
+            continue;
+        }
+
         if hooks.is_done(&name) {
-            let references = peek_member_names(entry, &ctx)?;
+            let (references, print) = peek_member(entry, &ctx)?;
+            printed.insert(name.clone(), print);
             for r in &references {
                 check_duplicate(&mut seen, &label, r, &name)?;
             }
@@ -244,6 +263,7 @@ pub fn process_images(
                 rep.tick(false)
             })?
         };
+        printed.insert(name.clone(), contents.print());
         let plans = plan_images(&ctx, &contents)?;
         let mut verified: Vec<Verified> = Vec::new();
         for plan in &plans {
