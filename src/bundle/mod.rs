@@ -10,6 +10,7 @@ pub mod diff;
 pub mod edit;
 pub mod error;
 pub mod gateway;
+pub mod leftover;
 pub mod mapping;
 pub mod model;
 pub mod podspec;

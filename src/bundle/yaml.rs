@@ -156,6 +156,7 @@ impl Document {
     pub fn parse(name: &str, text: &str) -> Result<Self> {
         let source = SourceText::new(text);
         let root = parse_root(name, &source)?;
+        refuse_what_juju_refuses(name, &source, &root)?;
         Ok(Self {
             name: name.to_owned(),
             source,
@@ -191,6 +192,93 @@ fn parse_root(name: &str, source: &SourceText) -> Result<Node> {
         expected: "YAML file",
     })?;
     Ok(convert(first, source))
+}
+
+/// YAML allows only printable characters (tab, line breaks, and no C0 or C1 control but NEL)
+/// and no tab where a token may start in block context: at a line's start or right after `-`,
+/// `?` or `:`. saphyr accepts some of these where Juju's parser (go-yaml) refuses the bundle,
+/// so a bundle we would write could not be deployed; they are refused here, at their place.
+fn refuse_what_juju_refuses(name: &str, source: &SourceText, root: &Node) -> Result<()> {
+    let text = source.as_str();
+    let refuse = |at: usize, message: String| {
+        let (line, column) = source.line_col(at);
+        Err(BundleError::Parse {
+            file: name.to_owned(),
+            line,
+            column,
+            message,
+        })
+    };
+    for (at, c) in text.char_indices() {
+        let printable = matches!(c, '\t' | '\n' | '\r' | '\u{85}')
+            || (' '..='~').contains(&c)
+            || ('\u{a0}'..='\u{d7ff}').contains(&c)
+            || ('\u{e000}'..='\u{fffd}').contains(&c)
+            || c >= '\u{10000}';
+        if !printable {
+            return refuse(
+                at,
+                format!(
+                    "the character U+{:04X} is not allowed in YAML (a control character; Juju \
+                     refuses the file). Remove it",
+                    c as u32
+                ),
+            );
+        }
+    }
+    // Tabs inside a scalar (a quoted or block value) or a flow collection are content.
+    let mut inside = Vec::new();
+    spans_where_tabs_are_text(root, text, &mut inside);
+    let mut line_start = 0;
+    let mut in_comment = false;
+    for (at, c) in text.char_indices() {
+        match c {
+            '\n' => {
+                line_start = at + 1;
+                in_comment = false;
+            }
+            '#' if !in_comment
+                && (at == line_start || text[..at].ends_with([' ', '\t']))
+                && !inside
+                    .iter()
+                    .any(|r: &std::ops::Range<usize>| r.contains(&at)) =>
+            {
+                in_comment = true;
+            }
+            '\t' if !in_comment && !inside.iter().any(|r| r.contains(&at)) => {
+                let before = text[line_start..at].trim_end_matches([' ', '\t']);
+                if before.is_empty() || before.ends_with(['-', '?', ':']) {
+                    return refuse(
+                        at,
+                        "a tab where YAML allows only spaces (indentation, or after `-`, `?` or \
+                         `:`); Juju refuses the file. Replace it with spaces"
+                            .to_owned(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn spans_where_tabs_are_text(node: &Node, text: &str, out: &mut Vec<std::ops::Range<usize>>) {
+    let flow = text[node.start.min(text.len())..].starts_with(['[', '{']);
+    match &node.kind {
+        NodeKind::Scalar(_) => out.push(node.start..node.end),
+        _ if flow => out.push(node.start..node.max_end()),
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                spans_where_tabs_are_text(k, text, out);
+                spans_where_tabs_are_text(v, text, out);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for item in items {
+                spans_where_tabs_are_text(item, text, out);
+            }
+        }
+    }
 }
 
 fn convert(node: &MarkedYaml<'_>, source: &SourceText) -> Node {
@@ -233,6 +321,39 @@ mod tests {
         let err = Document::parse("b.yaml", "a: [1, 2\nb: 3\n").err();
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.starts_with("b.yaml:2:2:"), "{msg}");
+    }
+
+    #[test]
+    fn what_juju_refuses_is_refused_at_its_place() {
+        for (text, at) in [
+            // saphyr refuses this one itself.
+            ("a:\n\tb: 1\n", "x.yaml:2:"),
+            ("a:\n  - \tb\n", "x.yaml:2:5:"),
+            ("a:\n  \tb: 1\n", "x.yaml:2:3:"),
+            ("- a\n-\tb\n", "x.yaml:2:2:"),
+            ("a:\n  b: 1\n\t\n", "x.yaml:3:1:"),
+            ("a: b\u{1b}[31m\n", "x.yaml:1:5:"),
+            ("a: \"b\u{7f}\"\n", "x.yaml:1:6:"),
+        ] {
+            let msg = Document::parse("x.yaml", text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(msg.starts_with(at), "{text:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn tabs_in_values_and_comments_and_after_a_value_stay_accepted() {
+        for text in [
+            "a: \"b\tc\"\n",
+            "a: |\n  x\ty\n  \tindented content\n",
+            "a: b\t# a comment\n",
+            "# a\tcomment\nb: 1\n",
+            "a: [1,\t2]\n",
+        ] {
+            assert!(Document::parse("x.yaml", text).is_ok(), "{text:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod bundle_charms;
 mod bundle_errors;
 mod bundle_forms;
 mod bundle_gateway;
+mod bundle_holes;
 mod bundle_mapping;
 mod bundle_pipeline;
 mod bundle_podspec;

@@ -21,6 +21,8 @@ pub struct BundlePlan {
     pub path: PathBuf,
     pub bundle: Bundle,
     pub sites: Vec<ImageRefSite>,
+    /// The placeholder registry the bundle's images are under (chosen or detected).
+    pub placeholder: Option<String>,
     pub table: MappingTable,
     /// Charm name → kind, from charms.tar.gz (empty when the artifacts step was skipped).
     pub charm_kinds: BTreeMap<String, CharmKind>,
@@ -139,6 +141,7 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         path,
         bundle,
         sites,
+        placeholder,
         table,
         charm_kinds,
         charm_files,

@@ -9,13 +9,14 @@ use serde_json::json;
 use super::bundle_plan;
 use super::choice_paths::work_dir;
 use super::release_bundle::{self, ReleaseBundle};
-use crate::bundle::{charms, diff, gateway, podspec, rewrite, write};
+use crate::bundle::{charms, diff, gateway, leftover, podspec, rewrite, write};
 use crate::cluster::yaml_out::ConfigValue;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{BundleEdits, MappingOutput};
 use crate::engine::units::Summary;
 use crate::engine::work::StepError;
+use crate::wizard::ItemKind;
 
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
 
@@ -56,6 +57,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     }
 
     let edited = edits.apply(&plan.bundle.doc).map_err(StepError::failed)?;
+    refuse_leftovers(&ctx, &plan, &edited.doc)?;
     let output: PathBuf = choices
         .bundle_output
         .clone()
@@ -183,4 +185,38 @@ fn preview_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), Ste
         &Summary::ReleasePlan,
         &json!({ "applications": apps.len(), "bundle": release.path }),
     )
+}
+
+/// Every text still under the placeholder registry after the edit, unless the operator skipped
+/// that reference with a reason: listed before the diff, and the step does not pass.
+fn refuse_leftovers(
+    ctx: &StepContext,
+    plan: &bundle_plan::BundlePlan,
+    edited: &crate::bundle::Document,
+) -> Result<(), StepError> {
+    let Some(placeholder) = plan.placeholder.as_deref() else {
+        return Ok(());
+    };
+    let choices = ctx.choices();
+    let skipped: Vec<&str> = ItemKind::Reference
+        .skips(&choices)
+        .map(|(reference, _)| reference)
+        .collect();
+    let file = plan.path.display().to_string();
+    let left: Vec<String> = leftover::placeholder_leftovers(edited, placeholder)
+        .into_iter()
+        .filter(|l| !skipped.contains(&l.reference.as_str()))
+        .map(|l| format!("  {}", l.message(&file)))
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::failed(format!(
+        "{} value(s) of the edited bundle are still under the placeholder registry {placeholder}; \
+         written as they are, the cluster would try to pull them from there:\n{}\n\
+         Fix each in {file} and run this step again, or skip a reference with a reason (answers: \
+         [skip] \"ref:<reference>\" = \"why\").",
+        left.len(),
+        left.join("\n")
+    )))
 }
