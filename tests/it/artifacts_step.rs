@@ -4,21 +4,28 @@
 
 use std::path::Path;
 
+use crate::support::answers::{self, skip};
 use crate::support::{run, text};
+use ckf_airgap::answers::Answers;
 use ckf_airgap::session::SessionStore;
 use ckf_airgap::synth::{ReleaseSpec, generate_release};
 use ckf_airgap::wizard::{Step, StepStatus};
 
-fn answers(dir: &Path, images: &Path, charms: &Path, extra: &str) -> std::path::PathBuf {
+/// Answers that read these archives, the checks skipped (`more`: the test's own answers).
+fn answers(
+    dir: &Path,
+    images: &Path,
+    charms: &Path,
+    more: impl FnOnce(&mut Answers),
+) -> std::path::PathBuf {
+    let mut spec = Answers {
+        artifacts: Some(answers::artifacts(images, charms)),
+        ..Answers::default()
+    };
+    skip(&mut spec, "environment-checks", "checked by hand");
+    more(&mut spec);
     let path = dir.join("answers.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[artifacts]\nimages = {images:?}\ncharms = {charms:?}\n{extra}\n\
-             [skip]\nenvironment-checks = \"checked by hand\"\n"
-        ),
-    )
-    .unwrap();
+    answers::write(&path, &spec);
     path
 }
 
@@ -37,7 +44,7 @@ fn a_release_is_read_verified_and_inventoried() {
         dir.path(),
         &release.images_gz,
         release.charms_gz.as_ref().unwrap(),
-        "",
+        |_| {},
     );
     let out = run(
         &state,
@@ -87,7 +94,12 @@ fn a_truncated_archive_fails_the_step_with_the_file_named_and_nothing_half_done_
     let cut = dir.path().join("images.tar.gz");
     std::fs::write(&cut, &full[..full.len() * 2 / 3]).unwrap();
     let state = dir.path().join("state");
-    let answers = answers(dir.path(), &cut, release.charms_gz.as_ref().unwrap(), "");
+    let answers = answers(
+        dir.path(),
+        &cut,
+        release.charms_gz.as_ref().unwrap(),
+        |_| {},
+    );
     let out = run(
         &state,
         &["--mode", "headless", "--answers", answers.to_str().unwrap()],
@@ -125,7 +137,7 @@ fn a_bundle_that_needs_images_the_archive_lacks_is_refused_with_the_list() {
         dir.path(),
         &release.images_gz,
         release.charms_gz.as_ref().unwrap(),
-        &format!("\n[bundle]\nfile = {bundle:?}\n"),
+        |a| a.bundle = Some(answers::bundle(Path::new(bundle))),
     );
     let out = run(
         &state,
@@ -154,7 +166,7 @@ fn a_changed_archive_invalidates_the_step_and_it_runs_again() {
         dir.path(),
         &release.images_gz,
         release.charms_gz.as_ref().unwrap(),
-        "",
+        |_| {},
     );
     let args = ["--mode", "headless", "--answers", answers.to_str().unwrap()];
     let first = text(&run(&state, &args, &[]).stdout);
@@ -227,7 +239,12 @@ fn a_warning_is_printed_once() {
     gz.write_all(&out.into_inner().unwrap()).unwrap();
     gz.finish().unwrap();
     let state = dir.path().join("state");
-    let answers = answers(dir.path(), &images, release.charms_gz.as_ref().unwrap(), "");
+    let answers = answers(
+        dir.path(),
+        &images,
+        release.charms_gz.as_ref().unwrap(),
+        |_| {},
+    );
     let out = run(
         &state,
         &["--mode", "headless", "--answers", answers.to_str().unwrap()],
@@ -249,7 +266,7 @@ fn a_lock_file_that_appears_beside_the_archive_runs_the_artifacts_step_again() {
         dir.path(),
         &release.images_gz,
         release.charms_gz.as_ref().unwrap(),
-        "",
+        |_| {},
     );
     let args = ["--mode", "headless", "--answers", answers.to_str().unwrap()];
     let out = run(&state, &args, &[]);

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{run, text};
+use crate::support::answers::{self, skip, skip_all};
+use crate::support::{NO_ENV, run_headless};
+use ckf_airgap::answers::{Answers, DeployAnswers};
 use ckf_airgap::artifacts::charms::CharmVersion;
 use ckf_airgap::artifacts::{CharmInfo, CharmKind, Inventory};
 use ckf_airgap::engine::outputs::{self, ReportedImage, SessionPushReport};
@@ -30,8 +32,9 @@ struct Setup {
     answers: PathBuf,
 }
 
-/// A session with the earlier steps skipped, a copy of `bundle_name`, and an answers file.
-fn setup(bundle_name: &str, extra_answers: &str) -> Setup {
+/// A session with the earlier steps skipped, a copy of `bundle_name`, and an answers file
+/// (`more`: the test's own answers).
+fn setup(bundle_name: &str, more: impl FnOnce(&mut Answers)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let bundle = dir.path().join("bundle.yaml");
@@ -40,16 +43,26 @@ fn setup(bundle_name: &str, extra_answers: &str) -> Setup {
     let session = store.create().unwrap();
     let (id, session_dir) = (session.id().to_string(), session.dir().to_path_buf());
     drop(session);
+    let mut spec = Answers {
+        registry: Some(answers::registry(TARGET)),
+        gateway: Some(answers::node_port()),
+        bundle: Some(answers::bundle(&bundle)),
+        ..Answers::default()
+    };
+    skip_all(
+        &mut spec,
+        &[
+            "environment-checks",
+            "artifacts",
+            "registry-login",
+            "image-push",
+            "juju-deploy",
+        ],
+        "test",
+    );
+    more(&mut spec);
     let answers = dir.path().join("answers.toml");
-    std::fs::write(
-        &answers,
-        format!(
-            "[registry]\ntarget = \"{TARGET}\"\n\n[gateway]\nservice_type = \"NodePort\"\n\n[bundle]\nfile = {bundle:?}\n{extra_answers}\n\
-             [skip]\nenvironment-checks = \"test\"\nartifacts = \"test\"\nregistry-login = \"test\"\n\
-             image-push = \"test\"\njuju-deploy = \"test\"\n"
-        ),
-    )
-    .unwrap();
+    answers::write(&answers, &spec);
     Setup {
         _dir: dir,
         state,
@@ -60,20 +73,9 @@ fn setup(bundle_name: &str, extra_answers: &str) -> Setup {
     }
 }
 
-fn run_headless(s: &Setup) -> (i32, String) {
-    let out = run(
-        &s.state,
-        &[
-            "--mode",
-            "headless",
-            "--answers",
-            s.answers.to_str().unwrap(),
-            "--session",
-            &s.session,
-        ],
-        &[],
-    );
-    (out.status.code().unwrap_or(-1), text(&out.stdout))
+/// `[bundle] write = true`: consent to write the edited bundle.
+fn consent_to_write(a: &mut Answers) {
+    a.bundle.as_mut().unwrap().write = true;
 }
 
 /// The placeholder references of a bundle, by the independent rule "what follows the
@@ -137,10 +139,10 @@ fn shared_text(path: &Path) -> String {
 
 #[test]
 fn the_whole_bundle_path_maps_checks_previews_and_writes_a_new_file() {
-    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", "write = true\n");
+    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", consent_to_write);
     write_push_report(&s, &[]);
     let original = std::fs::read(&s.bundle).unwrap();
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(&s.state, &s.answers, &["--session", &s.session], NO_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("[placeholder-mapping] done"), "{out}");
     assert!(!out.contains("MISSING"), "{out}");
@@ -196,9 +198,9 @@ fn the_whole_bundle_path_maps_checks_previews_and_writes_a_new_file() {
 
 #[test]
 fn a_missing_image_stops_the_mapping_with_the_reference_and_the_fix() {
-    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", "write = true\n");
+    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", consent_to_write);
     write_push_report(&s, &["katib-ui"]);
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(&s.state, &s.answers, &["--session", &s.session], NO_ENV);
     assert_eq!(code, 1, "{out}");
     let failure = out
         .lines()
@@ -216,10 +218,13 @@ fn a_missing_image_stops_the_mapping_with_the_reference_and_the_fix() {
 
 #[test]
 fn an_override_in_the_answers_file_maps_a_reference_by_hand() {
-    let s = setup(
-        "ckf-1.7-edge-airgap-bundle.yaml",
-        "write = true\n\n[mapping]\n\"172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0\" = \"registry.example.com:5443/ckf/katib/ui:v0.15.0\"\n",
-    );
+    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", |a| {
+        consent_to_write(a);
+        a.mapping.insert(
+            "172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0".into(),
+            "registry.example.com:5443/ckf/katib/ui:v0.15.0".into(),
+        );
+    });
     write_push_report(&s, &["katib-ui"]);
     let report_path = s.session_dir.join("push-report.json");
     let mut report: SessionPushReport =
@@ -230,7 +235,7 @@ fn an_override_in_the_answers_file_maps_a_reference_by_hand() {
         digest: format!("sha256:{:064x}", 4242).parse().unwrap(),
     });
     outputs::write(&s.session_dir, &report).unwrap();
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(&s.state, &s.answers, &["--session", &s.session], NO_ENV);
     assert_eq!(code, 0, "{out}");
     let written = std::fs::read_to_string(s.bundle.with_file_name("bundle.airgap.yaml")).unwrap();
     assert!(written.contains("oci-image: registry.example.com:5443/ckf/katib/ui:v0.15.0"));
@@ -238,9 +243,9 @@ fn an_override_in_the_answers_file_maps_a_reference_by_hand() {
 
 #[test]
 fn headless_without_consent_to_write_stops_at_the_preview_naming_the_answers_key() {
-    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", "");
+    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", |_| {});
     write_push_report(&s, &[]);
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(&s.state, &s.answers, &["--session", &s.session], NO_ENV);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("[bundle-preview] failed: needs an answer"),
@@ -254,7 +259,13 @@ fn headless_without_consent_to_write_stops_at_the_preview_naming_the_answers_key
 fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
     let s = setup(
         "ckf-latest-edge-2023-09-airgap-bundle-with-podspec-FAILS.yaml",
-        "write = true\n\n[deploy]\nseparate_plan = \"none\"\n",
+        |a| {
+            consent_to_write(a);
+            a.deploy = Some(DeployAnswers {
+                separate_plan: Some("none".into()),
+                ..DeployAnswers::default()
+            });
+        },
     );
     write_push_report(&s, &[]);
     // What the artifacts step would have read from charms.tar.gz.
@@ -287,7 +298,7 @@ fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
         charms,
     };
     outputs::write(&s.session_dir, &inventory).unwrap();
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(&s.state, &s.answers, &["--session", &s.session], NO_ENV);
     assert_eq!(code, 0, "{out}");
     for name in podspec {
         assert!(
@@ -322,15 +333,13 @@ fn podspec_charms_in_a_bundle_are_warned_about_and_moved_out() {
 /// reason is in the log, and the rest of the bundle is edited.
 #[test]
 fn a_reference_skipped_with_a_reason_is_left_as_written() {
-    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", "write = true\n");
-    write_push_report(&s, &["katib-ui"]);
     let katib = "172.17.0.2:5000/kubeflowkatib/katib-ui:v0.15.0";
-    let mut answers = std::fs::read_to_string(&s.answers).unwrap();
-    answers.push_str(&format!(
-        "\"ref:{katib}\" = \"served by the site mirror\"\n"
-    ));
-    std::fs::write(&s.answers, answers).unwrap();
-    let (code, out) = run_headless(&s);
+    let s = setup("ckf-1.7-edge-airgap-bundle.yaml", |a| {
+        consent_to_write(a);
+        skip(a, &format!("ref:{katib}"), "served by the site mirror");
+    });
+    write_push_report(&s, &["katib-ui"]);
+    let (code, out) = run_headless(&s.state, &s.answers, &["--session", &s.session], NO_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(

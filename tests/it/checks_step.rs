@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cluster_support::{Fakes, answer, answer_file, scenario};
-use crate::support::{run, text};
+use crate::support::answers::{self, skip, skip_all};
+use crate::support::run_headless;
+use ckf_airgap::answers::{Answers, ClusterAnswers, RegistryAnswers};
 use serde_json::Value;
 
 const COREDNS: [&str; 7] = [
@@ -71,29 +73,39 @@ fn healthy(coredns: &str) -> Vec<Value> {
     ]
 }
 
-fn answers(dir: &Path, body: &str) -> String {
-    let path = dir.join("answers.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "{body}\n[skip]\n\"check:inotify\" = \"this machine's limits are not under test\"\n\
-             \"check:registry\" = \"no registry listens in these tests\"\n\
-             artifacts = \"t\"\nregistry-login = \"t\"\nimage-push = \"t\"\nplaceholder-mapping = \"t\"\n\
-             gateway-type = \"t\"\nbundle-preview = \"t\"\njuju-deploy = \"t\"\n"
-        ),
-    )
-    .unwrap();
-    path.display().to_string()
+/// `answers` with every step but the checks skipped, and the checks that cannot pass here.
+fn only_the_checks(mut answers: Answers) -> Answers {
+    skip(
+        &mut answers,
+        "check:inotify",
+        "this machine's limits are not under test",
+    );
+    skip(
+        &mut answers,
+        "check:registry",
+        "no registry listens in these tests",
+    );
+    skip_all(
+        &mut answers,
+        &[
+            "artifacts",
+            "registry-login",
+            "image-push",
+            "placeholder-mapping",
+            "gateway-type",
+            "bundle-preview",
+            "juju-deploy",
+        ],
+        "t",
+    );
+    answers
 }
 
-fn run_with(fakes: &Fakes, state: &Path, answers: &str) -> (i32, String) {
-    let env = fakes.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = run(state, &["--mode", "headless", "--answers", answers], &env);
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout) + &text(&out.stderr),
-    )
+/// Writes `answers` as `<dir>/answers.toml`.
+fn write_answers(dir: &Path, answers: &Answers) -> PathBuf {
+    let path = dir.join("answers.toml");
+    answers::write(&path, answers);
+    path
 }
 
 #[test]
@@ -101,8 +113,8 @@ fn a_healthy_cluster_passes_and_the_checks_ran_the_real_commands() {
     let dir = tempfile::tempdir().unwrap();
     let fakes = Fakes::all();
     fakes.set_scenario(&scenario(healthy("coredns-local.json")));
-    let answers = answers(dir.path(), "");
-    let (code, out) = run_with(&fakes, &dir.path().join("state"), &answers);
+    let answers = write_answers(dir.path(), &only_the_checks(Answers::default()));
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], &fakes.env());
     assert!(out.contains("[environment-checks] done"), "{out}");
     assert_eq!(code, 0, "{out}");
     let lines = fakes.lines();
@@ -126,8 +138,9 @@ fn a_public_dns_forwarder_fails_with_the_fix_and_a_recorded_skip_lets_it_pass() 
     let fakes = Fakes::all();
     fakes.set_scenario(&scenario(healthy("coredns-public.json")));
     let state = dir.path().join("state");
-    let answers_path = answers(dir.path(), "");
-    let (code, out) = run_with(&fakes, &state, &answers_path);
+    let mut spec = only_the_checks(Answers::default());
+    let answers_path = write_answers(dir.path(), &spec);
+    let (code, out) = run_headless(&state, &answers_path, &[], &fakes.env());
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("[environment-checks] failed: 1 check(s) failed"),
@@ -136,14 +149,32 @@ fn a_public_dns_forwarder_fails_with_the_fix_and_a_recorded_skip_lets_it_pass() 
     assert!(out.contains("microk8s enable dns:"), "{out}");
     assert!(out.contains("\"check:<id>\""), "{out}");
 
-    let text = std::fs::read_to_string(&answers_path).unwrap().replace(
-        "[skip]\n",
-        "[skip]\n\"check:dns-forward\" = \"the site resolver is 8.8.8.8 on purpose\"\n",
+    skip(
+        &mut spec,
+        "check:dns-forward",
+        "the site resolver is 8.8.8.8 on purpose",
     );
-    std::fs::write(&answers_path, text).unwrap();
-    let (code, out) = run_with(&fakes, &state, &answers_path);
+    answers::write(&answers_path, &spec);
+    let (code, out) = run_headless(&state, &answers_path, &[], &fakes.env());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("notice: check skips changed"), "{out}");
+}
+
+/// Answers naming the registry at 127.0.0.1:5443 with its CA and where containerd's trust
+/// goes (`write`: consent to write it).
+fn trust_answers(ca: &Path, certs: &Path, write: bool) -> Answers {
+    only_the_checks(Answers {
+        registry: Some(RegistryAnswers {
+            ca_file: Some(ca.into()),
+            ..answers::registry("127.0.0.1:5443/ckf")
+        }),
+        cluster: Some(ClusterAnswers {
+            containerd_certs_dir: Some(certs.into()),
+            write_containerd_trust: write,
+            ..ClusterAnswers::default()
+        }),
+        ..Answers::default()
+    })
 }
 
 /// A healthy cluster, a registry CA file and where containerd's trust would go.
@@ -163,12 +194,8 @@ fn trust_world(dir: &Path) -> (Fakes, PathBuf, PathBuf) {
 fn containerd_trust_is_written_with_consent_and_then_passes() {
     let dir = tempfile::tempdir().unwrap();
     let (fakes, ca, certs) = trust_world(dir.path());
-    let body = format!(
-        "[registry]\ntarget = \"127.0.0.1:5443/ckf\"\nca_file = {ca:?}\n\n\
-         [cluster]\ncontainerd_certs_dir = {certs:?}\nwrite_containerd_trust = true\n"
-    );
-    let answers = answers(dir.path(), &body);
-    let (code, out) = run_with(&fakes, &dir.path().join("state"), &answers);
+    let answers = write_answers(dir.path(), &trust_answers(&ca, &certs, true));
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], &fakes.env());
     assert_eq!(code, 0, "{out}");
     let hosts = std::fs::read_to_string(certs.join("127.0.0.1:5443/hosts.toml")).unwrap();
     assert!(
@@ -186,11 +213,8 @@ fn containerd_trust_is_written_with_consent_and_then_passes() {
 fn without_consent_a_headless_run_shows_the_file_and_fails_the_check() {
     let dir = tempfile::tempdir().unwrap();
     let (fakes, ca, certs) = trust_world(dir.path());
-    let body = format!(
-        "[registry]\ntarget = \"127.0.0.1:5443/ckf\"\nca_file = {ca:?}\n\n[cluster]\ncontainerd_certs_dir = {certs:?}\n"
-    );
-    let answers = answers(dir.path(), &body);
-    let (code, out) = run_with(&fakes, &dir.path().join("state"), &answers);
+    let answers = write_answers(dir.path(), &trust_answers(&ca, &certs, false));
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], &fakes.env());
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("[environment-checks] containerd trust for 127.0.0.1:5443:"),

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use crate::cluster_support::{Fakes, answer, answer_file};
-use crate::support::{run, text};
+use crate::support::answers::{self, skip_all};
+use crate::support::{run_headless, text};
+use ckf_airgap::answers::{Answers, DeployAnswers};
 use ckf_airgap::artifacts::charms::CharmVersion;
 use ckf_airgap::artifacts::{CharmInfo, CharmKind, Inventory};
 use ckf_airgap::bundle::podspec::PodspecRelease;
@@ -20,6 +22,7 @@ struct Setup {
     state: PathBuf,
     session: String,
     bundle: PathBuf,
+    answers: PathBuf,
 }
 
 fn scenario(status_reads_before_settling: usize, fail_at: Option<Value>) -> Value {
@@ -41,7 +44,9 @@ fn scenario(status_reads_before_settling: usize, fail_at: Option<Value>) -> Valu
     s
 }
 
-fn setup(extra: &str) -> Setup {
+/// A session whose steps before the deploy are skipped, the charms of the 1.7 plan in its
+/// inventory, and answers deploying into `kubeflow` (`more`: the test's own answers).
+fn setup(more: impl FnOnce(&mut Answers)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let fakes = Fakes::all();
     let state = dir.path().join("state");
@@ -91,50 +96,43 @@ fn setup(extra: &str) -> Setup {
         },
     )
     .unwrap();
+    let mut spec = Answers {
+        bundle: Some(answers::bundle(&bundle)),
+        deploy: Some(DeployAnswers {
+            watch_minutes: Some(0),
+            ..answers::deploy("kubeflow")
+        }),
+        ..Answers::default()
+    };
+    skip_all(
+        &mut spec,
+        &[
+            "environment-checks",
+            "artifacts",
+            "registry-login",
+            "image-push",
+            "placeholder-mapping",
+            "gateway-type",
+            "bundle-preview",
+        ],
+        "t",
+    );
+    more(&mut spec);
     let answers = dir.path().join("answers.toml");
-    std::fs::write(
-        &answers,
-        format!(
-            "[bundle]\nfile = {bundle:?}\n\n[deploy]\nmodel = \"kubeflow\"\nwatch_minutes = 0\n{extra}\n\
-             [skip]\nenvironment-checks = \"t\"\nartifacts = \"t\"\nregistry-login = \"t\"\nimage-push = \"t\"\n\
-             placeholder-mapping = \"t\"\ngateway-type = \"t\"\nbundle-preview = \"t\"\n"
-        ),
-    )
-    .unwrap();
+    answers::write(&answers, &spec);
     Setup {
         dir,
         fakes,
         state,
         session: id,
         bundle,
+        answers,
     }
 }
 
-fn run_headless(s: &Setup) -> (i32, String) {
-    run_headless_with(s, &[])
-}
-
-fn run_headless_with(s: &Setup, extra: &[(&str, &str)]) -> (i32, String) {
-    let env = s.fakes.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.extend_from_slice(extra);
-    let answers = s.dir.path().join("answers.toml");
-    let out = run(
-        &s.state,
-        &[
-            "--mode",
-            "headless",
-            "--answers",
-            answers.to_str().unwrap(),
-            "--session",
-            &s.session,
-        ],
-        &env,
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout) + &text(&out.stderr),
-    )
+/// `[deploy]` of the setup's answers.
+fn deploy(a: &mut Answers) -> &mut DeployAnswers {
+    a.deploy.as_mut().unwrap()
 }
 
 fn deploys(fakes: &Fakes) -> Vec<String> {
@@ -151,9 +149,14 @@ fn session_dir(s: &Setup) -> PathBuf {
 
 #[test]
 fn the_whole_deploy_runs_each_command_once_and_finds_the_dashboard() {
-    let s = setup("run = true\n");
+    let s = setup(|a| deploy(a).run = true);
     s.fakes.set_scenario(&scenario(18, None));
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env(),
+    );
     assert_eq!(code, 0, "{out}");
     let deploys = deploys(&s.fakes);
     assert_eq!(
@@ -202,12 +205,17 @@ fn the_whole_deploy_runs_each_command_once_and_finds_the_dashboard() {
 
 #[test]
 fn a_failure_in_the_middle_then_a_retry_runs_only_the_rest() {
-    let s = setup("run = true\n");
+    let s = setup(|a| deploy(a).run = true);
     s.fakes.set_scenario(&scenario(
         18,
         Some(json!({"tool": "juju", "call": 13, "exit": 1, "stderr": "ERROR connection is shut down\n"})),
     ));
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env(),
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("failed: "), "{out}");
     assert!(out.contains("Retry runs it again"), "{out}");
@@ -218,7 +226,12 @@ fn a_failure_in_the_middle_then_a_retry_runs_only_the_rest() {
     // charm deploys still to do; the next read is the watch's.
     std::fs::remove_file(&s.fakes.log).unwrap();
     s.fakes.set_scenario(&scenario(13, None));
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env(),
+    );
     assert_eq!(code, 0, "{out}");
     let after = deploys(&s.fakes);
     for line in &after {
@@ -237,9 +250,14 @@ fn a_failure_in_the_middle_then_a_retry_runs_only_the_rest() {
 
 #[test]
 fn a_dry_run_shows_the_plan_and_runs_nothing() {
-    let s = setup("dry_run = true\n");
+    let s = setup(|a| deploy(a).dry_run = true);
     s.fakes.set_scenario(&scenario(1, None));
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env(),
+    );
     assert_eq!(code, 0, "{out}");
     assert!(deploys(&s.fakes).is_empty(), "{:?}", s.fakes.lines());
     assert!(out.contains("Deploy plan: 31 commands"), "{out}");
@@ -249,9 +267,14 @@ fn a_dry_run_shows_the_plan_and_runs_nothing() {
 
 #[test]
 fn without_consent_a_headless_run_stops_before_running_anything() {
-    let s = setup("");
+    let s = setup(|_| {});
     s.fakes.set_scenario(&scenario(1, None));
-    let (code, out) = run_headless(&s);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env(),
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("deploy.run"), "{out}");
     assert!(deploys(&s.fakes).is_empty());
@@ -259,13 +282,13 @@ fn without_consent_a_headless_run_stops_before_running_anything() {
 
 #[test]
 fn without_a_controller_the_bootstrap_checks_jujus_images_in_the_registry_first() {
-    use crate::registry_support::registry::{PASS, TestRegistry, USER};
+    use crate::registry_support::registry::{PASS, TestRegistry};
     let reg = TestRegistry::start();
-    let s = setup(&format!(
-        "run = true\n\n[registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"CKF_TEST_PW\"\nca_file = {:?}\n\n[cluster]\nbootstrap = true\n",
-        reg.addr(),
-        reg.ca_file
-    ));
+    let s = setup(|a| {
+        deploy(a).run = true;
+        with_registry(a, &reg);
+        a.cluster.get_or_insert_default().bootstrap = true;
+    });
     let mut scenario = scenario(18, None);
     for rule in scenario["rules"].as_array_mut().unwrap() {
         if rule["args"] == json!(["show-controller", "--format=json"]) {
@@ -286,7 +309,12 @@ fn without_a_controller_the_bootstrap_checks_jujus_images_in_the_registry_first(
         0,
     ));
     s.fakes.set_scenario(&scenario);
-    let (code, out) = run_headless_with(&s, &[("CKF_TEST_PW", PASS)]);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env_with(&[("CKF_TEST_PW", PASS)]),
+    );
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("Juju's images are missing from the registry"),
@@ -345,14 +373,13 @@ fn with_add_model(mut scenario: Value, response: Value) -> Value {
     scenario
 }
 
-/// The answers' registry (the test registry, its password from the environment) and `more`.
-fn registry_answers(reg: &crate::registry_support::registry::TestRegistry, more: &str) -> String {
+/// The answers' registry: the test registry, its password from the environment.
+fn with_registry(a: &mut Answers, reg: &crate::registry_support::registry::TestRegistry) {
     use crate::registry_support::registry::USER;
-    format!(
-        "{more}\n[registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PW_ENV}\"\nca_file = {:?}\n",
-        reg.addr(),
-        reg.ca_file
-    )
+    a.registry = Some(ckf_airgap::answers::RegistryAnswers {
+        ca_file: Some(reg.ca_file.clone()),
+        ..answers::registry_login(format!("{}/ckf", reg.addr()), USER, PW_ENV)
+    });
 }
 
 /// Juju's own images for a 2.9.45 controller (the charms declare no base), pushed with skopeo.
@@ -401,10 +428,18 @@ fn without_a_controller_the_setup_heads_the_plan_and_nothing_runs_without_consen
     let reg = TestRegistry::start();
     // `[deploy] run` is given, `[cluster] bootstrap` is not: the run consents to a deploy,
     // never to a bootstrap.
-    let s = setup(&registry_answers(&reg, "run = true\n"));
+    let s = setup(|a| {
+        with_registry(a, &reg);
+        deploy(a).run = true;
+    });
     s.fakes
         .set_scenario(&without_controller(scenario(18, None)));
-    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env_with(&[(PW_ENV, PASS)]),
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("[cluster] bootstrap = true"), "{out}");
     assert!(out.contains("Nothing was run"), "{out}");
@@ -461,7 +496,7 @@ fn refusing_the_plan_in_the_full_screen_wizard_sets_nothing_up() {
     use ckf_airgap::wizard::{Msg, Step};
     let reg = TestRegistry::start();
     push_juju_images(&reg);
-    let s = setup(&registry_answers(&reg, ""));
+    let s = setup(|a| with_registry(a, &reg));
     s.fakes
         .set_scenario(&without_controller(scenario(18, None)));
     // The steps before the deploy are settled, as the answers' skips leave them.
@@ -481,13 +516,12 @@ fn refusing_the_plan_in_the_full_screen_wizard_sets_nothing_up() {
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.push((PW_ENV, PASS));
     let state = s.state.display().to_string();
-    let answers = s.dir.path().join("answers.toml");
     let mut pty = Pty::spawn(
         &[
             "--state-dir",
             &state,
             "--answers",
-            answers.to_str().unwrap(),
+            s.answers.to_str().unwrap(),
             "--session",
             &s.session,
         ],
@@ -530,12 +564,11 @@ fn refusing_the_plan_in_the_full_screen_wizard_sets_nothing_up() {
 fn run_until_add_model_then_kill(s: &Setup) {
     use crate::registry_support::registry::PASS;
     use std::io::BufRead;
-    let answers = s.dir.path().join("answers.toml");
     let mut cmd = std::process::Command::new(crate::support::BIN);
     cmd.arg("--state-dir")
         .arg(&s.state)
         .args(["--mode", "headless", "--answers"])
-        .arg(&answers)
+        .arg(&s.answers)
         .args(["--session", &s.session])
         .env_remove("CKF_AIRGAP_STATE_DIR")
         .env("NO_COLOR", "1")
@@ -579,10 +612,11 @@ fn a_run_killed_after_the_bootstrap_does_not_bootstrap_again() {
     use crate::registry_support::registry::{PASS, TestRegistry};
     let reg = TestRegistry::start();
     push_juju_images(&reg);
-    let s = setup(&registry_answers(
-        &reg,
-        "run = true\n\n[cluster]\nbootstrap = true\n",
-    ));
+    let s = setup(|a| {
+        with_registry(a, &reg);
+        deploy(a).run = true;
+        a.cluster.get_or_insert_default().bootstrap = true;
+    });
     s.fakes.set_scenario(&with_add_model(
         without_controller(scenario(18, None)),
         json!({"stdout": "adding the model now\n", "hang": true}),
@@ -616,7 +650,12 @@ fn a_run_killed_after_the_bootstrap_does_not_bootstrap_again() {
     std::fs::remove_file(&s.fakes.log).unwrap();
     s.fakes
         .set_scenario(&without_controller(scenario(18, None)));
-    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env_with(&[(PW_ENV, PASS)]),
+    );
     assert_eq!(code, 0, "{out}");
     for command in ["microk8s config", "juju add-k8s", "juju bootstrap"] {
         assert!(!ran(&s.fakes, command), "{command} ran again: {out}");
@@ -678,15 +717,21 @@ fn a_session_an_earlier_version_bootstrapped_does_not_bootstrap_again() {
     use crate::registry_support::registry::{PASS, TestRegistry};
     let reg = TestRegistry::start();
     push_juju_images(&reg);
-    let s = setup(&registry_answers(
-        &reg,
-        "run = true\n\n[cluster]\nbootstrap = true\n",
-    ));
+    let s = setup(|a| {
+        with_registry(a, &reg);
+        deploy(a).run = true;
+        a.cluster.get_or_insert_default().bootstrap = true;
+    });
     s.fakes.set_scenario(&with_add_model(
         without_controller(scenario(18, None)),
         json!({"exit": 1, "stderr": "ERROR connection is shut down\n"}),
     ));
-    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env_with(&[(PW_ENV, PASS)]),
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("add-model failed"), "{out}");
     assert!(ran(&s.fakes, "juju bootstrap"), "{out}");
@@ -709,7 +754,12 @@ fn a_session_an_earlier_version_bootstrapped_does_not_bootstrap_again() {
     std::fs::remove_file(&s.fakes.log).unwrap();
     s.fakes
         .set_scenario(&without_controller(scenario(18, None)));
-    let (code, out) = run_headless_with(&s, &[(PW_ENV, PASS)]);
+    let (code, out) = run_headless(
+        &s.state,
+        &s.answers,
+        &["--session", &s.session],
+        &s.fakes.env_with(&[(PW_ENV, PASS)]),
+    );
     assert_eq!(code, 0, "{out}");
     for command in ["microk8s config", "juju add-k8s", "juju bootstrap"] {
         assert!(!ran(&s.fakes, command), "{command} ran again: {out}");

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::cluster_support::{Fakes, answer, answer_file};
 use crate::registry_support::proxy::TcpProxy;
 use crate::registry_support::registry::{PASS, TestRegistry, USER};
+use crate::support::answers::{self, registry_mut, skip};
 use crate::support::pty::Pty;
+use ckf_airgap::answers::{Answers, ClusterAnswers, DeployAnswers, RegistryAnswers};
 use ckf_airgap::session::SessionStore;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 use ckf_airgap::wizard::{Msg, Step};
@@ -71,39 +73,65 @@ struct World {
     fakes: Fakes,
     state: PathBuf,
     answers: PathBuf,
+    /// What `answers` holds.
+    spec: Answers,
+}
+
+impl World {
+    /// Changes the answers and writes the file again.
+    fn edit(&mut self, change: impl FnOnce(&mut Answers)) {
+        change(&mut self.spec);
+        answers::write(&self.answers, &self.spec);
+    }
 }
 
 fn world(registry_addr: &str, ca: &Path) -> World {
-    world_with(registry_addr, ca, "")
+    world_with(registry_addr, ca, |_| {})
 }
 
-/// `registry_extra`: more `[registry]` answers.
-fn world_with(registry_addr: &str, ca: &Path, registry_extra: &str) -> World {
+/// `more`: the test's own answers.
+fn world_with(registry_addr: &str, ca: &Path, more: impl FnOnce(&mut Answers)) -> World {
     let dir = tempfile::tempdir().unwrap();
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
     let bundle = dir.path().join("bundle.yaml");
     std::fs::write(&bundle, BUNDLE).unwrap();
     let fakes = Fakes::all();
     fakes.set_scenario(&cluster(registry_addr));
-    let answers = dir.path().join("answers.toml");
-    std::fs::write(
-        &answers,
-        format!(
-            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
-             [registry]\ntarget = \"{registry_addr}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\nca_file = {ca:?}\n{registry_extra}\n\
-             [bundle]\nfile = {bundle:?}\n\n[gateway]\nservice_type = \"NodePort\"\n\n\
-             [deploy]\nmodel = \"kubeflow\"\nseparate_plan = \"none\"\nwatch_minutes = 1\n\n\
-             [cluster]\ncontainerd_certs_dir = {:?}\nwrite_containerd_trust = true\n\n\
-             [skip]\n\"check:inotify\" = \"this machine's limits are not under test\"\n",
-            release.images_gz,
+    let mut spec = Answers {
+        artifacts: Some(answers::artifacts(
+            &release.images_gz,
             release.charms_gz.as_ref().unwrap(),
-            dir.path().join("certs.d"),
-        ),
-    )
-    .unwrap();
+        )),
+        registry: Some(RegistryAnswers {
+            ca_file: Some(ca.into()),
+            ..answers::registry_login(format!("{registry_addr}/ckf"), USER, PASSWORD_ENV)
+        }),
+        bundle: Some(answers::bundle(&bundle)),
+        gateway: Some(answers::node_port()),
+        deploy: Some(DeployAnswers {
+            separate_plan: Some("none".into()),
+            watch_minutes: Some(1),
+            ..answers::deploy("kubeflow")
+        }),
+        cluster: Some(ClusterAnswers {
+            containerd_certs_dir: Some(dir.path().join("certs.d")),
+            write_containerd_trust: true,
+            ..ClusterAnswers::default()
+        }),
+        ..Answers::default()
+    };
+    skip(
+        &mut spec,
+        "check:inotify",
+        "this machine's limits are not under test",
+    );
+    more(&mut spec);
+    let answers = dir.path().join("answers.toml");
+    answers::write(&answers, &spec);
     World {
         state: dir.path().join("state"),
         answers,
+        spec,
         dir,
         release,
         fakes,
@@ -207,7 +235,9 @@ fn quitting_in_the_middle_of_the_push_and_resuming_in_a_new_process() {
     let proxy = TcpProxy::start(reg.port);
     let addr = format!("127.0.0.1:{}", proxy.port);
     // The spooled path, so the upload happens in the push step.
-    let w = world_with(&addr, &reg.ca_file, "spool_before_push = true\n");
+    let w = world_with(&addr, &reg.ca_file, |a| {
+        registry_mut(a).spool_before_push = true
+    });
     let mut pty = start(&w, &[]);
     for n in 1..=3 {
         run_step(&mut pty, n);
@@ -324,11 +354,8 @@ type LineSession = expectrl::session::Session<
 
 /// The real binary in line mode with no password source, so it asks; everything it prints is
 /// echoed to the test's output for the failure report.
-fn spawn_line_mode_without_password(w: &World) -> LineSession {
-    let text = std::fs::read_to_string(&w.answers)
-        .unwrap()
-        .replace(&format!("password_env = \"{PASSWORD_ENV}\"\n"), "");
-    std::fs::write(&w.answers, text).unwrap();
+fn spawn_line_mode_without_password(w: &mut World) -> LineSession {
+    w.edit(|a| registry_mut(a).password_env = None);
     let mut cmd = std::process::Command::new(crate::support::BIN);
     cmd.arg("--state-dir")
         .arg(&w.state)
@@ -366,8 +393,8 @@ fn line_mode_prompts_run_steps_ask_the_password_and_quit() {
     let _serial = serial();
     use expectrl::Expect;
     let reg = TestRegistry::start();
-    let w = world(&reg.addr(), &reg.ca_file);
-    let mut p = spawn_line_mode_without_password(&w);
+    let mut w = world(&reg.addr(), &reg.ca_file);
+    let mut p = spawn_line_mode_without_password(&mut w);
     p.expect("Run Environment checks").unwrap();
     p.send("\r").unwrap();
     p.expect("[environment-checks] done").unwrap();
@@ -419,8 +446,8 @@ fn line_mode_fills_the_registry_form_and_rewrites_a_mapping_prefix() {
     let _serial = serial();
     use expectrl::Expect;
     let reg = TestRegistry::start();
-    let w = world(&reg.addr(), &reg.ca_file);
-    let mut p = spawn_line_mode_without_password(&w);
+    let mut w = world(&reg.addr(), &reg.ca_file);
+    let mut p = spawn_line_mode_without_password(&mut w);
     let down = |p: &mut dyn FnMut(&str), n: usize| {
         for _ in 0..n {
             p("\x1b[B");

@@ -19,7 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::cluster_support::{Fakes, answer};
 use crate::registry_support::client_for;
 use crate::registry_support::registry::{PASS, TestRegistry, USER};
-use crate::support::{run, text};
+use crate::support::answers::{self, skip};
+use crate::support::{run, run_headless, text};
+use ckf_airgap::answers::{Answers, RegistryAnswers};
+use ckf_airgap::wizard::state::GatherChoice;
 
 /// Answers `GET /v2/charms/info/<name>` and `GET /download/<file>` as Charmhub documents
 /// them, for the charms it holds; anything else is a 404.
@@ -185,23 +188,18 @@ fn docker_config(dir: &Path, reg: &TestRegistry) -> PathBuf {
     config_dir
 }
 
-fn run_gather(state: &Path, answers: &Path, docker: &Path) -> (i32, String) {
-    let docker = docker.display().to_string();
-    let out = run(
-        state,
-        &[
-            "gather",
-            "--mode",
-            "headless",
-            "--answers",
-            answers.to_str().unwrap(),
-        ],
-        &[("DOCKER_CONFIG", docker.as_str())],
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        format!("{}{}", text(&out.stdout), text(&out.stderr)),
-    )
+/// Answers with only `[gather]`, written to `path`.
+fn write_gather(path: &Path, gather: GatherChoice) {
+    let spec = Answers {
+        gather: Some(gather),
+        ..Answers::default()
+    };
+    answers::write(path, &spec);
+}
+
+/// `DOCKER_CONFIG` for [`run_headless`].
+fn docker_env(docker: &Path) -> [(&'static str, &str); 1] {
+    [("DOCKER_CONFIG", docker.to_str().unwrap())]
 }
 
 fn config_digest(reg: &TestRegistry, reference: &str) -> String {
@@ -251,19 +249,20 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     .unwrap();
     let out_dir = work.path().join("carry");
     let answers = work.path().join("gather.toml");
-    let gather_answers = |accept: bool| {
-        format!(
-            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\nca_file = {:?}\noutput_dir = {out_dir:?}\naccept_missing = {accept}\n",
-            hub.url(),
-            upstream.ca_file,
-        )
+    let gather_answers = |accept_missing: bool| GatherChoice {
+        bundle: Some(bundle.clone()),
+        charmhub_url: Some(hub.url()),
+        ca_file: Some(upstream.ca_file.clone()),
+        output_dir: Some(out_dir.clone()),
+        accept_missing,
+        ..GatherChoice::default()
     };
-    std::fs::write(&answers, gather_answers(false)).unwrap();
+    write_gather(&answers, gather_answers(false));
     let docker = docker_config(work.path(), &upstream);
     let gather_state = work.path().join("gather-state");
 
     // An image missing upstream is named with its application; the run stops before writing.
-    let (code, out) = run_gather(&gather_state, &answers, &docker);
+    let (code, out) = run_headless(&gather_state, &answers, &["gather"], &docker_env(&docker));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!(
@@ -274,8 +273,8 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     assert!(!out_dir.join("images.tar.gz").exists());
 
     // Accepted as missing, the rest is written; the pulled images are not pulled again.
-    std::fs::write(&answers, gather_answers(true)).unwrap();
-    let (code, out) = run_gather(&gather_state, &answers, &docker);
+    write_gather(&answers, gather_answers(true));
+    let (code, out) = run_headless(&gather_state, &answers, &["gather"], &docker_env(&docker));
     assert_eq!(code, 0, "{out}");
     for f in [
         "images.tar.gz",
@@ -334,20 +333,34 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
         &json!({"rules": [answer("juju", &["version"], "3.6.4-genericlinux-amd64\n", "", 0)]}),
     );
     let install = work.path().join("install.toml");
-    std::fs::write(
-        &install,
-        format!(
-            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
-             [registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"CKF_GATHER_TEST_PASSWORD\"\nca_file = {:?}\n\n\
-             [skip]\nenvironment-checks = \"the cluster is not under test here\"\nplaceholder-mapping = \"app-three's image was accepted as missing\"\n\
-             gateway-type = \"no gateway\"\nbundle-preview = \"nothing to preview\"\njuju-deploy = \"no cluster here\"\n",
-            out_dir.join("images.tar.gz"),
-            out_dir.join("charms.tar.gz"),
-            target.addr(),
-            target.ca_file,
+    let mut spec = Answers {
+        artifacts: Some(answers::artifacts(
+            &out_dir.join("images.tar.gz"),
+            &out_dir.join("charms.tar.gz"),
+        )),
+        registry: Some(RegistryAnswers {
+            ca_file: Some(target.ca_file.clone()),
+            ..answers::registry_login(
+                format!("{}/ckf", target.addr()),
+                USER,
+                "CKF_GATHER_TEST_PASSWORD",
+            )
+        }),
+        ..Answers::default()
+    };
+    for (step, reason) in [
+        ("environment-checks", "the cluster is not under test here"),
+        (
+            "placeholder-mapping",
+            "app-three's image was accepted as missing",
         ),
-    )
-    .unwrap();
+        ("gateway-type", "no gateway"),
+        ("bundle-preview", "nothing to preview"),
+        ("juju-deploy", "no cluster here"),
+    ] {
+        skip(&mut spec, step, reason);
+    }
+    answers::write(&install, &spec);
     let env = fakes.env();
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.push(("CKF_GATHER_TEST_PASSWORD", PASS));
@@ -420,15 +433,17 @@ async fn gather_pulls_through_a_token_mirror_and_waits_out_a_429() {
     .unwrap();
     let out_dir = work.path().join("carry");
     let answers = work.path().join("gather.toml");
-    std::fs::write(
+    write_gather(
         &answers,
-        format!(
-            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\noutput_dir = {out_dir:?}\n\
-             plain_http = [\"{mirror_addr}\"]\n\n[gather.mirrors]\n\"docker.io\" = \"{mirror_addr}\"\n",
-            hub.url(),
-        ),
-    )
-    .unwrap();
+        GatherChoice {
+            bundle: Some(bundle),
+            charmhub_url: Some(hub.url()),
+            output_dir: Some(out_dir.clone()),
+            plain_http: vec![mirror_addr.clone()],
+            mirrors: [("docker.io".to_string(), mirror_addr.clone())].into(),
+            ..GatherChoice::default()
+        },
+    );
     let docker = work.path().join("docker");
     std::fs::create_dir_all(&docker).unwrap();
     {
@@ -440,7 +455,12 @@ async fn gather_pulls_through_a_token_mirror_and_waits_out_a_429() {
         )
         .unwrap();
     }
-    let (code, out) = run_gather(&work.path().join("state"), &answers, &docker);
+    let (code, out) = run_headless(
+        &work.path().join("state"),
+        &answers,
+        &["gather"],
+        &docker_env(&docker),
+    );
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         mirror.injected().len(),
@@ -481,18 +501,17 @@ async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again
     )
     .unwrap();
     let answers = work.path().join("gather.toml");
-    std::fs::write(
+    write_gather(
         &answers,
-        format!(
-            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\nca_file = {:?}\noutput_dir = {:?}\n\n\
-             [gather.mirrors]\n\"{up}\" = \"127.0.0.1:{}\"\n",
-            hub.url(),
-            upstream.ca_file,
-            work.path().join("carry"),
-            proxy.port,
-        ),
-    )
-    .unwrap();
+        GatherChoice {
+            bundle: Some(bundle),
+            charmhub_url: Some(hub.url()),
+            ca_file: Some(upstream.ca_file.clone()),
+            output_dir: Some(work.path().join("carry")),
+            mirrors: [(up.clone(), format!("127.0.0.1:{}", proxy.port))].into(),
+            ..GatherChoice::default()
+        },
+    );
     let docker = docker_config(work.path(), &upstream);
     {
         // The proxy's address needs the same credentials as the registry behind it.
@@ -538,7 +557,7 @@ async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again
         .collect();
     assert!(!finished.is_empty(), "some blobs finished before the kill");
 
-    let (code, out) = run_gather(&state, &answers, &docker);
+    let (code, out) = run_headless(&state, &answers, &["gather"], &docker_env(&docker));
     assert_eq!(code, 0, "{out}");
     let log = upstream.log();
     for hex in &finished {
@@ -576,15 +595,16 @@ async fn gather_in_the_full_screen_wizard() {
     .unwrap();
     let out_dir = work.path().join("carry");
     let answers = work.path().join("gather.toml");
-    std::fs::write(
+    write_gather(
         &answers,
-        format!(
-            "[gather]\nbundle = {bundle:?}\ncharmhub_url = \"{}\"\nca_file = {:?}\noutput_dir = {out_dir:?}\n",
-            hub.url(),
-            upstream.ca_file,
-        ),
-    )
-    .unwrap();
+        GatherChoice {
+            bundle: Some(bundle),
+            charmhub_url: Some(hub.url()),
+            ca_file: Some(upstream.ca_file.clone()),
+            output_dir: Some(out_dir.clone()),
+            ..GatherChoice::default()
+        },
+    );
     let docker = docker_config(work.path(), &upstream);
     let state = work.path().join("state");
     let docker = docker.display().to_string();

@@ -8,31 +8,58 @@ use std::process::Command;
 
 use crate::registry_support::proxy::{BodyRules, Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
-use crate::support::{run, text};
+use crate::support::answers::{self, registry_mut, skip_all};
+use crate::support::{run, run_headless, text};
+use ckf_airgap::answers::{Answers, ArtifactsAnswers};
 use ckf_airgap::engine::outputs::SessionPushReport;
 use ckf_airgap::session::SessionStore;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 
 pub(crate) const PASSWORD_ENV: &str = "CKF_TEST_PUSH_PASSWORD";
+/// The environment of a push: the registry's password.
+pub(crate) const PUSH_ENV: &[(&str, &str)] = &[(PASSWORD_ENV, PASS)];
 
-/// Answers that read `release`, work in `<dir>/work` and push to `registry` (`tls`: more
-/// `[registry]` answers), skipping the cluster steps. Shared with `stream_push.rs`.
-pub(crate) fn answers(dir: &Path, release: &SynthRelease, registry: &str, tls: &str) -> PathBuf {
+/// Answers that read `release`, work in `<dir>/work` and push to `registry` (`more`: the
+/// test's own answers, such as more `[registry]` ones), skipping the cluster steps. Shared
+/// with `stream_push.rs`.
+pub(crate) fn answers(
+    dir: &Path,
+    release: &SynthRelease,
+    registry: &str,
+    more: impl FnOnce(&mut Answers),
+) -> PathBuf {
+    let mut spec = Answers {
+        artifacts: Some(ArtifactsAnswers {
+            work_dir: Some(dir.join("work")),
+            ..answers::artifacts(&release.images_gz, release.charms_gz.as_ref().unwrap())
+        }),
+        registry: Some(answers::registry_login(
+            format!("{registry}/ckf"),
+            USER,
+            PASSWORD_ENV,
+        )),
+        ..Answers::default()
+    };
+    skip_all(
+        &mut spec,
+        &[
+            "environment-checks",
+            "placeholder-mapping",
+            "gateway-type",
+            "bundle-preview",
+            "juju-deploy",
+        ],
+        "t",
+    );
+    more(&mut spec);
     let path = dir.join("answers.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[artifacts]\nimages = {:?}\ncharms = {:?}\nwork_dir = {:?}\n\n\
-             [registry]\ntarget = \"{registry}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\n{tls}\n\
-             [skip]\nenvironment-checks = \"t\"\nplaceholder-mapping = \"t\"\ngateway-type = \"t\"\n\
-             bundle-preview = \"t\"\njuju-deploy = \"t\"\n",
-            release.images_gz,
-            release.charms_gz.as_ref().unwrap(),
-            dir.join("work"),
-        ),
-    )
-    .unwrap();
+    answers::write(&path, &spec);
     path
+}
+
+/// `[registry] ca_file`: the test registry's CA.
+pub(crate) fn trusting(a: &mut Answers, reg: &TestRegistry) {
+    registry_mut(a).ca_file = Some(reg.ca_file.clone());
 }
 
 /// The first manifest upload of jupyter-web-app refused (not retryable), after its layers are
@@ -46,17 +73,6 @@ fn refused_first_manifest() -> Fault {
         body: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}"#,
         times: 1,
     }
-}
-
-/// Runs the binary headless with `answers`; its exit status and everything it printed.
-pub(crate) fn push(state: &Path, answers: &Path, extra: &[&str]) -> (i32, String) {
-    let mut args = vec!["--mode", "headless", "--answers", answers.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let out = run(state, &args, &[(PASSWORD_ENV, PASS)]);
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout) + &text(&out.stderr),
-    )
 }
 
 fn skopeo_config(reg: &TestRegistry, reference: &str) -> serde_json::Value {
@@ -96,11 +112,13 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
     let reg = TestRegistry::start();
     // The spooled path: read and verify first, push after the login.
-    let tls = format!("ca_file = {:?}\nspool_before_push = true\n", reg.ca_file);
-    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
+    let answers = answers(dir.path(), &release, &reg.addr(), |a| {
+        trusting(a, &reg);
+        registry_mut(a).spool_before_push = true;
+    });
     let state = dir.path().join("state");
 
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("[registry-login] done"), "{out}");
     // The login names what it proved, including the certificate the registry showed.
@@ -143,7 +161,7 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
     }
 
     // A new session against a registry that holds everything uploads no blob.
-    let (code, again) = push(&state, &answers, &["--new"]);
+    let (code, again) = run_headless(&state, &answers, &["--new"], PUSH_ENV);
     assert_eq!(code, 0, "{again}");
     assert_eq!(uploaded(&again), 0, "{again}");
 }
@@ -153,8 +171,7 @@ fn a_wrong_password_stops_at_login_with_the_cause() {
     let dir = tempfile::tempdir().unwrap();
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
     let reg = TestRegistry::start();
-    let tls = format!("ca_file = {:?}\n", reg.ca_file);
-    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
+    let answers = answers(dir.path(), &release, &reg.addr(), |a| trusting(a, &reg));
     let out = run(
         &dir.path().join("state"),
         &["--mode", "headless", "--answers", answers.to_str().unwrap()],
@@ -188,10 +205,14 @@ fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
         dir.path(),
         &release,
         &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\nspool_before_push = true\n",
+        |a| {
+            let r = registry_mut(a);
+            r.plain_http = true;
+            r.spool_before_push = true;
+        },
     );
     let state = dir.path().join("state");
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("[image-push] failed"), "{out}");
     assert!(
@@ -200,7 +221,7 @@ fn a_push_stopped_by_a_failure_resumes_without_sending_finished_layers_again() {
     );
     let first_requests = proxy.requests().len();
 
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     let second: Vec<String> = proxy.requests().into_iter().skip(first_requests).collect();
     let reuploads: Vec<&String> = second
@@ -243,10 +264,15 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
         dir.path(),
         &release,
         &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\nspool_before_push = true\nimage_concurrency = 1\n",
+        |a| {
+            let r = registry_mut(a);
+            r.plain_http = true;
+            r.spool_before_push = true;
+            r.image_concurrency = Some(1);
+        },
     );
     let state = dir.path().join("state");
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("uploads go in chunks of 12288 KiB for the rest of this session")
@@ -256,7 +282,7 @@ fn a_proxy_refusing_streamed_uploads_is_remembered_for_the_rest_of_the_session()
     let first = proxy.patches().len();
     assert!(proxy.patches().iter().any(|p| p.refused == Some(411)));
 
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     let later: Vec<_> = proxy.patches().into_iter().skip(first).collect();
     assert!(!later.is_empty());
@@ -272,14 +298,12 @@ fn one_image_at_a_time_verifies_then_pushes_each_image_from_the_archive_and_drop
     let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
     let reg = TestRegistry::start();
     let work = dir.path().join("work");
-    let tls = format!("ca_file = {:?}\n", reg.ca_file);
-    let answers = answers(dir.path(), &release, &reg.addr(), &tls);
-    let text = std::fs::read_to_string(&answers)
-        .unwrap()
-        .replace("[artifacts]\n", "[artifacts]\none_image_at_a_time = true\n");
-    std::fs::write(&answers, text).unwrap();
+    let answers = answers(dir.path(), &release, &reg.addr(), |a| {
+        trusting(a, &reg);
+        a.artifacts.as_mut().unwrap().one_image_at_a_time = true;
+    });
     let state = dir.path().join("state");
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("each image is verified and its spool deleted at once"),

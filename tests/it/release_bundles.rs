@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use crate::cluster_support::{Fakes, answer};
 use crate::registry_support::registry::{PASS, TestRegistry, USER};
-use crate::support::{run, text};
+use crate::support::answers::{self, skip};
+use crate::support::run_headless;
+use ckf_airgap::answers::{Answers, BundleAnswers, DeployAnswers, RegistryAnswers};
 
 const PLACEHOLDER: &str = "172.17.0.2:5000";
 const PASSWORD_ENV: &str = "CKF_TEST_RELEASE_PASSWORD";
@@ -191,6 +193,8 @@ struct World {
     fakes: Fakes,
     state: PathBuf,
     answers: PathBuf,
+    /// What `answers` holds.
+    spec: Answers,
     /// Application → the images its charm names upstream.
     expected: BTreeMap<String, BTreeSet<String>>,
     bundle: Value,
@@ -238,25 +242,37 @@ fn world(
     fakes.set_scenario(
         &json!({"rules": [answer("juju", &["version"], "3.6.4-genericlinux-amd64\n", "", 0)]}),
     );
-    let answers = dir.path().join("answers.toml");
-    std::fs::write(
-        &answers,
-        format!(
-            "[artifacts]\nimages = {:?}\ncharms = {:?}\n\n\
-             [registry]\ntarget = \"{}/ckf\"\nusername = \"{USER}\"\npassword_env = \"{PASSWORD_ENV}\"\nca_file = {:?}\n\n\
-             [bundle]\nfile = {bundle:?}\nwrite = true\n\n[gateway]\nservice_type = \"NodePort\"\n\n\
-             [deploy]\nmodel = \"kubeflow\"\ndry_run = true\n\n\
-             [skip]\nenvironment-checks = \"the cluster is not under test here\"\n",
-            release.images_gz,
+    let mut spec = Answers {
+        artifacts: Some(answers::artifacts(
+            &release.images_gz,
             release.charms_gz.as_ref().unwrap(),
-            reg.addr(),
-            reg.ca_file,
-        ),
-    )
-    .unwrap();
+        )),
+        registry: Some(RegistryAnswers {
+            ca_file: Some(reg.ca_file.clone()),
+            ..answers::registry_login(format!("{}/ckf", reg.addr()), USER, PASSWORD_ENV)
+        }),
+        bundle: Some(BundleAnswers {
+            write: true,
+            ..answers::bundle(&bundle)
+        }),
+        gateway: Some(answers::node_port()),
+        deploy: Some(DeployAnswers {
+            dry_run: true,
+            ..answers::deploy("kubeflow")
+        }),
+        ..Answers::default()
+    };
+    skip(
+        &mut spec,
+        "environment-checks",
+        "the cluster is not under test here",
+    );
+    let answers = dir.path().join("answers.toml");
+    answers::write(&answers, &spec);
     World {
         state: dir.path().join("state"),
         answers,
+        spec,
         fakes,
         expected,
         bundle: saphyr_to_json(&bundle_text),
@@ -264,24 +280,16 @@ fn world(
     }
 }
 
-fn run_headless(w: &World) -> (i32, String) {
-    let env = w.fakes.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push((PASSWORD_ENV, PASS));
-    let out = run(
-        &w.state,
-        &[
-            "--mode",
-            "headless",
-            "--answers",
-            w.answers.to_str().unwrap(),
-        ],
-        &env,
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        format!("{}{}", text(&out.stdout), text(&out.stderr)),
-    )
+impl World {
+    /// Changes the answers and writes the file again.
+    fn edit(&mut self, change: impl FnOnce(&mut Answers)) {
+        change(&mut self.spec);
+        answers::write(&self.answers, &self.spec);
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.fakes.env_with(&[(PASSWORD_ENV, PASS)])
+    }
 }
 
 fn session_file(w: &World, name: &str) -> Value {
@@ -298,7 +306,7 @@ fn session_file(w: &World, name: &str) -> Value {
 fn dry_run_plan_is_complete_and_private(version: &str) {
     let reg = TestRegistry::start();
     let w = world(version, &reg, None, None);
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("CKF {version}")),
@@ -426,8 +434,8 @@ fn ckf_1_11_dry_run_plan_deploys_every_application_from_the_private_registry() {
 fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
     let reg = TestRegistry::start();
     let darts = "docker.io/charmedkubeflow/suggestion-nas-darts:v0.19.0-aeb722e";
-    let w = world("1.11", &reg, Some(darts), None);
-    let (code, out) = run_headless(&w);
+    let mut w = world("1.11", &reg, Some(darts), None);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!(
@@ -438,12 +446,14 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
     assert!(!out.contains("[image-push] started"), "{out}");
     // Skipped with a reason, the item no longer stops the archives' step; the mapping then
     // names it as an image the deployment still needs.
-    let answers = std::fs::read_to_string(&w.answers).unwrap().replace(
-        "[skip]\n",
-        "[skip]\n\"need:katib-controller/option custom_images[suggestion__darts]\" = \"mirrored by hand\"\n",
-    );
-    std::fs::write(&w.answers, answers).unwrap();
-    let (code, out) = run_headless(&w);
+    w.edit(|a| {
+        skip(
+            a,
+            "need:katib-controller/option custom_images[suggestion__darts]",
+            "mirrored by hand",
+        )
+    });
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("[artifacts] done"), "{out}");
     assert!(out.contains("skipped: mirrored by hand"), "{out}");
@@ -455,7 +465,7 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
     );
 
     let w = world("1.11", &reg, None, Some("kfp-api"));
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("kfp-api: charm kfp-api"), "{out}");
     assert!(!out.contains("[image-push] started"), "{out}");
@@ -467,12 +477,13 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
 #[test]
 fn a_failed_deploy_resumes_in_a_new_process_and_a_public_pod_image_is_named() {
     let reg = TestRegistry::start();
-    let w = world("1.11", &reg, None, None);
-    let answers = std::fs::read_to_string(&w.answers).unwrap().replace(
-        "dry_run = true",
-        "dry_run = false\nrun = true\nwatch_minutes = 1",
-    );
-    std::fs::write(&w.answers, answers).unwrap();
+    let mut w = world("1.11", &reg, None, None);
+    w.edit(|a| {
+        let deploy = a.deploy.as_mut().unwrap();
+        deploy.dry_run = false;
+        deploy.run = true;
+        deploy.watch_minutes = Some(1);
+    });
     let mut scenario = crate::e2e_frontends::cluster(&reg.addr());
     let foreign = "docker.io/charmedkubeflow/visualization-server:2.15.0-e63a3fc";
     let pods = json!({"items": [
@@ -496,7 +507,7 @@ fn a_failed_deploy_resumes_in_a_new_process_and_a_public_pod_image_is_named() {
     ));
     w.fakes.set_scenario(&scenario);
 
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("deploy:kfp-api failed"), "{out}");
     let deployed = |w: &World| -> Vec<String> {
@@ -510,7 +521,7 @@ fn a_failed_deploy_resumes_in_a_new_process_and_a_public_pod_image_is_named() {
     let first = deployed(&w);
     assert_eq!(first.last().map(String::as_str), Some("kfp-api"));
 
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     let all = deployed(&w);
     let apps = w.bundle["applications"].as_object().unwrap();
@@ -538,7 +549,7 @@ fn a_failed_deploy_resumes_in_a_new_process_and_a_public_pod_image_is_named() {
 fn ckf_1_8_release_bundle_gives_a_plan_with_its_podspec_charms() {
     let reg = TestRegistry::start();
     let w = world("1.8", &reg, None, None);
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("CKF 1.8"), "{out}");
     let plan = session_file(&w, "deploy-plan.json");
@@ -571,7 +582,7 @@ fn ckf_1_8_release_bundle_gives_a_plan_with_its_podspec_charms() {
 fn a_name_of_retagged_images_txt_missing_from_the_archive_is_named() {
     let reg = TestRegistry::start();
     let darts = "docker.io/charmedkubeflow/suggestion-nas-darts:v0.19.0-aeb722e";
-    let w = world("1.11", &reg, Some(darts), None);
+    let mut w = world("1.11", &reg, Some(darts), None);
     let all: BTreeSet<String> = w
         .expected
         .values()
@@ -580,12 +591,8 @@ fn a_name_of_retagged_images_txt_missing_from_the_archive_is_named() {
         .collect();
     let list = w.dir.path().join("retagged-images.txt");
     std::fs::write(&list, all.into_iter().collect::<Vec<_>>().join("\n")).unwrap();
-    let answers = std::fs::read_to_string(&w.answers).unwrap().replace(
-        "[artifacts]\n",
-        &format!("[artifacts]\nretagged_images = {list:?}\n"),
-    );
-    std::fs::write(&w.answers, answers).unwrap();
-    let (code, out) = run_headless(&w);
+    w.edit(|a| a.artifacts.as_mut().unwrap().retagged_images = Some(list));
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("lists 1 image(s) images.tar.gz does not hold"),
@@ -594,26 +601,15 @@ fn a_name_of_retagged_images_txt_missing_from_the_archive_is_named() {
     assert!(out.contains(&ckf_retag(darts)), "{out}");
 }
 
-fn add_to_answers(w: &World, section: &str, lines: &str) {
-    let answers = std::fs::read_to_string(&w.answers).unwrap();
-    let header = format!("[{section}]\n");
-    let answers = if answers.contains(&header) {
-        answers.replace(&header, &format!("{header}{lines}"))
-    } else {
-        format!("{answers}\n{header}{lines}")
-    };
-    std::fs::write(&w.answers, answers).unwrap();
-}
-
 /// A release bundle's needs come from the charms in the inventory: with the Artifacts step
 /// skipped, the first step that needs the inventory fails naming that step, never showing an
 /// empty table. The push needs it first; with the push skipped too, the mapping does.
 #[test]
 fn a_skipped_artifacts_step_is_named_by_the_first_step_that_needs_the_inventory() {
     let reg = TestRegistry::start();
-    let w = world("1.11", &reg, None, None);
-    add_to_answers(&w, "skip", "artifacts = \"copied by hand\"\n");
-    let (code, out) = run_headless(&w);
+    let mut w = world("1.11", &reg, None, None);
+    w.edit(|a| skip(a, "artifacts", "copied by hand"));
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     let named = "the inventory of the archives is not there: the Artifacts step makes it, and \
                  it was skipped (copied by hand)";
@@ -624,8 +620,8 @@ fn a_skipped_artifacts_step_is_named_by_the_first_step_that_needs_the_inventory(
     assert!(failed.contains(named), "{failed}");
     assert!(out.contains("remove \"artifacts\" from [skip]"), "{out}");
 
-    add_to_answers(&w, "skip", "image-push = \"pushed by hand\"\n");
-    let (code, out) = run_headless(&w);
+    w.edit(|a| skip(a, "image-push", "pushed by hand"));
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
     let failed = out
         .lines()
@@ -649,7 +645,7 @@ fn a_skipped_artifacts_step_is_named_by_the_first_step_that_needs_the_inventory(
 fn the_deploy_takes_every_image_target_from_the_mapping_even_an_override() {
     let reg = TestRegistry::start();
     let mut w = world("1.11", &reg, None, None);
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 0, "{out}");
     let mapping = session_file(&w, "mapping.json");
     let report = session_file(&w, "push-report.json");
@@ -673,14 +669,13 @@ fn the_deploy_takes_every_image_target_from_the_mapping_even_an_override() {
         .unwrap()
         .to_owned();
     let pinned = format!("{}@{digest}", target.rsplit_once(':').unwrap().0);
-    add_to_answers(
-        &w,
-        "mapping",
-        &format!("{:?} = {pinned:?}\n", row["source"].as_str().unwrap()),
-    );
+    let source = row["source"].as_str().unwrap().to_owned();
+    w.edit(|a| {
+        a.mapping.insert(source, pinned.clone());
+    });
     // A new session, so that the files read are this run's.
     w.state = w.dir.path().join("state-with-override");
-    let (code, out) = run_headless(&w);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 0, "{out}");
 
     let mapping = session_file(&w, "mapping.json");

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use crate::support::answers;
 use crate::support::{run, text};
+use ckf_airgap::answers::Answers;
 
 const PASSWORD: &str = "pw-Zq81-never-on-disk";
 
@@ -31,12 +33,16 @@ fn the_password_is_never_written_anywhere() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let answers = dir.path().join("answers.toml");
-    std::fs::write(
-        &answers,
-        "[registry]\ntarget = \"registry.example.com:5443/ckf\"\nusername = \"admin\"\n\
-         password_env = \"CKF_TEST_REGISTRY_PASSWORD\"\n\n[skip]\nenvironment-checks = \"checked by hand\"\n",
-    )
-    .unwrap();
+    let mut spec = Answers {
+        registry: Some(answers::registry_login(
+            "registry.example.com:5443/ckf",
+            "admin",
+            "CKF_TEST_REGISTRY_PASSWORD",
+        )),
+        ..Answers::default()
+    };
+    answers::skip(&mut spec, "environment-checks", "checked by hand");
+    answers::write(&answers, &spec);
     let env = [
         ("CKF_TEST_REGISTRY_PASSWORD", PASSWORD),
         ("CKF_AIRGAP_LOG", "trace"),

@@ -11,7 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_ckf-airgap");
 
 fn write_answers(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("answers.toml");
-    std::fs::write(&path, "[deploy]\nmodel = \"kubeflow\"\n").unwrap();
+    let spec = ckf_airgap::answers::Answers {
+        deploy: Some(crate::support::answers::deploy("kubeflow")),
+        ..Default::default()
+    };
+    crate::support::answers::write(&path, &spec);
     path
 }
 

@@ -8,11 +8,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::push_step::{PASSWORD_ENV, answers, push};
+use crate::push_step::{PASSWORD_ENV, PUSH_ENV, answers, trusting};
 use crate::registry_support::images::uncompressed;
 use crate::registry_support::proxy::{BodyRules, Fault, HttpProxy};
 use crate::registry_support::registry::{PASS, RegistryOptions, TestRegistry, USER};
-use crate::support::text;
+use crate::support::answers::registry_mut;
+use crate::support::{run_headless, text};
+use ckf_airgap::answers::Answers;
 use ckf_airgap::synth::{ReleaseSpec, SynthRelease, generate_release};
 
 fn release(dir: &Path) -> SynthRelease {
@@ -41,7 +43,7 @@ fn proxied_run(spec: ReleaseSpec, proxy: impl FnOnce(u16) -> HttpProxy) -> Proxi
         dir.path(),
         &release,
         &format!("127.0.0.1:{}", proxy.port),
-        "plain_http = true\n",
+        |a| registry_mut(a).plain_http = true,
     );
     ProxiedRun {
         dir,
@@ -150,8 +152,8 @@ fn target(reg_addr: &str, reference: &str) -> String {
     format!("{reg_addr}/ckf/{}", reference.split_once('/').unwrap().1)
 }
 
-/// A release with large layers, a TLS registry and answers that push to it (`extra`: more
-/// `[registry]` answers).
+/// A release with large layers, a TLS registry and answers that push to it (`more`: the
+/// test's own answers).
 struct TlsRun {
     dir: tempfile::TempDir,
     release: SynthRelease,
@@ -159,16 +161,14 @@ struct TlsRun {
     answers: PathBuf,
 }
 
-fn tls_run(extra: &str) -> TlsRun {
+fn tls_run(more: impl FnOnce(&mut Answers)) -> TlsRun {
     let dir = tempfile::tempdir().unwrap();
     let release = release(dir.path());
     let reg = TestRegistry::start();
-    let answers = answers(
-        dir.path(),
-        &release,
-        &reg.addr(),
-        &format!("ca_file = {:?}\n{extra}", reg.ca_file),
-    );
+    let answers = answers(dir.path(), &release, &reg.addr(), |a| {
+        trusting(a, &reg);
+        more(a);
+    });
     TlsRun {
         dir,
         release,
@@ -184,9 +184,9 @@ fn layers_go_to_the_registry_while_the_archive_is_read_and_none_is_spooled() {
         release,
         reg,
         answers,
-    } = tls_run("");
+    } = tls_run(|_| {});
     let state = dir.path().join("state");
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
     assert!(out.contains("[image-push] done"), "{out}");
@@ -205,12 +205,8 @@ fn one_image_at_a_time_streams_and_leaves_no_spool() {
         release,
         reg,
         answers,
-    } = tls_run("");
-    let text = std::fs::read_to_string(&answers)
-        .unwrap()
-        .replace("[artifacts]\n", "[artifacts]\none_image_at_a_time = true\n");
-    std::fs::write(&answers, text).unwrap();
-    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    } = tls_run(|a| a.artifacts.as_mut().unwrap().one_image_at_a_time = true);
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("pushed while the archive is read"), "{out}");
     every_image_arrived(&reg, &release, true);
@@ -226,8 +222,8 @@ fn zstd_layers_when_asked_for_are_pushed_with_oci_media_types() {
         release,
         reg,
         answers,
-    } = tls_run("layer_compression = \"zstd\"\n");
-    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    } = tls_run(|a| registry_mut(a).layer_compression = Some("zstd".into()));
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
     let mut zstd_layers = 0;
@@ -280,7 +276,7 @@ fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
         )
     });
     let state = dir.path().join("state");
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 1, "{out}");
     // Whether the refusal reaches the reader (a chunk in flight) or the image's push (the
     // commit), the message names the registry's answer and says the archive is fine.
@@ -289,7 +285,7 @@ fn a_registry_that_refuses_a_chunk_is_named_and_a_retry_goes_on() {
         "{out}"
     );
     assert!(!out.contains("corrupt"), "the archive is not blamed: {out}");
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     every_image_arrived(&reg, &release, false);
 }
@@ -346,9 +342,9 @@ fn a_layer_that_does_not_match_its_diff_id_is_never_committed() {
         release,
         reg,
         answers,
-    } = tls_run("");
+    } = tls_run(|_| {});
     let damaged = damage_largest_layer(&release);
-    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], PUSH_ENV);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("while reading"), "{out}");
     assert!(
@@ -415,7 +411,7 @@ fn killed_in_the_middle_it_resumes_without_sending_a_finished_layer_again() {
     let first_commits = staging_commits(&proxy.requests());
     assert!(!first_commits.is_empty(), "{pushed:?}");
 
-    let (code, out) = push(&state, &answers, &[]);
+    let (code, out) = run_headless(&state, &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     let second: Vec<String> = proxy.requests().into_iter().skip(before).collect();
     let second_commits = staging_commits(&second);
@@ -535,7 +531,7 @@ fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_f
         answers: first,
     } = proxied_run(spec, |port| HttpProxy::start(port, Vec::new()));
     let addr = format!("127.0.0.1:{}", proxy.port);
-    let (code, out) = push(&dir.path().join("state"), &first, &[]);
+    let (code, out) = run_headless(&dir.path().join("state"), &first, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     let cold = proxy.requests();
     // One listing of the index answers for every layer; no lookup tag by tag.
@@ -575,9 +571,11 @@ fn the_layer_index_is_listed_once_and_staged_layers_are_mounted_without_a_head_f
     // A new session (another state and work directory) against the full registry finds every
     // layer through the listing and sends nothing.
     let other = tempfile::tempdir().unwrap();
-    let second = answers(other.path(), &release, &addr, "plain_http = true\n");
+    let second = answers(other.path(), &release, &addr, |a| {
+        registry_mut(a).plain_http = true
+    });
     let (before, patches_before) = (cold.len(), proxy.patches().len());
-    let (code, out) = push(&other.path().join("state"), &second, &[]);
+    let (code, out) = run_headless(&other.path().join("state"), &second, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     let warm: Vec<String> = proxy.requests().into_iter().skip(before).collect();
     assert_eq!(
@@ -612,7 +610,7 @@ fn a_proxy_body_limit_splits_the_staged_pieces_and_the_push_completes() {
             },
         )
     });
-    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("while reading"), "{out}");
     let patches = proxy.patches();
@@ -649,12 +647,7 @@ fn a_registry_restarted_mid_push_is_waited_out_and_the_push_finishes_by_itself()
     )
     .unwrap();
     let mut reg = TestRegistry::start();
-    let answers = answers(
-        dir.path(),
-        &release,
-        &reg.addr(),
-        &format!("ca_file = {:?}\n", reg.ca_file),
-    );
+    let answers = answers(dir.path(), &release, &reg.addr(), |a| trusting(a, &reg));
     let mut child = Command::new(crate::support::BIN)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
@@ -719,7 +712,7 @@ fn a_staged_upload_the_registry_forgot_is_read_again_without_the_operator() {
             }],
         )
     });
-    let (code, out) = push(&dir.path().join("state"), &answers, &[]);
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], PUSH_ENV);
     assert_eq!(code, 0, "{out}");
     assert_eq!(proxy.injected().len(), 1, "{:?}", proxy.injected());
     assert!(

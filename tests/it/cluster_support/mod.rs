@@ -117,6 +117,13 @@ impl Fakes {
         ]
     }
 
+    /// [`Fakes::env`] and `more`.
+    pub fn env_with(&self, more: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env();
+        env.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         let Ok(text) = std::fs::read_to_string(&self.log) else {
             return Vec::new();

@@ -17,6 +17,28 @@ pub fn run(state_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// The real binary, headless, with the answers file `answers` and `args` after it (`--session
+/// ID`, `--new`, a command such as `gather`): its exit code (-1 when killed by a signal) and
+/// everything it printed, stdout then stderr.
+pub fn run_headless<K: AsRef<str>, V: AsRef<str>>(
+    state_dir: &Path,
+    answers: &Path,
+    args: &[&str],
+    env: &[(K, V)],
+) -> (i32, String) {
+    let mut all = vec!["--mode", "headless", "--answers", answers.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    let out = run(state_dir, &all, &env);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout) + &text(&out.stderr),
+    )
+}
+
+/// No environment beyond what [`run`] sets, for [`run_headless`].
+pub const NO_ENV: &[(&str, &str)] = &[];
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -44,6 +66,7 @@ fn regex_escape(text: &str) -> String {
         .collect()
 }
 
+pub mod answers;
 pub mod pty;
 
 /// The crash tests' child program (`examples/test_child.rs`), which `cargo test` builds beside
