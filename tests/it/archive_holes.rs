@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::artifacts_support::*;
-use crate::support::{run as run_bin, text};
+use crate::support::{NO_ENV, answers, run_headless};
 use ckf_airgap::answers::{Answers, ArtifactsAnswers};
 use ckf_airgap::artifacts::ArtifactError;
 use ckf_airgap::synth::member::{Form, MemberOptions};
@@ -139,14 +139,9 @@ fn control_sequences_in_a_tar_header_are_shown_escaped_and_never_sent_raw() {
 
     // Through the binary: neither its output nor its log holds an ESC or a BEL.
     let state = d.path().join("state");
-    let answers = write_answers(d.path(), &a);
-    let out = run_bin(
-        &state,
-        &["--mode", "headless", "--answers", answers.to_str().unwrap()],
-        &[],
-    );
-    let shown = text(&out.stdout) + &text(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{shown}");
+    let answers_file = write_answers(d.path(), &a);
+    let (code, shown) = run_headless(&state, &answers_file, &[], NO_ENV);
+    assert_ne!(code, 0, "{shown}");
     assert!(
         shown.contains("dex\\x1b]0;pwned\\x07\\x1b[31m.tar"),
         "{shown}"
@@ -182,11 +177,9 @@ fn write_answers(dir: &Path, images: &Path) -> PathBuf {
         }),
         ..Answers::default()
     };
-    answers
-        .skip
-        .insert("environment-checks".into(), "not under test".into());
+    answers::skip(&mut answers, "environment-checks", "not under test");
     let path = dir.join("answers.toml");
-    std::fs::write(&path, toml::to_string(&answers).unwrap()).unwrap();
+    answers::write(&path, &answers);
     path
 }
 

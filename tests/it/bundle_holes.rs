@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::support::{run, text};
+use crate::support::{NO_ENV, answers, run_headless};
 use ckf_airgap::answers::{Answers, BundleAnswers, GatewayAnswers, RegistryAnswers};
 use ckf_airgap::wizard::state::GatewayServiceType;
 
@@ -45,28 +45,26 @@ fn run_bundle_steps(dir: &Path, bundle_text: &str, extra_skips: &[(&str, &str)])
         }),
         ..Answers::default()
     };
-    for step in [
-        "environment-checks",
-        "artifacts",
-        "registry-login",
-        "image-push",
-        "juju-deploy",
-    ] {
-        answers.skip.insert(step.into(), "not under test".into());
-    }
+    answers::skip_all(
+        &mut answers,
+        &[
+            "environment-checks",
+            "artifacts",
+            "registry-login",
+            "image-push",
+            "juju-deploy",
+        ],
+        "not under test",
+    );
     for (key, reason) in extra_skips {
-        answers.skip.insert((*key).into(), (*reason).into());
+        answers::skip(&mut answers, key, reason);
     }
     let path = dir.join("answers.toml");
-    std::fs::write(&path, toml::to_string(&answers).unwrap()).unwrap();
-    let out = run(
-        &dir.join("state"),
-        &["--mode", "headless", "--answers", path.to_str().unwrap()],
-        &[],
-    );
+    answers::write(&path, &answers);
+    let (code, out) = run_headless(&dir.join("state"), &path, &[], NO_ENV);
     Run {
-        code: out.status.code().unwrap_or(-1),
-        out: text(&out.stdout) + &text(&out.stderr),
+        code,
+        out,
         written: std::fs::read_to_string(dir.join("bundle.airgap.yaml")).ok(),
     }
 }

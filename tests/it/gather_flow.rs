@@ -240,6 +240,10 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
         charm(work.path(), "app-three", &format!("{up}/team/absent:v0")),
         charm(work.path(), "app-multi", &format!("{up}/team/multi:v1")),
     ];
+    // app-one from a folder, as `<name>_r<revision>.charm`: its revision comes from the name.
+    let charms_dir = work.path().join("charms-dir");
+    std::fs::create_dir_all(&charms_dir).unwrap();
+    std::fs::write(charms_dir.join("app-one_r77.charm"), &charms[0].1).unwrap();
     let hub = FakeCharmhub::start(charms);
     let bundle = work.path().join("bundle.yaml");
     std::fs::write(
@@ -251,6 +255,7 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     let answers = work.path().join("gather.toml");
     let gather_answers = |accept_missing: bool| GatherChoice {
         bundle: Some(bundle.clone()),
+        charms_dir: Some(charms_dir.clone()),
         charmhub_url: Some(hub.url()),
         ca_file: Some(upstream.ca_file.clone()),
         output_dir: Some(out_dir.clone()),
@@ -321,6 +326,13 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     );
     assert_eq!(lock["images"].as_array().unwrap().len(), 3);
     assert_eq!(lock["charms"].as_array().unwrap().len(), 4);
+    let from_folder = lock["charms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "app-one")
+        .unwrap();
+    assert_eq!(from_folder["revision"], 77, "{from_folder}");
     let multi = &lock["images"][2];
     assert!(multi["index_digest"].is_string(), "{multi}");
     assert_eq!(multi["config_digest"], platform_configs[0].as_str());

@@ -122,7 +122,8 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     let choice = choice(&ctx)?;
     let dir = work_dir(&ctx).join("charms");
     let mut gathered: Vec<GatheredCharm> = Vec::new();
-    let local: BTreeMap<String, PathBuf> = match &choice.charms_dir {
+    // A folder's `<name>_r<N>.charm` names its Charmhub revision, which the lock records.
+    let local: BTreeMap<String, (PathBuf, Option<u64>)> = match &choice.charms_dir {
         Some(d) => std::fs::read_dir(d)
             .map_err(|e| StepError::failed(format!("cannot read {}: {e}", d.display())))?
             .flatten()
@@ -130,8 +131,12 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             .filter(|p| p.extension().is_some_and(|x| x == "charm"))
             .filter_map(|p| {
                 let name = p.file_name()?.to_string_lossy().into_owned();
-                let (charm, _) = crate::artifacts::charms::parse_charm_file_name(&name)?;
-                Some((charm, p))
+                let (charm, version) = crate::artifacts::charms::parse_charm_file_name(&name)?;
+                let revision = match version {
+                    crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
+                    crate::artifacts::charms::CharmVersion::Hash(_) => None,
+                };
+                Some((charm, (p, revision)))
             })
             .collect(),
         None => BTreeMap::new(),
@@ -169,7 +174,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             continue;
         }
         let (path, revision) = match local.get(name) {
-            Some(p) => (p.clone(), None),
+            Some((p, revision)) => (p.clone(), *revision),
             None => {
                 let channel = channel.clone().unwrap_or_else(|| "stable".into());
                 ctx.phase(format!("downloading {name} ({channel}) from {hub_url}"));
@@ -263,7 +268,11 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
     for (registry, n) in &by_registry {
         text.push_str(&format!("\n  {n} from {registry}"));
     }
-    if by_registry.get("docker.io").is_some_and(|n| *n > 10) {
+    let hub_direct = !choice.mirrors.contains_key("docker.io");
+    if hub_direct
+        && by_registry.get("docker.io").is_some_and(|n| *n > 10)
+        && !docker_hub_credentials(docker_config_path().as_deref())
+    {
         text.push_str(
             "\nDocker Hub allows 10 anonymous pulls an hour: log in first (`docker login`, \
              whose config.json this tool reads) or pull through a mirror.",
@@ -284,14 +293,42 @@ fn upstream_client(host: &str, choice: &GatherChoice) -> Result<RegistryClient, 
     config.tls.ca_file = choice.ca_file.clone();
     config.tls.certs_dir = choice.certs_dir.clone();
     config.tls.plain_http = choice.plain_http.iter().any(|h| h == host);
-    let docker_config = std::env::var_os("DOCKER_CONFIG")
-        .map(|d| PathBuf::from(d).join("config.json"))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")));
-    config.credentials = match docker_config {
+    config.credentials = match docker_config_path() {
         Some(p) if p.exists() => Credentials::DockerConfig { path: Some(p) },
         _ => Credentials::Anonymous,
     };
     RegistryClient::new(config).map_err(StepError::failed)
+}
+
+/// Docker's `config.json`, where `docker login` leaves credentials: `$DOCKER_CONFIG`, else
+/// `~/.docker`.
+fn docker_config_path() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(|d| PathBuf::from(d).join("config.json"))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")))
+}
+
+/// Whether `config` holds credentials Docker Hub would take (an `auths` entry, a credential
+/// helper for it, or a credential store for every host), so its anonymous limit is not met.
+fn docker_hub_credentials(config: Option<&std::path::Path>) -> bool {
+    let Some(text) = config.and_then(|p| std::fs::read(p).ok()) else {
+        return false;
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let hub = |key: &str| key.contains("docker.io");
+    json.get("credsStore")
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| !s.is_empty())
+        || json
+            .get("auths")
+            .and_then(|a| a.as_object())
+            .is_some_and(|a| a.keys().any(|k| hub(k)))
+        || json
+            .get("credHelpers")
+            .and_then(|a| a.as_object())
+            .is_some_and(|a| a.keys().any(|k| hub(k)))
 }
 
 /// The client for an image's registry, or the mirror that stands for it; one per host.
@@ -603,4 +640,33 @@ pub async fn done(ctx: StepContext) -> Result<(), StepError> {
     );
     ctx.phase("the archives are ready");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::docker_hub_credentials;
+
+    #[test]
+    fn docker_hub_credentials_are_read_from_every_form_docker_login_leaves() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cases = [
+            (
+                r#"{"auths": {"https://index.docker.io/v1/": {"auth": "eA=="}}}"#,
+                true,
+            ),
+            (r#"{"credsStore": "desktop"}"#, true),
+            (r#"{"credHelpers": {"registry-1.docker.io": "pass"}}"#, true),
+            (r#"{"auths": {"quay.io": {"auth": "eA=="}}}"#, false),
+            ("not json", false),
+        ];
+        for (text, expected) in cases {
+            let p = dir.path().join("config.json");
+            std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(docker_hub_credentials(Some(&p)), expected, "{text}");
+        }
+        assert!(!docker_hub_credentials(Some(
+            &dir.path().join("absent.json")
+        )));
+        assert!(!docker_hub_credentials(None));
+    }
 }
