@@ -73,6 +73,29 @@ impl ImageRecord {
         )
     }
 
+    /// An image the archive is promised to hold (by gather's lock file or Canonical's
+    /// retagged list), known by its names only: what a bundle's needs are checked against
+    /// before the archive is read, so a missing image stops the run before any is sent. Never
+    /// stored; the real record replaces it once the archive is read.
+    pub fn promised(names: &[String], member: &str, config_digest: Option<Digest>) -> Self {
+        let reference = names.first().cloned().unwrap_or_default();
+        let (normalized, repository, tag) = Self::new_named(&reference);
+        ImageRecord {
+            reference,
+            references: names.to_vec(),
+            normalized,
+            repository,
+            tag,
+            member: member.to_owned(),
+            config_digest: config_digest.unwrap_or_else(|| Digest::of(b"")),
+            config_size: 0,
+            config_spool_path: String::new(),
+            layers: Vec::new(),
+            manifest: None,
+            total_size: 0,
+        }
+    }
+
     /// Digests of every blob this image keeps in the spool.
     pub fn blob_digests(&self) -> Vec<Digest> {
         let mut v: Vec<Digest> = self.layers.iter().map(|l| l.blob_digest.clone()).collect();

@@ -25,9 +25,52 @@ pub struct ReleaseLock {
     pub images: Vec<LockedImage>,
     /// Juju's own images among `images`.
     pub juju_images: Vec<String>,
-    /// Images that could not be gathered and were accepted as missing.
+    /// Images that could not be gathered and were accepted as missing, with who needs each.
     #[serde(default)]
-    pub missing: Vec<String>,
+    pub missing: Vec<MissingImage>,
+}
+
+/// An image gather could not pull and the operator accepted as missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MissingImageForm")]
+pub struct MissingImage {
+    pub image: String,
+    /// `kfp-api resource oci-image`, as gather's images list names them.
+    pub needed_by: Vec<String>,
+}
+
+impl MissingImage {
+    pub fn describe(&self) -> String {
+        if self.needed_by.is_empty() {
+            self.image.clone()
+        } else {
+            format!("{} (needed by {})", self.image, self.needed_by.join(", "))
+        }
+    }
+}
+
+/// Locks written before the applications were recorded list the image alone.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MissingImageForm {
+    Image(String),
+    Named {
+        image: String,
+        #[serde(default)]
+        needed_by: Vec<String>,
+    },
+}
+
+impl From<MissingImageForm> for MissingImage {
+    fn from(form: MissingImageForm) -> Self {
+        match form {
+            MissingImageForm::Image(image) => MissingImage {
+                image,
+                needed_by: Vec::new(),
+            },
+            MissingImageForm::Named { image, needed_by } => MissingImage { image, needed_by },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,4 +153,27 @@ pub fn verify(lock: &ReleaseLock, inventory: &Inventory) -> (Vec<String>, Vec<St
         )
         .collect();
     (problems, extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_from_before_the_applications_were_recorded_is_read() {
+        let lock: ReleaseLock = serde_json::from_str(
+            r#"{"tool_version": "0.1.0", "release": null, "bundle_sha256": null, "charms": [],
+                "images": [], "juju_images": [],
+                "missing": ["r.io/a:1", {"image": "r.io/b:2", "needed_by": ["kfp-api resource oci-image"]}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let described: Vec<String> = lock.missing.iter().map(MissingImage::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "r.io/a:1",
+                "r.io/b:2 (needed by kfp-api resource oci-image)"
+            ]
+        );
+    }
 }

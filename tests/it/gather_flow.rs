@@ -336,7 +336,13 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     let multi = &lock["images"][2];
     assert!(multi["index_digest"].is_string(), "{multi}");
     assert_eq!(multi["config_digest"], platform_configs[0].as_str());
-    assert_eq!(lock["missing"][0], format!("{up}/team/absent:v0"));
+    assert_eq!(lock["missing"][0]["image"], format!("{up}/team/absent:v0"));
+    assert_eq!(
+        lock["missing"][0]["needed_by"],
+        json!(["three resource oci-image"]),
+        "{}",
+        lock["missing"]
+    );
 
     // The air-gapped side: the lock file verified, the images pushed to a second registry.
     let target = TestRegistry::start();
@@ -385,6 +391,13 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
     assert_eq!(out.status.code(), Some(0), "{printed}{}", text(&out.stderr));
     assert!(
         printed.contains("every one of its 3 images and 4 charms is in the archives"),
+        "{printed}"
+    );
+    // The air-gapped side repeats who needs what was accepted as missing.
+    assert!(
+        printed.contains(&format!(
+            "{up}/team/absent:v0 (needed by three resource oci-image) was accepted as missing"
+        )),
         "{printed}"
     );
     assert_eq!(

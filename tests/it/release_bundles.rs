@@ -312,6 +312,12 @@ fn dry_run_plan_is_complete_and_private(version: &str) {
         out.contains(&format!("CKF {version}")),
         "the release is named: {out}"
     );
+    // What the tests of an empty registry read is where the pushed images are.
+    assert!(
+        repositories(&reg).contains(&"ckf/charmedkubeflow/katib-controller".to_string()),
+        "{:?}",
+        repositories(&reg)
+    );
     // Juju's own images, for every base the charms declare (24.04; 22.04 for mysql-k8s).
     for base in ["ubuntu-24.04", "ubuntu-22.04"] {
         assert!(
@@ -444,6 +450,10 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
         "{out}"
     );
     assert!(!out.contains("[image-push] started"), "{out}");
+    // With nothing that says what the archive holds before it is read, no image is sent while
+    // it is read: the registry holds nothing.
+    assert!(out.contains("are not pushed while it is read"), "{out}");
+    assert_eq!(repositories(&reg), Vec::<String>::new());
     // Skipped with a reason, the item no longer stops the archives' step; the mapping then
     // names it as an image the deployment still needs.
     w.edit(|a| {
@@ -469,6 +479,164 @@ fn a_missing_image_or_charm_stops_before_the_push_naming_the_application() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("kfp-api: charm kfp-api"), "{out}");
     assert!(!out.contains("[image-push] started"), "{out}");
+}
+
+/// The repositories the registry's storage holds (none before anything is pushed).
+fn repositories(reg: &TestRegistry) -> Vec<String> {
+    let root = reg.storage().join("docker/registry/v2/repositories");
+    let mut found = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.join("_manifests").is_dir() {
+                found.push(p.strip_prefix(&root).unwrap().display().to_string());
+            } else if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// With gather's lock beside the archive, the bundle's needs are checked against what the lock
+/// promises before the archive is read: a missing image stops the run with nothing read or
+/// sent, in the default mode that pushes while it reads.
+#[test]
+fn a_missing_need_stops_the_one_pass_read_before_any_image_is_sent() {
+    use ckf_airgap::gather::lock::{LockedImage, ReleaseLock, beside};
+    use ckf_airgap::oci::Digest;
+    let reg = TestRegistry::start();
+    let darts = "docker.io/charmedkubeflow/suggestion-nas-darts:v0.19.0-aeb722e";
+    let w = world("1.11", &reg, Some(darts), None);
+    let archived: BTreeSet<String> = w
+        .expected
+        .values()
+        .flatten()
+        .filter(|i| i.as_str() != darts)
+        .map(|i| ckf_retag(i))
+        .collect();
+    let lock = ReleaseLock {
+        images: archived
+            .iter()
+            .map(|name| LockedImage {
+                upstream: name.clone(),
+                index_digest: None,
+                manifest_digest: Digest::of(name.as_bytes()),
+                config_digest: Digest::of(name.as_bytes()),
+                repo_tags: vec![name.clone()],
+                member: format!("{name}.tar"),
+                size: 1,
+                needed_by: Vec::new(),
+            })
+            .collect(),
+        ..ReleaseLock::default()
+    };
+    let images = w.spec.artifacts.as_ref().unwrap().images.clone().unwrap();
+    std::fs::write(beside(&images), serde_json::to_vec(&lock).unwrap()).unwrap();
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nothing was read or sent: by "), "{out}");
+    assert!(
+        out.contains(&format!(
+            "katib-controller: option custom_images[suggestion__darts] needs {darts}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("verified "), "an image was read: {out}");
+    assert_eq!(repositories(&reg), Vec::<String>::new());
+}
+
+/// A `[mapping]` target set by hand that the registry does not hold is refused at the mapping
+/// step, with that cause, instead of reaching the plan.
+#[test]
+fn an_override_to_an_image_the_registry_lacks_is_refused_at_the_mapping() {
+    let reg = TestRegistry::start();
+    let mut w = world("1.11", &reg, None, None);
+    let source = w
+        .expected
+        .get("kfp-api")
+        .and_then(|images| images.iter().next())
+        .cloned()
+        .expect("kfp-api names an image");
+    let absent = format!("{}/ckf/nowhere/absent:v1", reg.addr());
+    w.edit(|a| {
+        a.mapping.insert(source.clone(), absent.clone());
+    });
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "set by hand to {absent}, but the registry holds no manifest under this name"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("[juju-deploy] started"), "{out}");
+}
+
+/// Every image the plan makes the cluster pull is looked up before the first juju command: one
+/// gone from the registry after the push stops the deploy, named with who needs it.
+#[test]
+fn an_image_gone_from_the_registry_stops_the_deploy_before_any_juju_command() {
+    let reg = TestRegistry::start();
+    let mut w = world("1.11", &reg, None, None);
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every one of the plan's"), "{out}");
+    let mapping = session_file(&w, "mapping.json");
+    let row = mapping["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["application"] == "kfp-api")
+        .unwrap()
+        .clone();
+    let target = row["target"].as_str().unwrap().to_owned();
+    let (repo, tag) = target
+        .strip_prefix(&format!("{}/", reg.addr()))
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap();
+    let tag_dir = reg
+        .storage()
+        .join("docker/registry/v2/repositories")
+        .join(repo)
+        .join("_manifests/tags")
+        .join(tag);
+    assert!(tag_dir.is_dir(), "{}", tag_dir.display());
+    std::fs::remove_dir_all(&tag_dir).unwrap();
+
+    // For real this time: only the deploy runs again, and it stops before any juju command
+    // (the dry run before ran none either).
+    w.edit(|a| a.deploy.as_mut().unwrap().dry_run = false);
+    let session = std::fs::read_dir(w.state.join("sessions"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let (code, out) = run_headless(&w.state, &w.answers, &["--session", &session], &w.env());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        !out.contains("[image-push] started"),
+        "the push ran again: {out}"
+    );
+    assert!(
+        out.contains("of the plan's") && out.contains("images are not in the private registry"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{target} (for kfp-api")),
+        "the image and who needs it: {out}"
+    );
+    let ran: Vec<String> = w.fakes.lines();
+    assert!(
+        ran.iter()
+            .all(|l| !l.starts_with("juju deploy") && !l.starts_with("juju bootstrap")),
+        "{ran:?}"
+    );
 }
 
 /// A real deploy against the fake juju: the chosen command fails, a new process resumes from

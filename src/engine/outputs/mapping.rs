@@ -33,6 +33,10 @@ pub struct MappedImage {
     pub source: String,
     /// The reference the deployment uses instead; none when it is left as written.
     pub target: Option<String>,
+    /// The value names a registry namespace (istio's `global-hub`), not an image: the images
+    /// formed under it are rows of their own, and it is not looked up as an image.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registry_namespace: bool,
     /// The pushed manifest digest, when the push report has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,

@@ -80,9 +80,50 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // A stale directory of records from before they were kept in the ledger.
     let _ = std::fs::remove_dir_all(ctx.session_dir().join("inventory-images"));
 
+    let charm_infos = if let Some(infos) = charm_records(&ctx) {
+        infos
+    } else {
+        ctx.phase("reading charms.tar.gz");
+        let infos = {
+            let ctx = ctx.clone();
+            let (charms, work, cancel) = (charms.clone(), work.clone(), cancel.clone());
+            blocking(move || {
+                let mut sink = |event: &ProgressEvent| forward(&ctx, event);
+                artifacts::process_charms(&charms, &work, &cancel, &mut sink)
+            })
+            .await?
+        };
+        ctx.record(
+            &CharmsRead,
+            &CharmsReadDetail {
+                charms: infos.clone(),
+            },
+        )?;
+        infos
+    };
+
+    // The bundle's needs against what the archive is promised to hold, before any image is read
+    // or sent: a missing one stops the run here, not after the push.
+    let may_stream = match precheck_needs(&ctx, &charm_infos)? {
+        Precheck::Passed | Precheck::NoBundle => true,
+        Precheck::NoList => {
+            ctx.log(
+                Level::Warn,
+                "no ckf-release.lock.json beside images.tar.gz and no retagged list: the \
+                 bundle's needs can be checked only once the archive is read, so its images \
+                 are not pushed while it is read; the push step sends them after the check",
+            );
+            false
+        }
+    };
+
     let mut rereads = 0;
     loop {
-        let stream = super::stream_push::start(&ctx, work.clone()).await;
+        let stream = if may_stream {
+            super::stream_push::start(&ctx, work.clone()).await
+        } else {
+            None
+        };
         if rereads == 0 && mode == SpoolMode::OneImageAtATime {
             let then = if stream.is_some() {
                 "pushed while the archive is read"
@@ -119,28 +160,6 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             }
         }
     }
-
-    let charm_infos = if let Some(infos) = charm_records(&ctx) {
-        infos
-    } else {
-        ctx.phase("reading charms.tar.gz");
-        let infos = {
-            let ctx = ctx.clone();
-            let (charms, work, cancel) = (charms.clone(), work.clone(), cancel.clone());
-            blocking(move || {
-                let mut sink = |event: &ProgressEvent| forward(&ctx, event);
-                artifacts::process_charms(&charms, &work, &cancel, &mut sink)
-            })
-            .await?
-        };
-        ctx.record(
-            &CharmsRead,
-            &CharmsReadDetail {
-                charms: infos.clone(),
-            },
-        )?;
-        infos
-    };
 
     let inventory = Inventory {
         images: image_records(&ctx),
@@ -284,14 +303,7 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
     if !path.exists() {
         return Ok(());
     }
-    let bytes = std::fs::read(&path)
-        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
-    let lock: crate::gather::lock::ReleaseLock = serde_json::from_slice(&bytes).map_err(|e| {
-        StepError::failed(format!(
-            "{} is not a lock file ckf-airgap wrote ({e}); copy it again or remove it",
-            path.display()
-        ))
-    })?;
+    let lock = read_lock(&path)?;
     let (problems, extra) = crate::gather::lock::verify(&lock, inventory);
     for e in &extra {
         ctx.log(Level::Warn, format!("{}: {e}", path.display()));
@@ -300,8 +312,9 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
         ctx.log(
             Level::Warn,
             format!(
-                "{}: {m} was accepted as missing when the archives were gathered",
-                path.display()
+                "{}: {} was accepted as missing when the archives were gathered",
+                path.display(),
+                m.describe()
             ),
         );
     }
@@ -346,10 +359,7 @@ fn check_retagged_list(ctx: &StepContext, inventory: &Inventory) -> Result<(), S
                 .map(|r| crate::image_ref::normalize_reference(r))
         })
         .collect();
-    let missing: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    let missing: Vec<&str> = retagged_names(&text)
         .filter(|l| !archived.contains(&crate::image_ref::normalize_reference(l)))
         .collect();
     if missing.is_empty() {
@@ -438,7 +448,7 @@ fn cross_check_with_bundle(
     };
     let choices = ctx.choices();
     if let Some(release) = super::release_bundle::load_with(&choices, inventory)? {
-        return Ok(Some(release_cross_check(ctx, &release, inventory)));
+        return Ok(Some(release_cross_check(ctx, &release, inventory, true)));
     }
     let form = super::release_bundle::form_of(&bundle_path, &choices)
         .map(|(_, f)| f.describe())
@@ -470,9 +480,15 @@ fn release_cross_check(
     ctx: &StepContext,
     release: &super::release_bundle::ReleaseBundle,
     inventory: &Inventory,
+    report: bool,
 ) -> BundleCheck {
     let choices = ctx.choices();
-    ctx.log(
+    let log = |level: Level, line: String| {
+        if report {
+            ctx.log(level, line)
+        }
+    };
+    log(
         Level::Info,
         format!(
             "{}: release bundle, {}; {} applications, {} images needed",
@@ -491,7 +507,7 @@ fn release_cross_check(
     };
     for item in &check.missing {
         if let Some(reason) = choices.skipped_item(ItemKind::Need, &item.id()) {
-            ctx.log(
+            log(
                 Level::Warn,
                 format!(
                     "{} {} is missing; skipped: {reason}",
@@ -519,10 +535,10 @@ fn release_cross_check(
         });
     }
     for unused in &out.unused_images {
-        ctx.log(Level::Warn, format!("image no application needs: {unused}"));
+        log(Level::Warn, format!("image no application needs: {unused}"));
     }
     for unused in &out.unused_charms {
-        ctx.log(Level::Warn, format!("charm no application uses: {unused}"));
+        log(Level::Warn, format!("charm no application uses: {unused}"));
     }
     BundleCheck {
         check: out,
@@ -534,7 +550,107 @@ fn release_cross_check(
     }
 }
 
+enum Precheck {
+    /// Every need is in what the archive is promised to hold (or skipped with a reason).
+    Passed,
+    /// No bundle is chosen yet: the mapping step checks it.
+    NoBundle,
+    /// Nothing says what the archive holds before it is read.
+    NoList,
+}
+
+/// What the archive is promised to hold, by gather's lock file beside it or by the retagged
+/// list the operator named; None when neither is there.
+fn promised_images(ctx: &StepContext) -> Result<Option<(String, Vec<ImageRecord>)>, StepError> {
+    let choices = ctx.choices();
+    if let Some(images) = &choices.images_archive {
+        let path = crate::gather::lock::beside(images);
+        if path.exists() {
+            let lock = read_lock(&path)?;
+            let records = lock
+                .images
+                .iter()
+                .map(|i| {
+                    ImageRecord::promised(&i.repo_tags, &i.member, Some(i.config_digest.clone()))
+                })
+                .collect();
+            return Ok(Some((path.display().to_string(), records)));
+        }
+    }
+    if let Some(path) = &choices.retagged_images {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            StepError::failed(format!(
+                "cannot read {} ({e}); fix [artifacts] retagged_images or remove it",
+                path.display()
+            ))
+        })?;
+        let records = retagged_names(&text)
+            .map(|name| ImageRecord::promised(&[name.to_owned()], "", None))
+            .collect();
+        return Ok(Some((path.display().to_string(), records)));
+    }
+    Ok(None)
+}
+
+fn retagged_names(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+fn read_lock(path: &Path) -> Result<crate::gather::lock::ReleaseLock, StepError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::failed(format!(
+            "{} is not a lock file ckf-airgap wrote ({e}); copy it again or remove it",
+            path.display()
+        ))
+    })
+}
+
+/// The bundle's needs against the promised images and the charms just read.
+fn precheck_needs(ctx: &StepContext, charms: &[CharmInfo]) -> Result<Precheck, StepError> {
+    let choices = ctx.choices();
+    let Some(bundle) = &choices.bundle else {
+        return Ok(Precheck::NoBundle);
+    };
+    let Some((source, images)) = promised_images(ctx)? else {
+        return Ok(Precheck::NoList);
+    };
+    let promised = Inventory {
+        images,
+        charms: charms.to_vec(),
+    };
+    let check = match super::release_bundle::load_with(&choices, &promised)? {
+        Some(release) => release_cross_check(ctx, &release, &promised, false).check,
+        None => artifacts::cross_check(
+            &promised,
+            &deployment_needs(bundle, choices.placeholder_registry.as_deref())?,
+        ),
+    };
+    if check.missing_images.is_empty() && check.missing_charms.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "{}: every image and charm it needs is in {source} and charms.tar.gz; reading \
+                 the archive",
+                bundle.display()
+            ),
+        );
+        return Ok(Precheck::Passed);
+    }
+    Err(StepError::failed(format!(
+        "nothing was read or sent: by {source}, {}",
+        missing_text(ctx, &check)
+    )))
+}
+
 fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {
+    StepError::failed(missing_text(ctx, check))
+}
+
+fn missing_text(ctx: &StepContext, check: &CrossCheck) -> String {
     let bundle = ctx.choices().bundle.unwrap_or_default();
     let mut text = format!("{} needs what the archives do not hold:", bundle.display());
     for image in &check.missing_images {
@@ -548,7 +664,7 @@ fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {
          again, or skip this step with a reason if you will provide them another way. For a \
          release bundle one item can be skipped with a reason: [skip] \"need:<application>/<what>\".",
     );
-    StepError::failed(text)
+    text
 }
 
 /// The images and charms a bundle refers to.

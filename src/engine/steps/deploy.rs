@@ -430,6 +430,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         plan.preview(),
     );
     ctx.publish(StepData::Deploy(view(&ctx, &plan, None, choices.dry_run)));
+    prove_images_present(&ctx).await?;
 
     if choices.dry_run {
         ctx.log(
@@ -579,6 +580,85 @@ async fn has_image(client: RegistryClient, path: String, tag: String) -> bool {
             .await,
         Ok(Some(_))
     )
+}
+
+/// Every image the plan makes the cluster pull (each resource and each image option, as the
+/// mapping step mapped them) is looked up in the private registry before the first `juju`
+/// command: one that is absent stops the step with the list, before anything is deployed.
+async fn prove_images_present(ctx: &StepContext) -> Result<(), StepError> {
+    let choices = ctx.choices();
+    let Some(registry) = choices.registry.as_ref() else {
+        ctx.log(
+            Level::Warn,
+            "no registry is chosen: the plan's images were not looked up before the deploy",
+        );
+        return Ok(());
+    };
+    let Some(mapping) = ctx.output_unless_skipped::<MappingOutput>()? else {
+        ctx.log(
+            Level::Warn,
+            "the mapping step was skipped: the plan's images were not looked up before the deploy",
+        );
+        return Ok(());
+    };
+    let targets: std::collections::BTreeSet<String> = mapping
+        .rows
+        .iter()
+        .filter(|r| !r.registry_namespace)
+        .filter_map(|r| r.target.clone())
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    ctx.phase(format!(
+        "looking up the plan's {} images in {}",
+        targets.len(),
+        registry.target
+    ));
+    let client = super::registry_client::client(ctx).await?;
+    let absent = super::image_presence::absent_images(&client, targets.iter().cloned()).await;
+    if absent.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "every one of the plan's {} images is in {}",
+                targets.len(),
+                registry.target
+            ),
+        );
+        return Ok(());
+    }
+    let needed_by = |reference: &str| -> String {
+        let who: Vec<String> = mapping
+            .rows
+            .iter()
+            .filter(|r| r.target.as_deref() == Some(reference))
+            .map(|r| match (&r.application, &r.site) {
+                (Some(a), Some(s)) => format!("{a} {s}"),
+                (Some(a), None) => a.clone(),
+                _ => r.source.clone(),
+            })
+            .collect();
+        who.join(", ")
+    };
+    let mut text = format!(
+        "{} of the plan's {} images are not in the private registry; nothing was deployed:",
+        absent.len(),
+        targets.len()
+    );
+    for a in &absent {
+        text.push_str(&format!(
+            "\n  {} (for {}): {}",
+            a.reference,
+            needed_by(&a.reference),
+            a.why
+        ));
+    }
+    text.push_str(
+        "\nPush them (go back to the push step, or push them by hand), or map each to an image \
+         the registry holds ([mapping] in the answers file), then run this step again.",
+    );
+    Err(StepError::failed(text))
 }
 
 /// Juju's own images for this deployment (`jujud-operator`, `juju-db`, `charm-base` for every

@@ -489,7 +489,10 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             &PulledImage(&image.upstream),
         ) {
             Some(r) => pulled.push((image.clone(), r)),
-            None => missing.push(image.upstream.clone()),
+            None => missing.push(crate::gather::lock::MissingImage {
+                image: image.upstream.clone(),
+                needed_by: image.needed_by.clone(),
+            }),
         }
     }
     // A write interrupted after dropping blobs finds them gone: fetch those again first.
@@ -617,7 +620,14 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             if missing.is_empty() {
                 String::new()
             } else {
-                format!("; missing: {}", missing.join(", "))
+                format!(
+                    "; missing: {}",
+                    missing
+                        .iter()
+                        .map(|m| m.describe())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         ),
     );

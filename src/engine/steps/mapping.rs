@@ -1,6 +1,8 @@
 //! Placeholder mapping: every image reference in the bundle is mapped to a pushed image, and
 //! the step refuses to finish while a reference is missing, ambiguous, invalid or in conflict.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::json;
 
 use super::bundle_plan;
@@ -98,7 +100,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     );
     ctx.write_output(&decided)?;
     if decided.is_release() {
-        return run_release(&ctx, &release_bundle::load_release(&ctx, &decided)?);
+        return run_release(&ctx, &release_bundle::load_release(&ctx, &decided)?).await;
     }
     let plan = bundle_plan::build(&ctx).await?;
     let tables: Vec<&MappingTable> = plan.tables().collect();
@@ -210,6 +212,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 site: None,
                 source: row.source.clone(),
                 target: table.final_target(row),
+                registry_namespace: row.shape == crate::image_ref::RefShape::RegistryNamespace,
                 digest: row.digest.clone(),
             })
             .collect(),
@@ -223,11 +226,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 
 /// A release bundle: one row per application and resource or option, from the upstream image
 /// the charm names to the archived image and the pushed target.
-fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepError> {
+async fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepError> {
     let choices = ctx.choices();
     let report = ctx.output_unless_skipped::<SessionPushReport>()?;
     let pushed_any = report.is_some();
     let resolver = Resolver::new(&choices, &release.inventory, report.as_ref());
+    let absent_overrides = absent_override_targets(ctx, &choices, pushed_any).await?;
     ctx.log(
         Level::Info,
         format!(
@@ -243,7 +247,18 @@ fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepErr
         for need in &app.needs {
             let archived = resolver.archived(&need.upstream);
             let target = resolver.target(&need.upstream);
+            let absent = target
+                .as_ref()
+                .filter(|_| resolver.is_overridden(&need.upstream))
+                .and_then(|t| absent_overrides.get(t));
             let (state, detail) = match (&target, archived) {
+                (Some(t), _) if absent.is_some() => (
+                    MappingState::Missing,
+                    format!(
+                        "set by hand to {t}, but {}",
+                        absent.map(String::as_str).unwrap_or_default()
+                    ),
+                ),
                 (Some(_), _) if resolver.is_overridden(&need.upstream) => {
                     (MappingState::Matched, "set by hand".to_string())
                 }
@@ -272,6 +287,7 @@ fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepErr
                 site: Some(need.site.to_string()),
                 source: need.upstream.clone(),
                 target: target.clone(),
+                registry_namespace: false,
                 digest: None,
             });
             rows.push(MappingRowView {
@@ -314,6 +330,26 @@ fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepErr
         &Summary::Mapping,
         &json!({ "rows": rows.len(), "form": "release" }),
     )
+}
+
+/// Each `[mapping]` target set by hand that the private registry does not hold, with why: a
+/// target nothing was pushed to would reach the plan and fail only at the pod. Asked only when
+/// this session pushed (the registry is known to answer); otherwise the rows are unchecked.
+async fn absent_override_targets(
+    ctx: &StepContext,
+    choices: &crate::wizard::Choices,
+    pushed_any: bool,
+) -> Result<BTreeMap<String, String>, StepError> {
+    if choices.mapping_overrides.is_empty() || !pushed_any {
+        return Ok(BTreeMap::new());
+    }
+    let client = super::registry_client::client(ctx).await?;
+    let targets: BTreeSet<String> = choices.mapping_overrides.values().cloned().collect();
+    Ok(super::image_presence::absent_images(&client, targets)
+        .await
+        .into_iter()
+        .map(|a| (a.reference, a.why))
+        .collect())
 }
 
 fn write_view(ctx: &StepContext, rows: &[MappingRowView]) -> Result<(), StepError> {

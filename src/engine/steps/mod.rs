@@ -10,6 +10,7 @@ pub mod choice_paths;
 pub mod deploy;
 pub mod gateway;
 pub mod gather;
+mod image_presence;
 pub mod mapping;
 pub mod open_uploads;
 pub mod preview;
