@@ -216,14 +216,60 @@ pub fn image_options(charm: &CharmInfo) -> Vec<ImageOption> {
         if default.is_empty() {
             continue;
         }
-        if ImageRef::detect(default).is_some_and(|r| r.tag.is_some() || r.digest.is_some()) {
+        if is_pinned_image(default) {
             out.push(ImageOption {
                 option: option.name.clone(),
                 value: ImageOptionValue::Single(default.to_owned()),
             });
+            continue;
+        }
+        // A default that is itself a YAML or JSON list or map of images, written inline in
+        // config.yaml (a `|` block, a flow list, a Python-list string) rather than in a
+        // default file: the same forms the default files hold.
+        if let Some(value) = string_form_images(default) {
+            out.push(ImageOption {
+                option: option.name.clone(),
+                value,
+            });
         }
     }
     out
+}
+
+/// An image reference a runtime can pull as written: with a tag or a digest.
+fn is_pinned_image(text: &str) -> bool {
+    ImageRef::detect(text).is_some_and(|r| r.tag.is_some() || r.digest.is_some())
+}
+
+/// The images a string holds when it parses as a YAML (or JSON) list or map whose values are
+/// images; None for anything else (prose, a single word, a map of settings).
+fn string_form_images(text: &str) -> Option<ImageOptionValue> {
+    if !text.contains(['\n', '[', '{', ',']) {
+        return None;
+    }
+    let docs = Yaml::load_from_str(text).ok()?;
+    let doc = docs.first()?;
+    if let Some(m) = doc.as_mapping() {
+        let entries: Vec<(String, String)> = m
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.trim().to_owned())))
+            .collect();
+        // Every value an image (or empty, as katib leaves unused keys): a map of images.
+        let images: Vec<(String, String)> = entries
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .cloned()
+            .collect();
+        let all_images = !images.is_empty() && images.iter().all(|(_, v)| is_pinned_image(v));
+        return all_images.then_some(ImageOptionValue::Map(images));
+    }
+    let items: Vec<String> = doc
+        .as_sequence()?
+        .iter()
+        .map(|v| v.as_str().map(|s| s.trim().to_owned()))
+        .collect::<Option<_>>()?;
+    let all_images = !items.is_empty() && items.iter().all(|v| is_pinned_image(v));
+    all_images.then_some(ImageOptionValue::List(items))
 }
 
 /// Every image the charm needs, resources first.
@@ -289,4 +335,39 @@ fn yaml_string_map(text: &str) -> Vec<(String, String)> {
             Some((k.as_str()?.to_owned(), value))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inline_list_or_map_of_images_in_a_default_is_read_in_every_form() {
+        let list = ImageOptionValue::List(vec![
+            "r.io/a/b:1".into(),
+            "c/d@sha256:".to_string() + &"e".repeat(64),
+        ]);
+        for text in [
+            "- r.io/a/b:1\n- c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n",
+            "['r.io/a/b:1', 'c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee']",
+            "[\"r.io/a/b:1\", \"c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"]",
+        ] {
+            assert_eq!(string_form_images(text), Some(list.clone()), "{text}");
+        }
+        assert_eq!(
+            string_form_images("{\"agent\": \"kserve/agent:v0.15\", \"unused\": \"\"}"),
+            Some(ImageOptionValue::Map(vec![(
+                "agent".into(),
+                "kserve/agent:v0.15".into()
+            )]))
+        );
+        for not_images in [
+            "a, b and c",
+            "- one\n- two\n",
+            "{\"replicas\": \"2\", \"image\": \"r.io/a:1\"}",
+            "[]",
+        ] {
+            assert_eq!(string_form_images(not_images), None, "{not_images}");
+        }
+    }
 }

@@ -26,6 +26,7 @@ mod bundle_rewrite_all;
 mod bundle_scan;
 mod bundle_steps;
 mod bundle_yaml_forms;
+mod charm_image_forms;
 mod checks_step;
 mod cli;
 mod cluster_checks;
