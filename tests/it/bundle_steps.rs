@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::answers::{self, skip, skip_all};
+use crate::support::answers::{self, skip, skip_all_but};
 use crate::support::{NO_ENV, run_headless};
 use ckf_airgap::answers::{Answers, DeployAnswers};
 use ckf_airgap::artifacts::charms::CharmVersion;
@@ -49,15 +49,9 @@ fn setup(bundle_name: &str, more: impl FnOnce(&mut Answers)) -> Setup {
         bundle: Some(answers::bundle(&bundle)),
         ..Answers::default()
     };
-    skip_all(
+    skip_all_but(
         &mut spec,
-        &[
-            "environment-checks",
-            "artifacts",
-            "registry-login",
-            "image-push",
-            "juju-deploy",
-        ],
+        &["placeholder-mapping", "gateway-type", "bundle-preview"],
         "test",
     );
     more(&mut spec);

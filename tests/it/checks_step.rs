@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cluster_support::{Fakes, answer, answer_file, scenario};
-use crate::support::answers::{self, skip, skip_all};
+use crate::support::answers::{self, skip, skip_all_but};
 use crate::support::run_headless;
 use ckf_airgap::answers::{Answers, ClusterAnswers, RegistryAnswers};
 use serde_json::Value;
@@ -85,19 +85,7 @@ fn only_the_checks(mut answers: Answers) -> Answers {
         "check:registry",
         "no registry listens in these tests",
     );
-    skip_all(
-        &mut answers,
-        &[
-            "artifacts",
-            "registry-login",
-            "image-push",
-            "placeholder-mapping",
-            "gateway-type",
-            "bundle-preview",
-            "juju-deploy",
-        ],
-        "t",
-    );
+    skip_all_but(&mut answers, &["environment-checks"], "t");
     answers
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::cluster_support::{Fakes, answer, answer_file};
-use crate::support::answers::{self, skip_all};
+use crate::support::answers::{self, skip_all_but};
 use crate::support::{run_headless, text};
 use ckf_airgap::answers::{Answers, DeployAnswers};
 use ckf_airgap::artifacts::charms::CharmVersion;
@@ -104,19 +104,7 @@ fn setup(more: impl FnOnce(&mut Answers)) -> Setup {
         }),
         ..Answers::default()
     };
-    skip_all(
-        &mut spec,
-        &[
-            "environment-checks",
-            "artifacts",
-            "registry-login",
-            "image-push",
-            "placeholder-mapping",
-            "gateway-type",
-            "bundle-preview",
-        ],
-        "t",
-    );
+    skip_all_but(&mut spec, &["juju-deploy"], "t");
     more(&mut spec);
     let answers = dir.path().join("answers.toml");
     answers::write(&answers, &spec);
