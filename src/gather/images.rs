@@ -14,6 +14,10 @@ use crate::release::AppNeeds;
 pub struct GatherImage {
     pub upstream: String,
     pub needed_by: Vec<String>,
+    /// Where record mode saw it in the staging cluster (`Deployment/x container y`), for an
+    /// image no charm names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_in: Vec<String>,
 }
 
 /// Where an upstream reference is pulled from.
@@ -113,6 +117,7 @@ pub fn images_to_gather(
         .map(|upstream| GatherImage {
             needed_by: by.remove(&upstream).unwrap_or_default(),
             upstream,
+            seen_in: Vec::new(),
         })
         .collect()
 }

@@ -93,6 +93,9 @@ pub struct LockedImage {
     pub member: String,
     pub size: u64,
     pub needed_by: Vec<String>,
+    /// Where record mode saw it in the staging cluster, for an image no charm names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_in: Vec<String>,
 }
 
 /// What the archives lack or hold that the lock does not explain; empty when they match.

@@ -255,6 +255,13 @@ pub struct GatherChoice {
     /// key): a CA and client certificate per registry or mirror.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certs_dir: Option<PathBuf>,
+    /// A connected staging cluster running the same release (its kubeconfig): every image its
+    /// workloads run that the charms do not name is gathered too, with where it was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_kubeconfig: Option<PathBuf>,
+    /// The namespace read in record mode (`kubeflow` unless given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_namespace: Option<String>,
     /// Upstream registries pulled through a mirror instead (`docker.io` → `mirror.lab:5000`),
     /// as containerd's `hosts.toml` or `registries.conf` do for sites behind a proxy registry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -695,3 +695,94 @@ async fn charmhub_picks_the_revision_for_the_bundles_base() {
         "{err}"
     );
 }
+
+/// Record mode: a staging cluster running the same release (a fake `kubectl` answering with
+/// real-shaped workload JSON, init containers included) shows an image no charm names; gather
+/// pulls it too, shows it apart, and the lock says where it was seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_mode_gathers_what_the_staging_cluster_runs_and_no_charm_names() {
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    crate::gather_pull::seed_upstream(&upstream, work.path()).await;
+    let up = upstream.addr();
+    let hub = FakeCharmhub::start(vec![charm(
+        work.path(),
+        "app-one",
+        &format!("{up}/team/app-one:v1"),
+    )]);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n",
+    )
+    .unwrap();
+    let kubeconfig = work.path().join("staging.kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
+    let workloads = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "one", "namespace": "kubeflow"},
+         "spec": {"template": {"spec": {
+            "initContainers": [{"name": "charm-init", "image": format!("{up}/team/app-two:v2")}],
+            "containers": [{"name": "one", "image": format!("{up}/team/app-one:v1")}]}}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "one-0", "namespace": "kubeflow"},
+         "spec": {"containers": [{"name": "one", "image": format!("{up}/team/app-one:v1")}],
+                  "initContainers": [{"name": "charm-init", "image": format!("{up}/team/app-two:v2")}]}}
+    ]});
+    let fakes = Fakes::all();
+    let kube = kubeconfig.display().to_string();
+    fakes.set_scenario(&json!({"rules": [answer(
+        "kubectl",
+        &["--kubeconfig", &kube, "get", "pods,deployments,statefulsets,daemonsets,jobs,cronjobs",
+          "-n", "kubeflow", "-o", "json"],
+        &workloads.to_string(),
+        "",
+        0,
+    )]}));
+    let out_dir = work.path().join("carry");
+    let answers = work.path().join("gather.toml");
+    write_gather(
+        &answers,
+        GatherChoice {
+            bundle: Some(bundle),
+            charmhub_url: Some(hub.url()),
+            ca_file: Some(upstream.ca_file.clone()),
+            output_dir: Some(out_dir.clone()),
+            record_kubeconfig: Some(kubeconfig),
+            ..GatherChoice::default()
+        },
+    );
+    let docker = docker_config(work.path(), &upstream);
+    let env = fakes.env_with(&docker_env(&docker));
+    let (code, out) = run_headless(&work.path().join("state"), &answers, &["gather"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("record mode: 1 image(s) the workloads of kubeflow run that no charm names"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{up}/team/app-two:v2 (seen in StatefulSet/one container charm-init, Pod/one-0 container charm-init)"
+        )),
+        "{out}"
+    );
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
+            .unwrap();
+    let images = lock["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{lock}");
+    let recorded = images
+        .iter()
+        .find(|i| i["upstream"] == format!("{up}/team/app-two:v2"))
+        .unwrap();
+    assert_eq!(
+        recorded["seen_in"],
+        json!([
+            "StatefulSet/one container charm-init",
+            "Pod/one-0 container charm-init"
+        ])
+    );
+    let named = images
+        .iter()
+        .find(|i| i["upstream"] == format!("{up}/team/app-one:v1"))
+        .unwrap();
+    assert!(named.get("seen_in").is_none(), "{named}");
+}

@@ -528,6 +528,7 @@ fn a_missing_need_stops_the_one_pass_read_before_any_image_is_sent() {
                 member: format!("{name}.tar"),
                 size: 1,
                 needed_by: Vec::new(),
+                seen_in: Vec::new(),
             })
             .collect(),
         ..ReleaseLock::default()

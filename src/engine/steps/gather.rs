@@ -257,7 +257,16 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
             "no Juju version given ([gather] juju_version): Juju's own images are not gathered",
         );
     }
-    let list = images_to_gather(&apps, &lists, &juju);
+    let mut list = images_to_gather(&apps, &lists, &juju);
+    if let Some(kubeconfig) = &choice.record_kubeconfig {
+        record_from_cluster(
+            &ctx,
+            kubeconfig,
+            choice.record_namespace.as_deref(),
+            &mut list,
+        )
+        .await?;
+    }
     let mut by_registry: BTreeMap<String, usize> = BTreeMap::new();
     for image in &list {
         *by_registry
@@ -283,6 +292,82 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
     }
     write_json(&ctx.session_dir().join(IMAGES_FILE), &list)?;
     ctx.record(&Summary::GatherImages, &json!({ "count": list.len() }))
+}
+
+/// Record mode: every image the staging cluster's workloads run that the list does not hold is
+/// added with where it was seen, and the additions are shown apart from the charms' images.
+async fn record_from_cluster(
+    ctx: &StepContext,
+    kubeconfig: &std::path::Path,
+    namespace: Option<&str>,
+    list: &mut Vec<GatherImage>,
+) -> Result<(), StepError> {
+    let namespace = namespace.unwrap_or("kubeflow");
+    ctx.phase(format!(
+        "reading the workloads of {namespace} in the cluster of {}",
+        kubeconfig.display()
+    ));
+    let seen = crate::cluster::pod_images::list_workloads(
+        &super::blocking::runner(),
+        kubeconfig,
+        namespace,
+    )
+    .await
+    .map_err(|e| {
+        StepError::failed(format!(
+            "record mode could not read the staging cluster ({}, namespace {namespace}): {e}. \
+                 Fix [gather] record_kubeconfig / record_namespace, or remove them to gather \
+                 only what the charms name",
+            kubeconfig.display()
+        ))
+    })?;
+    let known: std::collections::HashSet<String> = list
+        .iter()
+        .map(|i| crate::image_ref::normalize_reference(&i.upstream))
+        .collect();
+    let mut added: Vec<GatherImage> = Vec::new();
+    for w in seen {
+        if known.contains(&crate::image_ref::normalize_reference(&w.image)) {
+            continue;
+        }
+        match added.iter_mut().find(|a| a.upstream == w.image) {
+            Some(a) => {
+                if !a.seen_in.contains(&w.seen_in()) {
+                    a.seen_in.push(w.seen_in())
+                }
+            }
+            None => added.push(GatherImage {
+                upstream: w.image.clone(),
+                needed_by: vec![format!("seen in {namespace}")],
+                seen_in: vec![w.seen_in()],
+            }),
+        }
+    }
+    if added.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "record mode: every image the workloads of {namespace} run is named by a charm"
+            ),
+        );
+        return Ok(());
+    }
+    ctx.log(
+        Level::Warn,
+        format!(
+            "record mode: {} image(s) the workloads of {namespace} run that no charm names, \
+             gathered too:",
+            added.len()
+        ),
+    );
+    for a in &added {
+        ctx.log(
+            Level::Warn,
+            format!("  {} (seen in {})", a.upstream, a.seen_in.join(", ")),
+        );
+    }
+    list.extend(added);
+    Ok(())
 }
 
 /// A client per upstream registry (or its mirror), with the site's CA and Docker's
@@ -562,6 +647,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
                 member: member_name(&retagged),
                 size,
                 needed_by: image.needed_by.clone(),
+                seen_in: image.seen_in.clone(),
             });
         }
         archive.finish()?;

@@ -174,6 +174,8 @@ mod tests {
                 output_dir: Some("/srv/carry".into()),
                 ca_file: Some("/srv/upstream-ca.crt".into()),
                 certs_dir: Some("/srv/upstream-certs.d".into()),
+                record_kubeconfig: Some("/srv/staging.kubeconfig".into()),
+                record_namespace: Some("kubeflow-staging".into()),
                 mirrors: [("docker.io".to_string(), "mirror.lab:5000".to_string())].into(),
                 plain_http: vec!["mirror.lab:5000".into()],
                 accept_missing: true,
