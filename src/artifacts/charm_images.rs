@@ -22,6 +22,9 @@ pub enum ImageSite {
     Option(String),
     /// One entry of an option holding a map (by key) or a list (by position) of images.
     OptionEntry { option: String, entry: String },
+    /// An image the workload pulls though no charm file names it (the release's runtime
+    /// table), with what pulls it; nothing in the charm points it at the registry.
+    Runtime(String),
 }
 
 impl fmt::Display for ImageSite {
@@ -30,6 +33,7 @@ impl fmt::Display for ImageSite {
             ImageSite::Resource(r) => write!(f, "resource {r}"),
             ImageSite::Option(o) => write!(f, "option {o}"),
             ImageSite::OptionEntry { option, entry } => write!(f, "option {option}[{entry}]"),
+            ImageSite::Runtime(what) => write!(f, "runtime image ({what})"),
         }
     }
 }

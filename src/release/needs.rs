@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::runtime_images::PointedBy;
 use crate::artifacts::charm_images::{
     ImageNeed, ImageOption, ImageOptionValue, ImageSite, image_needs, image_options,
 };
@@ -29,6 +30,7 @@ pub struct AppNeeds {
 /// Every application of `bundle` with what its charm needs. A value the bundle itself gives
 /// an image option replaces the charm's default.
 pub fn release_needs(bundle: &Bundle, charms: &[CharmInfo]) -> Vec<AppNeeds> {
+    let release = super::detect_release(bundle).map(|d| d.release);
     bundle
         .applications
         .iter()
@@ -43,6 +45,35 @@ pub fn release_needs(bundle: &Bundle, charms: &[CharmInfo]) -> Vec<AppNeeds> {
                     *v = given.clone();
                 }
             }
+            // What the release's workloads pull though no charm file names it: set through an
+            // option key where the charm has one, else needed for the registry mirror.
+            let mut mirror_only = Vec::new();
+            for runtime in release
+                .map(|r| super::runtime_images::runtime_images(r, &charm))
+                .unwrap_or_default()
+            {
+                let entries = match &runtime.pointed_by {
+                    PointedBy::OptionKey { option, .. } => options
+                        .iter_mut()
+                        .find(|o| o.option == *option)
+                        .and_then(|o| match &mut o.value {
+                            ImageOptionValue::Map(entries) => Some(entries),
+                            _ => None,
+                        }),
+                    PointedBy::MirrorOnly => None,
+                };
+                match (entries, &runtime.pointed_by) {
+                    (Some(entries), PointedBy::OptionKey { key, .. }) => {
+                        if !entries.iter().any(|(k, _)| k == key) {
+                            entries.push((key.clone(), runtime.image.clone()));
+                        }
+                    }
+                    _ => mirror_only.push(ImageNeed {
+                        site: ImageSite::Runtime(runtime.pulled_by.clone()),
+                        upstream: runtime.image.clone(),
+                    }),
+                }
+            }
             let mut needs: Vec<ImageNeed> = info
                 .as_ref()
                 .map(image_needs)
@@ -53,6 +84,7 @@ pub fn release_needs(bundle: &Bundle, charms: &[CharmInfo]) -> Vec<AppNeeds> {
             for option in &options {
                 needs.extend(option.needs());
             }
+            needs.extend(mirror_only);
             AppNeeds {
                 application: app.name.clone(),
                 charm,

@@ -94,6 +94,17 @@ pub fn registry_mut(answers: &mut Answers) -> &mut RegistryAnswers {
         .expect("these answers have a [registry]")
 }
 
+/// Skips every step of the install but those in `run` (and the closing `done`), with `reason`:
+/// a test names the steps it runs, not a list of the others to keep in step with the flow.
+pub fn skip_all_but(answers: &mut Answers, run: &[&str], reason: &str) {
+    for step in ckf_airgap::wizard::Flow::Install.steps() {
+        let id = step.id();
+        if id != "done" && !run.contains(&id) {
+            skip(answers, id, reason);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,16 +230,5 @@ mod tests {
         assert!(!text.contains("password ="), "{text}");
         let read = Answers::parse(&text).unwrap();
         assert_eq!(read, fully_populated());
-    }
-}
-
-/// Skips every step of the install but those in `run` (and the closing `done`), with `reason`:
-/// a test names the steps it runs, not a list of the others to keep in step with the flow.
-pub fn skip_all_but(answers: &mut Answers, run: &[&str], reason: &str) {
-    for step in ckf_airgap::wizard::Flow::Install.steps() {
-        let id = step.id();
-        if id != "done" && !run.contains(&id) {
-            skip(answers, id, reason);
-        }
     }
 }
