@@ -786,3 +786,137 @@ async fn record_mode_gathers_what_the_staging_cluster_runs_and_no_charm_names() 
         .unwrap();
     assert!(named.get("seen_in").is_none(), "{named}");
 }
+
+/// CKF 1.11's real bundle and charm files, gathered through mirrors that stand for every
+/// public registry the charms name: every tag-named image the charms name (by the test's own
+/// reading of their files) and every image of the release's runtime table is in the lock, and
+/// the digest-pinned ones, which no local registry can hold under their upstream digest, are
+/// the only ones missing, each with who needs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gather_of_the_real_1_11_release_through_mirrors_archives_every_image_it_needs() {
+    use crate::registry_support::images::{Kind, bytes, image, layer};
+    use ckf_airgap::gather::images::pull_source;
+    use ckf_airgap::registry::{MemoryLedger, PushOptions, Pusher};
+    use std::collections::BTreeSet;
+
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let rel = crate::release_bundles::release_dir("1.11");
+    let bundle_text = std::fs::read_to_string(rel.join("bundle.yaml")).unwrap();
+    let mut charms = Vec::new();
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    let release = ckf_airgap::ckf_release::CkfRelease::V1_11;
+    for (_, charm, _) in crate::release_bundles::bundle_apps(&bundle_text) {
+        if charms
+            .iter()
+            .any(|(f, _): &(String, Vec<u8>)| f.starts_with(&format!("{charm}_r")))
+        {
+            continue;
+        }
+        let dir = rel.join("charms").join(&charm);
+        wanted.extend(crate::release_bundles::expected_images(&dir));
+        for runtime in ckf_airgap::release::runtime_images::runtime_images(release, &charm) {
+            wanted.insert(runtime.image);
+        }
+        charms.push(charm_zip_from_dir(&dir, 1, "22.04").unwrap());
+    }
+    assert!(wanted.contains("alpine:3.10"), "{wanted:?}");
+    // One tiny image under every tag-named upstream name, at the path gather asks for.
+    let scratch = work.path().join("layers");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let base = layer(&scratch, "base", &bytes(7, 4096, true), Kind::Plain);
+    let (pinned, tagged): (Vec<&String>, Vec<&String>) =
+        wanted.iter().partition(|u| u.contains("@sha256:"));
+    let mut seeds = Vec::new();
+    let mut registries = BTreeSet::new();
+    for upstream_name in &tagged {
+        let src = pull_source(upstream_name);
+        registries.insert(src.registry.clone());
+        seeds.push(image(
+            &scratch,
+            &src.repository,
+            &src.reference,
+            vec![base.clone()],
+        ));
+    }
+    for upstream_name in &pinned {
+        registries.insert(pull_source(upstream_name).registry);
+    }
+    Pusher::new(
+        client_for(&upstream),
+        PushOptions::default(),
+        std::sync::Arc::new(MemoryLedger::new()),
+        crate::registry_support::Recorder::new(),
+    )
+    .push(&seeds)
+    .await
+    .unwrap();
+    let hub = FakeCharmhub::start(charms);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(&bundle, &bundle_text).unwrap();
+    let out_dir = work.path().join("carry");
+    let answers = work.path().join("gather.toml");
+    write_gather(
+        &answers,
+        GatherChoice {
+            bundle: Some(bundle),
+            charmhub_url: Some(hub.url()),
+            ca_file: Some(upstream.ca_file.clone()),
+            output_dir: Some(out_dir.clone()),
+            accept_missing: true,
+            mirrors: registries
+                .iter()
+                .map(|r| (r.clone(), upstream.addr()))
+                .collect(),
+            ..GatherChoice::default()
+        },
+    );
+    let docker = docker_config(work.path(), &upstream);
+    let (code, out) = run_headless(
+        &work.path().join("state"),
+        &answers,
+        &["gather"],
+        &docker_env(&docker),
+    );
+    assert_eq!(code, 0, "{out}");
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
+            .unwrap();
+    let locked: BTreeSet<String> = lock["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["upstream"].as_str().unwrap().to_owned())
+        .collect();
+    let tagged: BTreeSet<String> = tagged.into_iter().cloned().collect();
+    assert_eq!(
+        locked.difference(&tagged).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "gathered, not wanted"
+    );
+    assert_eq!(
+        tagged.difference(&locked).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "wanted, not gathered"
+    );
+    let missing: BTreeSet<String> = lock["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert!(
+                !m["needed_by"].as_array().unwrap().is_empty(),
+                "{m}: who needs it"
+            );
+            m["image"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let pinned: BTreeSet<String> = pinned.into_iter().cloned().collect();
+    assert_eq!(missing, pinned);
+    assert!(
+        pinned
+            .iter()
+            .any(|p| p.contains("/eventing/cmd/jobsink@sha256:")),
+        "the runtime table's job-sink is wanted: {pinned:?}"
+    );
+}

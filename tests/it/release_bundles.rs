@@ -28,7 +28,7 @@ const PUBLIC: [&str; 6] = [
     "registry.k8s.io",
 ];
 
-fn release_dir(version: &str) -> PathBuf {
+pub(crate) fn release_dir(version: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/releases/{version}"))
 }
 
@@ -62,7 +62,7 @@ fn unquote(v: &str) -> &str {
 /// The images a charm folder names, read line by line: `upstream-source:` in metadata.yaml,
 /// single-line `default:` values in config.yaml, every string value of its `src/default-*`
 /// files, and istio's `image-configuration` composed from its hub, names and tag.
-fn expected_images(charm_dir: &Path) -> BTreeSet<String> {
+pub(crate) fn expected_images(charm_dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let read = |name: &str| std::fs::read_to_string(charm_dir.join(name)).unwrap_or_default();
     for line in read("metadata.yaml").lines() {
@@ -147,7 +147,7 @@ fn minimal_charms(bundle: &str, root: &Path) -> PathBuf {
 }
 
 /// Application → charm folder name, from the bundle (`charm:` lines).
-fn bundle_apps(bundle: &str) -> Vec<(String, String, bool)> {
+pub(crate) fn bundle_apps(bundle: &str) -> Vec<(String, String, bool)> {
     let doc = saphyr_to_json(bundle);
     doc["applications"]
         .as_object()
