@@ -72,7 +72,11 @@ pub(crate) fn expected_images(charm_dir: &Path) -> BTreeSet<String> {
     }
     let config = read("config.yaml");
     for line in config.lines() {
-        if let Some(v) = line.trim().strip_prefix("default:")
+        let value = line
+            .trim()
+            .strip_prefix("default:")
+            .or_else(|| line.trim().strip_prefix("- "));
+        if let Some(v) = value
             && looks_like_image(unquote(v))
         {
             out.insert(unquote(v).to_owned());
@@ -142,9 +146,16 @@ fn minimal_charms(bundle: &str, root: &Path) -> PathBuf {
             ),
         )
         .unwrap();
+        // A form the real charms lack: an option whose default is an inline YAML list of
+        // images (a `|` block in config.yaml, no default file).
+        if charm == "jupyter-ui" {
+            std::fs::write(dir.join("config.yaml"), INLINE_LIST_CONFIG).unwrap();
+        }
     }
     root.to_path_buf()
 }
+
+const INLINE_LIST_CONFIG: &str = "options:\n  jupyter-images:\n    type: string\n    default: |\n      - docker.io/kubeflownotebookswg/jupyter-scipy:v1.8.0-test\n      - docker.io/kubeflownotebookswg/jupyter-pytorch-full:v1.8.0-test\n    description: the notebook images a user may pick\n";
 
 /// Application → charm folder name, from the bundle (`charm:` lines).
 pub(crate) fn bundle_apps(bundle: &str) -> Vec<(String, String, bool)> {
@@ -773,6 +784,21 @@ fn ckf_1_8_release_bundle_gives_a_plan_with_its_podspec_charms() {
     assert_eq!(commands.len(), apps.len() + relations);
     let text = plan.to_string();
     assert!(!text.contains("docker.io"), "{text}");
+    // The inline list default is gathered from the archive and rewritten in the plan's config.
+    let jupyter = deploys
+        .iter()
+        .find(|c| c["argv"][3] == "jupyter-ui")
+        .unwrap();
+    let config = jupyter["files"][0]["contents"].as_str().unwrap();
+    for name in ["jupyter-scipy", "jupyter-pytorch-full"] {
+        assert!(
+            config.contains(&format!(
+                "- {}/ckf/kubeflownotebookswg/{name}:v1.8.0-test",
+                reg.addr()
+            )),
+            "{config}"
+        );
+    }
     let pvc = deploys
         .iter()
         .find(|c| c["argv"][3] == "pvcviewer-operator")
