@@ -54,6 +54,9 @@ pub enum ImageOptionValue {
     Map(Vec<(String, String)>),
     /// A list of images (`jupyter-images`), written back as a YAML list.
     List(Vec<String>),
+    /// A list written inline as a flow or JSON list (`"['a:1', 'b:2']"`), written back as a
+    /// JSON list, which reads the same to a YAML, JSON or Python-literal reader.
+    FlowList(Vec<String>),
     /// istio-pilot's `image-configuration`: fields in order; images are composed from
     /// `global-hub`, the `*-image` names and `global-tag`, plus `grpc-bootstrap-init`.
     Istio(Vec<(String, String)>),
@@ -90,7 +93,7 @@ impl ImageOption {
                 upstream: v.clone(),
             }],
             ImageOptionValue::Map(m) => m.iter().map(|(k, v)| entry(k.clone(), v)).collect(),
-            ImageOptionValue::List(l) => l
+            ImageOptionValue::List(l) | ImageOptionValue::FlowList(l) => l
                 .iter()
                 .enumerate()
                 .map(|(i, v)| entry(i.to_string(), v))
@@ -130,6 +133,13 @@ impl ImageOption {
                     obj.insert(k.clone(), serde_json::Value::String(map(v)?));
                 }
                 serde_json::to_string(&serde_json::Value::Object(obj)).map_err(|e| e.to_string())
+            }
+            ImageOptionValue::FlowList(l) => {
+                let mapped: Vec<serde_json::Value> = l
+                    .iter()
+                    .map(|v| map(v).map(serde_json::Value::String))
+                    .collect::<Result<_, _>>()?;
+                serde_json::to_string(&mapped).map_err(|e| e.to_string())
             }
             ImageOptionValue::List(l) => {
                 let mut out = String::new();
@@ -254,10 +264,12 @@ fn string_form_images(text: &str) -> Option<ImageOptionValue> {
     let docs = Yaml::load_from_str(text).ok()?;
     let doc = docs.first()?;
     if let Some(m) = doc.as_mapping() {
+        // Every entry a string: a map holding a number or a list is a map of settings, and
+        // writing it back with its images replaced would drop the rest.
         let entries: Vec<(String, String)> = m
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.trim().to_owned())))
-            .collect();
+            .map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.trim().to_owned())))
+            .collect::<Option<_>>()?;
         // Every value an image (or empty, as katib leaves unused keys): a map of images.
         let images: Vec<(String, String)> = entries
             .iter()
@@ -273,7 +285,12 @@ fn string_form_images(text: &str) -> Option<ImageOptionValue> {
         .map(|v| v.as_str().map(|s| s.trim().to_owned()))
         .collect::<Option<_>>()?;
     let all_images = !items.is_empty() && items.iter().all(|v| is_pinned_image(v));
-    all_images.then_some(ImageOptionValue::List(items))
+    let flow = text.trim_start().starts_with('[');
+    all_images.then_some(if flow {
+        ImageOptionValue::FlowList(items)
+    } else {
+        ImageOptionValue::List(items)
+    })
 }
 
 /// Every image the charm needs, resources first.
@@ -347,16 +364,37 @@ mod tests {
 
     #[test]
     fn an_inline_list_or_map_of_images_in_a_default_is_read_in_every_form() {
-        let list = ImageOptionValue::List(vec![
-            "r.io/a/b:1".into(),
+        let items = vec![
+            "r.io/a/b:1".to_string(),
             "c/d@sha256:".to_string() + &"e".repeat(64),
-        ]);
-        for text in [
-            "- r.io/a/b:1\n- c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n",
+        ];
+        let block = "- r.io/a/b:1\n- c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n";
+        assert_eq!(
+            string_form_images(block),
+            Some(ImageOptionValue::List(items.clone()))
+        );
+        for flow in [
             "['r.io/a/b:1', 'c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee']",
             "[\"r.io/a/b:1\", \"c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"]",
         ] {
-            assert_eq!(string_form_images(text), Some(list.clone()), "{text}");
+            let value = string_form_images(flow);
+            assert_eq!(
+                value,
+                Some(ImageOptionValue::FlowList(items.clone())),
+                "{flow}"
+            );
+            // Written back in a form a JSON or Python-literal reader takes too.
+            let option = ImageOption {
+                option: "o".into(),
+                value: value.unwrap_or(ImageOptionValue::List(vec![])),
+            };
+            let written = option.rewritten(&|v| Some(format!("reg/{v}")));
+            assert_eq!(
+                written.as_deref().ok(),
+                Some(
+                    "[\"reg/r.io/a/b:1\",\"reg/c/d@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"]"
+                )
+            );
         }
         assert_eq!(
             string_form_images("{\"agent\": \"kserve/agent:v0.15\", \"unused\": \"\"}"),
@@ -369,6 +407,7 @@ mod tests {
             "a, b and c",
             "- one\n- two\n",
             "{\"replicas\": \"2\", \"image\": \"r.io/a:1\"}",
+            "{\"replicas\": 2, \"image\": \"r.io/a:1\"}",
             "[]",
         ] {
             assert_eq!(string_form_images(not_images), None, "{not_images}");

@@ -41,6 +41,11 @@ pub fn placeholder_leftovers(doc: &Document, placeholder: &str) -> Vec<Leftover>
     while let Some(i) = text[from..].find(placeholder) {
         let at = from + i;
         from = at + placeholder.len();
+        // `172.17.0.2:50001` is another host: the placeholder ends at a path or a delimiter.
+        let after = text[from..].chars().next();
+        if after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+            continue;
+        }
         let rest = &text[at..];
         let end = rest
             .find(|c: char| {
@@ -49,16 +54,15 @@ pub fn placeholder_leftovers(doc: &Document, placeholder: &str) -> Vec<Leftover>
             .unwrap_or(rest.len());
         let (line, column) = doc.locate(at);
         let mut path = Vec::new();
-        path_to(&doc.root, at, &mut path);
+        // Outside every value is a comment: Juju never reads it.
+        if !path_to(&doc.root, at, &mut path) {
+            continue;
+        }
         let why = why_left(&path);
         out.push(Leftover {
             line,
             column,
-            path: if path.is_empty() {
-                "(outside any value)".to_string()
-            } else {
-                display_path(&path)
-            },
+            path: display_path(&path),
             reference: rest[..end].to_string(),
             why,
         });
@@ -110,8 +114,8 @@ fn why_left(path: &[PathSeg]) -> String {
                 .map(|known| format!(" (a misspelling of `{known}`?)"))
                 .unwrap_or_default();
             format!(
-                "it is under `{section}`, which is not a section Juju reads{near}; fix the key \
-                 in the bundle, or skip the reference with a reason"
+                "it is under `{section}`, where no image is read{near}; fix the bundle, or skip \
+                 the reference with a reason"
             )
         }
         (Some("applications"), Some(_)) => "the scanner could not read it as an image \
@@ -159,6 +163,13 @@ mod tests {
     #[test]
     fn nothing_left_is_nothing_listed() {
         let doc = Document::parse("b.yaml", "applications:\n  a:\n    charm: a\n").unwrap();
+        assert!(placeholder_leftovers(&doc, "172.17.0.2:5000").is_empty());
+    }
+
+    #[test]
+    fn comments_and_other_hosts_are_not_leftovers() {
+        let text = "# was 172.17.0.2:5000/dexidp/dex:v2.31.2\napplications:\n  a:\n    charm: a\n    options:\n      x: 172.17.0.2:50001/other:1 # 172.17.0.2:5000/in-a-comment\n";
+        let doc = Document::parse("b.yaml", text).unwrap();
         assert!(placeholder_leftovers(&doc, "172.17.0.2:5000").is_empty());
     }
 }

@@ -229,6 +229,19 @@ fn refuse_what_juju_refuses(name: &str, source: &SourceText, root: &Node) -> Res
     // Tabs inside a scalar (a quoted or block value) or a flow collection are content.
     let mut inside = Vec::new();
     spans_where_tabs_are_text(root, text, &mut inside);
+    let within = |at: usize| {
+        inside
+            .iter()
+            .any(|r: &std::ops::Range<usize>| r.contains(&at))
+    };
+    // Only the first document is parsed into spans; later ones (rare in bundles) are left to
+    // saphyr, so a tab inside one of their values is not refused by mistake.
+    let first_document_end = {
+        let end = root.max_end().min(text.len());
+        text[end..]
+            .find("\n---")
+            .map_or(text.len(), |i| end + i + 1)
+    };
     let mut line_start = 0;
     let mut in_comment = false;
     for (at, c) in text.char_indices() {
@@ -239,15 +252,20 @@ fn refuse_what_juju_refuses(name: &str, source: &SourceText, root: &Node) -> Res
             }
             '#' if !in_comment
                 && (at == line_start || text[..at].ends_with([' ', '\t']))
-                && !inside
-                    .iter()
-                    .any(|r: &std::ops::Range<usize>| r.contains(&at)) =>
+                && !within(at) =>
             {
                 in_comment = true;
             }
-            '\t' if !in_comment && !inside.iter().any(|r| r.contains(&at)) => {
+            '\t' if !in_comment && !within(at) && at < first_document_end => {
                 let before = text[line_start..at].trim_end_matches([' ', '\t']);
-                if before.is_empty() || before.ends_with(['-', '?', ':']) {
+                let last_token = before.rsplit([' ', '\t']).next().unwrap_or("");
+                // `-`, `?` or `:` as an indicator: not the end of a scalar (`x-`), not a block
+                // scalar's header (`|-`, `>+2`), not a document marker.
+                let indicator = before.ends_with(['-', '?', ':'])
+                    && !within(line_start + before.len() - 1)
+                    && !last_token.starts_with(['|', '>'])
+                    && before.trim() != "---";
+                if before.is_empty() || indicator {
                     return refuse(
                         at,
                         "a tab where YAML allows only spaces (indentation, or after `-`, `?` or \
@@ -263,7 +281,15 @@ fn refuse_what_juju_refuses(name: &str, source: &SourceText, root: &Node) -> Res
 }
 
 fn spans_where_tabs_are_text(node: &Node, text: &str, out: &mut Vec<std::ops::Range<usize>>) {
-    let flow = text[node.start.min(text.len())..].starts_with(['[', '{']);
+    // A flow collection may follow its anchor or tag (`&a {b: c}`).
+    let mut head = &text[node.start.min(text.len())..];
+    while head.starts_with(['&', '!']) {
+        head = head
+            .split_once([' ', '\t'])
+            .map_or("", |(_, rest)| rest)
+            .trim_start_matches([' ', '\t']);
+    }
+    let flow = head.starts_with(['[', '{']);
     match &node.kind {
         NodeKind::Scalar(_) => out.push(node.start..node.end),
         _ if flow => out.push(node.start..node.max_end()),
@@ -351,6 +377,10 @@ mod tests {
             "a: b\t# a comment\n",
             "# a\tcomment\nb: 1\n",
             "a: [1,\t2]\n",
+            "a: |-\t# a comment\n  x\n",
+            "a: x-\t# a note\n",
+            "---\t# a document\na: 1\n",
+            "a: &l [1,\t2]\n",
         ] {
             assert!(Document::parse("x.yaml", text).is_ok(), "{text:?}");
         }

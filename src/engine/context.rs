@@ -265,10 +265,11 @@ impl StepContext {
 
     /// Shows a document (a diff, a plan) to the operator.
     pub fn document(&self, title: impl Into<String>, text: impl Into<String>) {
+        // A diff or a plan quotes the bundle's and the charms' values as they are.
         let _ = self.events.send(EngineEvent::Document {
             step: self.step,
-            title: title.into(),
-            text: text.into(),
+            title: crate::shown_text::escape_controls(&title.into()).into_owned(),
+            text: crate::shown_text::escape_controls(&text.into()).into_owned(),
         });
     }
 

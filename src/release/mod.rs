@@ -7,4 +7,7 @@ pub mod needs;
 pub mod runtime_images;
 
 pub use form::{BundleForm, DetectedRelease, detect_form, detect_release};
-pub use needs::{AppNeeds, ArchiveIndex, MissingItem, ReleaseCheck, check_release, release_needs};
+pub use needs::{
+    AppNeeds, ArchiveIndex, MissingItem, ReleaseCheck, check_release, release_needs,
+    release_needs_as,
+};

@@ -27,10 +27,23 @@ pub struct AppNeeds {
     pub image_options: Vec<ImageOption>,
 }
 
-/// Every application of `bundle` with what its charm needs. A value the bundle itself gives
-/// an image option replaces the charm's default.
+/// Every application of `bundle` with what its charm needs, for the release its channels name.
+/// A value the bundle itself gives an image option replaces the charm's default.
 pub fn release_needs(bundle: &Bundle, charms: &[CharmInfo]) -> Vec<AppNeeds> {
-    let release = super::detect_release(bundle).map(|d| d.release);
+    release_needs_as(
+        bundle,
+        charms,
+        super::detect_release(bundle).map(|d| d.release),
+    )
+}
+
+/// [`release_needs`] for `release` (the operator's choice over what the channels name): the
+/// release decides which images no charm file names are needed too.
+pub fn release_needs_as(
+    bundle: &Bundle,
+    charms: &[CharmInfo],
+    release: Option<crate::ckf_release::CkfRelease>,
+) -> Vec<AppNeeds> {
     bundle
         .applications
         .iter()

@@ -99,6 +99,24 @@ fn a_reference_under_a_misspelled_section_stops_the_preview_until_fixed_or_skipp
     assert_eq!(written.matches("172.17.0.2:5000").count(), 1, "{written}");
 }
 
+/// A reference skipped with a reason is left as written whatever its spelling: one written with
+/// an escape (`\x2F`) is matched by the value that holds it.
+#[test]
+fn a_skipped_reference_written_with_an_escape_is_not_a_leftover() {
+    let original = real_bundle();
+    let escaped = original.replacen(
+        &format!("oci-image: {DEX}"),
+        "oci-image: \"172.17.0.2:5000\\x2Fdexidp\\x2Fdex:v2.31.2\"",
+        1,
+    );
+    assert_ne!(escaped, original);
+    let d = tempfile::tempdir().unwrap();
+    let key = format!("ref:{DEX}");
+    let r = run_bundle_steps(d.path(), &escaped, &[(&key, "pulled from the site mirror")]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.written.unwrap().contains("172.17.0.2:5000\\x2Fdexidp"));
+}
+
 #[test]
 fn tabs_and_control_characters_juju_refuses_are_refused_at_their_line_and_column() {
     let original = real_bundle();

@@ -588,7 +588,10 @@ fn a_missing_need_stops_the_one_pass_read_before_any_image_is_sent() {
     std::fs::write(beside(&images), serde_json::to_vec(&lock).unwrap()).unwrap();
     let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("nothing was read or sent: by "), "{out}");
+    assert!(
+        out.contains("stopped before reading images.tar.gz: by "),
+        "{out}"
+    );
     assert!(
         out.contains(&format!(
             "katib-controller: option custom_images[suggestion__darts] needs {darts}"

@@ -641,7 +641,7 @@ fn precheck_needs(ctx: &StepContext, charms: &[CharmInfo]) -> Result<Precheck, S
         return Ok(Precheck::Passed);
     }
     Err(StepError::failed(format!(
-        "nothing was read or sent: by {source}, {}",
+        "stopped before reading images.tar.gz: by {source}, {}",
         missing_text(ctx, &check)
     )))
 }

@@ -761,6 +761,43 @@ async fn scan_pod_images(
     } else {
         None
     };
+    // An image of the runtime table that nothing in the charm can point elsewhere is pulled
+    // under its public name by design: a registry mirror serves it, which a pod spec cannot
+    // show. It is said, not counted against the deploy.
+    let mirror_only = |image: &str| {
+        let wanted = crate::image_ref::normalize_reference(image);
+        release.iter().flat_map(|r| &r.apps).find_map(|app| {
+            app.needs
+                .iter()
+                .filter(|n| {
+                    matches!(
+                        n.site,
+                        crate::artifacts::charm_images::ImageSite::Runtime(_)
+                    )
+                })
+                .find(|n| crate::image_ref::archive_keys(&n.upstream).contains(&wanted))
+                .map(|n| format!("{} {}", app.application, n.site))
+        })
+    };
+    let (by_mirror, foreign): (Vec<_>, Vec<_>) = foreign
+        .into_iter()
+        .partition(|p| mirror_only(&p.image).is_some());
+    for p in &by_mirror {
+        ctx.log(
+            Level::Warn,
+            format!(
+                "pod {} container {} pulls {} under its public name ({}): only a containerd \
+                 registry mirror pointing at {registry} serves it here",
+                p.pod,
+                p.container,
+                p.image,
+                mirror_only(&p.image).unwrap_or_default()
+            ),
+        );
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
     let mut text = format!(
         "{} container image(s) in {model} do not come from {registry}:",
         foreign.len()

@@ -123,24 +123,51 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     let dir = work_dir(&ctx).join("charms");
     let mut gathered: Vec<GatheredCharm> = Vec::new();
     // A folder's `<name>_r<N>.charm` names its Charmhub revision, which the lock records.
-    let local: BTreeMap<String, (PathBuf, Option<u64>)> = match &choice.charms_dir {
-        Some(d) => std::fs::read_dir(d)
+    let mut local: BTreeMap<String, (PathBuf, Option<u64>)> = BTreeMap::new();
+    if let Some(d) = &choice.charms_dir {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(d)
             .map_err(|e| StepError::failed(format!("cannot read {}: {e}", d.display())))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "charm"))
-            .filter_map(|p| {
-                let name = p.file_name()?.to_string_lossy().into_owned();
-                let (charm, version) = crate::artifacts::charms::parse_charm_file_name(&name)?;
-                let revision = match version {
-                    crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
-                    crate::artifacts::charms::CharmVersion::Hash(_) => None,
+            .collect();
+        paths.sort();
+        for p in paths {
+            let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            let Some((charm, version)) = crate::artifacts::charms::parse_charm_file_name(&name)
+            else {
+                continue;
+            };
+            let revision = match version {
+                crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
+                crate::artifacts::charms::CharmVersion::Hash(_) => None,
+            };
+            // Two files of one charm: the newest revision is taken, and said.
+            if let Some((kept, kept_revision)) = local.get(&charm) {
+                let (taken, left) = if revision > *kept_revision {
+                    (p.clone(), kept.clone())
+                } else {
+                    (kept.clone(), p.clone())
                 };
-                Some((charm, (p, revision)))
-            })
-            .collect(),
-        None => BTreeMap::new(),
-    };
+                ctx.log(
+                    Level::Warn,
+                    format!(
+                        "{} holds two files of {charm}: {} is taken (the newest revision), {} \
+                         is not",
+                        d.display(),
+                        taken.display(),
+                        left.display()
+                    ),
+                );
+                if revision <= *kept_revision {
+                    continue;
+                }
+            }
+            local.insert(charm, (p, revision));
+        }
+    }
     let mut wanted: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     match &choice.bundle {
         Some(path) => {
@@ -321,6 +348,22 @@ async fn record_from_cluster(
             kubeconfig.display()
         ))
     })?;
+    if seen.is_empty() {
+        return Err(StepError::failed(format!(
+            "record mode found no workload in namespace {namespace} of the cluster of {}: a \
+             staging cluster running the release has its model there. Set [gather] \
+             record_namespace to the model's name, or remove record_kubeconfig",
+            kubeconfig.display()
+        )));
+    }
+    if seen.is_empty() {
+        return Err(StepError::failed(format!(
+            "record mode found no workload in namespace {namespace} of the cluster of {}: a \
+             staging cluster running the release has its model there. Set [gather] \
+             record_namespace to the model's name, or remove record_kubeconfig",
+            kubeconfig.display()
+        )));
+    }
     let known: std::collections::HashSet<String> = list
         .iter()
         .map(|i| crate::image_ref::normalize_reference(&i.upstream))
@@ -393,8 +436,8 @@ fn docker_config_path() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")))
 }
 
-/// Whether `config` holds credentials Docker Hub would take (an `auths` entry, a credential
-/// helper for it, or a credential store for every host), so its anonymous limit is not met.
+/// Whether `config` holds credentials Docker Hub would take (an `auths` entry or a credential
+/// helper for it), so its anonymous limit is not met.
 fn docker_hub_credentials(config: Option<&std::path::Path>) -> bool {
     let Some(text) = config.and_then(|p| std::fs::read(p).ok()) else {
         return false;
@@ -402,14 +445,12 @@ fn docker_hub_credentials(config: Option<&std::path::Path>) -> bool {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&text) else {
         return false;
     };
+    // A `credsStore` alone says where credentials would be kept, not that Docker Hub's are: a
+    // login leaves an `auths` entry for it (empty when the store holds the secret).
     let hub = |key: &str| key.contains("docker.io");
-    json.get("credsStore")
-        .and_then(|v| v.as_str())
-        .is_some_and(|s| !s.is_empty())
-        || json
-            .get("auths")
-            .and_then(|a| a.as_object())
-            .is_some_and(|a| a.keys().any(|k| hub(k)))
+    json.get("auths")
+        .and_then(|a| a.as_object())
+        .is_some_and(|a| a.keys().any(|k| hub(k)))
         || json
             .get("credHelpers")
             .and_then(|a| a.as_object())
@@ -750,7 +791,11 @@ mod tests {
                 r#"{"auths": {"https://index.docker.io/v1/": {"auth": "eA=="}}}"#,
                 true,
             ),
-            (r#"{"credsStore": "desktop"}"#, true),
+            (r#"{"credsStore": "desktop"}"#, false),
+            (
+                r#"{"credsStore": "desktop", "auths": {"https://index.docker.io/v1/": {}}}"#,
+                true,
+            ),
             (r#"{"credHelpers": {"registry-1.docker.io": "pass"}}"#, true),
             (r#"{"auths": {"quay.io": {"auth": "eA=="}}}"#, false),
             ("not json", false),

@@ -202,10 +202,25 @@ fn refuse_leftovers(
         .skips(&choices)
         .map(|(reference, _)| reference)
         .collect();
+    // A skipped reference is left as written whatever its spelling (an escape such as `\x2F`):
+    // matched by the value that holds it, as well as by its text.
+    let skipped_values: std::collections::HashSet<String> = plan
+        .sites
+        .iter()
+        .filter(|s| skipped.contains(&s.text.as_str()))
+        .map(|s| crate::bundle::yaml::display_path(&s.value_path))
+        .collect();
+    // What the edit wrote (a target under a registry whose address holds the placeholder's).
+    let written: std::collections::HashSet<String> = plan
+        .tables()
+        .flat_map(|t| t.rows.iter().filter_map(|r| t.final_target(r)))
+        .collect();
     let file = plan.path.display().to_string();
     let left: Vec<String> = leftover::placeholder_leftovers(edited, placeholder)
         .into_iter()
         .filter(|l| !skipped.contains(&l.reference.as_str()))
+        .filter(|l| !skipped_values.contains(&l.path))
+        .filter(|l| !written.contains(&l.reference))
         .map(|l| format!("  {}", l.message(&file)))
         .collect();
     if left.is_empty() {

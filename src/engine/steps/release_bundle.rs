@@ -18,7 +18,8 @@ use crate::engine::outputs::{DecidedBundle, ReportedImage, SessionPushReport};
 use crate::engine::work::StepError;
 use crate::image_ref::ImageRef;
 use crate::release::{
-    AppNeeds, ArchiveIndex, BundleForm, DetectedRelease, detect_form, detect_release, release_needs,
+    AppNeeds, ArchiveIndex, BundleForm, DetectedRelease, detect_form, detect_release,
+    release_needs_as,
 };
 use crate::wizard::{Choices, PathChoice};
 
@@ -53,7 +54,10 @@ pub async fn decide(ctx: &StepContext) -> Result<DecidedBundle, StepError> {
     let path = required_path(ctx, PathChoice::Bundle, "Path to the bundle.yaml").await?;
     let (bundle, form) = form_of(&path, &ctx.choices())?;
     let ckf_release = match form {
-        BundleForm::Release => detect_release(&bundle).map(|d| d.release),
+        BundleForm::Release => ctx
+            .choices()
+            .ckf_release
+            .or(detect_release(&bundle).map(|d| d.release)),
         BundleForm::AirGapped { .. } => None,
     };
     Ok(DecidedBundle {
@@ -93,7 +97,7 @@ pub fn load_release(
             path.display()
         ))
     })?;
-    Ok(with_inventory(path, bundle, inventory))
+    Ok(with_inventory(path, bundle, inventory, &ctx.choices()))
 }
 
 /// The release bundle read with the inventory the Artifacts step is making.
@@ -108,13 +112,26 @@ pub fn load_with(
     if form != BundleForm::Release {
         return Ok(None);
     }
-    Ok(Some(with_inventory(path, bundle, inventory.clone())))
+    Ok(Some(with_inventory(
+        path,
+        bundle,
+        inventory.clone(),
+        choices,
+    )))
 }
 
-fn with_inventory(path: PathBuf, bundle: Bundle, inventory: Inventory) -> ReleaseBundle {
+fn with_inventory(
+    path: PathBuf,
+    bundle: Bundle,
+    inventory: Inventory,
+    choices: &Choices,
+) -> ReleaseBundle {
+    let detected = detect_release(&bundle);
+    // `[deploy] ckf_release` overrides what the channels name, here as everywhere.
+    let release = choices.ckf_release.or(detected.as_ref().map(|d| d.release));
     ReleaseBundle {
-        detected: detect_release(&bundle),
-        apps: release_needs(&bundle, &inventory.charms),
+        apps: release_needs_as(&bundle, &inventory.charms, release),
+        detected,
         path,
         bundle,
         inventory,
