@@ -599,25 +599,31 @@ async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again
     assert!(work.path().join("carry/images.tar.gz").exists(), "{out}");
 }
 
+/// The upstream seeded with the standard images, and a release of one application (app-one,
+/// its charm served by a fake Charmhub): the hub and the bundle's path.
+async fn one_app_release(upstream: &TestRegistry, work: &Path) -> (FakeCharmhub, PathBuf) {
+    crate::gather_pull::seed_upstream(upstream, work).await;
+    let hub = FakeCharmhub::start(vec![charm(
+        work,
+        "app-one",
+        &format!("{}/team/app-one:v1", upstream.addr()),
+    )]);
+    let bundle = work.join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n",
+    )
+    .unwrap();
+    (hub, bundle)
+}
+
 /// The full-screen wizard runs the gather flow: its six steps, Enter by Enter, to the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gather_in_the_full_screen_wizard() {
     use crate::support::pty::Pty;
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    crate::gather_pull::seed_upstream(&upstream, work.path()).await;
-    let up = upstream.addr();
-    let hub = FakeCharmhub::start(vec![charm(
-        work.path(),
-        "app-one",
-        &format!("{up}/team/app-one:v1"),
-    )]);
-    let bundle = work.path().join("bundle.yaml");
-    std::fs::write(
-        &bundle,
-        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n",
-    )
-    .unwrap();
+    let (hub, bundle) = one_app_release(&upstream, work.path()).await;
     let out_dir = work.path().join("carry");
     let answers = work.path().join("gather.toml");
     write_gather(
@@ -703,19 +709,8 @@ async fn charmhub_picks_the_revision_for_the_bundles_base() {
 async fn record_mode_gathers_what_the_staging_cluster_runs_and_no_charm_names() {
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    crate::gather_pull::seed_upstream(&upstream, work.path()).await;
+    let (hub, bundle) = one_app_release(&upstream, work.path()).await;
     let up = upstream.addr();
-    let hub = FakeCharmhub::start(vec![charm(
-        work.path(),
-        "app-one",
-        &format!("{up}/team/app-one:v1"),
-    )]);
-    let bundle = work.path().join("bundle.yaml");
-    std::fs::write(
-        &bundle,
-        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n",
-    )
-    .unwrap();
     let kubeconfig = work.path().join("staging.kubeconfig");
     std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
     let workloads = json!({"apiVersion": "v1", "kind": "List", "items": [

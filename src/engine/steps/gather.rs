@@ -356,14 +356,6 @@ async fn record_from_cluster(
             kubeconfig.display()
         )));
     }
-    if seen.is_empty() {
-        return Err(StepError::failed(format!(
-            "record mode found no workload in namespace {namespace} of the cluster of {}: a \
-             staging cluster running the release has its model there. Set [gather] \
-             record_namespace to the model's name, or remove record_kubeconfig",
-            kubeconfig.display()
-        )));
-    }
     let known: std::collections::HashSet<String> = list
         .iter()
         .map(|i| crate::image_ref::normalize_reference(&i.upstream))
