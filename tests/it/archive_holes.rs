@@ -119,6 +119,32 @@ fn a_second_member_under_a_name_already_read_is_refused_unless_it_is_the_same() 
     );
 }
 
+/// A RepoTag holding a line break (which would forge a line of the log) or a control character
+/// is no image name: the member is refused, the name shown escaped.
+#[test]
+fn a_repo_tag_holding_a_line_break_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let scratch = d.path().join("s");
+    let mut entries = entries_of(&member(&scratch, "dexidp/dex:v2.31.2", &[1]));
+    for (path, data) in entries.iter_mut() {
+        if path == "manifest.json" {
+            let mut m: serde_json::Value = serde_json::from_slice(data).unwrap();
+            m[0]["RepoTags"] = serde_json::json!(["dex:v1\n[artifacts] done"]);
+            *data = serde_json::to_vec(&m).unwrap();
+        }
+    }
+    let a = archive(d.path(), "images.tar.gz", &[(MEMBER, tar_of(&entries))]);
+    let e = run(&a, &d.path().join("work")).expect_err("a RepoTag with a line break");
+    assert!(
+        matches!(&e, ArtifactError::BadMetadata { file, .. } if file == "manifest.json"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(r#""dex:v1\n[artifacts] done""#),
+        "{e}"
+    );
+}
+
 /// A tar header holding terminal sequences (a title change, a colour) reaches neither the
 /// screen nor the log as it is: the member is refused, and the name is shown escaped.
 #[test]

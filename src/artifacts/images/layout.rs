@@ -174,6 +174,21 @@ pub fn plan_images(ctx: &Ctx, contents: &MemberContents) -> Result<Vec<ImagePlan
                     None => Vec::new(),
                 };
             }
+            // A name is shown and logged everywhere: one holding a line break or a control
+            // character (which could forge a log line or act on a terminal) is no image name.
+            if let Some(bad) = references
+                .iter()
+                .find(|r| r.chars().any(|c| c.is_control() || c.is_whitespace()))
+            {
+                return Err(ctx.bad_metadata(
+                    "manifest.json",
+                    format!(
+                        "RepoTags holds {bad:?}, which is not an image name (it holds a space, a \
+                         line break or a control character). Fix: save the image again under its \
+                         real name and rebuild the archive"
+                    ),
+                ));
+            }
             if references.is_empty() {
                 return Err(ArtifactError::NoImageName {
                     archive: ctx.archive.to_string(),
