@@ -14,37 +14,25 @@ pub struct PodImage {
     pub image: String,
 }
 
-/// The images of every container and init container, in pod order.
+/// The images of every container, init container and ephemeral container, in pod order.
 pub fn parse(json: &str) -> Result<Vec<PodImage>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("not a pod list: {e}"))?;
-    let items = value["items"]
-        .as_array()
-        .ok_or("the pod list has no items")?;
-    let mut out = Vec::new();
-    for pod in items {
-        let name = pod["metadata"]["name"].as_str().unwrap_or("?").to_owned();
-        for key in ["initContainers", "containers"] {
-            for c in pod["spec"][key].as_array().into_iter().flatten() {
-                if let Some(image) = c["image"].as_str() {
-                    out.push(PodImage {
-                        pod: name.clone(),
-                        container: c["name"].as_str().unwrap_or("?").to_owned(),
-                        image: image.to_owned(),
-                    });
-                }
-            }
-        }
-    }
-    Ok(out)
+    Ok(parse_workloads(json)?
+        .into_iter()
+        .map(|w| PodImage {
+            pod: w.name,
+            container: w.container,
+            image: w.image,
+        })
+        .collect())
 }
 
 /// One container image of a workload (a pod, or the pod template of a deployment, stateful
 /// set, daemon set, job or cron job).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkloadImage {
-    /// `Deployment/kfp-api`.
-    pub workload: String,
+    /// `Deployment`, `Pod`, …
+    pub kind: String,
+    pub name: String,
     pub container: String,
     pub image: String,
 }
@@ -52,7 +40,7 @@ pub struct WorkloadImage {
 impl WorkloadImage {
     /// `Deployment/kfp-api container ml-pipeline-api-server`, as the lock records it.
     pub fn seen_in(&self) -> String {
-        format!("{} container {}", self.workload, self.container)
+        format!("{}/{} container {}", self.kind, self.name, self.container)
     }
 }
 
@@ -77,7 +65,8 @@ pub fn parse_workloads(json: &str) -> Result<Vec<WorkloadImage>, String> {
             for c in spec[key].as_array().into_iter().flatten() {
                 if let Some(image) = c["image"].as_str() {
                     out.push(WorkloadImage {
-                        workload: format!("{kind}/{name}"),
+                        kind: kind.to_owned(),
+                        name: name.to_owned(),
                         container: c["name"].as_str().unwrap_or("?").to_owned(),
                         image: image.to_owned(),
                     });

@@ -65,25 +65,26 @@ pub fn release_needs_as(
                 .map(|r| super::runtime_images::runtime_images(r, &charm))
                 .unwrap_or_default()
             {
+                // The option's map of images, when the charm has the option the table names.
                 let entries = match &runtime.pointed_by {
-                    PointedBy::OptionKey { option, .. } => options
+                    PointedBy::OptionKey { option, key } => options
                         .iter_mut()
                         .find(|o| o.option == *option)
                         .and_then(|o| match &mut o.value {
-                            ImageOptionValue::Map(entries) => Some(entries),
+                            ImageOptionValue::Map(entries) => Some((entries, key)),
                             _ => None,
                         }),
                     PointedBy::MirrorOnly => None,
                 };
-                match (entries, &runtime.pointed_by) {
-                    (Some(entries), PointedBy::OptionKey { key, .. }) => {
+                match entries {
+                    Some((entries, key)) => {
                         if !entries.iter().any(|(k, _)| k == key) {
-                            entries.push((key.clone(), runtime.image.clone()));
+                            entries.push((key.clone(), runtime.image));
                         }
                     }
-                    _ => mirror_only.push(ImageNeed {
-                        site: ImageSite::Runtime(runtime.pulled_by.clone()),
-                        upstream: runtime.image.clone(),
+                    None => mirror_only.push(ImageNeed {
+                        site: ImageSite::Runtime(runtime.pulled_by),
+                        upstream: runtime.image,
                     }),
                 }
             }

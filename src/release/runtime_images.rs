@@ -47,18 +47,23 @@ struct Table {
     image: Vec<RuntimeImage>,
 }
 
-fn table() -> Vec<RuntimeImage> {
+/// Parsed once: it is asked for every application of every bundle read.
+fn table() -> &'static [RuntimeImage] {
+    static PARSED: std::sync::OnceLock<Vec<RuntimeImage>> = std::sync::OnceLock::new();
     // The table is part of the binary and checked by a unit test: it always parses.
-    toml::from_str::<Table>(TABLE)
-        .map(|t| t.image)
-        .unwrap_or_default()
+    PARSED.get_or_init(|| {
+        toml::from_str::<Table>(TABLE)
+            .map(|t| t.image)
+            .unwrap_or_default()
+    })
 }
 
 /// The runtime images of `release` that `charm`'s workloads pull.
 pub fn runtime_images(release: CkfRelease, charm: &str) -> Vec<RuntimeImage> {
     table()
-        .into_iter()
+        .iter()
         .filter(|i| i.charm == charm && i.releases.iter().any(|r| r == release.name()))
+        .cloned()
         .collect()
 }
 

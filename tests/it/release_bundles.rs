@@ -309,15 +309,18 @@ impl World {
     }
 }
 
-fn session_file(w: &World, name: &str) -> Value {
-    let sessions = w.state.join("sessions");
-    let dir = std::fs::read_dir(&sessions)
+/// The world's one session directory.
+fn session_dir(w: &World) -> PathBuf {
+    std::fs::read_dir(w.state.join("sessions"))
         .unwrap()
         .flatten()
         .next()
         .unwrap()
-        .path();
-    serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+        .path()
+}
+
+fn session_file(w: &World, name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(session_dir(w).join(name)).unwrap()).unwrap()
 }
 
 fn dry_run_plan_is_complete_and_private(version: &str) {
@@ -664,12 +667,9 @@ fn an_image_gone_from_the_registry_stops_the_deploy_before_any_juju_command() {
     // For real this time: only the deploy runs again, and it stops before any juju command
     // (the dry run before ran none either).
     w.edit(|a| a.deploy.as_mut().unwrap().dry_run = false);
-    let session = std::fs::read_dir(w.state.join("sessions"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
+    let session = session_dir(&w)
         .file_name()
+        .unwrap()
         .to_string_lossy()
         .into_owned();
     let (code, out) = run_headless(&w.state, &w.answers, &["--session", &session], &w.env());

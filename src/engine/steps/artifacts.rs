@@ -178,7 +178,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     );
     check_retagged_list(&ctx, &inventory)?;
     check_lock_file(&ctx, &inventory)?;
-    let checked = cross_check_with_bundle(&ctx, &inventory)?;
+    let checked = cross_check_with_bundle(&ctx, &inventory, true)?;
     let mut view = inventory_view(&inventory, checked.as_ref().map(|c| &c.check));
     if let Some(c) = &checked {
         view.bundle = Some(c.bundle.clone());
@@ -435,9 +435,12 @@ fn inventory_view(inventory: &Inventory, check: Option<&CrossCheck>) -> Inventor
 }
 
 /// Every image and charm the bundle needs must be in the archives; unused ones are listed.
+/// `report`: log the bundle's form and what is unused (the check after the read), or not (the
+/// check against what the lock promises, before it).
 fn cross_check_with_bundle(
     ctx: &StepContext,
     inventory: &Inventory,
+    report: bool,
 ) -> Result<Option<BundleCheck>, StepError> {
     let Some(bundle_path) = ctx.choices().bundle else {
         ctx.log(
@@ -448,24 +451,25 @@ fn cross_check_with_bundle(
     };
     let choices = ctx.choices();
     if let Some(release) = super::release_bundle::load_with(&choices, inventory)? {
-        return Ok(Some(release_cross_check(ctx, &release, inventory, true)));
+        return Ok(Some(release_cross_check(ctx, &release, inventory, report)));
     }
     let form = super::release_bundle::form_of(&bundle_path, &choices)
         .map(|(_, f)| f.describe())
         .unwrap_or_default();
     let needs = deployment_needs(&bundle_path, choices.placeholder_registry.as_deref())?;
     let check = artifacts::cross_check(inventory, &needs);
-    for unused in &check.unused_images {
-        ctx.log(
-            Level::Warn,
-            format!("image not used by the bundle: {unused}"),
+    let unused = check
+        .unused_images
+        .iter()
+        .map(|i| format!("image not used by the bundle: {i}"))
+        .chain(
+            check
+                .unused_charms
+                .iter()
+                .map(|c| format!("charm not used by the bundle: {c}")),
         );
-    }
-    for unused in &check.unused_charms {
-        ctx.log(
-            Level::Warn,
-            format!("charm not used by the bundle: {unused}"),
-        );
+    for line in unused.filter(|_| report) {
+        ctx.log(Level::Warn, line);
     }
     Ok(Some(BundleCheck {
         check,
@@ -622,13 +626,9 @@ fn precheck_needs(ctx: &StepContext, charms: &[CharmInfo]) -> Result<Precheck, S
         images,
         charms: charms.to_vec(),
     };
-    let check = match super::release_bundle::load_with(&choices, &promised)? {
-        Some(release) => release_cross_check(ctx, &release, &promised, false).check,
-        None => artifacts::cross_check(
-            &promised,
-            &deployment_needs(bundle, choices.placeholder_registry.as_deref())?,
-        ),
-    };
+    let check = cross_check_with_bundle(ctx, &promised, false)?
+        .map(|c| c.check)
+        .unwrap_or_default();
     if check.missing_images.is_empty() && check.missing_charms.is_empty() {
         ctx.log(
             Level::Info,
