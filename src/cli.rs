@@ -68,6 +68,9 @@ pub enum CliCommand {
     /// List, show or remove saved sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// The containerd registry mirrors the environment step wrote.
+    #[command(subcommand)]
+    Mirrors(MirrorsCommand),
     /// Check an answers file without running anything.
     ValidateAnswers {
         /// The answers file (TOML).
@@ -81,6 +84,16 @@ pub enum CliCommand {
         /// Write here instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorsCommand {
+    /// Remove every registry-mirror file ckf-airgap wrote (the operator's own files stay).
+    Undo {
+        /// containerd's certs.d (default: MicroK8s's /var/snap/microk8s/current/args/certs.d).
+        #[arg(long, value_name = "DIR")]
+        certs_dir: Option<PathBuf>,
     },
 }
 

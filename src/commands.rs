@@ -130,6 +130,43 @@ pub fn sessions_remove(store: &SessionStore, id: &str) -> Output {
     }
 }
 
+/// Removes the registry-mirror files under `certs_dir` (MicroK8s's when not given).
+pub fn mirrors_undo(certs_dir: Option<&Path>) -> Output {
+    use crate::cluster::registry_mirrors::undo;
+    use crate::cluster::trust::MICROK8S_CERTS_D;
+    let root = certs_dir.unwrap_or(Path::new(MICROK8S_CERTS_D));
+    match undo(root) {
+        Ok(report) => {
+            let mut text = if report.removed.is_empty() {
+                format!(
+                    "no registry-mirror files of ckf-airgap under {}\n",
+                    root.display()
+                )
+            } else {
+                format!(
+                    "removed {} file(s) under {}; containerd pulls from the public registries again\n",
+                    report.removed.len(),
+                    root.display()
+                )
+            };
+            for path in &report.removed {
+                text.push_str(&format!("  removed {}\n", path.display()));
+            }
+            for path in &report.kept {
+                text.push_str(&format!(
+                    "  kept {} (not written by ckf-airgap)\n",
+                    path.display()
+                ));
+            }
+            Output::ok(text)
+        }
+        Err(e) => Output::fail(format!(
+            "error: cannot remove the mirror files under {}: {e}\nRun as root (the files belong to containerd's configuration), or remove the files that start with \"# Written by ckf-airgap\" by hand.\n",
+            root.display()
+        )),
+    }
+}
+
 pub fn validate_answers(path: &Path) -> Output {
     let name = path.display();
     let answers = match Answers::load(path) {

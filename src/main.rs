@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use clap::Parser;
 use color_eyre::eyre::{Result, eyre};
 
-use ckf_airgap::cli::{Cli, CliCommand, SessionsCommand};
+use ckf_airgap::cli::{Cli, CliCommand, MirrorsCommand, SessionsCommand};
 use ckf_airgap::commands::{self, Output};
 use ckf_airgap::run::{self, TUI_ACTIVE};
 use ckf_airgap::session::{SessionStore, paths};
@@ -61,6 +61,9 @@ fn main_inner() -> Result<i32> {
     if let Some(CliCommand::ValidateAnswers { file }) = &cli.command {
         return Ok(print(commands::validate_answers(file)));
     }
+    if let Some(CliCommand::Mirrors(MirrorsCommand::Undo { certs_dir })) = &cli.command {
+        return Ok(print(commands::mirrors_undo(certs_dir.as_deref())));
+    }
     let store = SessionStore::open(&state_dir)?;
     match &cli.command {
         Some(CliCommand::Sessions(SessionsCommand::List)) => {
@@ -77,7 +80,7 @@ fn main_inner() -> Result<i32> {
             session.as_deref(),
             output.as_deref(),
         ))),
-        Some(CliCommand::ValidateAnswers { .. }) => Ok(0),
+        Some(CliCommand::ValidateAnswers { .. } | CliCommand::Mirrors(_)) => Ok(0),
         Some(CliCommand::Demo { dir }) => {
             let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
             let unattended = cli.mode == Some(ckf_airgap::cli::Mode::Headless);

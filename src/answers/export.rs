@@ -94,10 +94,12 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
     });
     let cluster = (choices.containerd_certs_dir.is_some()
         || choices.write_containerd_trust
+        || choices.registry_mirrors.is_some()
         || choices.bootstrap)
         .then(|| ClusterAnswers {
             containerd_certs_dir: choices.containerd_certs_dir.clone(),
             write_containerd_trust: choices.write_containerd_trust,
+            registry_mirrors: choices.registry_mirrors,
             bootstrap: choices.bootstrap,
         });
     let answers = Answers {

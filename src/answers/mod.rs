@@ -137,6 +137,9 @@ pub struct ClusterAnswers {
     /// Write containerd's hosts.toml for the registry when the check finds it missing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_containerd_trust: bool,
+    /// containerd registry mirrors for every public registry, sending pulls to the private
+    /// one: true writes them, false declines, unset asks (headless: warns).
+    pub registry_mirrors: Option<bool>,
     /// Bootstrap a Juju controller on MicroK8s when there is none.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bootstrap: bool,
@@ -229,6 +232,7 @@ impl Answers {
         if let Some(c) = &self.cluster {
             choices.containerd_certs_dir = c.containerd_certs_dir.clone();
             choices.write_containerd_trust = c.write_containerd_trust;
+            choices.registry_mirrors = c.registry_mirrors;
             choices.bootstrap = c.bootstrap;
         }
         choices.skips = self.skip.clone();

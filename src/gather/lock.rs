@@ -30,6 +30,39 @@ pub struct ReleaseLock {
     pub missing: Vec<MissingImage>,
 }
 
+impl ReleaseLock {
+    /// The lock at `path`; the error names the file and what to do.
+    pub fn read(path: &std::path::Path) -> Result<ReleaseLock, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "{} is not a lock file ckf-airgap wrote ({e}); copy it again or remove it",
+                path.display()
+            )
+        })
+    }
+
+    /// Every registry host the gathered (and missing) images come from, Docker Hub as
+    /// `docker.io`.
+    pub fn upstream_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .images
+            .iter()
+            .map(|i| i.upstream.as_str())
+            .chain(self.missing.iter().map(|m| m.image.as_str()))
+            .map(|image| {
+                crate::image_ref::ImageRef::split(image)
+                    .registry
+                    .unwrap_or_else(|| "docker.io".to_owned())
+            })
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+}
+
 /// An image gather could not pull and the operator accepted as missing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "MissingImageForm")]

@@ -183,6 +183,18 @@ pub enum RegistryError {
     },
 
     #[error(
+        "{host} did not mount blob {digest} from {from} into {to} (cross-repository mounts are \
+         off), so {to} cannot name the same image: allow blob mounts in the registry (Harbor: \
+         both repositories in one project) and retry"
+    )]
+    CopyRefused {
+        host: String,
+        digest: String,
+        from: String,
+        to: String,
+    },
+
+    #[error(
         "{host} (or a proxy in front of it) refused a streamed upload: {detail}. The push goes \
          on with chunked uploads of at most {chunk_size} bytes for the rest of this session; \
          set the chunk size option if this proxy's limit is lower."

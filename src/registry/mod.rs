@@ -8,6 +8,7 @@
 //!   body, resuming a cut upload from the registry's offset), a [`PushLedger`] for resume, retries and a stall watchdog, bounded
 //!   concurrency, progress events and counters.
 
+mod alias;
 pub mod block_compress;
 mod client;
 mod credentials;

@@ -185,6 +185,9 @@ pub struct Choices {
     /// Consent to write containerd's hosts.toml for the registry when it is missing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_containerd_trust: bool,
+    /// The registry-mirror safety net: write it (true), decline it (false), or ask (unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_mirrors: Option<bool>,
     /// Consent to bootstrap a Juju controller (MicroK8s) when there is none.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bootstrap: bool,

@@ -211,3 +211,180 @@ fn without_consent_a_headless_run_shows_the_file_and_fails_the_check() {
     assert!(out.contains("hosts.toml"), "{out}");
     assert!(!certs.join("127.0.0.1:5443/hosts.toml").exists());
 }
+
+/// A lock file naming an image from `nvcr.io` (a host the known list has too) and one from a
+/// registry only this release uses, beside a tiny images archive.
+fn archive_with_lock(dir: &Path) -> PathBuf {
+    let release = ckf_airgap::synth::generate_named_release(
+        &["docker.io/library/alpine:3.10".to_owned()],
+        &[],
+        &dir.join("rel"),
+    )
+    .unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let lock = serde_json::json!({
+        "tool_version": "t", "release": "1.10", "bundle_sha256": null, "charms": [],
+        "images": [
+            {"upstream": "registry.example.org/team/tool:1.0", "index_digest": null,
+             "manifest_digest": digest, "config_digest": digest, "repo_tags": ["x/tool:1.0"],
+             "member": "m", "size": 1, "needed_by": ["tool"]},
+            {"upstream": "alpine:3.10", "index_digest": null, "manifest_digest": digest,
+             "config_digest": digest, "repo_tags": ["x/alpine:3.10"], "member": "n", "size": 1,
+             "needed_by": ["training-operator"]}
+        ],
+        "juju_images": []
+    });
+    std::fs::write(
+        ckf_airgap::gather::lock::beside(&release.images_gz),
+        serde_json::to_vec(&lock).unwrap(),
+    )
+    .unwrap();
+    release.images_gz
+}
+
+/// This host's node and another on containerd 1.6, a third on CRI-O: real `kubectl get nodes`
+/// shape (`status.nodeInfo.containerRuntimeVersion`).
+fn three_nodes() -> Value {
+    let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let node = |name: &str, runtime: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+          "status": {"nodeInfo": {"containerRuntimeVersion": runtime, "kubeletVersion": "v1.29.4",
+            "osImage": "Ubuntu 22.04.4 LTS", "architecture": "amd64"}}})
+    };
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        node(this_host.trim(), "containerd://1.6.28"),
+        node("dc-node-2", "containerd://1.6.28"),
+        node("dc-node-3", "cri-o://1.28.1"),
+    ]});
+    answer(
+        "kubectl",
+        &["get", "nodes", "-o", "json"],
+        &list.to_string(),
+        "",
+        0,
+    )
+}
+
+fn mirror_answers(dir: &Path, ca: &Path, certs: &Path, consent: Option<bool>) -> PathBuf {
+    let images = archive_with_lock(dir);
+    let mut spec = trust_answers(ca, certs, true);
+    spec.cluster.as_mut().unwrap().registry_mirrors = consent;
+    spec.artifacts = Some(answers::artifacts(&images, &dir.join("rel/charms.tar.gz")));
+    skip(
+        &mut spec,
+        "check:disk",
+        "this machine's disk is not under test",
+    );
+    write_answers(dir, &spec)
+}
+
+#[test]
+fn registry_mirrors_are_written_for_every_upstream_host_checked_per_node_and_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fakes, ca, certs) = trust_world(dir.path());
+    let mut rules = healthy("coredns-local.json");
+    rules.push(three_nodes());
+    fakes.set_scenario(&scenario(rules));
+    // The operator's own quay.io settings: never overwritten.
+    let theirs = certs.join("quay.io/hosts.toml");
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(&theirs, "server = \"https://quay.io\"\n").unwrap();
+    let answers = mirror_answers(dir.path(), &ca, &certs, Some(true));
+
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], &fakes.env());
+    assert_eq!(code, 0, "{out}");
+    for host in [
+        "docker.io",
+        "gcr.io",
+        "ghcr.io",
+        "registry.k8s.io",
+        "nvcr.io",
+    ] {
+        let text = std::fs::read_to_string(certs.join(host).join("hosts.toml")).unwrap();
+        assert!(
+            text.contains("[host.\"https://127.0.0.1:5443/v2/ckf\"]"),
+            "{host}: {text}"
+        );
+        assert!(text.contains("override_path = true"), "{host}: {text}");
+        assert_eq!(
+            std::fs::read(certs.join(host).join("ckf-airgap-mirror-ca.crt")).unwrap(),
+            std::fs::read(&ca).unwrap()
+        );
+    }
+    // The host only the lock names is mirrored too; the private registry is not.
+    assert!(certs.join("registry.example.org/hosts.toml").exists());
+    let trust = std::fs::read_to_string(certs.join("127.0.0.1:5443/hosts.toml")).unwrap();
+    assert!(!trust.contains("registry-mirror"), "{trust}");
+    assert_eq!(
+        std::fs::read_to_string(&theirs).unwrap(),
+        "server = \"https://quay.io\"\n"
+    );
+    // The check names what it could not prove on this host: the merge for the operator's
+    // file, the other containerd node to copy to, the node that is not containerd.
+    let warning = out
+        .lines()
+        .skip_while(|l| !l.contains("(registry-mirror safety net): Warn"))
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        warning.contains("quay.io/hosts.toml: the operator's own"),
+        "{out}"
+    );
+    assert!(warning.contains("containerd 1.6.28 (this host)"), "{out}");
+    assert!(warning.contains("cri-o://1.28.1"), "{out}");
+    assert!(out.contains("to the same path on dc-node-2"), "{out}");
+    assert!(
+        out.contains("Add to ") && out.contains("quay.io/hosts.toml"),
+        "{out}"
+    );
+
+    // Undo removes ours, keeps the operator's and the registry trust.
+    let undo = crate::support::run(
+        &dir.path().join("state"),
+        &["mirrors", "undo", "--certs-dir", certs.to_str().unwrap()],
+        &[],
+    );
+    let said = crate::support::text(&undo.stdout);
+    assert!(undo.status.success(), "{said}");
+    assert!(
+        said.contains("kept ") && said.contains("quay.io/hosts.toml"),
+        "{said}"
+    );
+    assert!(!certs.join("docker.io").exists(), "{said}");
+    assert!(!certs.join("registry.example.org").exists(), "{said}");
+    assert!(theirs.exists());
+    assert!(certs.join("127.0.0.1:5443/hosts.toml").exists());
+}
+
+#[test]
+fn registry_mirrors_without_a_word_are_shown_and_warned_and_declined_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fakes, ca, certs) = trust_world(dir.path());
+    let mut rules = healthy("coredns-local.json");
+    rules.push(three_nodes());
+    fakes.set_scenario(&scenario(rules));
+    let answers = mirror_answers(dir.path(), &ca, &certs, None);
+    let (code, out) = run_headless(&dir.path().join("state"), &answers, &[], &fakes.env());
+    assert_eq!(code, 0, "a safety net not written warns: {out}");
+    assert!(
+        out.contains("registry mirrors to 127.0.0.1:5443:"),
+        "the files are shown: {out}"
+    );
+    assert!(out.contains("registry_mirrors = true"), "{out}");
+    assert!(!certs.join("docker.io").exists());
+
+    let answers = mirror_answers(dir.path(), &ca, &certs, Some(false));
+    let (code, out) = run_headless(
+        &dir.path().join("state"),
+        &answers,
+        &["--new"],
+        &fakes.env(),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("declined ([cluster] registry_mirrors = false)"),
+        "{out}"
+    );
+    assert!(!certs.join("docker.io").exists());
+}

@@ -116,6 +116,7 @@ fn world_with(registry_addr: &str, ca: &Path, more: impl FnOnce(&mut Answers)) -
         cluster: Some(ClusterAnswers {
             containerd_certs_dir: Some(dir.path().join("certs.d")),
             write_containerd_trust: true,
+            registry_mirrors: Some(true),
             ..ClusterAnswers::default()
         }),
         ..Answers::default()

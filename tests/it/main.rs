@@ -45,6 +45,7 @@ mod gather_pull;
 mod push_step;
 mod registry_failures;
 mod registry_faults;
+mod registry_mirrors;
 mod registry_proxies;
 mod registry_push;
 mod registry_resume;

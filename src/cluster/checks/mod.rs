@@ -9,6 +9,7 @@ pub mod inotify;
 pub mod juju;
 pub mod kubernetes;
 pub mod loadbalancer;
+pub mod mirrors;
 pub mod registry;
 pub mod storage;
 
@@ -27,6 +28,7 @@ pub use juju::{
 };
 pub use kubernetes::check_kubernetes;
 pub use loadbalancer::{LoadBalancerHint, check_load_balancer};
+pub use mirrors::{check_registry_mirrors, mirrors_declined};
 pub use registry::{RegistryOutcome, check_registry};
 pub use storage::check_storage_class;
 

@@ -603,14 +603,7 @@ fn retagged_names(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn read_lock(path: &Path) -> Result<crate::gather::lock::ReleaseLock, StepError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        StepError::failed(format!(
-            "{} is not a lock file ckf-airgap wrote ({e}); copy it again or remove it",
-            path.display()
-        ))
-    })
+    crate::gather::lock::ReleaseLock::read(path).map_err(StepError::failed)
 }
 
 /// The bundle's needs against the promised images and the charms just read.

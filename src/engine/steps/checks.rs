@@ -10,6 +10,7 @@ use super::blocking::{blocking, runner};
 use super::registry_client::registry_address;
 use super::release_choice::release_with_evidence;
 use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint, RegistryOutcome};
+use crate::cluster::registry_mirrors::{MirrorPlan, MirrorTarget};
 use crate::cluster::runner::Runner;
 use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
 use crate::engine::context::StepContext;
@@ -73,6 +74,13 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             }
             results.push(trust);
         }
+        let root = choices
+            .containerd_certs_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(MICROK8S_CERTS_D));
+        let plan = mirror_plan(&choices, registry, &root)?;
+        results.push(registry_mirrors(&ctx, &runner, &plan).await?);
+        publish(&results);
     }
 
     ctx.phase("checking Juju");
@@ -121,10 +129,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             CheckStatus::Warn => Level::Warn,
             _ => Level::Info,
         };
-        ctx.log(
-            level,
-            format!("{}: {:?}: {}", check.title, check.status, check.evidence),
-        );
+        let mut line = format!("{}: {:?}: {}", check.title, check.status, check.evidence);
+        // A failure's fix is in the step's error; a warning's would be seen nowhere else.
+        if let (CheckStatus::Warn, Some(fix)) = (&check.status, &check.fix) {
+            line.push_str(&format!("\n  fix: {fix}"));
+        }
+        ctx.log(level, line);
     }
     if !blocking_checks.is_empty() {
         let mut text = format!("{} check(s) failed:", blocking_checks.len());
@@ -278,6 +288,126 @@ async fn offer_trust_files(
             ),
             ..failed
         }),
+    }
+}
+
+/// The safety net's files for the chosen registry: every known public registry and every host
+/// the release lock beside the images archive names.
+fn mirror_plan(
+    choices: &Choices,
+    registry: &crate::wizard::state::RegistryChoice,
+    root: &std::path::Path,
+) -> Result<MirrorPlan, StepError> {
+    let (address, prefix) = super::registry_client::registry_address_and_prefix(&registry.target);
+    let ca_pem = match &registry.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            StepError::failed(format!(
+                "cannot read the registry CA file {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let mut upstreams = Vec::new();
+    if let Some(images) = &choices.images_archive {
+        let lock_path = crate::gather::lock::beside(images);
+        // A lock that cannot be read is the Artifacts step's to report; the known hosts stand.
+        if let Ok(lock) = crate::gather::lock::ReleaseLock::read(&lock_path) {
+            upstreams = lock.upstream_hosts();
+        }
+    }
+    Ok(MirrorPlan::new(
+        root,
+        upstreams.iter().map(String::as_str),
+        MirrorTarget {
+            registry: address,
+            prefix,
+            plain_http: registry.plain_http,
+            skip_verify: registry.insecure,
+            ca_pem,
+        },
+    ))
+}
+
+/// The safety net, with the operator's word: written and checked, declined, or (a headless run
+/// that gave no word) a warning that says how to give it.
+async fn registry_mirrors(
+    ctx: &StepContext,
+    runner: &Runner,
+    plan: &MirrorPlan,
+) -> Result<Check, StepError> {
+    let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    if plan.pending().is_empty() {
+        return Ok(checks::check_registry_mirrors(runner, plan, &this_host).await);
+    }
+    let consent = match ctx.choices().registry_mirrors {
+        Some(false) => {
+            return Ok(checks::mirrors_declined(
+                plan,
+                "declined ([cluster] registry_mirrors = false)",
+            ));
+        }
+        Some(true) => true,
+        None => {
+            ctx.document(
+                format!("registry mirrors to {}", plan.target.registry),
+                plan.preview(),
+            );
+            match ctx
+                .ask(InputRequest {
+                    step: ctx.step(),
+                    prompt: format!(
+                        "Write containerd registry mirrors under {}, so an image no option names is \
+                         still pulled from {}?",
+                        plan.root.display(),
+                        plan.target.registry
+                    ),
+                    kind: InputKind::Confirm,
+                    answers_key: "cluster.registry_mirrors",
+                })
+                .await
+            {
+                Ok(answer) => answer == Answer::Confirm(true),
+                Err(StepError::NeedsInput(_)) => {
+                    let check = checks::check_registry_mirrors(runner, plan, &this_host).await;
+                    return Ok(check);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    if !consent {
+        return Ok(checks::mirrors_declined(plan, "declined at the prompt"));
+    }
+    match plan.write() {
+        Ok(foreign) => {
+            ctx.log(
+                Level::Info,
+                format!(
+                    "wrote registry mirrors under {} ({} left alone: the operator's own)",
+                    plan.root.display(),
+                    foreign.len()
+                ),
+            );
+            Ok(checks::check_registry_mirrors(runner, plan, &this_host).await)
+        }
+        Err(e) => {
+            let check = checks::check_registry_mirrors(runner, plan, &this_host).await;
+            Ok(Check {
+                evidence: format!(
+                    "{}\nwriting under {} failed: {e}",
+                    check.evidence,
+                    plan.root.display()
+                ),
+                fix: Some(format!(
+                    "Run ckf-airgap as root (or write the files by hand); then retry.\n{}",
+                    check.fix.unwrap_or_default()
+                )),
+                ..check
+            })
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod gateway;
 pub mod gather;
 mod image_presence;
+mod library_alias;
 pub mod mapping;
 pub mod open_uploads;
 pub mod preview;
@@ -163,6 +164,8 @@ enum StepInput<'a> {
         ckf_release: &'a Option<crate::ckf_release::CkfRelease>,
         containerd_certs_dir: &'a Option<PathBuf>,
         write_containerd_trust: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        registry_mirrors: Option<bool>,
         check_skips: BTreeMap<&'a String, &'a String>,
     },
     Artifacts(ArtifactsInput<'a>),
@@ -208,6 +211,7 @@ impl<'a> StepInput<'a> {
                 ckf_release: &choices.ckf_release,
                 containerd_certs_dir: &choices.containerd_certs_dir,
                 write_containerd_trust: choices.write_containerd_trust,
+                registry_mirrors: choices.registry_mirrors,
                 // Keyed by the whole skip key, as saved sessions' fingerprints were made.
                 check_skips: choices
                     .skips

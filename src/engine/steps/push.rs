@@ -337,6 +337,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     remember_chunked(&ctx, &pusher, options_chunk)?;
     let report = pushed?;
     rows.publish();
+    super::library_alias::alias_official_images(&ctx, &client, &images).await;
     let stats = pusher.stats().snapshot();
     ctx.log(
         Level::Info,

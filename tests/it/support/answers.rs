@@ -171,6 +171,7 @@ mod tests {
             cluster: Some(ClusterAnswers {
                 containerd_certs_dir: Some("/srv/certs.d".into()),
                 write_containerd_trust: true,
+                registry_mirrors: Some(true),
                 bootstrap: true,
             }),
             skip: Default::default(),
