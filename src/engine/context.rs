@@ -281,7 +281,9 @@ impl StepContext {
     }
 
     /// Asks the operator. A headless run cannot ask, so the step fails with the answers key.
-    pub async fn ask(&self, request: InputRequest) -> Result<Answer, StepError> {
+    pub async fn ask(&self, mut request: InputRequest) -> Result<Answer, StepError> {
+        // A prompt may quote a file name or a value read from an archive or bundle.
+        request.prompt = crate::shown_text::escape_controls(&request.prompt).into_owned();
         if !self.interactive {
             return Err(StepError::NeedsInput(request));
         }

@@ -428,6 +428,8 @@ impl Engine {
     }
 
     fn notice(&self, text: String) {
+        // A notice can quote what the operator typed or a value read from a file.
+        let text = crate::shown_text::escape_controls(&text).into_owned();
         tracing::info!("{text}");
         let _ = self.events.send(EngineEvent::Notice(text));
     }

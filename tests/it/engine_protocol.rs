@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ckf_airgap::engine::events::{Answer, InputKind, InputRequest};
 use ckf_airgap::engine::fingerprint::describe_change;
 use ckf_airgap::engine::steps::Builtin;
 use ckf_airgap::engine::{
@@ -23,6 +24,8 @@ use tokio::sync::mpsc;
 struct Scripted {
     failing: Mutex<BTreeSet<Step>>,
     runs: Mutex<Vec<Step>>,
+    /// A question every step asks first (a prompt quoting what a file held).
+    asking: Mutex<Option<String>>,
 }
 
 impl StepWork for Scripted {
@@ -30,10 +33,20 @@ impl StepWork for Scripted {
         "scripted".into()
     }
 
-    fn run(&self, step: Step, _ctx: StepContext) -> StepFuture {
+    fn run(&self, step: Step, ctx: StepContext) -> StepFuture {
         self.runs.lock().unwrap().push(step);
         let fail = self.failing.lock().unwrap().contains(&step);
+        let asking = self.asking.lock().unwrap().clone();
         Box::pin(async move {
+            if let Some(prompt) = asking {
+                ctx.ask(InputRequest {
+                    step,
+                    prompt,
+                    kind: InputKind::Confirm,
+                    answers_key: "t.asked",
+                })
+                .await?;
+            }
             if fail {
                 Err(StepError::failed("scripted failure"))
             } else {
@@ -266,4 +279,21 @@ fn a_changed_client_certificate_reruns_login_and_push() {
         ),
         "client cert"
     );
+}
+
+#[tokio::test]
+async fn a_prompt_quoting_terminal_controls_reaches_the_front_end_escaped() {
+    let mut h = Harness::start();
+    *h.work.asking.lock().unwrap() = Some("Use \u{1b}]0;owned\u{7} images.tar.gz?".into());
+    h.send(Command::Proceed);
+    let prompt = h
+        .until(|e| match e {
+            EngineEvent::NeedsInput(r) => Some(r.prompt.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(prompt, "Use \\x1b]0;owned\\x07 images.tar.gz?");
+    h.send(Command::Answer(Answer::Confirm(true)));
+    assert_eq!(h.finished(Step::EnvironmentChecks).await, StepStatus::Done);
+    h.send(Command::Quit);
 }
