@@ -98,3 +98,42 @@ fn containerd_resolves_images_by_their_public_names_through_the_written_mirrors(
         reg.log()
     );
 }
+
+/// Without a lock beside the archives, the known list alone must cover every registry the
+/// real releases pull from: every image every 1.10 and 1.11 charm names, and every
+/// runtime-table entry, comes from a host the safety net writes a file for.
+#[test]
+fn the_known_upstreams_cover_every_registry_of_the_real_releases() {
+    use ckf_airgap::ckf_release::CkfRelease;
+    use ckf_airgap::cluster::registry_mirrors::KNOWN_UPSTREAMS;
+    use ckf_airgap::image_ref::ImageRef;
+    let mut seen = std::collections::BTreeSet::new();
+    for (version, release) in [("1.10", CkfRelease::V1_10), ("1.11", CkfRelease::V1_11)] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/releases")
+            .join(version)
+            .join("charms");
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let dir = entry.unwrap().path();
+            let charm = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let mut images = crate::release_bundles::expected_images(&dir);
+            images.extend(
+                ckf_airgap::release::runtime_images::runtime_images(release, &charm)
+                    .into_iter()
+                    .map(|i| i.image),
+            );
+            for image in images {
+                let host = ImageRef::split(&image)
+                    .registry
+                    .unwrap_or_else(|| "docker.io".into());
+                assert!(
+                    KNOWN_UPSTREAMS.contains(&host.as_str()),
+                    "{version} {charm}: {image} comes from {host}, which has no mirror file"
+                );
+                seen.insert(host);
+            }
+        }
+    }
+    // The releases pull from several registries; a scan that found one would prove little.
+    assert!(seen.len() >= 3, "{seen:?}");
+}
