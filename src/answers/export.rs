@@ -46,6 +46,8 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
                 Some("none".to_string())
             } else if r.zstd_layers {
                 Some("zstd".to_string())
+            } else if r.gzip_layers {
+                Some("gzip".to_string())
             } else {
                 None
             },

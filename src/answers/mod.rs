@@ -203,6 +203,7 @@ impl Answers {
                 plain_http: r.plain_http,
                 no_layer_compression: r.layer_compression.as_deref() == Some("none"),
                 zstd_layers: r.layer_compression.as_deref() == Some("zstd"),
+                gzip_layers: r.layer_compression.as_deref() == Some("gzip"),
                 zstd_level: r.zstd_level,
                 image_concurrency: r.image_concurrency,
                 blob_concurrency: r.blob_concurrency,

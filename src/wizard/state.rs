@@ -89,6 +89,9 @@ pub struct RegistryChoice {
     /// Compress layers with zstd instead of gzip (containerd 1.5 and later).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub zstd_layers: bool,
+    /// gzip asked for by name: kept even when every node could pull zstd.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gzip_layers: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zstd_level: Option<i32>,
     /// Images and blobs pushed at once (defaults 3 and 4).

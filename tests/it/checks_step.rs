@@ -20,7 +20,7 @@ const COREDNS: [&str; 7] = [
     "json",
 ];
 
-fn healthy(coredns: &str) -> Vec<Value> {
+pub(crate) fn healthy(coredns: &str) -> Vec<Value> {
     vec![
         answer_file(
             "kubectl",

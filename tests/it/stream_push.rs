@@ -727,3 +727,110 @@ fn a_staged_upload_the_registry_forgot_is_read_again_without_the_operator() {
     assert!(!out.contains("_state="), "a state token was shown: {out}");
     every_image_arrived(&reg, &release, false);
 }
+
+/// A one-pass push after the environment checks ran against a cluster whose two nodes run
+/// `runtimes`: the layers' codec follows what the nodes can pull.
+fn codec_run(runtimes: [&str; 2]) -> (TlsRun, i32, String) {
+    use crate::cluster_support::{Fakes, answer, scenario};
+    use crate::support::answers::skip;
+    let fakes = Fakes::all();
+    let nodes = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": runtimes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| serde_json::json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("dc-node-{i}")},
+            "status": {"nodeInfo": {"containerRuntimeVersion": r, "kubeletVersion": "v1.29.4"}}}))
+        .collect::<Vec<_>>()});
+    let mut rules = crate::checks_step::healthy("coredns-local.json");
+    rules.push(answer(
+        "kubectl",
+        &["get", "nodes", "-o", "json"],
+        &nodes.to_string(),
+        "",
+        0,
+    ));
+    fakes.set_scenario(&scenario(rules));
+    let certs = tempfile::tempdir().unwrap();
+    let certs_dir = certs.path().to_path_buf();
+    let run = tls_run(|a| {
+        a.skip.remove("environment-checks");
+        skip(
+            a,
+            "check:inotify",
+            "this machine's limits are not under test",
+        );
+        skip(a, "check:disk", "this machine's disk is not under test");
+        skip(
+            a,
+            "check:caas-image-repo",
+            "the fake controller names another registry",
+        );
+        a.cluster = Some(ckf_airgap::answers::ClusterAnswers {
+            containerd_certs_dir: Some(certs_dir),
+            write_containerd_trust: true,
+            registry_mirrors: Some(false),
+            ..Default::default()
+        });
+    });
+    let (code, out) = run_headless(
+        &run.dir.path().join("state"),
+        &run.answers,
+        &[],
+        &fakes.env_with(PUSH_ENV),
+    );
+    drop(certs);
+    (run, code, out)
+}
+
+/// The layers' media types in the registry, per image of the release.
+fn layer_types(run: &TlsRun) -> Vec<String> {
+    let mut types = Vec::new();
+    for image in &run.release.images {
+        let reference = target(&run.reg.addr(), &image.reference);
+        // The uncompressed content is the archive's, whatever the codec.
+        skopeo_layers_match(&run.reg, &reference, &image.diff_ids, true);
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--raw", "--cert-dir"])
+            .arg(&run.reg.cert_dir)
+            .args(["--creds", &format!("{USER}:{PASS}")])
+            .arg(format!("docker://{reference}"))
+            .output()
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+        for layer in manifest["layers"].as_array().unwrap() {
+            types.push(layer["mediaType"].as_str().unwrap().to_owned());
+        }
+    }
+    types
+}
+
+#[test]
+fn the_layer_codec_follows_the_nodes_container_runtimes() {
+    let (run, code, out) = codec_run(["containerd://1.6.28", "containerd://1.7.13"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "layers go up as zstd: every node pulls zstd layers (dc-node-0: containerd://1.6.28"
+        ),
+        "{out}"
+    );
+    let types = layer_types(&run);
+    assert!(
+        types
+            .iter()
+            .any(|t| t == "application/vnd.oci.image.layer.v1.tar+zstd"),
+        "{types:?}"
+    );
+    // A layer the archive holds gzipped already goes up as it is (any runtime pulls gzip).
+
+    // One node on containerd 1.4 cannot pull zstd: gzip, and the log says which node.
+    let (run, code, out) = codec_run(["containerd://1.6.28", "containerd://1.4.13"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("layers go up as gzip: not every node pulls zstd layers")
+            && out.contains("dc-node-1: containerd://1.4.13"),
+        "{out}"
+    );
+    let types = layer_types(&run);
+    assert!(types.iter().all(|t| !t.ends_with("zstd")), "{types:?}");
+}

@@ -2,11 +2,9 @@
 //! already sending pulls to the registry), and every node running a containerd that reads
 //! them. Files can only be read on this host; other nodes are named with what to copy.
 
-use super::{Check, CheckStatus, Probe};
-use crate::cluster::cmd::Cmd;
-use crate::cluster::nodes::parse_nodes;
+use super::runtimes::NodesSeen;
+use super::{Check, CheckStatus};
 use crate::cluster::registry_mirrors::{MirrorFileState, MirrorPlan};
-use crate::cluster::runner::Runner;
 use crate::version::Version;
 
 pub const ID: &str = "registry-mirrors";
@@ -28,7 +26,7 @@ pub fn mirrors_declined(plan: &MirrorPlan, how: &str) -> Check {
 }
 
 /// `this_host` is this machine's host name, to tell its node from the others.
-pub async fn check_registry_mirrors(runner: &Runner, plan: &MirrorPlan, this_host: &str) -> Check {
+pub fn check_registry_mirrors(plan: &MirrorPlan, this_host: &str, seen: &NodesSeen) -> Check {
     let mut evidence = Vec::new();
     let mut fixes = Vec::new();
     let pending = plan.pending();
@@ -64,30 +62,26 @@ pub async fn check_registry_mirrors(runner: &Runner, plan: &MirrorPlan, this_hos
         );
     }
 
-    let probe = Probe::run(runner, Cmd::kubectl(["get", "nodes", "-o", "json"])).await;
-    match probe.stdout().map(parse_nodes) {
-        None => {
-            evidence.push(probe.evidence_problem());
+    match &seen.nodes {
+        Err(e) => {
+            evidence.push(seen.evidence(e));
             fixes.push("Could not list the nodes: check that every node's containerd is 1.5 or later and reads certs.d (MicroK8s ≥ 1.23 does)".to_owned());
         }
-        Some(Err(e)) => {
-            evidence.push(probe.evidence(&e));
-        }
-        Some(Ok(nodes)) => {
-            let mut seen = Vec::new();
+        Ok(nodes) => {
+            let mut lines = Vec::new();
             let mut others = Vec::new();
-            for node in &nodes {
+            for node in nodes {
                 let here = node.name == this_host;
                 let mark = if here { " (this host)" } else { "" };
                 match node.containerd_version() {
                     Some(v) if v >= Version::new(1, 5, 0) => {
-                        seen.push(format!("{}: containerd {v}{mark}", node.name));
+                        lines.push(format!("{}: containerd {v}{mark}", node.name));
                         if !here {
                             others.push(node.name.clone());
                         }
                     }
                     Some(v) => {
-                        seen.push(format!("{}: containerd {v}{mark}, too old", node.name));
+                        lines.push(format!("{}: containerd {v}{mark}, too old", node.name));
                         fixes.push(format!(
                             "{}: containerd {v} reads no hosts.toml (1.5 or later does): upgrade it, or configure its mirrors in config.toml",
                             node.name
@@ -99,7 +93,7 @@ pub async fn check_registry_mirrors(runner: &Runner, plan: &MirrorPlan, this_hos
                         } else {
                             &node.runtime
                         };
-                        seen.push(format!("{}: {runtime}{mark}", node.name));
+                        lines.push(format!("{}: {runtime}{mark}", node.name));
                         fixes.push(format!(
                             "{}: {runtime} is not containerd: configure that runtime's registry mirrors to {} by hand",
                             node.name, plan.target.registry
@@ -114,7 +108,7 @@ pub async fn check_registry_mirrors(runner: &Runner, plan: &MirrorPlan, this_hos
                     others.join(", ")
                 ));
             }
-            evidence.push(probe.evidence(&seen.join("\n")));
+            evidence.push(seen.evidence(&lines.join("\n")));
         }
     }
     let status = if fixes.is_empty() {

@@ -11,6 +11,7 @@ pub mod kubernetes;
 pub mod loadbalancer;
 pub mod mirrors;
 pub mod registry;
+pub mod runtimes;
 pub mod storage;
 
 use serde::Serialize;
@@ -30,6 +31,7 @@ pub use kubernetes::check_kubernetes;
 pub use loadbalancer::{LoadBalancerHint, check_load_balancer};
 pub use mirrors::{check_registry_mirrors, mirrors_declined};
 pub use registry::{RegistryOutcome, check_registry};
+pub use runtimes::{NodesSeen, see_nodes, zstd_verdict};
 pub use storage::check_storage_class;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

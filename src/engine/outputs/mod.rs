@@ -9,6 +9,7 @@
 //! outputs, so a later step never reads what an earlier run of another input made.
 
 mod bundle_form;
+mod cluster_runtimes;
 mod mapping;
 mod preview;
 mod push_report;
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use bundle_form::DecidedBundle;
+pub use cluster_runtimes::ClusterRuntimes;
 pub use mapping::{MAPPING_VIEW_FILE, MappedImage, MappingOutput, last_view, write_view};
 pub use preview::{BundleEdits, Dashboard};
 pub use push_report::{ReportedImage, SessionPushReport};
@@ -47,8 +49,9 @@ impl StepOutput for Inventory {
 
 /// Every output's producer and file, so that an invalidated step's outputs can be discarded.
 /// A unit test checks that every `StepOutput` is listed.
-pub const ALL: [(Step, &str); 6] = [
+pub const ALL: [(Step, &str); 7] = [
     (Inventory::PRODUCER, Inventory::FILE),
+    (ClusterRuntimes::PRODUCER, ClusterRuntimes::FILE),
     (SessionPushReport::PRODUCER, SessionPushReport::FILE),
     (MappingOutput::PRODUCER, MappingOutput::FILE),
     (DecidedBundle::PRODUCER, DecidedBundle::FILE),

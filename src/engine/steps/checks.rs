@@ -15,6 +15,7 @@ use crate::cluster::runner::Runner;
 use crate::cluster::trust::{MICROK8S_CERTS_D, TrustFiles};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
+use crate::engine::outputs::ClusterRuntimes;
 use crate::engine::step_data::{CheckRow, StepData, Verdict};
 use crate::engine::units::Summary;
 use crate::engine::work::StepError;
@@ -40,6 +41,22 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     results.push(k8s);
     results.push(checks::check_storage_class(&runner).await);
     publish(&results);
+    let nodes = checks::see_nodes(&runner).await;
+    let (zstd, reason) = checks::zstd_verdict(&nodes);
+    ctx.write_output(&ClusterRuntimes {
+        nodes: nodes
+            .nodes
+            .as_ref()
+            .map(|n| {
+                n.iter()
+                    .map(|n| (n.name.clone(), n.runtime.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        zstd,
+        reason: reason.clone(),
+    })?;
+    ctx.log(Level::Info, format!("container runtimes: {reason}"));
     ctx.phase("checking cluster DNS and load balancer");
     results.push(checks::check_dns(&runner).await);
     let (lb, hint) = checks::check_load_balancer(&runner).await;
@@ -79,7 +96,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(MICROK8S_CERTS_D));
         let plan = mirror_plan(&choices, registry, &root)?;
-        results.push(registry_mirrors(&ctx, &runner, &plan).await?);
+        results.push(registry_mirrors(&ctx, &plan, &nodes).await?);
         publish(&results);
     }
 
@@ -333,14 +350,14 @@ fn mirror_plan(
 /// that gave no word) a warning that says how to give it.
 async fn registry_mirrors(
     ctx: &StepContext,
-    runner: &Runner,
     plan: &MirrorPlan,
+    nodes: &checks::NodesSeen,
 ) -> Result<Check, StepError> {
     let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
     if plan.pending().is_empty() {
-        return Ok(checks::check_registry_mirrors(runner, plan, &this_host).await);
+        return Ok(checks::check_registry_mirrors(plan, &this_host, nodes));
     }
     let consent = match ctx.choices().registry_mirrors {
         Some(false) => {
@@ -371,7 +388,7 @@ async fn registry_mirrors(
             {
                 Ok(answer) => answer == Answer::Confirm(true),
                 Err(StepError::NeedsInput(_)) => {
-                    let check = checks::check_registry_mirrors(runner, plan, &this_host).await;
+                    let check = checks::check_registry_mirrors(plan, &this_host, nodes);
                     return Ok(check);
                 }
                 Err(e) => return Err(e),
@@ -391,10 +408,10 @@ async fn registry_mirrors(
                     foreign.len()
                 ),
             );
-            Ok(checks::check_registry_mirrors(runner, plan, &this_host).await)
+            Ok(checks::check_registry_mirrors(plan, &this_host, nodes))
         }
         Err(e) => {
-            let check = checks::check_registry_mirrors(runner, plan, &this_host).await;
+            let check = checks::check_registry_mirrors(plan, &this_host, nodes);
             Ok(Check {
                 evidence: format!(
                     "{}\nwriting under {} failed: {e}",

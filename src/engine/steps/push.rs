@@ -308,6 +308,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let cancel = ctx.cancel();
     let choice = ctx.choices().registry.unwrap_or_default();
     let options = push_options(&ctx, &choice);
+    super::push_ledger::say_layer_codec(&ctx, &choice);
     let options_chunk = options.chunk_size;
     let pusher = Arc::new(
         Pusher::new(

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::artifacts::{ImageRecord, LayerRecord};
 use crate::engine::context::StepContext;
+use crate::engine::events::Level;
 use crate::engine::units::{PushedImage, PushedImageDetail, PushedLayer, Unit, UploadForm};
 use crate::oci::{Digest, LayerEncoding};
 use crate::registry::{
@@ -20,13 +21,7 @@ pub fn push_options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
     // A refused streamed upload earlier in this session: start chunked, at the size learned.
     let learned = ctx.detail(&UploadForm).map(|d| d.chunk_size);
     PushOptions {
-        compression: if choice.no_layer_compression {
-            crate::registry::LayerCompression::None
-        } else if choice.zstd_layers {
-            crate::registry::LayerCompression::Zstd
-        } else {
-            crate::registry::LayerCompression::Gzip
-        },
+        compression: layer_codec(ctx, choice).0,
         zstd_level: choice.zstd_level.unwrap_or(defaults.zstd_level),
         image_concurrency: choice
             .image_concurrency
@@ -43,6 +38,52 @@ pub fn push_options(ctx: &StepContext, choice: &RegistryChoice) -> PushOptions {
             .unwrap_or(defaults.chunk_size),
         ..defaults
     }
+}
+
+/// The layers' codec and why: the operator's word, else zstd when the environment checks saw
+/// every node pull it, else gzip (also when the checks did not run: nothing proves zstd).
+pub fn layer_codec(
+    ctx: &StepContext,
+    choice: &RegistryChoice,
+) -> (crate::registry::LayerCompression, String) {
+    use crate::registry::LayerCompression;
+    if choice.no_layer_compression {
+        return (
+            LayerCompression::None,
+            "layer_compression = \"none\" in the registry answers".into(),
+        );
+    }
+    if choice.zstd_layers {
+        return (
+            LayerCompression::Zstd,
+            "layer_compression = \"zstd\" in the registry answers".into(),
+        );
+    }
+    if choice.gzip_layers {
+        return (
+            LayerCompression::Gzip,
+            "layer_compression = \"gzip\" in the registry answers".into(),
+        );
+    }
+    match ctx.output::<crate::engine::outputs::ClusterRuntimes>() {
+        Ok(r) if r.zstd => (LayerCompression::Zstd, r.reason),
+        Ok(r) => (LayerCompression::Gzip, r.reason),
+        Err(_) => (
+            LayerCompression::Gzip,
+            "the environment checks did not read the nodes' runtimes, so nothing proves they pull zstd".into(),
+        ),
+    }
+}
+
+/// Says which codec the layers go up in, and why.
+pub fn say_layer_codec(ctx: &StepContext, choice: &RegistryChoice) {
+    let (codec, why) = layer_codec(ctx, choice);
+    let name = match codec {
+        crate::registry::LayerCompression::None => "uncompressed",
+        crate::registry::LayerCompression::Zstd => "zstd",
+        crate::registry::LayerCompression::Gzip => "gzip",
+    };
+    ctx.log(Level::Info, format!("layers go up as {name}: {why}"));
 }
 
 /// Adapts an image read by the artifacts step to what the pusher takes.

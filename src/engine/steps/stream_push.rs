@@ -77,6 +77,7 @@ pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> 
         .await;
     let authority = client.target().authority().to_string();
     let options = push_options(ctx, &choice);
+    super::push_ledger::say_layer_codec(ctx, &choice);
     let pusher = Pusher::new(
         client,
         options,
