@@ -810,7 +810,7 @@ fn the_layer_codec_follows_the_nodes_container_runtimes() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(
-            "layers go up as zstd: every node pulls zstd layers (dc-node-0: containerd://1.6.28"
+            "[registry-login] proven: Layers go up as zstd: every node pulls zstd layers (dc-node-0: containerd://1.6.28"
         ),
         "{out}"
     );
@@ -827,7 +827,7 @@ fn the_layer_codec_follows_the_nodes_container_runtimes() {
     let (run, code, out) = codec_run(["containerd://1.6.28", "containerd://1.4.13"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("layers go up as gzip: not every node pulls zstd layers")
+        out.contains("] Layers go up as gzip: not every node pulls zstd layers")
             && out.contains("dc-node-1: containerd://1.4.13"),
         "{out}"
     );

@@ -75,15 +75,20 @@ pub fn layer_codec(
     }
 }
 
-/// Says which codec the layers go up in, and why.
-pub fn say_layer_codec(ctx: &StepContext, choice: &RegistryChoice) {
+/// Which codec the layers go up in, and why, in one line.
+pub fn layer_codec_line(ctx: &StepContext, choice: &RegistryChoice) -> String {
     let (codec, why) = layer_codec(ctx, choice);
     let name = match codec {
         crate::registry::LayerCompression::None => "uncompressed",
         crate::registry::LayerCompression::Zstd => "zstd",
         crate::registry::LayerCompression::Gzip => "gzip",
     };
-    ctx.log(Level::Info, format!("layers go up as {name}: {why}"));
+    format!("Layers go up as {name}: {why}")
+}
+
+/// Says which codec the layers go up in, and why.
+pub fn say_layer_codec(ctx: &StepContext, choice: &RegistryChoice) {
+    ctx.log(Level::Info, layer_codec_line(ctx, choice));
 }
 
 /// Adapts an image read by the artifacts step to what the pusher takes.

@@ -42,7 +42,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             report.checked_repository
         ),
     );
-    let proven = proven_lines(&ctx, &client, &report).await;
+    let mut proven = proven_lines(&ctx, &client, &report).await;
+    // Said here, on the registry screen, as well as when the layers go up.
+    proven.push(super::push_ledger::layer_codec_line(
+        &ctx,
+        &ctx.choices().registry.unwrap_or_default(),
+    ));
     ctx.publish(crate::engine::step_data::StepData::Login(proven.clone()));
     ctx.record(
         &Summary::Preflight,
