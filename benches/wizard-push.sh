@@ -2,7 +2,10 @@
 # wizard-push.sh: the whole product path, images.tar.gz to the last manifest, timed against the
 # standard tools on the same machine in the same run.
 #
-# Usage: benches/wizard-push.sh [--reps N]
+# Usage: benches/wizard-push.sh [--reps N] [--codec gzip|zstd]
+#
+#   --codec: the layers' codec, written as [registry] layer_compression (default gzip; the
+#   wizard's own default follows the cluster's runtimes, which the benchmark has none of).
 #
 #   1. cargo build --release (the real binary, not an example).
 #   2. ../shared/perf/make-dataset.sh large when /tmp/airgap-bench/dataset-large is missing
@@ -28,10 +31,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PERF=$(cd "$ROOT/../shared/perf" && pwd)
 REPS=1
+CODEC=gzip
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N]" >&2; exit 2 ;;
+    --codec) CODEC=$2; shift 2 ;;
+    *) echo "usage: $0 [--reps N] [--codec gzip|zstd]" >&2; exit 2 ;;
   esac
 done
 
@@ -62,6 +67,7 @@ target = "\$REGISTRY"
 username = "\$REGISTRY_USER"
 password_env = "REGISTRY_PASS"
 ca_file = "\$REGISTRY_CA"
+layer_compression = "$CODEC"
 [skip]
 environment-checks = "benchmark"
 placeholder-mapping = "benchmark"

@@ -140,6 +140,9 @@ pub struct DeployView {
 pub struct FinishView {
     pub dashboard: Option<String>,
     pub next_steps: Vec<String>,
+    /// A dry run: nothing was deployed; the plan it wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run_plan: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -720,6 +720,9 @@ impl Pusher {
                 )
                 .await?;
             if found.as_ref() == Some(&recorded) {
+                // Pushed earlier (while the archive was read, or by an earlier run): done, so
+                // the bar counts it as done rather than at 0 %.
+                PushStats::add(&self.stats.bytes_reused, image_bytes);
                 return Ok(PushedImage {
                     source: img.source.clone(),
                     target: target_ref,

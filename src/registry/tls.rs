@@ -132,7 +132,20 @@ fn describe(der: &[u8]) -> Option<CertInfo> {
             }
         }
     }
-    let time = |t: &x509_parser::time::ASN1Time| t.to_datetime().to_string();
+    // Certificates' times are UTC (RFC 5280); shown as an operator reads them, not as
+    // `16:34:58.0 +00:00:00`.
+    let time = |t: &x509_parser::time::ASN1Time| {
+        let d = t.to_datetime();
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
+    };
     Some(CertInfo {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),

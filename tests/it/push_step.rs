@@ -130,6 +130,15 @@ fn a_release_is_pushed_verified_by_skopeo_and_a_new_session_uploads_nothing_agai
         out.contains("[registry-login] proven: Server certificate: "),
         "{out}"
     );
+    // Its expiry as an operator reads it (`2027-12-03 16:34:58 UTC`), not `16:34:58.0 +00:00:00`.
+    let cert_line = out
+        .lines()
+        .find(|l| l.contains("proven: Server certificate: "))
+        .unwrap();
+    assert!(
+        cert_line.ends_with(" UTC") && !cert_line.contains("+00:00:00"),
+        "{cert_line}"
+    );
     assert!(out.contains("[image-push] done"), "{out}");
     assert!(uploaded(&out) > 0);
 

@@ -298,3 +298,10 @@ fn a_missing_item_of_a_release_bundle_is_skipped_with_x_and_a_reason() {
         }]
     );
 }
+
+#[test]
+fn a_finished_install_quits_on_q_at_once() {
+    let mut app = app_at(Step::Done, StepStatus::Done);
+    assert_eq!(app.on_key(key(KeyCode::Char('q'))), vec![Command::Quit]);
+    assert_eq!(app.overlay, Overlay::None);
+}

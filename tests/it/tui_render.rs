@@ -177,6 +177,7 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
             next_steps: vec![
                 "Set the login: juju config dex-auth static-username=<user> static-password=<password>".into(),
             ],
+            dry_run_plan: None,
         }),
         // The gather screens show the step's log; `app_for` gives them some.
         Step::GatherSource
@@ -518,4 +519,30 @@ fn x_on_the_mapping_screen_skips_the_selected_reference_with_a_reason() {
             if id.starts_with("172.17.0.2:5000/") && reason == "mirror"),
         "{sent:?}"
     );
+}
+
+#[test]
+fn a_dry_run_ends_saying_nothing_was_deployed_and_where_the_plan_is() {
+    let mut app = app_for(Step::Done, false);
+    app.view.apply(&EngineEvent::StepData {
+        step: Step::Done,
+        data: StepData::Finish(FinishView {
+            dashboard: None,
+            next_steps: vec![],
+            dry_run_plan: Some("/root/.local/state/ckf-airgap/sessions/s/deploy-plan.json".into()),
+        }),
+    });
+    let text = draw(&app, (120, 40));
+    assert!(text.contains("Dry run: nothing was deployed"), "{text}");
+    assert!(text.contains("sessions/s/deploy-plan.json"), "{text}");
+    assert!(
+        text.contains("Dry run finished: nothing was deployed. q quits."),
+        "{text}"
+    );
+    assert!(!text.contains("install is complete"), "{text}");
+    assert!(!text.contains("Dashboard"), "{text}");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots/screens");
+    settings.bind(|| insta::assert_snapshot!("done_dry_run_120x40", text));
 }

@@ -281,8 +281,14 @@ impl StepWork for Builtin {
                 Step::GatherWrite => gather::write(ctx).await,
                 Step::GatherDone => gather::done(ctx).await,
                 Step::Done => {
-                    ctx.publish(StepData::Finish(finish_view(&ctx)));
-                    ctx.phase("the install is complete");
+                    let view = finish_view(&ctx);
+                    match &view.dry_run_plan {
+                        Some(plan) => {
+                            ctx.phase(format!("dry run: nothing was deployed; the plan is {plan}"))
+                        }
+                        None => ctx.phase("the install is complete"),
+                    }
+                    ctx.publish(StepData::Finish(view));
                     Ok(())
                 }
             }
@@ -313,8 +319,18 @@ fn finish_view(ctx: &StepContext) -> FinishView {
         Ok(d) => Some(d.url),
         Err(_) => None,
     };
+    // A skipped Juju step deployed nothing either, but by hand: that is not a dry run.
+    let deployed_here =
+        ctx.with_state(|s| matches!(s.status(Step::JujuDeploy), crate::wizard::StepStatus::Done));
+    let dry_run_plan = (ctx.choices().dry_run && deployed_here).then(|| {
+        ctx.session_dir()
+            .join(deploy::DEPLOY_PLAN_FILE)
+            .display()
+            .to_string()
+    });
     FinishView {
         dashboard,
         next_steps,
+        dry_run_plan,
     }
 }

@@ -338,6 +338,21 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     remember_chunked(&ctx, &pusher, options_chunk)?;
     let report = pushed?;
     rows.publish();
+    let before = report
+        .images
+        .iter()
+        .filter(|i| i.status == crate::registry::PushOutcome::AlreadyPresent)
+        .count();
+    if before > 0 {
+        ctx.log(
+            Level::Info,
+            format!(
+                "{before} of {} images were in the registry already (pushed while the archive was \
+                 read, or by an earlier run): verified by their manifests, nothing sent again",
+                report.images.len()
+            ),
+        );
+    }
     super::library_alias::alias_official_images(&ctx, &client, &images).await;
     let stats = pusher.stats().snapshot();
     ctx.log(

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::engine::{Answer, Command, EngineEvent, InputKind};
 use crate::frontend::view::View;
 use crate::secret::Secret;
-use crate::wizard::ItemKind;
+use crate::wizard::{ItemKind, StepStatus};
 
 use super::screens;
 use super::screens::mapping::MappingMode;
@@ -181,6 +181,14 @@ impl App {
         }
     }
 
+    /// The flow's last step is done and nothing runs.
+    fn finished(&self) -> bool {
+        let state = &self.view.state;
+        self.view.running.is_none()
+            && state.current.is_end()
+            && matches!(state.status(state.current), StepStatus::Done)
+    }
+
     fn on_wizard_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if let Some(commands) = screens::on_key(self, key) {
             return commands;
@@ -190,6 +198,8 @@ impl App {
                 self.overlay = Overlay::Help;
                 vec![]
             }
+            // Finished: nothing is left to lose, so q quits at once.
+            KeyCode::Char('q') | KeyCode::Esc if self.finished() => vec![Command::Quit],
             KeyCode::Char('q') | KeyCode::Esc => {
                 self.overlay = Overlay::ConfirmQuit;
                 vec![]

@@ -135,6 +135,9 @@ fn hint(app: &App) -> String {
         StepStatus::Failed { .. } => "Enter retries; s skips with a reason; b goes back.".into(),
         StepStatus::Done | StepStatus::Skipped { .. } if app.view.state.current.is_end() => {
             match app.view.state.flow {
+                crate::wizard::Flow::Install if dry_run_finished(app) => {
+                    "Dry run finished: nothing was deployed. q quits.".into()
+                }
                 crate::wizard::Flow::Install => "The install is complete. q quits.".into(),
                 crate::wizard::Flow::Gather => "The archives are ready. q quits.".into(),
             }
@@ -142,6 +145,13 @@ fn hint(app: &App) -> String {
         StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),
         StepStatus::Running => String::new(),
     }
+}
+
+fn dry_run_finished(app: &App) -> bool {
+    matches!(
+        app.view.data.get(&crate::wizard::Step::Done),
+        Some(crate::engine::step_data::StepData::Finish(v)) if v.dry_run_plan.is_some()
+    )
 }
 
 fn draw_log(frame: &mut Frame, app: &App, area: Rect) {

@@ -21,7 +21,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .filter(|s| matches!(app.view.state.status(*s), StepStatus::Skipped { .. }))
         .map(|s| s.title())
         .collect();
-    if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done) {
+    if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done)
+        && let Some(plan) = &view.dry_run_plan
+    {
+        lines.push(heading("Dry run: nothing was deployed"));
+        lines.push(Line::from(format!("The plan: {plan}")));
+        lines.push(Line::from(
+            "To deploy: set [deploy] dry_run = false in the answers file and run the Juju step again.",
+        ));
+    } else if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done) {
         lines.push(heading("Charmed Kubeflow"));
         match &view.dashboard {
             Some(url) => lines.push(Line::from(format!("Dashboard: {url}"))),
