@@ -5,7 +5,6 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::{fit, heading, move_selection, window_start};
 use super::status::status_lines;
@@ -56,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }
 
 pub fn selected_row(app: &App) -> Option<Vec<String>> {

@@ -5,7 +5,6 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::{fit, heading, move_selection, window_start};
 use super::status::status_lines;
@@ -31,7 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(
             "deployed one by one with their config files, then the relations.",
         ));
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+        frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
         return;
     };
     if v.dry_run {
@@ -118,7 +117,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     for d in &v.diagnoses {
         lines.push(Line::from(Span::styled(fit(d, width), app.theme.warn())));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }
 
 pub fn selected_row(app: &App) -> Option<Vec<String>> {

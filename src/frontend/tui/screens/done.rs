@@ -3,7 +3,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::heading;
 use super::status::status_lines;
@@ -52,5 +51,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             skipped.join(", ")
         )));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }

@@ -4,7 +4,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::heading;
 use super::status::status_lines;
@@ -45,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "The environment checks tell whether the cluster has a load balancer.",
         app.theme.dim(),
     )));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {

@@ -4,7 +4,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::{fit, heading};
 use super::status::status_lines;
@@ -19,5 +18,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     for line in app.view.log.iter().skip(start) {
         lines.push(Line::from(Span::raw(fit(line, width))));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }

@@ -5,7 +5,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::{fit, heading, move_selection, window_start};
 use super::status::status_lines;
@@ -118,7 +117,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             "Enter maps every image reference of the bundle to the registry.",
         ));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {

@@ -13,6 +13,7 @@ pub mod push;
 pub mod registry;
 pub mod rows;
 mod status;
+mod wrapped;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;

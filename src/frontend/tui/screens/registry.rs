@@ -5,7 +5,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::rows::heading;
 use super::status::status_lines;
@@ -120,7 +119,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "Tab next field, Enter test the connection, Esc wizard keys",
         app.theme.dim(),
     )));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
 }
 
 /// Where the password comes from when none is typed here (never the password itself).
