@@ -165,3 +165,32 @@ async fn process_killed_mid_push_resumes_from_the_json_ledger() {
     resume_and_check(client, &ledger_path, &img).await;
     skopeo_verify(&reg, &img, "");
 }
+
+/// An image the ledger holds as pushed (the streaming push sent it while the archive was
+/// read) is done without a byte read or sent, and counts as done: the push screen's bar is at
+/// 100 %, not at 0 % under a "done".
+#[tokio::test]
+async fn an_image_the_ledger_holds_counts_as_done_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = TestRegistry::start();
+    let img = resume_image(dir.path());
+    let ledger = Arc::new(ckf_airgap::registry::MemoryLedger::new());
+    let first = Pusher::new(
+        client_for(&reg),
+        sequential(),
+        ledger.clone(),
+        Recorder::new(),
+    );
+    first.push(std::slice::from_ref(&img)).await.unwrap();
+
+    let again = Pusher::new(client_for(&reg), sequential(), ledger, Recorder::new());
+    let report = again.push(std::slice::from_ref(&img)).await.unwrap();
+    assert_eq!(
+        report.images[0].status,
+        ckf_airgap::registry::PushOutcome::AlreadyPresent
+    );
+    let stats = again.stats().snapshot();
+    assert_eq!(stats.bytes_sent, 0, "{stats:?}");
+    assert_eq!(stats.bytes_done(), stats.bytes_total, "{stats:?}");
+    assert!(stats.bytes_total > 0, "{stats:?}");
+}
