@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The version and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CKF_AIRGAP_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ckf-airgap",
-    version,
+    version = VERSION,
     about = "Install Charmed Kubeflow in an air-gapped environment, step by step, resumably.",
     long_about = "Install Charmed Kubeflow in an air-gapped environment, step by step, resumably.\n\n\
         With no command, starts the wizard and offers to resume the newest unfinished session.\n\
@@ -71,6 +79,11 @@ pub enum CliCommand {
     /// The containerd registry mirrors the environment step wrote.
     #[command(subcommand)]
     Mirrors(MirrorsCommand),
+    /// Print shell completions (bash, zsh, fish, ...) to standard output, e.g.
+    /// `ckf-airgap completions bash > /etc/bash_completion.d/ckf-airgap`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) to standard output, e.g. `ckf-airgap man | man -l -`.
+    Man,
     /// Check an answers file without running anything.
     ValidateAnswers {
         /// The answers file (TOML).

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use clap::Parser;
-use color_eyre::eyre::{Result, eyre};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use ckf_airgap::cli::{Cli, CliCommand, MirrorsCommand, SessionsCommand};
 use ckf_airgap::commands::{self, Output};
@@ -53,8 +53,33 @@ fn print(out: Output) -> i32 {
     out.status
 }
 
+/// Generated text to standard output; a reader that stops early (`| head`) is no error.
+fn write_stdout(text: &[u8], what: &str) -> Result<i32> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).wrap_err(format!("cannot write {what} to standard output"))
+        }
+        _ => Ok(0),
+    }
+}
+
 fn main_inner() -> Result<i32> {
     let cli = Cli::parse();
+    if let Some(CliCommand::Completions { shell }) = &cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut text = Vec::new();
+        clap_complete::generate(*shell, &mut command, "ckf-airgap", &mut text);
+        return write_stdout(&text, "the completions");
+    }
+    if let Some(CliCommand::Man) = &cli.command {
+        let command = <Cli as clap::CommandFactory>::command();
+        let mut text = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut text)
+            .wrap_err("cannot render the man page")?;
+        return write_stdout(&text, "the man page");
+    }
     let state_dir = paths::state_dir(cli.state_dir.as_deref()).ok_or_else(|| {
         eyre!("there is no home directory to keep sessions in; give --state-dir DIR")
     })?;
@@ -80,7 +105,12 @@ fn main_inner() -> Result<i32> {
             session.as_deref(),
             output.as_deref(),
         ))),
-        Some(CliCommand::ValidateAnswers { .. } | CliCommand::Mirrors(_)) => Ok(0),
+        Some(
+            CliCommand::ValidateAnswers { .. }
+            | CliCommand::Mirrors(_)
+            | CliCommand::Completions { .. }
+            | CliCommand::Man,
+        ) => Ok(0),
         Some(CliCommand::Demo { dir }) => {
             let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
             let unattended = cli.mode == Some(ckf_airgap::cli::Mode::Headless);

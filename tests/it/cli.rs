@@ -148,3 +148,42 @@ fn without_a_terminal_the_wizard_refuses_and_names_headless_mode() {
     let out = run(dir.path(), &["--mode", "headless"], &[]);
     assert!(text(&out.stderr).contains("needs --answers FILE"));
 }
+
+#[test]
+fn completions_and_the_man_page_are_printed_and_version_names_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _ckf__airgap"),
+        ("zsh", "#compdef ckf-airgap"),
+        ("fish", "complete -c ckf-airgap"),
+    ] {
+        let out = run(dir.path(), &["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        // Every command is offered.
+        assert!(
+            script.contains("mirrors") && script.contains("gather"),
+            "{shell}"
+        );
+    }
+    let man = run(dir.path(), &["man"], &[]);
+    assert!(man.status.success(), "{}", text(&man.stderr));
+    let page = text(&man.stdout);
+    assert!(page.contains(".TH ckf-airgap 1"), "{page}");
+    assert!(page.contains("validate\\-answers"), "{page}");
+
+    let version = text(&run(dir.path(), &["--version"], &[]).stdout);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| text(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        version.trim(),
+        format!("ckf-airgap {} (commit {commit})", env!("CARGO_PKG_VERSION"))
+    );
+}
