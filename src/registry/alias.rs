@@ -6,16 +6,8 @@
 
 use super::client::{MountOutcome, RegistryClient};
 use super::error::RegistryError;
+use super::pull::accept_any;
 use crate::oci::{Digest, ManifestOrIndex, MediaType};
-
-fn accept_any() -> String {
-    MediaType::accept(&[
-        MediaType::OciIndex,
-        MediaType::DockerManifestList,
-        MediaType::OciManifest,
-        MediaType::DockerManifest,
-    ])
-}
 
 impl RegistryClient {
     /// Makes `to_repo:tag` name the manifest `from_repo` holds under `reference` (a tag or a

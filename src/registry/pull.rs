@@ -18,7 +18,8 @@ use super::error::RegistryError;
 pub use crate::oci::Platform;
 use crate::oci::{Descriptor, Digest, ManifestOrIndex, MediaType};
 
-fn accept_any() -> String {
+/// Every manifest and index type, for a reference that may name either.
+pub(super) fn accept_any() -> String {
     MediaType::accept(&[
         MediaType::OciIndex,
         MediaType::DockerManifestList,
