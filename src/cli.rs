@@ -4,18 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// The version and the commit it was built from.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("CKF_AIRGAP_COMMIT"),
-    ")"
-);
-
 #[derive(Debug, Parser)]
 #[command(
     name = "ckf-airgap",
-    version = VERSION,
+    version = crate::version::TOOL_VERSION,
     about = "Install Charmed Kubeflow in an air-gapped environment, step by step, resumably.",
     long_about = "Install Charmed Kubeflow in an air-gapped environment, step by step, resumably.\n\n\
         With no command, starts the wizard and offers to resume the newest unfinished session.\n\

@@ -30,6 +30,21 @@ pub fn write_file_with(
     mode: u32,
     backup: Option<&Path>,
 ) -> io::Result<()> {
+    write_through(path, mode, backup, |file| file.write_all(bytes))
+}
+
+/// Like [`write_file_with`], with the content streamed from `reader` (a file too large to
+/// hold in memory).
+pub fn copy_into_file(path: &Path, reader: &mut dyn io::Read, mode: u32) -> io::Result<()> {
+    write_through(path, mode, None, |file| io::copy(reader, file).map(|_| ()))
+}
+
+fn write_through(
+    path: &Path,
+    mode: u32,
+    backup: Option<&Path>,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -45,7 +60,7 @@ pub fn write_file_with(
             .open(&tmp)?;
         // The umask may have narrowed the mode given at creation.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
+        fill(&mut file)?;
         file.sync_all()?;
         drop(file);
         if let Some(backup) = backup

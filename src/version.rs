@@ -3,6 +3,14 @@
 
 use std::fmt;
 
+/// ckf-airgap's own version and the commit it was built from (`--version`, the lock).
+pub const TOOL_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CKF_AIRGAP_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Version {
     pub major: u32,

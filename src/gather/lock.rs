@@ -28,6 +28,9 @@ pub struct ReleaseLock {
     /// Images that could not be gathered and were accepted as missing, with who needs each.
     #[serde(default)]
     pub missing: Vec<MissingImage>,
+    /// The ckf-airgap executable gather copied beside the archives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<crate::gather::tool_copy::LockedTool>,
 }
 
 impl ReleaseLock {

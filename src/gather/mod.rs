@@ -6,5 +6,6 @@ pub mod archive;
 pub mod charmhub;
 pub mod images;
 pub mod lock;
+pub mod tool_copy;
 
 pub use archive::{ImagesArchive, member_name, retag_name, write_image_member};

@@ -294,6 +294,27 @@ async fn gather_builds_archives_the_air_gapped_side_verifies_and_pushes() {
         retagged,
         "172.17.0.2:5000/team/app-one:v1\n172.17.0.2:5000/team/app-two:v2\n172.17.0.2:5000/team/multi:v1"
     );
+    // The tool crosses with the archives: a copy of this very binary, executable, named in
+    // the lock by its version and SHA-256, and it runs.
+    let lock: ckf_airgap::gather::lock::ReleaseLock =
+        serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
+            .unwrap();
+    let tool = lock.tool.expect("the lock names the copied tool");
+    let copy = out_dir.join(&tool.file);
+    let bytes = std::fs::read(&copy).unwrap();
+    assert_eq!(bytes, std::fs::read(crate::support::BIN).unwrap());
+    assert_eq!(tool.sha256, ckf_airgap::oci::Digest::of(&bytes).hex());
+    assert_eq!(tool.size, bytes.len() as u64);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    let version = Command::new(&copy).arg("--version").output().unwrap();
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("ckf-airgap {}", tool.version)
+    );
     // Every pulled blob was dropped once written into the archive.
     let session = std::fs::read_dir(gather_state.join("sessions"))
         .unwrap()

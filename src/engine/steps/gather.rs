@@ -702,8 +702,19 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             .map(|d| d.release.to_string()),
         None => None,
     };
+    let exe = std::env::current_exe().map_err(|e| {
+        StepError::failed(format!(
+            "cannot find the running ckf-airgap to copy it beside the archives: {e}"
+        ))
+    })?;
+    let tool_out = out.clone();
+    let tool = blocking(move || {
+        crate::gather::tool_copy::copy_tool(&exe, &tool_out, crate::version::TOOL_VERSION)
+    })
+    .await?;
     let lock = ReleaseLock {
         tool_version: env!("CARGO_PKG_VERSION").into(),
+        tool: Some(tool),
         release,
         bundle_sha256,
         charms: charms
@@ -732,7 +743,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     ctx.log(
         Level::Info,
         format!(
-            "written to {}: images.tar.gz ({} images), retagged-images.txt, charms.tar.gz ({} charms), {RELEASE_LOCK_FILE}{}",
+            "written to {}: images.tar.gz ({} images), retagged-images.txt, charms.tar.gz ({} charms), {RELEASE_LOCK_FILE}, ckf-airgap{}",
             out.display(),
             lock.images.len(),
             lock.charms.len(),
@@ -763,7 +774,7 @@ pub async fn done(ctx: StepContext) -> Result<(), StepError> {
     ctx.log(
         Level::Info,
         format!(
-            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt and {RELEASE_LOCK_FILE}, with the release bundle",
+            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt, {RELEASE_LOCK_FILE} and ckf-airgap (this tool, to run on the far side), with the release bundle",
             out.display()
         ),
     );
