@@ -40,9 +40,27 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", global = true, env = "CKF_AIRGAP_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// How much the session log says: error, warn, info (default), debug, trace, or a
+    /// tracing filter such as `info,ckf_airgap::registry=debug`.
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        global = true,
+        env = "CKF_AIRGAP_LOG",
+        value_parser = parse_log_level
+    )]
+    pub log_level: Option<String>,
+
     /// Draw with ASCII only (for serial consoles and limited fonts).
     #[arg(long, global = true)]
     pub ascii: bool,
+}
+
+/// A level or a tracing filter, refused at the command line when it does not parse.
+fn parse_log_level(text: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| format!("{e}; give error, warn, info, debug or trace"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -64,13 +64,15 @@ impl<'a> MakeWriter<'a> for LogFile {
     }
 }
 
-/// Installs the file logger. `CKF_AIRGAP_LOG` (or `RUST_LOG`) sets the filter; default info.
-pub fn init(initial: &Path) -> LogFile {
+/// Installs the file logger. `level` (`--log-level`, which `CKF_AIRGAP_LOG` fills), else
+/// `RUST_LOG`, sets the filter; default info.
+pub fn init(initial: &Path, level: Option<&str>) -> LogFile {
     let log = LogFile::default();
     let _ = log.switch_to(initial);
-    let filter = EnvFilter::try_from_env("CKF_AIRGAP_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = level
+        .and_then(|l| EnvFilter::try_new(l).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(log.clone())

@@ -188,7 +188,7 @@ pub fn wizard_flow(cli: &Cli, state_dir: &Path, store: &SessionStore, flow: Flow
         Some(path) => Some(load_answers(path, mode != Mode::Headless)?.1),
         None => None,
     };
-    let log = logging::init(&state_dir.join("ckf-airgap.log"));
+    let log = logging::init(&state_dir.join("ckf-airgap.log"), cli.log_level.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

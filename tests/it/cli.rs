@@ -187,3 +187,53 @@ fn completions_and_the_man_page_are_printed_and_version_names_the_commit() {
         format!("ckf-airgap {} (commit {commit})", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// `--log-level` (or `CKF_AIRGAP_LOG`) sets what the session log holds; a filter that does
+/// not parse is a usage error naming the option.
+#[test]
+fn log_level_sets_the_session_log_and_a_bad_one_is_a_usage_error() {
+    use crate::support::answers;
+    use ckf_airgap::answers::Answers;
+    let dir = tempfile::tempdir().unwrap();
+    let release = ckf_airgap::synth::generate_release(
+        &ckf_airgap::synth::ReleaseSpec::default(),
+        &dir.path().join("rel"),
+    )
+    .unwrap();
+    let mut spec = Answers {
+        artifacts: Some(answers::artifacts(
+            &release.images_gz,
+            release.charms_gz.as_ref().unwrap(),
+        )),
+        ..Answers::default()
+    };
+    answers::skip_all_but(&mut spec, &["artifacts"], "t");
+    let path = dir.path().join("answers.toml");
+    answers::write(&path, &spec);
+    let debug_lines = |args: &[&str], env: &[(&str, &str)]| {
+        let state = tempfile::tempdir().unwrap();
+        let mut all = vec!["--mode", "headless", "--answers", path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = run(state.path(), &all, env);
+        assert!(out.status.success(), "{}", text(&out.stdout));
+        let store = SessionStore::open(state.path()).unwrap();
+        let session = store.list().unwrap().remove(0).dir;
+        std::fs::read_to_string(session.join("ckf-airgap.log"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("DEBUG"))
+            .count()
+    };
+    assert_eq!(debug_lines(&[], &[]), 0);
+    assert!(debug_lines(&["--log-level", "debug"], &[]) > 0);
+    assert!(debug_lines(&[], &[("CKF_AIRGAP_LOG", "debug")]) > 0);
+
+    let bad = run(
+        dir.path(),
+        &["--log-level", "info,[=", "sessions", "list"],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let said = text(&bad.stderr);
+    assert!(said.contains("--log-level"), "{said}");
+}
