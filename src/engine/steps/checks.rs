@@ -74,28 +74,28 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     }
     if let Some(registry) = &choices.registry {
         let address = registry_address(&registry.target).to_string();
-        if let Some(ca_file) = &registry.ca_file {
-            let ca = std::fs::read(ca_file).map_err(|e| {
-                StepError::failed(format!(
-                    "cannot read the registry CA file {}: {e}",
-                    ca_file.display()
-                ))
-            })?;
-            let root = choices
-                .containerd_certs_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(MICROK8S_CERTS_D));
-            let mut trust = checks::check_containerd_trust(&runner, &root, &address, &ca).await;
-            if trust.status == CheckStatus::Fail {
-                trust = offer_trust_files(&ctx, &runner, &root, &address, &ca, trust).await?;
-            }
-            results.push(trust);
-        }
         let root = choices
             .containerd_certs_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(MICROK8S_CERTS_D));
-        let plan = mirror_plan(&choices, registry, &root)?;
+        // Read once: containerd's trust and the mirror files both name a copy of it.
+        let ca_pem = match &registry.ca_file {
+            Some(ca_file) => Some(std::fs::read(ca_file).map_err(|e| {
+                StepError::failed(format!(
+                    "cannot read the registry CA file {}: {e}",
+                    ca_file.display()
+                ))
+            })?),
+            None => None,
+        };
+        if let Some(ca) = &ca_pem {
+            let mut trust = checks::check_containerd_trust(&runner, &root, &address, ca).await;
+            if trust.status == CheckStatus::Fail {
+                trust = offer_trust_files(&ctx, &runner, &root, &address, ca, trust).await?;
+            }
+            results.push(trust);
+        }
+        let plan = mirror_plan(&choices, registry, &root, ca_pem);
         results.push(registry_mirrors(&ctx, &plan, &nodes).await?);
         publish(&results);
     }
@@ -314,17 +314,9 @@ fn mirror_plan(
     choices: &Choices,
     registry: &crate::wizard::state::RegistryChoice,
     root: &std::path::Path,
-) -> Result<MirrorPlan, StepError> {
+    ca_pem: Option<Vec<u8>>,
+) -> MirrorPlan {
     let (address, prefix) = super::registry_client::registry_address_and_prefix(&registry.target);
-    let ca_pem = match &registry.ca_file {
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            StepError::failed(format!(
-                "cannot read the registry CA file {}: {e}",
-                path.display()
-            ))
-        })?),
-        None => None,
-    };
     let mut upstreams = Vec::new();
     if let Some(images) = &choices.images_archive {
         let lock_path = crate::gather::lock::beside(images);
@@ -333,7 +325,7 @@ fn mirror_plan(
             upstreams = lock.upstream_hosts();
         }
     }
-    Ok(MirrorPlan::new(
+    MirrorPlan::new(
         root,
         upstreams.iter().map(String::as_str),
         MirrorTarget {
@@ -343,7 +335,7 @@ fn mirror_plan(
             skip_verify: registry.insecure,
             ca_pem,
         },
-    ))
+    )
 }
 
 /// The safety net, with the operator's word: written and checked, declined, or (a headless run
