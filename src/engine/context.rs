@@ -13,7 +13,7 @@ use super::units::Unit;
 use super::work::StepError;
 use crate::secret::Secret;
 use crate::session::Session;
-use crate::wizard::{ChoiceChange, Choices, Msg, Step};
+use crate::wizard::{ChoiceChange, Msg, Step};
 
 /// Progress is sent at most this often; a finished count is always sent.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -52,8 +52,24 @@ impl StepContext {
         self.step
     }
 
-    pub fn choices(&self) -> Choices {
-        self.with_session(|s| s.state().choices.clone())
+    /// A part of the choices this step reads. Only a step the part names may ask for it, so
+    /// that what a step reads is what its fingerprint holds (a programming error otherwise).
+    pub fn input<T: super::steps::inputs::InputPart>(&self) -> T {
+        let known = T::READ_BY.contains(&self.step);
+        debug_assert!(
+            known,
+            "{} read {}, which is not among its inputs",
+            self.step.title(),
+            std::any::type_name::<T>()
+        );
+        if !known {
+            tracing::error!(
+                step = %self.step,
+                part = std::any::type_name::<T>(),
+                "internal error: a step read a part of the choices not among its inputs"
+            );
+        }
+        self.with_session(|s| T::of(&s.state().choices))
     }
 
     /// Records a choice the step obtained (a path the operator typed) in the session, through

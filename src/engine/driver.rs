@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::cancel::Cancel;
 use super::context::{Meter, PendingAnswer, SharedSession, StepContext};
 use super::events::{Answer, Command, EngineEvent, StopReason};
-use super::fingerprint::describe_change;
+use super::fingerprint::{changed_fields, describe_change, only_rerun_fields_changed};
 use super::work::{StepError, StepWork};
 use crate::secret::Secret;
 use crate::session::{Session, SessionError};
@@ -388,15 +388,26 @@ impl Engine {
         for (step, old) in recorded {
             let Some(old) = old else { continue };
             let now = self.work.inputs(step, &choices);
-            if now != old {
+            if now == old {
+                continue;
+            }
+            // Compared field by field: the order a fingerprint was written in is no change.
+            if changed_fields(&old, &now).is_empty() {
+                self.apply(Msg::InputsAdopted {
+                    step,
+                    fingerprint: now,
+                })?;
+            } else {
                 let what = describe_change(&old, &now);
+                let keeps_units = only_rerun_fields_changed(&old, &now);
                 let effects = self.apply(Msg::InputsObserved {
                     step,
                     fingerprint: now,
                     what,
+                    keeps_units,
                 })?;
                 // Later steps were reset together with this one.
-                if !effects.is_empty() {
+                if !keeps_units && !effects.is_empty() {
                     break;
                 }
             }

@@ -24,6 +24,10 @@ impl Watched {
     pub fn of(path: Option<&Path>) -> Option<Watched> {
         path.map(|p| Watched(p.to_path_buf()))
     }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
 }
 
 impl Serialize for Watched {
@@ -32,17 +36,58 @@ impl Serialize for Watched {
     }
 }
 
+/// Marks a field whose change runs the step again with its finished units kept.
+pub const RERUN_ONLY_MARK: char = '~';
+
 /// The encoded fingerprint of a step's input value: `field=hash` per top-level field.
 pub fn of<T: Serialize>(input: &T) -> String {
+    encode(&fields(input).into_iter().collect())
+}
+
+/// Each top-level field of `input` as its name (underscores as spaces) and a hash of its value.
+pub fn fields<T: Serialize>(input: &T) -> Vec<(String, String)> {
     match serde_json::to_value(input) {
         Ok(serde_json::Value::Object(fields)) => fields
             .iter()
-            .map(|(name, v)| format!("{}={}", name.replace('_', " "), value(&v.to_string())))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Ok(other) => format!("inputs={}", value(&other.to_string())),
-        Err(e) => format!("inputs=unserialisable:{e}"),
+            .map(|(name, v)| (name.replace('_', " "), value(&v.to_string())))
+            .collect(),
+        Ok(other) => vec![("inputs".into(), value(&other.to_string()))],
+        Err(e) => vec![("inputs".into(), format!("unserialisable:{e}"))],
     }
+}
+
+/// Named hashes as the session records them: one `name=hash` line each, sorted by name.
+pub fn encode(lines: &std::collections::BTreeMap<String, String>) -> String {
+    lines
+        .iter()
+        .map(|(name, hash)| format!("{name}={hash}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn parse(encoded: &str) -> std::collections::BTreeMap<&str, &str> {
+    encoded.lines().filter_map(|l| l.split_once('=')).collect()
+}
+
+/// The names of the fields that differ between two encoded sets (added, removed or changed),
+/// whatever order each was written in. A rerun-only field the old set lacks is no change: the
+/// step ran without that choice.
+pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
+    let (old, new) = (parse(old), parse(new));
+    let mut changed: Vec<String> = new
+        .iter()
+        .filter(|(n, f)| match old.get(*n) {
+            Some(of) => of != *f,
+            None => !n.starts_with(RERUN_ONLY_MARK),
+        })
+        .map(|(n, _)| n.to_string())
+        .collect();
+    changed.extend(
+        old.keys()
+            .filter(|n| !new.contains_key(*n))
+            .map(|n| n.to_string()),
+    );
+    changed
 }
 
 /// A file's fingerprint, or for a directory (a `certs.d`) those of the files under it.
@@ -124,32 +169,22 @@ pub fn value(text: &str) -> String {
 
 /// Names the inputs that differ between two encoded sets, for the operator.
 pub fn describe_change(old: &str, new: &str) -> String {
-    let parse = |s: &str| -> Vec<(String, String)> {
-        s.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(n, f)| (n.to_string(), f.to_string()))
-            .collect()
-    };
-    let (old, new) = (parse(old), parse(new));
-    let mut changed: Vec<&str> = new
+    let changed: Vec<String> = changed_fields(old, new)
         .iter()
-        .filter(|(n, f)| {
-            old.iter()
-                .find(|(o, _)| o == n)
-                .is_none_or(|(_, of)| of != f)
-        })
-        .map(|(n, _)| n.as_str())
+        .map(|n| n.trim_start_matches(RERUN_ONLY_MARK).to_owned())
         .collect();
-    changed.extend(
-        old.iter()
-            .filter(|(n, _)| !new.iter().any(|(m, _)| m == n))
-            .map(|(n, _)| n.as_str()),
-    );
     if changed.is_empty() {
         "the inputs".to_string()
     } else {
         changed.join(", ")
     }
+}
+
+/// Whether every field that differs is one whose change keeps the step's finished units.
+pub fn only_rerun_fields_changed(old: &str, new: &str) -> bool {
+    changed_fields(old, new)
+        .iter()
+        .all(|n| n.starts_with(RERUN_ONLY_MARK))
 }
 
 #[cfg(test)]

@@ -76,6 +76,22 @@ impl Unit for CharmsRead {
     }
 }
 
+/// `images.tar.gz` read to its end, every image verified: a re-run of the Artifacts step whose
+/// archives did not change (an edited bundle, a skipped need) reads its records instead.
+pub struct ImagesRead;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ImagesReadDetail {
+    pub images: usize,
+}
+
+impl Unit for ImagesRead {
+    type Detail = ImagesReadDetail;
+    fn key(&self) -> String {
+        "images-read".into()
+    }
+}
+
 /// A member whose image the Push step pushed (or found pushed).
 pub struct PushedMember<'a>(pub &'a str);
 

@@ -11,10 +11,20 @@ pub enum Msg {
     /// The session was read from disk. A step found running was interrupted by a crash.
     Loaded,
     /// The fingerprint of a step's inputs as they are now; `what` names them for the operator.
+    /// `keeps_units`: only inputs the step checks against changed, so it runs again with its
+    /// finished units kept and the later steps left as they are.
     InputsObserved {
         step: Step,
         fingerprint: String,
         what: String,
+        keeps_units: bool,
+    },
+    /// The fingerprint as it is now holds no change that re-runs the step (a choice it checks
+    /// against was given after it ran, or the same fields were written in another order): it is
+    /// recorded, so a later change of that choice is seen.
+    InputsAdopted {
+        step: Step,
+        fingerprint: String,
     },
     Start {
         step: Step,
@@ -91,7 +101,19 @@ pub fn update(state: &mut WizardState, msg: Msg) -> Outcome {
             step,
             fingerprint,
             what,
-        } => Ok(inputs_observed(state, step, &fingerprint, &what)),
+            keeps_units,
+        } => Ok(if keeps_units {
+            rerun_keeping_units(state, step, &fingerprint, &what)
+        } else {
+            inputs_observed(state, step, &fingerprint, &what)
+        }),
+        Msg::InputsAdopted { step, fingerprint } => {
+            let record = state.record_mut(step);
+            if record.inputs.is_some() && record.status != StepStatus::Running {
+                record.inputs = Some(fingerprint);
+            }
+            Ok(vec![])
+        }
         Msg::Start { step, inputs } => start(state, step, inputs),
         Msg::UnitDone { step, unit, detail } => {
             let record = state.record_mut(step);
@@ -222,6 +244,34 @@ fn inputs_observed(
         )),
         Effect::DiscardOutputs(reset),
     ]
+}
+
+fn rerun_keeping_units(
+    state: &mut WizardState,
+    step: Step,
+    fingerprint: &str,
+    what: &str,
+) -> Vec<Effect> {
+    let record = state.record(step);
+    let Some(previous) = record.inputs.as_deref() else {
+        return vec![];
+    };
+    // A running step reads its inputs as it goes; it is looked at again when it stops.
+    if previous == fingerprint || record.status == StepStatus::Running {
+        return vec![];
+    }
+    let record = state.record_mut(step);
+    record.status = StepStatus::Pending;
+    record.inputs = None;
+    record.note = Some(format!(
+        "{what} changed since this step ran, so it runs again; its finished work is kept"
+    ));
+    state.current = state.current.min(step);
+    vec![Effect::Notify(format!(
+        "{what} changed: {} runs again, keeping its {} finished unit(s)",
+        step.title(),
+        state.record(step).ledger.len()
+    ))]
 }
 
 fn start(state: &mut WizardState, step: Step, inputs: String) -> Outcome {
@@ -503,6 +553,7 @@ mod tests {
                 step: Step::Artifacts,
                 fingerprint: "in-artifacts".into(),
                 what: "images.tar.gz".into(),
+                keeps_units: false,
             },
         )
         .unwrap();
@@ -515,6 +566,7 @@ mod tests {
                 step: Step::Artifacts,
                 fingerprint: "other".into(),
                 what: "images.tar.gz".into(),
+                keeps_units: false,
             },
         )
         .unwrap();
@@ -539,6 +591,68 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_checked_against_input_reruns_only_that_step_with_its_units() {
+        let mut s = WizardState::default();
+        for step in [
+            Step::EnvironmentChecks,
+            Step::Artifacts,
+            Step::RegistryLogin,
+        ] {
+            run(&mut s, step);
+            update(&mut s, Msg::Next).unwrap();
+        }
+        s.record_mut(Step::Artifacts)
+            .ledger
+            .insert("member:a".into(), Value::Null);
+        let effects = update(
+            &mut s,
+            Msg::InputsObserved {
+                step: Step::Artifacts,
+                fingerprint: "other".into(),
+                what: "bundle".into(),
+                keeps_units: true,
+            },
+        )
+        .unwrap();
+        let r = s.record(Step::Artifacts);
+        assert_eq!(r.status, StepStatus::Pending);
+        assert!(r.ledger.contains_key("member:a"), "finished units are kept");
+        assert!(
+            r.note
+                .as_deref()
+                .unwrap_or("")
+                .contains("finished work is kept")
+        );
+        assert_eq!(s.status(Step::RegistryLogin), &StepStatus::Done);
+        assert_eq!(s.current, Step::Artifacts);
+        assert!(
+            matches!(&effects[..], [Effect::Notify(m)] if m.contains("keeping its 1 finished"))
+        );
+
+        // A running step is left to finish.
+        update(
+            &mut s,
+            Msg::Start {
+                step: Step::Artifacts,
+                inputs: "x".into(),
+            },
+        )
+        .unwrap();
+        let running = update(
+            &mut s,
+            Msg::InputsObserved {
+                step: Step::Artifacts,
+                fingerprint: "y".into(),
+                what: "bundle".into(),
+                keeps_units: true,
+            },
+        )
+        .unwrap();
+        assert!(running.is_empty());
+        assert_eq!(s.status(Step::Artifacts), &StepStatus::Running);
+    }
+
+    #[test]
     fn an_input_of_a_step_that_never_ran_changes_nothing() {
         let mut s = WizardState::default();
         let before = s.clone();
@@ -548,6 +662,7 @@ mod tests {
                 step: Step::BundlePreview,
                 fingerprint: "x".into(),
                 what: "bundle.yaml".into(),
+                keeps_units: false,
             },
         )
         .unwrap();

@@ -297,3 +297,66 @@ fn a_lock_file_that_appears_beside_the_archive_runs_the_artifacts_step_again() {
         StepStatus::Failed { .. }
     ));
 }
+
+/// The bundle is one of the step's inputs, but one it only checks against: given after the
+/// step ran it changes nothing; edited, it runs the step again with its finished work kept, so
+/// the archive is not read again and the new bundle's needs are checked against the records.
+#[test]
+fn an_edited_bundle_runs_the_artifacts_step_again_without_reading_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = generate_release(&ReleaseSpec::default(), &dir.path().join("rel")).unwrap();
+    let state = dir.path().join("state");
+    let charms = release.charms_gz.as_ref().unwrap();
+    let without = answers(dir.path(), &release.images_gz, charms, |_| {});
+    let out = run(
+        &state,
+        &["--mode", "headless", "--answers", without.to_str().unwrap()],
+        &[],
+    );
+    assert!(text(&out.stdout).contains("[artifacts] done"));
+    let units = |state: &Path| {
+        let store = SessionStore::open(state).unwrap();
+        let file = store.list().unwrap().remove(0).file.unwrap();
+        file.wizard.record(Step::Artifacts).ledger.len()
+    };
+    let units_first = units(&state);
+
+    let bundle = dir.path().join("bundle.yaml");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bundles/ckf-1.7-edge-airgap-bundle.yaml"
+        ),
+        &bundle,
+    )
+    .unwrap();
+    let with = answers(dir.path(), &release.images_gz, charms, |a| {
+        a.bundle = Some(answers::bundle(&bundle))
+    });
+    let args = ["--mode", "headless", "--answers", with.to_str().unwrap()];
+    let given = text(&run(&state, &args, &[]).stdout);
+    assert!(!given.contains("[artifacts] started"), "{given}");
+    assert_eq!(status(&state, Step::Artifacts), StepStatus::Done);
+
+    let mut text_now = std::fs::read_to_string(&bundle).unwrap();
+    text_now.push_str("# edited\n");
+    std::fs::write(&bundle, text_now).unwrap();
+    let out = run(&state, &args, &[]);
+    let edited = text(&out.stdout);
+    assert!(
+        edited.contains(&format!(
+            "bundle changed: Artifacts runs again, keeping its {units_first} finished unit(s)"
+        )),
+        "{edited}"
+    );
+    assert!(edited.contains("it is not read again"), "{edited}");
+    assert!(
+        edited.contains("image 172.17.0.2:5000/dexidp/dex:v2.31.2"),
+        "the edited bundle's needs are checked: {edited}"
+    );
+    assert!(matches!(
+        status(&state, Step::Artifacts),
+        StepStatus::Failed { .. }
+    ));
+    assert_eq!(units(&state), units_first, "no unit was lost or redone");
+}

@@ -236,8 +236,9 @@ async fn typed_choice_changes_touch_one_field_and_run_the_step_again() {
 }
 
 /// The fingerprints come from what each step reads: a client certificate whose content
-/// changes makes login and push (and the checks, whose preflight presents it) run again,
-/// while the archives' step keeps its work.
+/// changes makes every step that connects with it run again (the checks, whose preflight
+/// presents it, login, push, and the mapping and deploy, which look images up), while the
+/// archives' step keeps its work.
 #[test]
 fn a_changed_client_certificate_reruns_login_and_push() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,9 +268,12 @@ fn a_changed_client_certificate_reruns_login_and_push() {
         [
             Step::EnvironmentChecks,
             Step::RegistryLogin,
-            Step::ImagePush
+            Step::ImagePush,
+            Step::PlaceholderMapping,
+            Step::JujuDeploy
         ],
-        "the mapping reads only the registry's address"
+        "the mapping and the deploy look images up with the client; the archives' step pushes \
+         while it reads only as a head start, so it is not among them"
     );
     let login = Step::RegistryLogin.index();
     assert_eq!(

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::blocking::blocking;
 use super::choice_paths::required_path;
 use super::choice_paths::work_dir;
+use super::inputs::{ArtifactsInput, NeedSkipsInput, ReleaseInput};
 use crate::artifacts::charms::CharmVersion;
 use crate::artifacts::{
     self, CharmInfo, CrossCheck, DeploymentNeeds, ImageHooks, ImageRecord, Inventory,
@@ -21,9 +22,11 @@ use crate::engine::context::StepContext;
 use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, SkippableItem, StepData};
-use crate::engine::units::{CharmsRead, CharmsReadDetail, ReadMember, ReadMemberDetail};
+use crate::engine::units::{
+    CharmsRead, CharmsReadDetail, ImagesRead, ImagesReadDetail, ReadMember, ReadMemberDetail,
+};
 use crate::engine::work::StepError;
-use crate::wizard::{ItemKind, PathChoice};
+use crate::wizard::PathChoice;
 
 /// How often the archive is read again by itself after the registry went away during the
 /// streaming push, before the step fails and leaves the retry to the operator.
@@ -44,8 +47,21 @@ impl Drop for CancelOnDrop {
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let images = required_path(&ctx, PathChoice::ImagesArchive, "Path to images.tar.gz").await?;
-    let charms = required_path(&ctx, PathChoice::CharmsArchive, "Path to charms.tar.gz").await?;
+    let input = ctx.input::<ArtifactsInput>();
+    let images = required_path(
+        &ctx,
+        input.images_path(),
+        PathChoice::ImagesArchive,
+        "Path to images.tar.gz",
+    )
+    .await?;
+    let charms = required_path(
+        &ctx,
+        input.charms_archive.as_ref().map(|w| w.path()),
+        PathChoice::CharmsArchive,
+        "Path to charms.tar.gz",
+    )
+    .await?;
     let work = work_dir(&ctx);
     create_private_dir(&work).map_err(|e| {
         StepError::failed(format!(
@@ -69,7 +85,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             plan.note
         ),
     );
-    let mode = if ctx.choices().one_image_at_a_time {
+    let mode = if input.one_image_at_a_time {
         SpoolMode::OneImageAtATime
     } else {
         plan.mode
@@ -117,8 +133,20 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         }
     };
 
+    let read_before = ctx.detail(&ImagesRead);
+    if let Some(read) = &read_before {
+        ctx.log(
+            Level::Info,
+            format!(
+                "{} was read whole when this step last ran ({} images verified) and has not \
+                 changed: it is not read again",
+                images.display(),
+                read.images
+            ),
+        );
+    }
     let mut rereads = 0;
-    loop {
+    while read_before.is_none() {
         let stream = if may_stream {
             super::stream_push::start(&ctx, work.clone()).await
         } else {
@@ -156,6 +184,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             }
             (read, _) => {
                 read?;
+                ctx.record(
+                    &ImagesRead,
+                    &ImagesReadDetail {
+                        images: image_records(&ctx).len(),
+                    },
+                )?;
                 break;
             }
         }
@@ -296,14 +330,11 @@ async fn wait_for_registry(ctx: &StepContext) -> Result<(), StepError> {
 /// archives whole: every image and charm it lists must be there with its digests; anything
 /// else is reported.
 fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepError> {
-    let Some(images) = ctx.choices().images_archive else {
+    let Some(lock_file) = ctx.input::<ArtifactsInput>().lock_file else {
         return Ok(());
     };
-    let path = crate::gather::lock::beside(&images);
-    if !path.exists() {
-        return Ok(());
-    }
-    let lock = read_lock(&path)?;
+    let path = lock_file.path();
+    let lock = read_lock(path)?;
     let (problems, extra) = crate::gather::lock::verify(&lock, inventory);
     for e in &extra {
         ctx.log(Level::Warn, format!("{}: {e}", path.display()));
@@ -341,7 +372,11 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
 /// script never checks `docker save`, so a failed save leaves an image out. Every listed name
 /// must be archived.
 fn check_retagged_list(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepError> {
-    let Some(path) = ctx.choices().retagged_images else {
+    let Some(path) = ctx
+        .input::<ArtifactsInput>()
+        .retagged_images
+        .map(|w| w.path().to_path_buf())
+    else {
         return Ok(());
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -442,21 +477,22 @@ fn cross_check_with_bundle(
     inventory: &Inventory,
     report: bool,
 ) -> Result<Option<BundleCheck>, StepError> {
-    let Some(bundle_path) = ctx.choices().bundle else {
+    let release_input = ctx.input::<ReleaseInput>();
+    let Some(bundle_path) = release_input.bundle_path().map(Path::to_path_buf) else {
         ctx.log(
             Level::Info,
             "no bundle chosen yet: the images are checked against it in the mapping step",
         );
         return Ok(None);
     };
-    let choices = ctx.choices();
-    if let Some(release) = super::release_bundle::load_with(&choices, inventory)? {
+    if let Some(release) = super::release_bundle::load_with(&release_input, inventory)? {
         return Ok(Some(release_cross_check(ctx, &release, inventory, report)));
     }
-    let form = super::release_bundle::form_of(&bundle_path, &choices)
+    let placeholder = release_input.placeholder_registry.as_deref();
+    let form = super::release_bundle::form_of(&bundle_path, placeholder)
         .map(|(_, f)| f.describe())
         .unwrap_or_default();
-    let needs = deployment_needs(&bundle_path, choices.placeholder_registry.as_deref())?;
+    let needs = deployment_needs(&bundle_path, placeholder)?;
     let check = artifacts::cross_check(inventory, &needs);
     let unused = check
         .unused_images
@@ -486,7 +522,7 @@ fn release_cross_check(
     inventory: &Inventory,
     report: bool,
 ) -> BundleCheck {
-    let choices = ctx.choices();
+    let need_skips = ctx.input::<NeedSkipsInput>();
     let log = |level: Level, line: String| {
         if report {
             ctx.log(level, line)
@@ -510,7 +546,7 @@ fn release_cross_check(
         ..CrossCheck::default()
     };
     for item in &check.missing {
-        if let Some(reason) = choices.skipped_item(ItemKind::Need, &item.id()) {
+        if let Some(reason) = need_skips.skipped(&item.id()) {
             log(
                 Level::Warn,
                 format!(
@@ -566,22 +602,18 @@ enum Precheck {
 /// What the archive is promised to hold, by gather's lock file beside it or by the retagged
 /// list the operator named; None when neither is there.
 fn promised_images(ctx: &StepContext) -> Result<Option<(String, Vec<ImageRecord>)>, StepError> {
-    let choices = ctx.choices();
-    if let Some(images) = &choices.images_archive {
-        let path = crate::gather::lock::beside(images);
-        if path.exists() {
-            let lock = read_lock(&path)?;
-            let records = lock
-                .images
-                .iter()
-                .map(|i| {
-                    ImageRecord::promised(&i.repo_tags, &i.member, Some(i.config_digest.clone()))
-                })
-                .collect();
-            return Ok(Some((path.display().to_string(), records)));
-        }
+    let input = ctx.input::<ArtifactsInput>();
+    if let Some(lock_file) = &input.lock_file {
+        let path = lock_file.path();
+        let lock = read_lock(path)?;
+        let records = lock
+            .images
+            .iter()
+            .map(|i| ImageRecord::promised(&i.repo_tags, &i.member, Some(i.config_digest.clone())))
+            .collect();
+        return Ok(Some((path.display().to_string(), records)));
     }
-    if let Some(path) = &choices.retagged_images {
+    if let Some(path) = input.retagged_images.as_ref().map(|w| w.path()) {
         let text = std::fs::read_to_string(path).map_err(|e| {
             StepError::failed(format!(
                 "cannot read {} ({e}); fix [artifacts] retagged_images or remove it",
@@ -608,8 +640,11 @@ fn read_lock(path: &Path) -> Result<crate::gather::lock::ReleaseLock, StepError>
 
 /// The bundle's needs against the promised images and the charms just read.
 fn precheck_needs(ctx: &StepContext, charms: &[CharmInfo]) -> Result<Precheck, StepError> {
-    let choices = ctx.choices();
-    let Some(bundle) = &choices.bundle else {
+    let Some(bundle) = ctx
+        .input::<ReleaseInput>()
+        .bundle_path()
+        .map(Path::to_path_buf)
+    else {
         return Ok(Precheck::NoBundle);
     };
     let Some((source, images)) = promised_images(ctx)? else {
@@ -644,7 +679,11 @@ fn missing_error(ctx: &StepContext, check: &CrossCheck) -> StepError {
 }
 
 fn missing_text(ctx: &StepContext, check: &CrossCheck) -> String {
-    let bundle = ctx.choices().bundle.unwrap_or_default();
+    let bundle = ctx
+        .input::<ReleaseInput>()
+        .bundle_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut text = format!("{} needs what the archives do not hold:", bundle.display());
     for image in &check.missing_images {
         text.push_str(&format!("\n  image {image}"));

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::choice_paths::{required_path, work_dir};
+use super::inputs::{BundleInput, RegistryTargetInput, ReleaseInput};
 use crate::artifacts::Inventory;
 use crate::bundle::mapping::MappingTable;
 use crate::bundle::model::Bundle;
@@ -15,7 +16,7 @@ use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::outputs::SessionPushReport;
 use crate::engine::work::StepError;
-use crate::wizard::{ItemKind, PathChoice};
+use crate::wizard::PathChoice;
 
 pub struct BundlePlan {
     pub path: PathBuf,
@@ -41,17 +42,18 @@ impl BundlePlan {
 }
 
 pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
+    let release = ctx.input::<ReleaseInput>();
+    let input = ctx.input::<BundleInput>();
     let path = required_path(
         ctx,
+        release.bundle_path(),
         PathChoice::Bundle,
         "Path to the air-gapped bundle.yaml",
     )
     .await?;
-    let choices = ctx.choices();
-    let target = choices
-        .registry
-        .as_ref()
-        .map(|r| r.target.clone())
+    let target = ctx
+        .input::<RegistryTargetInput>()
+        .registry_target
         .ok_or_else(|| {
             StepError::failed(
                 "no registry target is chosen: go back to Registry login (answers: registry.target)",
@@ -59,7 +61,7 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         })?;
     let bundle = Bundle::load(&path).map_err(StepError::failed)?;
     let sites = scan::scan_document(&bundle.doc);
-    let placeholder = choices
+    let placeholder = release
         .placeholder_registry
         .clone()
         .or_else(|| scan::detect_placeholder(&sites));
@@ -70,8 +72,8 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
     let build_table = |sites: &[ImageRefSite]| -> Result<MappingTable, StepError> {
         let mut table = MappingTable::build(sites, placeholder.as_deref(), &target)
             .map_err(StepError::failed)?;
-        table.pin_digests = choices.pin_digests;
-        for (source, override_target) in &choices.mapping_overrides {
+        table.pin_digests = input.pin_digests;
+        for (source, override_target) in &input.mapping_overrides {
             if table.row(source).is_none() {
                 continue;
             }
@@ -80,7 +82,7 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
                 .map_err(|e| StepError::failed(format!("mapping override for {source}: {e}")))?;
         }
         // A reference skipped with a reason stays as written: no target, no edit.
-        for (source, _) in ItemKind::Reference.skips(&choices) {
+        for (source, _) in &input.reference_skips {
             if table.row(source).is_some() {
                 table
                     .set_override(source, None)
@@ -93,11 +95,11 @@ pub async fn build(ctx: &StepContext) -> Result<BundlePlan, StepError> {
         Ok(table)
     };
     let table = build_table(&sites)?;
-    let separate = match super::separate::document(&choices)? {
+    let separate = match super::separate::document(&input, &release)? {
         Some(doc) => Some(build_table(&scan::scan_document(&doc))?),
         None => None,
     };
-    let unknown: Vec<&String> = choices
+    let unknown: Vec<&String> = input
         .mapping_overrides
         .keys()
         .filter(|k| table.row(k).is_none() && separate.as_ref().is_none_or(|t| t.row(k).is_none()))

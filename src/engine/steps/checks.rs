@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::blocking::{blocking, runner};
+use super::inputs::{ChecksInput, RegistryReachInput, ReleaseInput};
 use super::registry_client::registry_address;
 use super::release_choice::release_with_evidence;
 use crate::cluster::checks::{self, Check, CheckStatus, LoadBalancerHint, RegistryOutcome};
@@ -19,11 +20,11 @@ use crate::engine::outputs::ClusterRuntimes;
 use crate::engine::step_data::{CheckRow, StepData, Verdict};
 use crate::engine::units::Summary;
 use crate::engine::work::StepError;
-use crate::wizard::{Choices, ItemKind};
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let choices = ctx.choices();
-    let (release, evidence) = release_with_evidence(&choices)?;
+    let input = ctx.input::<ChecksInput>();
+    let registry_choice = ctx.input::<RegistryReachInput>().registry;
+    let (release, evidence) = release_with_evidence(&ctx.input::<ReleaseInput>())?;
     ctx.log(
         Level::Info,
         format!("checking against CKF {}: {evidence}", release.name()),
@@ -32,7 +33,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let mut results: Vec<Check> = Vec::new();
     let publish = |results: &[Check]| {
         ctx.publish(StepData::Checks(
-            results.iter().map(|c| row(c, &ctx.choices())).collect(),
+            results.iter().map(|c| row(c, &input)).collect(),
         ));
     };
 
@@ -63,7 +64,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     results.push(lb);
     publish(&results);
 
-    if let Some(registry) = &choices.registry {
+    if let Some(registry) = &registry_choice {
         ctx.phase(format!("checking the registry {}", registry.target));
         let outcome = registry_outcome(registry).await;
         results.push(checks::check_registry(
@@ -72,9 +73,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         ));
         publish(&results);
     }
-    if let Some(registry) = &choices.registry {
+    if let Some(registry) = &registry_choice {
         let address = registry_address(&registry.target).to_string();
-        let root = choices
+        let root = input
             .containerd_certs_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(MICROK8S_CERTS_D));
@@ -95,7 +96,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             }
             results.push(trust);
         }
-        let plan = mirror_plan(&choices, registry, &root, ca_pem);
+        let plan = mirror_plan(&input, registry, &root, ca_pem);
         results.push(registry_mirrors(&ctx, &plan, &nodes).await?);
         publish(&results);
     }
@@ -105,7 +106,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     results.push(client);
     let (controller, info) = checks::check_controller(&runner, release, version).await;
     results.push(controller);
-    if let Some(registry) = &choices.registry
+    if let Some(registry) = &registry_choice
         && info.is_some()
     {
         results.push(
@@ -117,15 +118,15 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             .await,
         );
     }
-    let model = choices.model.clone().unwrap_or_else(|| "kubeflow".into());
+    let model = input.model.clone().unwrap_or_else(|| "kubeflow".into());
     if info.is_some() {
         results.push(checks::check_model(&runner, &model).await);
     }
     publish(&results);
 
-    if let Some(images) = &choices.images_archive {
+    if let Some(images) = &input.images_archive {
         let dir = super::choice_paths::work_dir(&ctx);
-        let images = images.clone();
+        let images = images.path().to_path_buf();
         let estimate = blocking(move || crate::artifacts::estimate_space(&images)).await?;
         let probe_dir = nearest_existing(&dir);
         results.push(checks::check_disk(&runner, &probe_dir, estimate.uncompressed).await);
@@ -133,12 +134,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     results.push(checks::check_inotify(std::path::Path::new("/proc")));
     publish(&results);
 
-    let choices = ctx.choices();
+    let input = ctx.input::<ChecksInput>();
     let blocking_checks: Vec<&Check> = results
         .iter()
-        .filter(|c| {
-            c.status == CheckStatus::Fail && choices.skipped_item(ItemKind::Check, c.id).is_none()
-        })
+        .filter(|c| c.status == CheckStatus::Fail && input.skipped(c.id).is_none())
         .collect();
     for check in &results {
         let level = match check.status {
@@ -226,8 +225,8 @@ async fn registry_outcome(choice: &crate::wizard::state::RegistryChoice) -> Regi
     }
 }
 
-fn row(check: &Check, choices: &Choices) -> CheckRow {
-    let skipped = choices.skipped_item(ItemKind::Check, check.id);
+fn row(check: &Check, input: &ChecksInput) -> CheckRow {
+    let skipped = input.skipped(check.id);
     let verdict = match (&check.status, skipped) {
         (CheckStatus::Fail, Some(_)) | (CheckStatus::Skipped { .. }, _) => Verdict::Skipped,
         (CheckStatus::Pass, _) => Verdict::Pass,
@@ -261,7 +260,7 @@ async fn offer_trust_files(
 ) -> Result<Check, StepError> {
     let files = TrustFiles::new(root, address, ca);
     ctx.document(format!("containerd trust for {address}"), files.preview());
-    let consent = if ctx.choices().write_containerd_trust {
+    let consent = if ctx.input::<ChecksInput>().write_containerd_trust {
         true
     } else {
         match ctx
@@ -311,19 +310,18 @@ async fn offer_trust_files(
 /// The safety net's files for the chosen registry: every known public registry and every host
 /// the release lock beside the images archive names.
 fn mirror_plan(
-    choices: &Choices,
+    input: &ChecksInput,
     registry: &crate::wizard::state::RegistryChoice,
     root: &std::path::Path,
     ca_pem: Option<Vec<u8>>,
 ) -> MirrorPlan {
     let (address, prefix) = super::registry_client::registry_address_and_prefix(&registry.target);
     let mut upstreams = Vec::new();
-    if let Some(images) = &choices.images_archive {
-        let lock_path = crate::gather::lock::beside(images);
-        // A lock that cannot be read is the Artifacts step's to report; the known hosts stand.
-        if let Ok(lock) = crate::gather::lock::ReleaseLock::read(&lock_path) {
-            upstreams = lock.upstream_hosts();
-        }
+    // A lock that cannot be read is the Artifacts step's to report; the known hosts stand.
+    if let Some(lock) = &input.lock_file
+        && let Ok(lock) = crate::gather::lock::ReleaseLock::read(lock.path())
+    {
+        upstreams = lock.upstream_hosts();
     }
     MirrorPlan::new(
         root,
@@ -351,7 +349,7 @@ async fn registry_mirrors(
     if plan.pending().is_empty() {
         return Ok(checks::check_registry_mirrors(plan, &this_host, nodes));
     }
-    let consent = match ctx.choices().registry_mirrors {
+    let consent = match ctx.input::<ChecksInput>().registry_mirrors {
         Some(false) => {
             return Ok(checks::mirrors_declined(
                 plan,

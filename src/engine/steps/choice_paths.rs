@@ -1,21 +1,25 @@
 //! The paths the steps need from the choices: a file asked for when the answers do not name
 //! it (and then recorded as a typed choice), and the work directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::inputs::WorkDirInput;
 
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest};
 use crate::engine::work::StepError;
 use crate::wizard::{ChoiceChange, PathChoice};
 
-/// A file the step needs: from the choices, else asked (and then recorded in the session).
+/// A file the step needs: `chosen` (from the step's input), else asked (and then recorded in
+/// the session as `which`).
 pub async fn required_path(
     ctx: &StepContext,
+    chosen: Option<&Path>,
     which: PathChoice,
     prompt: &str,
 ) -> Result<PathBuf, StepError> {
-    if let Some(path) = which.get(&ctx.choices()) {
-        return Ok(path.clone());
+    if let Some(path) = chosen {
+        return Ok(path.to_path_buf());
     }
     let answer = ctx
         .ask(InputRequest {
@@ -40,8 +44,8 @@ pub async fn required_path(
 }
 
 /// The work directory: the operator's choice, else a folder in the session.
-pub fn work_dir(ctx: &StepContext) -> std::path::PathBuf {
-    ctx.choices()
+pub fn work_dir(ctx: &StepContext) -> PathBuf {
+    ctx.input::<WorkDirInput>()
         .work_dir
         .unwrap_or_else(|| ctx.session_dir().join("work"))
 }

@@ -12,6 +12,10 @@ use serde_json::json;
 
 use super::blocking::runner;
 use super::choice_paths::work_dir;
+use super::inputs::{
+    BundleInput, CommandSkipsInput, DeployConsentInput, DeployInput, GatewayInput, RegistryInput,
+    ReleaseInput,
+};
 use super::registry_client::{registry_address, registry_address_and_prefix};
 use super::release_choice::release;
 use crate::artifacts::Inventory;
@@ -57,7 +61,11 @@ fn bundle_to_deploy(ctx: &StepContext, edits: &BundleEdits) -> Result<PathBuf, S
     edits
         .bundle
         .clone()
-        .or_else(|| ctx.choices().bundle)
+        .or_else(|| {
+            ctx.input::<BundleInput>()
+                .bundle
+                .map(|w| w.path().to_path_buf())
+        })
         .ok_or_else(|| {
             StepError::failed(
                 "no bundle to deploy: choose one (answers: bundle.file) and run the preview",
@@ -70,7 +78,7 @@ fn bundle_to_deploy(ctx: &StepContext, edits: &BundleEdits) -> Result<PathBuf, S
 fn separate_plan(ctx: &StepContext, edits: &BundleEdits) -> Result<SeparatelyDeployed, StepError> {
     match &edits.separately_deployed {
         Some(path) => SeparatelyDeployed::load(path).map_err(StepError::failed),
-        None => super::separate::plan(&ctx.choices()),
+        None => super::separate::plan(&ctx.input::<BundleInput>(), &ctx.input::<ReleaseInput>()),
     }
 }
 
@@ -202,7 +210,7 @@ async fn cluster_lacks(
     version: Version,
     model: &str,
 ) -> (ClusterLacks, Option<Check>) {
-    if ctx.choices().dry_run {
+    if ctx.input::<DeployInput>().dry_run {
         ctx.log(
             Level::Warn,
             format!(
@@ -235,7 +243,7 @@ async fn setup_actions(
     if lacks == ClusterLacks::Nothing {
         return Ok(Vec::new());
     }
-    let registry = ctx.choices().registry.unwrap_or_default();
+    let registry = ctx.input::<RegistryInput>().registry.unwrap_or_default();
     let (address, prefix) = registry_address_and_prefix(&registry.target);
     let mut images = Vec::new();
     let mut repo = ImageRepo::new(&address, &prefix);
@@ -260,11 +268,10 @@ async fn setup_actions(
 /// The images of the plan's bootstrap when it is still to run (not done, not skipped).
 fn pending_bootstrap<'p>(ctx: &StepContext, plan: &'p DeployPlan) -> Option<&'p [JujuImage]> {
     let ledger = SessionCommandLedger { ctx: ctx.clone() };
-    let choices = ctx.choices();
+    let skips = ctx.input::<CommandSkipsInput>();
     plan.steps.iter().find_map(|s| match &s.kind {
         ActionKind::Bootstrap { images, .. }
-            if !ledger.is_done(&s.id)
-                && choices.skipped_item(ItemKind::Command, &s.id).is_none() =>
+            if !ledger.is_done(&s.id) && skips.skipped(&s.id).is_none() =>
         {
             Some(images.as_slice())
         }
@@ -288,7 +295,11 @@ async fn refuse_unready(
     controller: Option<&Check>,
     images: &[JujuImage],
 ) -> Result<RegistryImages, StepError> {
-    let target = ctx.choices().registry.map(|r| r.target).unwrap_or_default();
+    let target = ctx
+        .input::<RegistryInput>()
+        .registry
+        .map(|r| r.target)
+        .unwrap_or_default();
     if registry_address(&target).is_empty() {
         return Err(StepError::failed(format!(
             "{}\nThe bootstrap pulls Juju's own images from the private registry, and none is \
@@ -309,8 +320,8 @@ async fn refuse_unready(
 }
 
 /// Why a headless run without `[cluster] bootstrap = true` does not bootstrap.
-fn no_bootstrap_consent(controller: Option<&Check>, choices: &crate::wizard::Choices) -> StepError {
-    let run = if choices.confirm_deploy {
+fn no_bootstrap_consent(controller: Option<&Check>, consent: &DeployConsentInput) -> StepError {
+    let run = if consent.confirm_deploy {
         ""
     } else {
         ", with [deploy] run = true"
@@ -349,13 +360,13 @@ fn build_plan(
     version: Version,
     model: &str,
 ) -> Result<DeployPlan, StepError> {
-    let choices = ctx.choices();
     let config_dir = ctx.session_dir().join("deploy-config");
     if decided.is_release() {
         let release = super::release_bundle::load_release(ctx, decided)?;
         // Where each image goes is the mapping step's answer, and only that.
         let targets = ctx.output::<MappingOutput>()?.targets();
-        let apps = super::release_bundle::app_deploys(&release, &targets, &work_dir(ctx), &choices)
+        let gateway = ctx.input::<GatewayInput>().gateway;
+        let apps = super::release_bundle::app_deploys(&release, &targets, &work_dir(ctx), gateway)
             .map_err(|missing| {
                 StepError::failed(format!(
                     "the plan cannot be built: these have no pushed image or charm:\n  {}\n\
@@ -390,14 +401,15 @@ fn build_plan(
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let choices = ctx.choices();
+    let input = ctx.input::<DeployInput>();
+    let consent = ctx.input::<DeployConsentInput>();
     let runner = runner();
-    let model = choices.model.clone().unwrap_or_else(|| "kubeflow".into());
-    let release = release(&choices)?;
+    let model = input.model_name();
+    let release = release(&ctx.input::<ReleaseInput>())?;
     let version = match juju_version(&runner).await {
         Ok(v) => v,
         // A dry run only shows the plan: without a Juju client it shows Juju 3's commands.
-        Err(_) if choices.dry_run => {
+        Err(_) if input.dry_run => {
             ctx.log(
                 Level::Warn,
                 "no juju client here: the dry run shows Juju 3 commands",
@@ -429,10 +441,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         format!("Deploy plan: {} commands", plan.steps.len()),
         plan.preview(),
     );
-    ctx.publish(StepData::Deploy(view(&ctx, &plan, None, choices.dry_run)));
+    ctx.publish(StepData::Deploy(view(&ctx, &plan, None, input.dry_run)));
     prove_images_present(&ctx).await?;
 
-    if choices.dry_run {
+    if input.dry_run {
         ctx.log(
             Level::Warn,
             "dry run: the plan above is what a real run executes; nothing was run",
@@ -442,8 +454,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let bootstrap = pending_bootstrap(&ctx, &plan);
     // Headless, the plan's confirmation cannot be asked for, and `[deploy] run` alone never
     // consented to a bootstrap: that takes `[cluster] bootstrap`.
-    if bootstrap.is_some() && !choices.bootstrap && !ctx.is_interactive() {
-        return Err(no_bootstrap_consent(controller.as_ref(), &choices));
+    if bootstrap.is_some() && !consent.bootstrap && !ctx.is_interactive() {
+        return Err(no_bootstrap_consent(controller.as_ref(), &consent));
     }
     let lookup = match bootstrap {
         Some(images) => refuse_unready(&ctx, controller.as_ref(), images).await?,
@@ -453,7 +465,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         .steps
         .iter()
         .all(|s| SessionCommandLedger { ctx: ctx.clone() }.is_done(&s.id));
-    let consented = choices.confirm_deploy && (bootstrap.is_none() || choices.bootstrap);
+    let consented = consent.confirm_deploy && (bootstrap.is_none() || consent.bootstrap);
     if !all_done && !consented {
         let commands = match plan.steps.len() {
             1 => "1 juju command".to_string(),
@@ -465,7 +477,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                     "There is no Juju controller. Bootstrap one on MicroK8s and run {commands} \
                      now, as shown?"
                 ),
-                if choices.bootstrap {
+                if consent.bootstrap {
                     "deploy.run"
                 } else {
                     "cluster.bootstrap"
@@ -489,8 +501,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     }
 
     let mut ledger = SessionCommandLedger { ctx: ctx.clone() };
+    let skips = ctx.input::<CommandSkipsInput>();
     for step in &plan.steps {
-        if let Some(reason) = choices.skipped_item(ItemKind::Command, &step.id)
+        if let Some(reason) = skips.skipped(&step.id)
             && !ledger.is_done(&step.id)
         {
             ledger
@@ -586,8 +599,8 @@ async fn has_image(client: RegistryClient, path: String, tag: String) -> bool {
 /// mapping step mapped them) is looked up in the private registry before the first `juju`
 /// command: one that is absent stops the step with the list, before anything is deployed.
 async fn prove_images_present(ctx: &StepContext) -> Result<(), StepError> {
-    let choices = ctx.choices();
-    let Some(registry) = choices.registry.as_ref() else {
+    let registry_input = ctx.input::<RegistryInput>();
+    let Some(registry) = registry_input.registry.as_ref() else {
         ctx.log(
             Level::Warn,
             "no registry is chosen: the plan's images were not looked up before the deploy",
@@ -665,8 +678,7 @@ async fn prove_images_present(ctx: &StepContext) -> Result<(), StepError> {
 /// base the charms declare), listed and looked up in the registry before anything is deployed:
 /// a missing `charm-base` leaves every sidecar pod in `ImagePullBackOff`.
 async fn check_juju_images(ctx: &StepContext, version: Version) {
-    let choices = ctx.choices();
-    let Some(registry) = choices.registry.clone() else {
+    let Some(registry) = ctx.input::<RegistryInput>().registry else {
         return;
     };
     let (address, prefix) = registry_address_and_prefix(&registry.target);
@@ -724,8 +736,8 @@ async fn scan_pod_images(
     runner: &Runner,
     model: &str,
 ) -> Result<(), StepError> {
-    let choices = ctx.choices();
-    let Some(registry) = choices
+    let Some(registry) = ctx
+        .input::<RegistryInput>()
         .registry
         .as_ref()
         .map(|r| registry_address(&r.target).to_owned())
@@ -834,7 +846,7 @@ async fn settle(
     plan: &DeployPlan,
     model: &str,
 ) -> Result<(), StepError> {
-    let minutes = ctx.choices().watch_minutes.unwrap_or(60);
+    let minutes = ctx.input::<DeployInput>().watch_minutes.unwrap_or(60);
     let options = WatchOptions {
         timeout: Duration::from_secs(minutes * 60),
         ..WatchOptions::new(model)

@@ -1,5 +1,6 @@
 //! The Istio gateway's service type: kept as the bundle has it, or chosen by the operator.
 
+use super::inputs::GatewayInput;
 use serde_json::json;
 
 use crate::bundle::gateway::GatewayServiceType;
@@ -9,7 +10,7 @@ use crate::engine::units::Summary;
 use crate::engine::work::StepError;
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let choice = match ctx.choices().gateway {
+    let choice = match ctx.input::<GatewayInput>().gateway {
         Some(choice) => choice,
         None => {
             let options: Vec<String> = GatewayServiceType::ALL

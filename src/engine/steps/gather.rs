@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::json;
 
 use super::blocking::blocking;
+use super::inputs::GatherInput;
 use crate::artifacts::CharmInfo;
 use crate::artifacts::charms::read_charm;
 use crate::bundle::model::Bundle;
@@ -35,7 +36,7 @@ const IMAGES_FILE: &str = "gather-images.json";
 const DEFAULT_RETAG: &str = "172.17.0.2:5000";
 
 fn choice(ctx: &StepContext) -> Result<GatherChoice, StepError> {
-    ctx.choices().gather.ok_or_else(|| {
+    ctx.input::<GatherInput>().gather.ok_or_else(|| {
         StepError::failed(
             "nothing to gather is chosen: give a release bundle, a folder of .charm files or an \
              image list ([gather] bundle / charms_dir / image_lists in the answers file)",

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::bundle_plan;
+use super::inputs::BundleInput;
 use super::release_bundle::{self, ReleaseBundle, Resolver};
 use crate::bundle::mapping::MatchStatus;
 use crate::bundle::mapping::{MappingConflict, MappingRow, MappingTable};
@@ -15,7 +16,6 @@ use crate::engine::outputs::{self, MappedImage, MappingOutput, SessionPushReport
 use crate::engine::step_data::{MappingRowView, MappingState, StepData};
 use crate::engine::units::Summary;
 use crate::engine::work::StepError;
-use crate::wizard::ItemKind;
 
 /// Every row of every table once (a reference used by the bundle and a separate charm is one
 /// row), with the table that maps it.
@@ -84,7 +84,6 @@ fn conflicts(tables: &[&MappingTable]) -> Vec<MappingConflict> {
 }
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let choices = ctx.choices();
     let decided = release_bundle::decide(&ctx).await?;
     ctx.log(
         Level::Info,
@@ -120,8 +119,12 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             plan.table.placeholder.as_deref().unwrap_or("(none found)")
         ),
     );
-    let kept = ItemKind::Reference.skips(&choices);
-    for (source, reason) in kept.filter(|(source, _)| plan.table.row(source).is_some()) {
+    let input = ctx.input::<BundleInput>();
+    for (source, reason) in input
+        .reference_skips
+        .iter()
+        .filter(|(source, _)| plan.table.row(source).is_some())
+    {
         ctx.log(
             Level::Warn,
             format!("{source} is left as written in the bundle (skipped: {reason})"),
@@ -227,11 +230,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 /// A release bundle: one row per application and resource or option, from the upstream image
 /// the charm names to the archived image and the pushed target.
 async fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepError> {
-    let choices = ctx.choices();
+    let input = ctx.input::<BundleInput>();
     let report = ctx.output_unless_skipped::<SessionPushReport>()?;
     let pushed_any = report.is_some();
-    let resolver = Resolver::new(&choices, &release.inventory, report.as_ref());
-    let absent_overrides = absent_override_targets(ctx, &choices, pushed_any).await?;
+    let resolver = Resolver::new(&input, &release.inventory, report.as_ref());
+    let absent_overrides = absent_override_targets(ctx, &input, pushed_any).await?;
     ctx.log(
         Level::Info,
         format!(
@@ -337,14 +340,14 @@ async fn run_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), S
 /// this session pushed (the registry is known to answer); otherwise the rows are unchecked.
 async fn absent_override_targets(
     ctx: &StepContext,
-    choices: &crate::wizard::Choices,
+    input: &BundleInput,
     pushed_any: bool,
 ) -> Result<BTreeMap<String, String>, StepError> {
-    if choices.mapping_overrides.is_empty() || !pushed_any {
+    if input.mapping_overrides.is_empty() || !pushed_any {
         return Ok(BTreeMap::new());
     }
     let client = super::registry_client::client(ctx).await?;
-    let targets: BTreeSet<String> = choices.mapping_overrides.values().cloned().collect();
+    let targets: BTreeSet<String> = input.mapping_overrides.values().cloned().collect();
     Ok(super::image_presence::absent_images(&client, targets)
         .await
         .into_iter()

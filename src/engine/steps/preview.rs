@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::bundle_plan;
 use super::choice_paths::work_dir;
+use super::inputs::{BundleInput, GatewayInput, WriteConsentInput};
 use super::release_bundle::{self, ReleaseBundle};
 use crate::bundle::{charms, diff, gateway, leftover, podspec, rewrite, write};
 use crate::cluster::yaml_out::ConfigValue;
@@ -16,12 +17,10 @@ use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{BundleEdits, MappingOutput};
 use crate::engine::units::Summary;
 use crate::engine::work::StepError;
-use crate::wizard::ItemKind;
 
 pub const SEPARATE_PLAN_FILE: &str = "separately-deployed.yaml";
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let choices = ctx.choices();
     let decided = release_bundle::decided(&ctx).await?;
     if decided.is_release() {
         return preview_release(&ctx, &release_bundle::load_release(&ctx, &decided)?);
@@ -41,7 +40,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         }
         edits.merge(rewrite.plan);
     }
-    if let Some(choice) = choices.gateway {
+    if let Some(choice) = ctx.input::<GatewayInput>().gateway {
         edits.merge(gateway::plan_gateway(&plan.bundle, choice).map_err(StepError::failed)?);
     }
     let warnings = podspec::detect_podspec(&plan.bundle, &plan.charm_kinds);
@@ -58,9 +57,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 
     let edited = edits.apply(&plan.bundle.doc).map_err(StepError::failed)?;
     refuse_leftovers(&ctx, &plan, &edited.doc)?;
-    let output: PathBuf = choices
+    let output: PathBuf = ctx
+        .input::<BundleInput>()
         .bundle_output
-        .clone()
         .unwrap_or_else(|| write::default_output_path(&plan.path));
     let name = |p: &std::path::Path| p.display().to_string();
     let diff_text = diff::unified_diff(
@@ -71,7 +70,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     );
     ctx.document(format!("Edits to write to {}", output.display()), diff_text);
 
-    if !choices.confirm_bundle_write {
+    if !ctx.input::<WriteConsentInput>().confirm_bundle_write {
         let answer = ctx
             .ask(InputRequest {
                 step: ctx.step(),
@@ -137,9 +136,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
 /// what each will get (charm, resources, the options with every image rewritten); the deploy
 /// step shows the exact commands and asks before running them.
 fn preview_release(ctx: &StepContext, release: &ReleaseBundle) -> Result<(), StepError> {
-    let choices = ctx.choices();
     let targets = ctx.output::<MappingOutput>()?.targets();
-    let apps = release_bundle::app_deploys(release, &targets, &work_dir(ctx), &choices).map_err(
+    let gateway = ctx.input::<GatewayInput>().gateway;
+    let apps = release_bundle::app_deploys(release, &targets, &work_dir(ctx), gateway).map_err(
         |missing| {
             StepError::failed(format!(
                 "these have no pushed image or charm:\n  {}\nRun the Map placeholders step again \
@@ -197,10 +196,11 @@ fn refuse_leftovers(
     let Some(placeholder) = plan.placeholder.as_deref() else {
         return Ok(());
     };
-    let choices = ctx.choices();
-    let skipped: Vec<&str> = ItemKind::Reference
-        .skips(&choices)
-        .map(|(reference, _)| reference)
+    let input = ctx.input::<BundleInput>();
+    let skipped: Vec<&str> = input
+        .reference_skips
+        .iter()
+        .map(|(reference, _)| reference.as_str())
         .collect();
     // A skipped reference is left as written whatever its spelling (an escape such as `\x2F`):
     // matched by the value that holds it, as well as by its text.

@@ -3,6 +3,7 @@
 //! Each pushed layer and image is a unit of the session's ledger, so a resumed push sends no
 //! finished layer again and compresses nothing twice.
 
+use super::inputs::{ArtifactsInput, RegistryInput};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -139,7 +140,11 @@ async fn push_from_archive(
     pusher: Arc<Pusher>,
     work: &Path,
 ) -> Result<crate::registry::PushReport, StepError> {
-    let archive = ctx.choices().images_archive.unwrap_or_default();
+    let archive = ctx
+        .input::<ArtifactsInput>()
+        .images_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let handle = tokio::runtime::Handle::current();
     let (ctx2, work2, pusher2) = (ctx.clone(), work.to_path_buf(), pusher.clone());
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -306,7 +311,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let rows = Arc::new(Rows::new(ctx.clone(), &images, client.target()));
     rows.publish();
     let cancel = ctx.cancel();
-    let choice = ctx.choices().registry.unwrap_or_default();
+    let choice = ctx.input::<RegistryInput>().registry.unwrap_or_default();
     let options = push_options(&ctx, &choice);
     super::push_ledger::say_layer_codec(&ctx, &choice);
     let options_chunk = options.chunk_size;

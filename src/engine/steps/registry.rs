@@ -1,6 +1,7 @@
 //! Registry login: the target, TLS and credentials the push will use, proven in seconds by a
 //! preflight (the API answers, TLS verifies, the credentials may push) before hours of work.
 
+use super::inputs::RegistryInput;
 use serde_json::json;
 
 use super::registry_client::client;
@@ -46,7 +47,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // Said here, on the registry screen, as well as when the layers go up.
     proven.push(super::push_ledger::layer_codec_line(
         &ctx,
-        &ctx.choices().registry.unwrap_or_default(),
+        &ctx.input::<RegistryInput>().registry.unwrap_or_default(),
     ));
     ctx.publish(crate::engine::step_data::StepData::Login(proven.clone()));
     ctx.record(
@@ -62,7 +63,7 @@ async fn proven_lines(
     client: &crate::registry::RegistryClient,
     report: &crate::registry::PreflightReport,
 ) -> Vec<String> {
-    let choice = ctx.choices().registry.unwrap_or_default();
+    let choice = ctx.input::<RegistryInput>().registry.unwrap_or_default();
     let mut lines = vec![
         format!(
             "API: {} at {}",

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::inputs::RegistryInput;
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::work::StepError;
@@ -18,7 +19,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The registry choice, asking for the target when there is none.
 pub async fn choice(ctx: &StepContext) -> Result<RegistryChoice, StepError> {
-    if let Some(r) = ctx.choices().registry {
+    if let Some(r) = ctx.input::<RegistryInput>().registry {
         return Ok(r);
     }
     let answer = ctx
@@ -36,7 +37,7 @@ pub async fn choice(ctx: &StepContext) -> Result<RegistryChoice, StepError> {
         target: target.trim().to_string(),
         ..RegistryForm::default()
     }))?;
-    ctx.choices()
+    ctx.input::<RegistryInput>()
         .registry
         .ok_or_else(|| StepError::failed("the registry choice was not recorded"))
 }

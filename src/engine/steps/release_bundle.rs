@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::choice_paths::required_path;
+use super::inputs::{BundleInput, ReleaseInput};
 use crate::artifacts::Inventory;
 use crate::bundle::model::Bundle;
 use crate::bundle::scan;
@@ -16,12 +17,13 @@ use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::outputs::{DecidedBundle, ReportedImage, SessionPushReport};
 use crate::engine::work::StepError;
+use crate::gateway_type::GatewayServiceType;
 use crate::image_ref::ImageRef;
 use crate::release::{
     AppNeeds, ArchiveIndex, BundleForm, DetectedRelease, detect_form, detect_release,
     release_needs_as,
 };
-use crate::wizard::{Choices, PathChoice};
+use crate::wizard::PathChoice;
 
 /// The gateway charm and its service-type option.
 const GATEWAY_CHARM: &str = "istio-gateway";
@@ -36,13 +38,13 @@ pub struct ReleaseBundle {
     pub inventory: Inventory,
 }
 
-/// The form of the bundle at `path`.
-pub fn form_of(path: &Path, choices: &Choices) -> Result<(Bundle, BundleForm), StepError> {
+/// The form of the bundle at `path`, with the placeholder registry the operator named (else
+/// the one the bundle shows).
+pub fn form_of(path: &Path, placeholder: Option<&str>) -> Result<(Bundle, BundleForm), StepError> {
     let bundle = Bundle::load(path).map_err(StepError::failed)?;
     let sites = scan::scan_document(&bundle.doc);
-    let placeholder = choices
-        .placeholder_registry
-        .clone()
+    let placeholder = placeholder
+        .map(str::to_owned)
         .or_else(|| scan::detect_placeholder(&sites));
     let form = detect_form(&bundle, placeholder.as_deref());
     Ok((bundle, form))
@@ -51,11 +53,17 @@ pub fn form_of(path: &Path, choices: &Choices) -> Result<(Bundle, BundleForm), S
 /// Decides the chosen bundle's form, asking for the bundle when none is chosen yet: the
 /// mapping step's first work, recorded as its output.
 pub async fn decide(ctx: &StepContext) -> Result<DecidedBundle, StepError> {
-    let path = required_path(ctx, PathChoice::Bundle, "Path to the bundle.yaml").await?;
-    let (bundle, form) = form_of(&path, &ctx.choices())?;
+    let input = ctx.input::<ReleaseInput>();
+    let path = required_path(
+        ctx,
+        input.bundle_path(),
+        PathChoice::Bundle,
+        "Path to the bundle.yaml",
+    )
+    .await?;
+    let (bundle, form) = form_of(&path, input.placeholder_registry.as_deref())?;
     let ckf_release = match form {
-        BundleForm::Release => ctx
-            .choices()
+        BundleForm::Release => input
             .ckf_release
             .or(detect_release(&bundle).map(|d| d.release)),
         BundleForm::AirGapped { .. } => None,
@@ -97,26 +105,31 @@ pub fn load_release(
             path.display()
         ))
     })?;
-    Ok(with_inventory(path, bundle, inventory, &ctx.choices()))
+    Ok(with_inventory(
+        path,
+        bundle,
+        inventory,
+        ctx.input::<ReleaseInput>().ckf_release,
+    ))
 }
 
 /// The release bundle read with the inventory the Artifacts step is making.
 pub fn load_with(
-    choices: &Choices,
+    input: &ReleaseInput,
     inventory: &Inventory,
 ) -> Result<Option<ReleaseBundle>, StepError> {
-    let Some(path) = choices.bundle.clone() else {
+    let Some(path) = input.bundle_path() else {
         return Ok(None);
     };
-    let (bundle, form) = form_of(&path, choices)?;
+    let (bundle, form) = form_of(path, input.placeholder_registry.as_deref())?;
     if form != BundleForm::Release {
         return Ok(None);
     }
     Ok(Some(with_inventory(
-        path,
+        path.to_path_buf(),
         bundle,
         inventory.clone(),
-        choices,
+        input.ckf_release,
     )))
 }
 
@@ -124,11 +137,11 @@ fn with_inventory(
     path: PathBuf,
     bundle: Bundle,
     inventory: Inventory,
-    choices: &Choices,
+    chosen: Option<crate::ckf_release::CkfRelease>,
 ) -> ReleaseBundle {
     let detected = detect_release(&bundle);
     // `[deploy] ckf_release` overrides what the channels name, here as everywhere.
-    let release = choices.ckf_release.or(detected.as_ref().map(|d| d.release));
+    let release = chosen.or(detected.as_ref().map(|d| d.release));
     ReleaseBundle {
         apps: release_needs_as(&bundle, &inventory.charms, release),
         detected,
@@ -150,7 +163,7 @@ pub struct Resolver {
 impl Resolver {
     /// `report` is none when the push was skipped: then nothing has a pushed target.
     pub fn new(
-        choices: &Choices,
+        input: &BundleInput,
         inventory: &Inventory,
         report: Option<&SessionPushReport>,
     ) -> Self {
@@ -165,8 +178,8 @@ impl Resolver {
         Resolver {
             index: ArchiveIndex::new(&inventory.images),
             pushed,
-            overrides: choices.mapping_overrides.clone(),
-            pin_digests: choices.pin_digests,
+            overrides: input.mapping_overrides.clone(),
+            pin_digests: input.pin_digests,
         }
     }
 
@@ -214,7 +227,7 @@ pub fn app_deploys(
     release: &ReleaseBundle,
     targets: &BTreeMap<String, String>,
     work_dir: &Path,
-    choices: &Choices,
+    gateway: Option<GatewayServiceType>,
 ) -> Result<Vec<AppDeploy>, Vec<String>> {
     let target = |upstream: &str| targets.get(upstream).cloned();
     let mut missing = Vec::new();
@@ -260,7 +273,7 @@ pub fn app_deploys(
             }
         }
         if needs.charm == GATEWAY_CHARM
-            && let Some(g) = choices.gateway
+            && let Some(g) = gateway
         {
             config.retain(|(k, _)| k != GATEWAY_OPTION);
             config.push((GATEWAY_OPTION.into(), ConfigValue::Text(g.as_str().into())));

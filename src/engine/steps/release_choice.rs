@@ -1,24 +1,25 @@
 //! Which CKF release the install is for: the operator's choice, else what the bundle says.
 
+use super::inputs::ReleaseInput;
 use crate::ckf_release::CkfRelease;
 use crate::engine::work::StepError;
-use crate::wizard::Choices;
 
 pub const DEFAULT_RELEASE: CkfRelease = CkfRelease::V1_7;
 
 /// The release chosen, or the one the air-gapped bundles are for.
-pub fn release(choices: &Choices) -> Result<CkfRelease, StepError> {
-    release_with_evidence(choices).map(|(r, _)| r)
+pub fn release(input: &ReleaseInput) -> Result<CkfRelease, StepError> {
+    release_with_evidence(input).map(|(r, _)| r)
 }
 
 /// The release and why: the operator's choice, else what the bundle says (a release bundle's
 /// channels; the air-gapped form is the 1.7 one), else 1.7 with that said.
-pub fn release_with_evidence(choices: &Choices) -> Result<(CkfRelease, String), StepError> {
-    if let Some(release) = choices.ckf_release {
+pub fn release_with_evidence(input: &ReleaseInput) -> Result<(CkfRelease, String), StepError> {
+    if let Some(release) = input.ckf_release {
         return Ok((release, "chosen (deploy.ckf_release)".into()));
     }
-    if let Some(path) = &choices.bundle
-        && let Ok((bundle, form)) = super::release_bundle::form_of(path, choices)
+    if let Some(path) = input.bundle_path()
+        && let Ok((bundle, form)) =
+            super::release_bundle::form_of(path, input.placeholder_registry.as_deref())
     {
         match form {
             crate::release::BundleForm::Release => {

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
+use super::inputs::{BundleInput, ReleaseInput};
 use super::release_choice::release;
 use crate::bundle::podspec::{PodspecRelease, SeparatelyDeployed};
 use crate::bundle::yaml::Document;
 use crate::ckf_release::CkfRelease;
 use crate::engine::work::StepError;
-use crate::wizard::Choices;
 
 /// The names `deploy.separate_plan` accepts besides a file path.
 pub const NAMED: [(&str, PodspecRelease); 3] = [
@@ -19,10 +19,13 @@ pub const NAMED: [(&str, PodspecRelease); 3] = [
 ];
 
 /// The plan's text and name, or None when no charm is deployed separately.
-pub fn chosen_text(choices: &Choices) -> Result<Option<(String, String)>, StepError> {
-    let named = choices.separate_plan.clone().or_else(|| {
+pub fn chosen_text(
+    bundle: &BundleInput,
+    release_input: &ReleaseInput,
+) -> Result<Option<(String, String)>, StepError> {
+    let named = bundle.separate_plan.clone().or_else(|| {
         // The 1.7 air-gapped bundle is published together with its PodSpec script.
-        (release(choices).ok()? == CkfRelease::V1_7).then(|| "ckf-1.7-edge".to_string())
+        (release(release_input).ok()? == CkfRelease::V1_7).then(|| "ckf-1.7-edge".to_string())
     });
     let Some(name) = named else { return Ok(None) };
     if name == "none" {
@@ -43,8 +46,8 @@ pub fn chosen_text(choices: &Choices) -> Result<Option<(String, String)>, StepEr
     Ok(Some((name, text)))
 }
 
-pub fn plan(choices: &Choices) -> Result<SeparatelyDeployed, StepError> {
-    match chosen_text(choices)? {
+pub fn plan(bundle: &BundleInput, release: &ReleaseInput) -> Result<SeparatelyDeployed, StepError> {
+    match chosen_text(bundle, release)? {
         None => Ok(SeparatelyDeployed::default()),
         Some((name, text)) => {
             SeparatelyDeployed::parse(&name, &text).map_err(|e| StepError::failed(e.to_string()))
@@ -52,8 +55,11 @@ pub fn plan(choices: &Choices) -> Result<SeparatelyDeployed, StepError> {
     }
 }
 
-pub fn document(choices: &Choices) -> Result<Option<Document>, StepError> {
-    match chosen_text(choices)? {
+pub fn document(
+    bundle: &BundleInput,
+    release: &ReleaseInput,
+) -> Result<Option<Document>, StepError> {
+    match chosen_text(bundle, release)? {
         None => Ok(None),
         Some((name, text)) => Document::parse(&name, &text)
             .map(Some)

@@ -10,6 +10,7 @@
 //! and the config and manifest are pushed. Layers and images are units of the artifacts
 //! step's ledger, which the push step reads, so it finds these images done.
 
+use super::inputs::RegistryInput;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,7 +49,7 @@ pub struct StreamPush {
 /// The streaming push, when the registry can be reached now without asking the operator
 /// anything; `None` (with the reason logged) means the archive is spooled as before.
 pub async fn start(ctx: &StepContext, work: PathBuf) -> Option<Arc<StreamPush>> {
-    let choice = ctx.choices().registry?;
+    let choice = ctx.input::<RegistryInput>().registry?;
     if choice.spool_before_push {
         return None;
     }
