@@ -73,14 +73,6 @@ pub enum PathChoice {
 }
 
 impl PathChoice {
-    pub fn get(self, choices: &Choices) -> Option<&PathBuf> {
-        match self {
-            PathChoice::ImagesArchive => choices.images_archive.as_ref(),
-            PathChoice::CharmsArchive => choices.charms_archive.as_ref(),
-            PathChoice::Bundle => choices.bundle.as_ref(),
-        }
-    }
-
     /// The answers key that gives it.
     pub fn answers_key(self) -> &'static str {
         match self {

@@ -538,6 +538,50 @@ mod tests {
         );
     }
 
+    fn well_formed<T: InputPart>() {
+        for step in T::RERUN_ONLY_FOR.iter().chain(T::HINT_ONLY_FOR) {
+            assert!(
+                T::READ_BY.contains(step),
+                "{} names {step} but is not read by it",
+                std::any::type_name::<T>()
+            );
+        }
+    }
+
+    #[test]
+    fn every_part_reruns_or_hints_only_steps_that_read_it() {
+        well_formed::<ChecksInput>();
+        well_formed::<ReleaseInput>();
+        well_formed::<RegistryReachInput>();
+        well_formed::<RegistryInput>();
+        well_formed::<RegistryTargetInput>();
+        well_formed::<ArtifactsInput>();
+        well_formed::<WorkDirInput>();
+        well_formed::<NeedSkipsInput>();
+        well_formed::<BundleInput>();
+        well_formed::<GatewayInput>();
+        well_formed::<WriteConsentInput>();
+        well_formed::<DeployInput>();
+        well_formed::<DeployConsentInput>();
+        well_formed::<CommandSkipsInput>();
+        well_formed::<GatherInput>();
+    }
+
+    #[test]
+    fn a_registry_change_is_no_input_of_the_artifacts_step() {
+        let mut choices = Choices::default();
+        let before = fingerprint_of(Step::Artifacts, &choices);
+        choices.registry = Some(RegistryChoice {
+            target: "reg.lab/ckf".into(),
+            ..RegistryChoice::default()
+        });
+        assert_eq!(fingerprint_of(Step::Artifacts, &choices), before);
+        assert_ne!(
+            fingerprint_of(Step::ImagePush, &Choices::default()),
+            fingerprint_of(Step::ImagePush, &choices)
+        );
+    }
+
     #[test]
     fn the_artifacts_fingerprint_keeps_the_names_saved_sessions_hold() {
         let choices = Choices {
