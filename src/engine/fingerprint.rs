@@ -70,23 +70,26 @@ fn parse(encoded: &str) -> std::collections::BTreeMap<&str, &str> {
 }
 
 /// The names of the fields that differ between two encoded sets (added, removed or changed),
-/// whatever order each was written in. A rerun-only field the old set lacks is no change: the
-/// step ran without that choice.
+/// whatever order each was written in and whether a field is marked rerun-only in one and not
+/// the other (a session saved before the mark). A rerun-only field the step ran without (absent,
+/// or an empty choice) is no change when it is given later: the step said it had none.
 pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
-    let (old, new) = (parse(old), parse(new));
-    let mut changed: Vec<String> = new
+    let bare = |n: &str| n.trim_start_matches(RERUN_ONLY_MARK).to_owned();
+    let old: std::collections::BTreeMap<String, &str> =
+        parse(old).into_iter().map(|(n, f)| (bare(n), f)).collect();
+    let new_fields = parse(new);
+    let empty = value("null");
+    let mut changed: Vec<String> = new_fields
         .iter()
-        .filter(|(n, f)| match old.get(*n) {
-            Some(of) => of != *f,
+        .filter(|(n, f)| match old.get(&bare(n)) {
+            Some(of) if of == *f => false,
+            Some(of) => !(n.starts_with(RERUN_ONLY_MARK) && *of == empty),
             None => !n.starts_with(RERUN_ONLY_MARK),
         })
         .map(|(n, _)| n.to_string())
         .collect();
-    changed.extend(
-        old.keys()
-            .filter(|n| !new.contains_key(*n))
-            .map(|n| n.to_string()),
-    );
+    let new_bare: std::collections::BTreeSet<String> = new_fields.keys().map(|n| bare(n)).collect();
+    changed.extend(old.keys().filter(|n| !new_bare.contains(*n)).cloned());
     changed
 }
 
@@ -190,6 +193,31 @@ pub fn only_rerun_fields_changed(old: &str, new: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rerun_only_mark_alone_or_a_choice_given_later_is_no_change() {
+        let null = value("null");
+        let old = format!("model={null}\nimages archive=aa");
+        assert!(changed_fields(&old, &format!("~model={null}\nimages archive=aa")).is_empty());
+        assert!(changed_fields(&old, "~model=bb\nimages archive=aa").is_empty());
+        assert!(
+            changed_fields(
+                &old,
+                &format!("~model={null}\nimages archive=aa\n~bundle=cc")
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            changed_fields(&old, "model=bb\nimages archive=aa"),
+            ["model"]
+        );
+        assert_eq!(changed_fields(&old, "images archive=aa"), ["model"]);
+        let given = "~model=bb\nimages archive=aa".to_string();
+        assert_eq!(
+            changed_fields(&given, "~model=cc\nimages archive=aa"),
+            ["~model"]
+        );
+    }
 
     #[test]
     fn a_truncated_or_edited_file_changes_the_fingerprint() {

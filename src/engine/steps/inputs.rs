@@ -108,8 +108,15 @@ impl ChecksInput {
     }
 }
 
+/// The checks prove the environment and leave no work a later step builds on but the nodes'
+/// runtimes, which they write again: a change of what they read runs them again and resets no
+/// later step, and a choice first given later (the archive path typed at the Artifacts step,
+/// the registry at the login) is no change at all.
+const CHECKS: &[Step] = &[Step::EnvironmentChecks];
+
 impl InputPart for ChecksInput {
-    const READ_BY: &'static [Step] = &[Step::EnvironmentChecks];
+    const READ_BY: &'static [Step] = CHECKS;
+    const RERUN_ONLY_FOR: &'static [Step] = CHECKS;
     fn of(c: &Choices) -> Self {
         ChecksInput {
             model: c.model.clone(),
@@ -132,11 +139,8 @@ impl InputPart for ChecksInput {
 /// the placeholder registry that decides its form.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleaseInput {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ckf_release: Option<CkfRelease>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle: Option<Watched>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub placeholder_registry: Option<String>,
 }
 
@@ -184,7 +188,8 @@ pub struct RegistryReachInput {
 }
 
 impl InputPart for RegistryReachInput {
-    const READ_BY: &'static [Step] = &[Step::EnvironmentChecks];
+    const READ_BY: &'static [Step] = CHECKS;
+    const RERUN_ONLY_FOR: &'static [Step] = CHECKS;
     fn of(c: &Choices) -> Self {
         let r = c.registry.as_ref();
         RegistryReachInput {
@@ -291,6 +296,7 @@ impl InputPart for ArtifactsInput {
 /// Where archives are unpacked and charms spooled.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkDirInput {
+    /// Written even when empty: saved sessions' fingerprints hold it so.
     pub work_dir: Option<PathBuf>,
 }
 
@@ -306,6 +312,7 @@ impl InputPart for WorkDirInput {
         Step::GatherPull,
         Step::GatherWrite,
     ];
+    const RERUN_ONLY_FOR: &'static [Step] = CHECKS;
     fn of(c: &Choices) -> Self {
         WorkDirInput {
             work_dir: c.work_dir.clone(),
@@ -565,6 +572,30 @@ mod tests {
         well_formed::<DeployConsentInput>();
         well_formed::<CommandSkipsInput>();
         well_formed::<GatherInput>();
+    }
+
+    #[test]
+    fn paths_and_the_registry_given_after_the_checks_ran_do_not_run_them_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("images.tar.gz");
+        std::fs::write(&images, b"x").unwrap();
+        let mut choices = Choices::default();
+        let ran = fingerprint_of(Step::EnvironmentChecks, &choices);
+        choices.images_archive = Some(images.clone());
+        choices.registry = Some(RegistryChoice {
+            target: "reg.lab/ckf".into(),
+            ..RegistryChoice::default()
+        });
+        let now = fingerprint_of(Step::EnvironmentChecks, &choices);
+        assert!(
+            fingerprint::changed_fields(&ran, &now).is_empty(),
+            "{ran}\n--\n{now}"
+        );
+        // Changed once given: the checks run again, and only they.
+        std::fs::write(&images, b"xy").unwrap();
+        let again = fingerprint_of(Step::EnvironmentChecks, &choices);
+        assert!(!fingerprint::changed_fields(&now, &again).is_empty());
+        assert!(fingerprint::only_rerun_fields_changed(&now, &again));
     }
 
     #[test]
