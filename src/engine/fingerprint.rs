@@ -75,21 +75,29 @@ fn parse(encoded: &str) -> std::collections::BTreeMap<&str, &str> {
 /// or an empty choice) is no change when it is given later: the step said it had none.
 pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
     let bare = |n: &str| n.trim_start_matches(RERUN_ONLY_MARK).to_owned();
-    let old: std::collections::BTreeMap<String, &str> =
-        parse(old).into_iter().map(|(n, f)| (bare(n), f)).collect();
+    // By bare name: the name as the old set wrote it (a removed field is named so, and a
+    // removed rerun-only field stays rerun-only) and its hash.
+    let old: std::collections::BTreeMap<String, (&str, &str)> = parse(old)
+        .into_iter()
+        .map(|(n, f)| (bare(n), (n, f)))
+        .collect();
     let new_fields = parse(new);
     let empty = value("null");
     let mut changed: Vec<String> = new_fields
         .iter()
         .filter(|(n, f)| match old.get(&bare(n)) {
-            Some(of) if of == *f => false,
-            Some(of) => !(n.starts_with(RERUN_ONLY_MARK) && *of == empty),
+            Some((_, of)) if of == *f => false,
+            Some((_, of)) => !(n.starts_with(RERUN_ONLY_MARK) && *of == empty),
             None => !n.starts_with(RERUN_ONLY_MARK),
         })
         .map(|(n, _)| n.to_string())
         .collect();
     let new_bare: std::collections::BTreeSet<String> = new_fields.keys().map(|n| bare(n)).collect();
-    changed.extend(old.keys().filter(|n| !new_bare.contains(*n)).cloned());
+    changed.extend(
+        old.iter()
+            .filter(|(n, _)| !new_bare.contains(*n))
+            .map(|(_, (raw, _))| raw.to_string()),
+    );
     changed
 }
 
@@ -212,6 +220,13 @@ mod tests {
             ["model"]
         );
         assert_eq!(changed_fields(&old, "images archive=aa"), ["model"]);
+        // A rerun-only field that goes (the last skip removed) only re-runs the step.
+        let with_skip = "~command skips=dd\nimages archive=aa";
+        assert_eq!(
+            changed_fields(with_skip, "images archive=aa"),
+            ["~command skips"]
+        );
+        assert!(only_rerun_fields_changed(with_skip, "images archive=aa"));
         let given = "~model=bb\nimages archive=aa".to_string();
         assert_eq!(
             changed_fields(&given, "~model=cc\nimages archive=aa"),

@@ -308,9 +308,6 @@ impl InputPart for WorkDirInput {
         Step::PlaceholderMapping,
         Step::BundlePreview,
         Step::JujuDeploy,
-        Step::GatherCharms,
-        Step::GatherPull,
-        Step::GatherWrite,
     ];
     const RERUN_ONLY_FOR: &'static [Step] = CHECKS;
     fn of(c: &Choices) -> Self {
