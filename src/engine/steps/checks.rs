@@ -23,7 +23,7 @@ use crate::engine::work::StepError;
 
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let input = ctx.input::<ChecksInput>();
-    let registry_choice = ctx.input::<RegistryReachInput>().registry;
+    let registry_choice = ctx.input::<RegistryReachInput>().choice();
     let (release, evidence) = release_with_evidence(&ctx.input::<ReleaseInput>())?;
     ctx.log(
         Level::Info,

@@ -170,6 +170,26 @@ impl InputPart for ReleaseInput {
     }
 }
 
+/// The files a registry choice names for TLS, each watched by content.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryFiles {
+    pub ca_file: Option<Watched>,
+    pub certs_dir: Option<Watched>,
+    pub client_cert: Option<Watched>,
+    pub client_key: Option<Watched>,
+}
+
+impl RegistryFiles {
+    fn of(r: Option<&RegistryChoice>) -> Self {
+        RegistryFiles {
+            ca_file: watched(r.and_then(|r| r.ca_file.as_ref())),
+            certs_dir: watched(r.and_then(|r| r.certs_dir.as_ref())),
+            client_cert: watched(r.and_then(|r| r.client_cert.as_ref())),
+            client_key: watched(r.and_then(|r| r.client_key.as_ref())),
+        }
+    }
+}
+
 /// What the environment checks read of the registry: the address and the TLS settings of an
 /// anonymous preflight (credentials are the login step's business).
 #[derive(Debug, Clone, Serialize)]
@@ -177,14 +197,26 @@ pub struct RegistryReachInput {
     pub registry_target: Option<String>,
     pub insecure: bool,
     pub plain_http: bool,
-    pub ca_file: Option<Watched>,
-    pub certs_dir: Option<Watched>,
-    pub client_cert: Option<Watched>,
-    pub client_key: Option<Watched>,
+    #[serde(flatten)]
+    pub files: RegistryFiles,
+}
+
+impl RegistryReachInput {
     /// The choice with only the fields above, for the preflight's client and the files the
     /// checks write: the checks read no credential or push setting.
-    #[serde(skip)]
-    pub registry: Option<RegistryChoice>,
+    pub fn choice(&self) -> Option<RegistryChoice> {
+        let path = |w: &Option<Watched>| w.as_ref().map(|w| w.path().to_path_buf());
+        Some(RegistryChoice {
+            target: self.registry_target.clone()?,
+            insecure: self.insecure,
+            plain_http: self.plain_http,
+            ca_file: path(&self.files.ca_file),
+            certs_dir: path(&self.files.certs_dir),
+            client_cert: path(&self.files.client_cert),
+            client_key: path(&self.files.client_key),
+            ..RegistryChoice::default()
+        })
+    }
 }
 
 impl InputPart for RegistryReachInput {
@@ -196,20 +228,7 @@ impl InputPart for RegistryReachInput {
             registry_target: r.map(|r| r.target.clone()),
             insecure: r.is_some_and(|r| r.insecure),
             plain_http: r.is_some_and(|r| r.plain_http),
-            ca_file: watched(r.and_then(|r| r.ca_file.as_ref())),
-            certs_dir: watched(r.and_then(|r| r.certs_dir.as_ref())),
-            client_cert: watched(r.and_then(|r| r.client_cert.as_ref())),
-            client_key: watched(r.and_then(|r| r.client_key.as_ref())),
-            registry: r.map(|r| RegistryChoice {
-                target: r.target.clone(),
-                ca_file: r.ca_file.clone(),
-                certs_dir: r.certs_dir.clone(),
-                client_cert: r.client_cert.clone(),
-                client_key: r.client_key.clone(),
-                insecure: r.insecure,
-                plain_http: r.plain_http,
-                ..RegistryChoice::default()
-            }),
+            files: RegistryFiles::of(r),
         }
     }
 }
@@ -219,10 +238,8 @@ impl InputPart for RegistryReachInput {
 #[derive(Debug, Clone, Serialize)]
 pub struct RegistryInput {
     pub registry: Option<RegistryChoice>,
-    pub ca_file: Option<Watched>,
-    pub certs_dir: Option<Watched>,
-    pub client_cert: Option<Watched>,
-    pub client_key: Option<Watched>,
+    #[serde(flatten)]
+    pub files: RegistryFiles,
 }
 
 impl InputPart for RegistryInput {
@@ -235,13 +252,9 @@ impl InputPart for RegistryInput {
     ];
     const HINT_ONLY_FOR: &'static [Step] = &[Step::Artifacts];
     fn of(c: &Choices) -> Self {
-        let r = c.registry.as_ref();
         RegistryInput {
             registry: c.registry.clone(),
-            ca_file: watched(r.and_then(|r| r.ca_file.as_ref())),
-            certs_dir: watched(r.and_then(|r| r.certs_dir.as_ref())),
-            client_cert: watched(r.and_then(|r| r.client_cert.as_ref())),
-            client_key: watched(r.and_then(|r| r.client_key.as_ref())),
+            files: RegistryFiles::of(c.registry.as_ref()),
         }
     }
 }
