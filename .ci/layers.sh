@@ -52,5 +52,7 @@ rule() {
     "crate::(artifacts|bundle|registry|cluster|release|gather|synth|answers|$program)\\b" src/frontend
   rule "no step calls another step's functions (what they share lives beside them)" \
     '(super|steps)::(checks|artifacts|registry|push|mapping|gateway|preview|deploy|gather)::' $steps
+  rule "no step branches on the bundle form: what differs is one module per form (engine/steps/forms)" \
+    'BundleForm::|is_release\(|release_bundle::' $steps
 }
 exit $failed

@@ -22,12 +22,6 @@ pub struct DecidedBundle {
     pub ckf_release: Option<CkfRelease>,
 }
 
-impl DecidedBundle {
-    pub fn is_release(&self) -> bool {
-        self.form == BundleForm::Release
-    }
-}
-
 impl StepOutput for DecidedBundle {
     const WHAT: &'static str = "the bundle's form";
     const FILE: &'static str = "bundle-form.json";

@@ -10,18 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::blocking::blocking;
 use super::choice_paths::required_path;
 use super::choice_paths::work_dir;
-use super::inputs::{ArtifactsInput, NeedSkipsInput, ReleaseInput};
+use super::forms::{BundleCheck, OpenedBundle};
+use super::inputs::{ArtifactsInput, ReleaseInput};
 use crate::artifacts::charms::CharmVersion;
 use crate::artifacts::{
-    self, CharmInfo, CrossCheck, DeploymentNeeds, ImageHooks, ImageRecord, Inventory,
-    ProcessOptions, ProgressEvent, SpoolMode,
+    self, CharmInfo, CrossCheck, ImageHooks, ImageRecord, Inventory, ProcessOptions, ProgressEvent,
+    SpoolMode,
 };
-use crate::bundle;
 use crate::durable::create_private_dir;
 use crate::engine::context::StepContext;
 use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
-use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, SkippableItem, StepData};
+use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::units::{
     CharmsRead, CharmsReadDetail, ImagesRead, ImagesReadDetail, ReadMember, ReadMemberDetail,
 };
@@ -413,14 +413,6 @@ fn check_retagged_list(ctx: &StepContext, inventory: &Inventory) -> Result<(), S
     )))
 }
 
-/// The cross-check against the chosen bundle, with the bundle's form named and what can be
-/// skipped item by item.
-struct BundleCheck {
-    check: CrossCheck,
-    bundle: String,
-    skippable: Vec<SkippableItem>,
-}
-
 fn inventory_view(inventory: &Inventory, check: Option<&CrossCheck>) -> InventoryView {
     InventoryView {
         bundle: None,
@@ -477,117 +469,14 @@ fn cross_check_with_bundle(
     inventory: &Inventory,
     report: bool,
 ) -> Result<Option<BundleCheck>, StepError> {
-    let release_input = ctx.input::<ReleaseInput>();
-    let Some(bundle_path) = release_input.bundle_path().map(Path::to_path_buf) else {
+    let Some(bundle) = OpenedBundle::chosen_with(&ctx.input::<ReleaseInput>(), inventory)? else {
         ctx.log(
             Level::Info,
             "no bundle chosen yet: the images are checked against it in the mapping step",
         );
         return Ok(None);
     };
-    if let Some(release) = super::release_bundle::load_with(&release_input, inventory)? {
-        return Ok(Some(release_cross_check(ctx, &release, inventory, report)));
-    }
-    let placeholder = release_input.placeholder_registry.as_deref();
-    let form = super::release_bundle::form_of(&bundle_path, placeholder)
-        .map(|(_, f)| f.describe())
-        .unwrap_or_default();
-    let needs = deployment_needs(&bundle_path, placeholder)?;
-    let check = artifacts::cross_check(inventory, &needs);
-    let unused = check
-        .unused_images
-        .iter()
-        .map(|i| format!("image not used by the bundle: {i}"))
-        .chain(
-            check
-                .unused_charms
-                .iter()
-                .map(|c| format!("charm not used by the bundle: {c}")),
-        );
-    for line in unused.filter(|_| report) {
-        ctx.log(Level::Warn, line);
-    }
-    Ok(Some(BundleCheck {
-        check,
-        bundle: form,
-        skippable: Vec::new(),
-    }))
-}
-
-/// A release bundle's needs come from its charms: every image by application and resource or
-/// option, every charm. Items the operator skipped with a reason are reported, not counted.
-fn release_cross_check(
-    ctx: &StepContext,
-    release: &super::release_bundle::ReleaseBundle,
-    inventory: &Inventory,
-    report: bool,
-) -> BundleCheck {
-    let need_skips = ctx.input::<NeedSkipsInput>();
-    let log = |level: Level, line: String| {
-        if report {
-            ctx.log(level, line)
-        }
-    };
-    log(
-        Level::Info,
-        format!(
-            "{}: release bundle, {}; {} applications, {} images needed",
-            release.path.display(),
-            super::release_bundle::describe(release),
-            release.apps.len(),
-            release.apps.iter().map(|a| a.needs.len()).sum::<usize>()
-        ),
-    );
-    let check = crate::release::check_release(&release.apps, inventory);
-    let mut skippable = Vec::new();
-    let mut out = CrossCheck {
-        unused_images: check.unused_images.clone(),
-        unused_charms: check.unused_charms.clone(),
-        ..CrossCheck::default()
-    };
-    for item in &check.missing {
-        if let Some(reason) = need_skips.skipped(&item.id()) {
-            log(
-                Level::Warn,
-                format!(
-                    "{} {} is missing; skipped: {reason}",
-                    item.application, item.what
-                ),
-            );
-            continue;
-        }
-        // The same words as the inventory screen's MISSING line, so it can offer the skip.
-        let line = match &item.upstream {
-            Some(upstream) => {
-                let text = format!("{}: {} needs {upstream}", item.application, item.what);
-                out.missing_images.push(text.clone());
-                format!("image {text}")
-            }
-            None => {
-                let text = format!("{}: {}", item.application, item.what);
-                out.missing_charms.push(text.clone());
-                format!("charm {text}")
-            }
-        };
-        skippable.push(SkippableItem {
-            id: item.id(),
-            line,
-        });
-    }
-    for unused in &out.unused_images {
-        log(Level::Warn, format!("image no application needs: {unused}"));
-    }
-    for unused in &out.unused_charms {
-        log(Level::Warn, format!("charm no application uses: {unused}"));
-    }
-    BundleCheck {
-        check: out,
-        bundle: format!(
-            "release bundle, {}",
-            super::release_bundle::describe(release)
-        ),
-        skippable,
-    }
+    bundle.cross_check(ctx, inventory, report).map(Some)
 }
 
 enum Precheck {
@@ -697,26 +586,6 @@ fn missing_text(ctx: &StepContext, check: &CrossCheck) -> String {
          release bundle one item can be skipped with a reason: [skip] \"need:<application>/<what>\".",
     );
     text
-}
-
-/// The images and charms a bundle refers to.
-pub fn deployment_needs(
-    path: &Path,
-    placeholder: Option<&str>,
-) -> Result<DeploymentNeeds, StepError> {
-    let parsed = bundle::model::Bundle::load(path).map_err(|e| StepError::failed(e.to_string()))?;
-    let sites = bundle::scan::scan_document(&parsed.doc);
-    let placeholder = placeholder
-        .map(str::to_string)
-        .or_else(|| bundle::scan::detect_placeholder(&sites));
-    let images = sites
-        .iter()
-        .filter(|s| s.form.shape != crate::image_ref::RefShape::RegistryNamespace)
-        .filter(|s| placeholder.is_none() || s.reference.registry == placeholder)
-        .map(|s| s.text.clone())
-        .collect();
-    let charms = parsed.applications.iter().map(|a| a.charm_name()).collect();
-    Ok(DeploymentNeeds { images, charms })
 }
 
 struct LedgerHooks {

@@ -3,36 +3,32 @@
 //! once, then each command run by argv with its output streamed and its outcome recorded,
 //! resumed from the first unfinished command, and the model watched until it settles.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::blocking::runner;
-use super::choice_paths::work_dir;
+use super::forms::OpenedBundle;
 use super::inputs::{
-    BundleInput, CommandSkipsInput, DeployConsentInput, DeployInput, GatewayInput, RegistryInput,
-    ReleaseInput,
+    CommandSkipsInput, DeployConsentInput, DeployInput, RegistryInput, ReleaseInput,
 };
 use super::registry_client::{registry_address, registry_address_and_prefix};
 use super::release_choice::release;
 use crate::artifacts::Inventory;
-use crate::bundle::podspec::SeparatelyDeployed;
 use crate::cluster::checks::{self as cluster_checks, Check, CheckStatus};
 use crate::cluster::deploy::{
     self, ActionOutcome, CommandLedger, DeployError, DeployEvent, ImageLookup,
 };
 use crate::cluster::juju_setup::{self, ClusterLacks, ImageRepo, JujuImage, SetupError};
-use crate::cluster::plan::{ActionKind, DeployPlan, PlanInput, ReleasePlanInput};
+use crate::cluster::plan::{ActionKind, DeployPlan};
 use crate::cluster::pod_images;
 use crate::cluster::runner::{RunEvent, Runner};
 use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
 use crate::cluster::{Cmd, finish};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
-use crate::engine::outputs::{BundleEdits, Dashboard, DecidedBundle, MappingOutput};
+use crate::engine::outputs::{Dashboard, MappingOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::units::{PlanCommand, Summary};
 use crate::engine::work::StepError;
@@ -41,83 +37,10 @@ use crate::registry::RegistryClient;
 use crate::version::Version;
 use crate::wizard::ItemKind;
 
-/// The files the preview wrote. A skipped preview means the operator edited the bundle another
-/// way: the chosen bundle is deployed as it is, and the log says so.
-fn bundle_edits(ctx: &StepContext) -> Result<BundleEdits, StepError> {
-    match ctx.output_unless_skipped::<BundleEdits>()? {
-        Some(edits) => Ok(edits),
-        None => {
-            ctx.log(
-                Level::Warn,
-                "the bundle preview was skipped: the chosen bundle is deployed as it is",
-            );
-            Ok(BundleEdits::default())
-        }
-    }
-}
-
-/// The bundle to deploy: the one the preview wrote, else the chosen one as it is.
-fn bundle_to_deploy(ctx: &StepContext, edits: &BundleEdits) -> Result<PathBuf, StepError> {
-    edits
-        .bundle
-        .clone()
-        .or_else(|| {
-            ctx.input::<BundleInput>()
-                .bundle
-                .map(|w| w.path().to_path_buf())
-        })
-        .ok_or_else(|| {
-            StepError::failed(
-                "no bundle to deploy: choose one (answers: bundle.file) and run the preview",
-            )
-        })
-}
-
-/// The charms deployed one by one: the preview's moved-out PodSpec charms, else the plan the
-/// operator named or the release's published one.
-fn separate_plan(ctx: &StepContext, edits: &BundleEdits) -> Result<SeparatelyDeployed, StepError> {
-    match &edits.separately_deployed {
-        Some(path) => SeparatelyDeployed::load(path).map_err(StepError::failed),
-        None => super::separate::plan(&ctx.input::<BundleInput>(), &ctx.input::<ReleaseInput>()),
-    }
-}
-
-/// Reference → the reference the deployment uses, as the mapping step decided. A skipped
-/// mapping leaves every reference as the bundle writes it (the operator mapped them another
-/// way); the log says so.
-fn image_map(ctx: &StepContext) -> Result<BTreeMap<String, String>, StepError> {
-    match ctx.output_unless_skipped::<MappingOutput>()? {
-        Some(mapping) => Ok(mapping.targets()),
-        None => {
-            ctx.log(
-                Level::Warn,
-                "the mapping was skipped: image references are deployed as the bundle writes them",
-            );
-            Ok(BTreeMap::new())
-        }
-    }
-}
-
 /// The inventory, or none when the Artifacts step was skipped (the caller says what it does
 /// without it).
 fn inventory(ctx: &StepContext) -> Result<Option<Inventory>, StepError> {
     Ok(ctx.output_unless_skipped::<Inventory>()?)
-}
-
-fn charm_files(ctx: &StepContext) -> Result<BTreeMap<String, PathBuf>, StepError> {
-    let Some(inventory) = inventory(ctx)? else {
-        ctx.log(
-            Level::Warn,
-            "the Artifacts step was skipped: charms are deployed from the paths the bundle names",
-        );
-        return Ok(BTreeMap::new());
-    };
-    let dir = work_dir(ctx);
-    Ok(inventory
-        .charms
-        .iter()
-        .map(|c| (c.name.clone(), dir.join(&c.spool_path)))
-        .collect())
 }
 
 /// Every base the charms declare (Juju's `charm-base` image is pulled for each).
@@ -351,55 +274,6 @@ impl ImageLookup for RegistryImages {
 /// The plan as a file in the session, written at every run (dry or not).
 pub const DEPLOY_PLAN_FILE: &str = "deploy-plan.json";
 
-/// A release bundle: each application on its own with its resources and config, then the
-/// relations. The air-gapped form: the edited bundle, the separately deployed charms, their
-/// relations.
-fn build_plan(
-    ctx: &StepContext,
-    decided: &DecidedBundle,
-    version: Version,
-    model: &str,
-) -> Result<DeployPlan, StepError> {
-    let config_dir = ctx.session_dir().join("deploy-config");
-    if decided.is_release() {
-        let release = super::release_bundle::load_release(ctx, decided)?;
-        // Where each image goes is the mapping step's answer, and only that.
-        let targets = ctx.output::<MappingOutput>()?.targets();
-        let gateway = ctx.input::<GatewayInput>().gateway;
-        let apps = super::release_bundle::app_deploys(&release, &targets, &work_dir(ctx), gateway)
-            .map_err(|missing| {
-                StepError::failed(format!(
-                    "the plan cannot be built: these have no pushed image or charm:\n  {}\n\
-                     Run the Artifacts, Push and Map steps again, or map them by hand ([mapping]).",
-                    missing.join("\n  ")
-                ))
-            })?;
-        let relations = super::release_bundle::relations(&release.bundle);
-        return Ok(DeployPlan::for_release(&ReleasePlanInput {
-            apps: &apps,
-            relations: &relations,
-            juju: version,
-            config_dir: &config_dir,
-            model,
-        }));
-    }
-    let edits = bundle_edits(ctx)?;
-    let bundle = bundle_to_deploy(ctx, &edits)?;
-    let separate = separate_plan(ctx, &edits)?;
-    let images = image_map(ctx)?;
-    let charms = charm_files(ctx)?;
-    DeployPlan::build(&PlanInput {
-        bundle_path: &bundle,
-        separate: &separate,
-        images: &images,
-        charms: &charms,
-        juju: version,
-        config_dir: &config_dir,
-        model,
-    })
-    .map_err(StepError::failed)
-}
-
 pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     let input = ctx.input::<DeployInput>();
     let consent = ctx.input::<DeployConsentInput>();
@@ -422,8 +296,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // The plan is whole before anything changes in the cluster: the setup it lacks comes first,
     // shown and confirmed with the deploy, so a plan that cannot run is refused untouched.
     let (lacks, controller) = cluster_lacks(&ctx, &runner, release, version, &model).await;
-    let decided = super::release_bundle::decided(&ctx).await?;
-    let mut plan = build_plan(&ctx, &decided, version, &model)?;
+    let form = OpenedBundle::decided(&ctx).await?;
+    let mut plan = form.deploy_plan(&ctx, version, &model)?;
     plan.prepend(setup_actions(&ctx, version, &model, lacks).await?);
     let plan_file = ctx.session_dir().join(DEPLOY_PLAN_FILE);
     let bytes = serde_json::to_vec_pretty(&plan.to_json()).map_err(StepError::failed)?;
@@ -565,7 +439,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
 
     settle(&ctx, &runner, &plan, &model).await?;
-    scan_pod_images(&ctx, &decided, &runner, &model).await?;
+    scan_pod_images(&ctx, &form, &runner, &model).await?;
     match finish::dashboard(&runner, &model).await {
         Ok(d) => {
             ctx.write_output(&Dashboard { url: d.url.clone() })?;
@@ -732,7 +606,7 @@ async fn check_juju_images(ctx: &StepContext, version: Version) {
 /// the private registry; one that does not is named with the charm option that controls it.
 async fn scan_pod_images(
     ctx: &StepContext,
-    decided: &DecidedBundle,
+    form: &OpenedBundle,
     runner: &Runner,
     model: &str,
 ) -> Result<(), StepError> {
@@ -768,32 +642,12 @@ async fn scan_pod_images(
         );
         return Ok(());
     }
-    let release = if decided.is_release() {
-        Some(super::release_bundle::load_release(ctx, decided)?)
-    } else {
-        None
-    };
     // An image of the runtime table that nothing in the charm can point elsewhere is pulled
     // under its public name by design: a registry mirror serves it, which a pod spec cannot
     // show. It is said, not counted against the deploy.
-    let mirror_only = |image: &str| {
-        let wanted = crate::image_ref::normalize_reference(image);
-        release.iter().flat_map(|r| &r.apps).find_map(|app| {
-            app.needs
-                .iter()
-                .filter(|n| {
-                    matches!(
-                        n.site,
-                        crate::artifacts::charm_images::ImageSite::Runtime(_)
-                    )
-                })
-                .find(|n| crate::image_ref::archive_keys(&n.upstream).contains(&wanted))
-                .map(|n| format!("{} {}", app.application, n.site))
-        })
-    };
     let (by_mirror, foreign): (Vec<_>, Vec<_>) = foreign
         .into_iter()
-        .partition(|p| mirror_only(&p.image).is_some());
+        .partition(|p| form.mirror_only(&p.image).is_some());
     for p in &by_mirror {
         ctx.log(
             Level::Warn,
@@ -803,7 +657,7 @@ async fn scan_pod_images(
                 p.pod,
                 p.container,
                 p.image,
-                mirror_only(&p.image).unwrap_or_default()
+                form.mirror_only(&p.image).unwrap_or_default()
             ),
         );
     }
@@ -819,13 +673,7 @@ async fn scan_pod_images(
             "\n  pod {} container {}: {}",
             p.pod, p.container, p.image
         ));
-        let wanted = crate::image_ref::normalize_reference(&p.image);
-        let controls = release.iter().flat_map(|r| &r.apps).find_map(|app| {
-            app.needs
-                .iter()
-                .find(|n| crate::image_ref::archive_keys(&n.upstream).contains(&wanted))
-                .map(|n| format!("{} {}", app.application, n.site))
-        });
+        let controls = form.set_by(&p.image);
         if let Some(controls) = controls {
             text.push_str(&format!(
                 "\n    set by {controls}: map it to the private registry"

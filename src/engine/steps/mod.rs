@@ -8,6 +8,7 @@ mod bundle_plan;
 pub mod checks;
 pub mod choice_paths;
 pub mod deploy;
+mod forms;
 pub mod gateway;
 pub mod gather;
 mod image_presence;

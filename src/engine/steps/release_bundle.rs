@@ -1,29 +1,20 @@
-//! The release-bundle path the steps share: whether the chosen bundle is a release bundle,
-//! what each application needs from its own charm, where each needed image went (archive,
-//! push report, the operator's overrides), and the per-application deploy plan.
+//! What a release bundle needs and where it goes: what each application needs from its own
+//! charm, where each needed image went (archive, push report, the operator's overrides), and
+//! the per-application deploys built from the mapping output. The release form (`forms`) uses it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::choice_paths::required_path;
-use super::inputs::{BundleInput, ReleaseInput};
+use super::inputs::BundleInput;
 use crate::artifacts::Inventory;
 use crate::bundle::model::Bundle;
-use crate::bundle::scan;
 use crate::bundle::yaml::ScalarValue;
 use crate::cluster::plan::AppDeploy;
 use crate::cluster::yaml_out::ConfigValue;
-use crate::engine::context::StepContext;
-use crate::engine::events::Level;
-use crate::engine::outputs::{DecidedBundle, ReportedImage, SessionPushReport};
-use crate::engine::work::StepError;
+use crate::engine::outputs::{ReportedImage, SessionPushReport};
 use crate::gateway_type::GatewayServiceType;
 use crate::image_ref::ImageRef;
-use crate::release::{
-    AppNeeds, ArchiveIndex, BundleForm, DetectedRelease, detect_form, detect_release,
-    release_needs_as,
-};
-use crate::wizard::PathChoice;
+use crate::release::{AppNeeds, ArchiveIndex, DetectedRelease, detect_release, release_needs_as};
 
 /// The gateway charm and its service-type option.
 const GATEWAY_CHARM: &str = "istio-gateway";
@@ -38,102 +29,8 @@ pub struct ReleaseBundle {
     pub inventory: Inventory,
 }
 
-/// The form of the bundle at `path`, with the placeholder registry the operator named (else
-/// the one the bundle shows).
-pub fn form_of(path: &Path, placeholder: Option<&str>) -> Result<(Bundle, BundleForm), StepError> {
-    let bundle = Bundle::load(path).map_err(StepError::failed)?;
-    let sites = scan::scan_document(&bundle.doc);
-    let placeholder = placeholder
-        .map(str::to_owned)
-        .or_else(|| scan::detect_placeholder(&sites));
-    let form = detect_form(&bundle, placeholder.as_deref());
-    Ok((bundle, form))
-}
-
-/// Decides the chosen bundle's form, asking for the bundle when none is chosen yet: the
-/// mapping step's first work, recorded as its output.
-pub async fn decide(ctx: &StepContext) -> Result<DecidedBundle, StepError> {
-    let input = ctx.input::<ReleaseInput>();
-    let path = required_path(
-        ctx,
-        input.bundle_path(),
-        PathChoice::Bundle,
-        "Path to the bundle.yaml",
-    )
-    .await?;
-    let (bundle, form) = form_of(&path, input.placeholder_registry.as_deref())?;
-    let ckf_release = match form {
-        BundleForm::Release => input
-            .ckf_release
-            .or(detect_release(&bundle).map(|d| d.release)),
-        BundleForm::AirGapped { .. } => None,
-    };
-    Ok(DecidedBundle {
-        bundle: path,
-        form,
-        ckf_release,
-    })
-}
-
-/// The form the mapping step decided; read again from the bundle only when the operator
-/// skipped that step.
-pub async fn decided(ctx: &StepContext) -> Result<DecidedBundle, StepError> {
-    match ctx.output_unless_skipped::<DecidedBundle>()? {
-        Some(d) => Ok(d),
-        None => {
-            ctx.log(
-                Level::Info,
-                "the mapping step was skipped: the bundle's form is read here",
-            );
-            decide(ctx).await
-        }
-    }
-}
-
-/// The release bundle the decided form names, with what its applications need. The needs
-/// come from the charms, so the inventory must be there: its absence names the Artifacts step.
-pub fn load_release(
-    ctx: &StepContext,
-    decided: &DecidedBundle,
-) -> Result<ReleaseBundle, StepError> {
-    let path = decided.bundle.clone();
-    let bundle = Bundle::load(&path).map_err(StepError::failed)?;
-    let inventory = ctx.output::<Inventory>().map_err(|missing| {
-        StepError::failed(format!(
-            "{} is a release bundle: what each application needs is read from its charm in \
-             charms.tar.gz. {missing}",
-            path.display()
-        ))
-    })?;
-    Ok(with_inventory(
-        path,
-        bundle,
-        inventory,
-        ctx.input::<ReleaseInput>().ckf_release,
-    ))
-}
-
-/// The release bundle read with the inventory the Artifacts step is making.
-pub fn load_with(
-    input: &ReleaseInput,
-    inventory: &Inventory,
-) -> Result<Option<ReleaseBundle>, StepError> {
-    let Some(path) = input.bundle_path() else {
-        return Ok(None);
-    };
-    let (bundle, form) = form_of(path, input.placeholder_registry.as_deref())?;
-    if form != BundleForm::Release {
-        return Ok(None);
-    }
-    Ok(Some(with_inventory(
-        path.to_path_buf(),
-        bundle,
-        inventory.clone(),
-        input.ckf_release,
-    )))
-}
-
-fn with_inventory(
+/// The release bundle with what its applications need, read from `inventory`'s charms.
+pub fn with_inventory(
     path: PathBuf,
     bundle: Bundle,
     inventory: Inventory,

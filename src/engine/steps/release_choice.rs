@@ -19,7 +19,7 @@ pub fn release_with_evidence(input: &ReleaseInput) -> Result<(CkfRelease, String
     }
     if let Some(path) = input.bundle_path()
         && let Ok((bundle, form)) =
-            super::release_bundle::form_of(path, input.placeholder_registry.as_deref())
+            super::forms::form_of(path, input.placeholder_registry.as_deref())
     {
         match form {
             crate::release::BundleForm::Release => {

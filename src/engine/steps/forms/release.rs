@@ -1,0 +1,363 @@
+//! The release bundle of CKF 1.8 to 1.11: charms by name and channel, every image derived
+//! from the charms. Not edited: each application is deployed on its own from its local charm,
+//! with every resource and image option pointed at the pushed images.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::json;
+
+use super::BundleCheck;
+use crate::artifacts::charm_images::ImageSite;
+use crate::artifacts::{CrossCheck, Inventory};
+use crate::cluster::plan::{DeployPlan, ReleasePlanInput};
+use crate::cluster::yaml_out::ConfigValue;
+use crate::engine::context::StepContext;
+use crate::engine::events::Level;
+use crate::engine::outputs::{
+    BundleEdits, DecidedBundle, MappedImage, MappingOutput, SessionPushReport,
+};
+use crate::engine::step_data::{MappingRowView, MappingState, SkippableItem, StepData};
+use crate::engine::steps::choice_paths::work_dir;
+use crate::engine::steps::inputs::{BundleInput, GatewayInput, NeedSkipsInput, ReleaseInput};
+use crate::engine::steps::release_bundle::{self, ReleaseBundle, Resolver};
+use crate::engine::units::Summary;
+use crate::engine::work::StepError;
+use crate::image_ref::{archive_keys, normalize_reference};
+use crate::version::Version;
+
+pub struct ReleaseForm(pub ReleaseBundle);
+
+impl ReleaseForm {
+    /// The decided release bundle with what its applications need, read from the charms of
+    /// the Artifacts step's inventory; its absence names that step.
+    pub fn open(ctx: &StepContext, decided: &DecidedBundle) -> Result<Self, StepError> {
+        let path = decided.bundle.clone();
+        let bundle = crate::bundle::model::Bundle::load(&path).map_err(StepError::failed)?;
+        let inventory = ctx.output::<Inventory>().map_err(|missing| {
+            StepError::failed(format!(
+                "{} is a release bundle: what each application needs is read from its charm in \
+                 charms.tar.gz. {missing}",
+                path.display()
+            ))
+        })?;
+        Ok(ReleaseForm(release_bundle::with_inventory(
+            path,
+            bundle,
+            inventory,
+            ctx.input::<ReleaseInput>().ckf_release,
+        )))
+    }
+
+    /// Every image by application and resource or option, every charm. Items the operator
+    /// skipped with a reason are reported, not counted.
+    pub fn cross_check(
+        &self,
+        ctx: &StepContext,
+        inventory: &Inventory,
+        report: bool,
+    ) -> BundleCheck {
+        let release = &self.0;
+        let need_skips = ctx.input::<NeedSkipsInput>();
+        let log = |level: Level, line: String| {
+            if report {
+                ctx.log(level, line)
+            }
+        };
+        log(
+            Level::Info,
+            format!(
+                "{}: release bundle, {}; {} applications, {} images needed",
+                release.path.display(),
+                release_bundle::describe(release),
+                release.apps.len(),
+                release.apps.iter().map(|a| a.needs.len()).sum::<usize>()
+            ),
+        );
+        let check = crate::release::check_release(&release.apps, inventory);
+        let mut skippable = Vec::new();
+        let mut out = CrossCheck {
+            unused_images: check.unused_images.clone(),
+            unused_charms: check.unused_charms.clone(),
+            ..CrossCheck::default()
+        };
+        for item in &check.missing {
+            if let Some(reason) = need_skips.skipped(&item.id()) {
+                log(
+                    Level::Warn,
+                    format!(
+                        "{} {} is missing; skipped: {reason}",
+                        item.application, item.what
+                    ),
+                );
+                continue;
+            }
+            // The same words as the inventory screen's MISSING line, so it can offer the skip.
+            let line = match &item.upstream {
+                Some(upstream) => {
+                    let text = format!("{}: {} needs {upstream}", item.application, item.what);
+                    out.missing_images.push(text.clone());
+                    format!("image {text}")
+                }
+                None => {
+                    let text = format!("{}: {}", item.application, item.what);
+                    out.missing_charms.push(text.clone());
+                    format!("charm {text}")
+                }
+            };
+            skippable.push(SkippableItem {
+                id: item.id(),
+                line,
+            });
+        }
+        for unused in &out.unused_images {
+            log(Level::Warn, format!("image no application needs: {unused}"));
+        }
+        for unused in &out.unused_charms {
+            log(Level::Warn, format!("charm no application uses: {unused}"));
+        }
+        BundleCheck {
+            check: out,
+            bundle: format!("release bundle, {}", release_bundle::describe(release)),
+            skippable,
+        }
+    }
+
+    /// One row per application and resource or option, from the upstream image the charm
+    /// names to the archived image and the pushed target.
+    pub async fn map(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let release = &self.0;
+        let input = ctx.input::<BundleInput>();
+        let report = ctx.output_unless_skipped::<SessionPushReport>()?;
+        let pushed_any = report.is_some();
+        let resolver = Resolver::new(&input, &release.inventory, report.as_ref());
+        let absent_overrides = absent_override_targets(ctx, &input, pushed_any).await?;
+        ctx.log(
+            Level::Info,
+            format!(
+                "{}: release bundle, {}",
+                release.path.display(),
+                release_bundle::describe(release)
+            ),
+        );
+        let mut rows = Vec::new();
+        let mut text = String::new();
+        let mut mapped = Vec::new();
+        for app in &release.apps {
+            for need in &app.needs {
+                let archived = resolver.archived(&need.upstream);
+                let target = resolver.target(&need.upstream);
+                let absent = target
+                    .as_ref()
+                    .filter(|_| resolver.is_overridden(&need.upstream))
+                    .and_then(|t| absent_overrides.get(t));
+                let (state, detail) = match (&target, archived) {
+                    (Some(t), _) if absent.is_some() => (
+                        MappingState::Missing,
+                        format!(
+                            "set by hand to {t}, but {}",
+                            absent.map(String::as_str).unwrap_or_default()
+                        ),
+                    ),
+                    (Some(_), _) if resolver.is_overridden(&need.upstream) => {
+                        (MappingState::Matched, "set by hand".to_string())
+                    }
+                    (Some(_), Some(a)) => (MappingState::Matched, format!("archived as {a}")),
+                    (None, Some(a)) if !pushed_any => (
+                        MappingState::Unchecked,
+                        format!("archived as {a}; not pushed in this session"),
+                    ),
+                    (None, Some(a)) => (
+                        MappingState::Missing,
+                        format!("archived as {a} but not pushed"),
+                    ),
+                    (None, None) => (MappingState::Missing, "not in the archives".to_string()),
+                    (Some(_), None) => (MappingState::Matched, String::new()),
+                };
+                let detail = format!("{}: {}; {detail}", app.application, need.site);
+                text.push_str(&format!(
+                    "{} {}\n  {} -> {}\n",
+                    app.application,
+                    need.site,
+                    need.upstream,
+                    target.as_deref().unwrap_or("(none)")
+                ));
+                mapped.push(MappedImage {
+                    application: Some(app.application.clone()),
+                    site: Some(need.site.to_string()),
+                    source: need.upstream.clone(),
+                    target: target.clone(),
+                    registry_namespace: false,
+                    digest: None,
+                });
+                rows.push(MappingRowView {
+                    source: need.upstream.clone(),
+                    target: target.clone().unwrap_or_default(),
+                    state,
+                    detail: Some(detail),
+                    overridden: resolver.is_overridden(&need.upstream),
+                });
+            }
+        }
+        rows.sort_by_key(|r| matches!(r.state, MappingState::Matched));
+        ctx.document("Images by application", text);
+        super::write_mapping_view(ctx, &rows)?;
+        let blocking: Vec<&MappingRowView> = rows
+            .iter()
+            .filter(|r| matches!(r.state, MappingState::Missing | MappingState::Unchecked))
+            .collect();
+        ctx.publish(StepData::Mapping(rows.clone()));
+        if !blocking.is_empty() {
+            let mut message = format!(
+                "{} image(s) the applications need have no pushed image:",
+                blocking.len()
+            );
+            for row in &blocking {
+                message.push_str(&format!(
+                    "\n  {}: {}",
+                    row.detail.as_deref().unwrap_or(""),
+                    row.source
+                ));
+            }
+            message.push_str(
+                "\nPush them (they must be in images.tar.gz), or map each by hand (the [mapping] \
+             table of the answers file: \"<upstream>\" = \"<target>\"), then retry.",
+            );
+            return Err(StepError::failed(message));
+        }
+        ctx.write_output(&MappingOutput { rows: mapped })?;
+        ctx.record(
+            &Summary::Mapping,
+            &json!({ "rows": rows.len(), "form": "release" }),
+        )
+    }
+
+    /// Nothing in a release bundle is edited: the preview shows what each application will get
+    /// (charm, resources, the options with every image rewritten); the deploy step shows the
+    /// exact commands and asks before running them.
+    pub fn preview(&self, ctx: &StepContext) -> Result<(), StepError> {
+        let release = &self.0;
+        let targets = ctx.output::<MappingOutput>()?.targets();
+        let gateway = ctx.input::<GatewayInput>().gateway;
+        let apps = release_bundle::app_deploys(release, &targets, &work_dir(ctx), gateway).map_err(
+        |missing| {
+            StepError::failed(format!(
+                "these have no pushed image or charm:\n  {}\nRun the Map placeholders step again \
+                 or map them by hand ([mapping]).",
+                missing.join("\n  ")
+            ))
+        },
+    )?;
+        let mut text = format!(
+            "{}: {}. Nothing in it is edited: each application is deployed from its local charm.\n",
+            release.path.display(),
+            release_bundle::describe(release)
+        );
+        for app in &apps {
+            text.push_str(&format!(
+                "\n{} ({})\n",
+                app.application,
+                app.charm.display()
+            ));
+            for (name, image) in &app.resources {
+                text.push_str(&format!("  --resource {name}={image}\n"));
+            }
+            for (key, value) in &app.config {
+                let shown = match value {
+                    ConfigValue::Text(t) => t.clone(),
+                    ConfigValue::Bool(b) => b.to_string(),
+                    ConfigValue::Int(i) => i.to_string(),
+                    ConfigValue::Float(f) => f.to_string(),
+                };
+                let mut lines = shown.lines();
+                text.push_str(&format!("  {key}: {}\n", lines.next().unwrap_or("")));
+                for line in lines {
+                    text.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        ctx.document("Release bundle: what each application gets", text);
+        ctx.write_output(&BundleEdits {
+            applications: apps.len(),
+            ..BundleEdits::default()
+        })?;
+        ctx.record(
+            &Summary::ReleasePlan,
+            &json!({ "applications": apps.len(), "bundle": release.path }),
+        )
+    }
+
+    /// Each application on its own with its resources and config, then the relations. Where
+    /// each image goes is the mapping step's answer, and only that.
+    pub fn deploy_plan(
+        &self,
+        ctx: &StepContext,
+        juju: Version,
+        config_dir: &Path,
+        model: &str,
+    ) -> Result<DeployPlan, StepError> {
+        let release = &self.0;
+        let targets = ctx.output::<MappingOutput>()?.targets();
+        let gateway = ctx.input::<GatewayInput>().gateway;
+        let apps = release_bundle::app_deploys(release, &targets, &work_dir(ctx), gateway)
+            .map_err(|missing| {
+                StepError::failed(format!(
+                    "the plan cannot be built: these have no pushed image or charm:\n  {}\n\
+                     Run the Artifacts, Push and Map steps again, or map them by hand ([mapping]).",
+                    missing.join("\n  ")
+                ))
+            })?;
+        let relations = release_bundle::relations(&release.bundle);
+        Ok(DeployPlan::for_release(&ReleasePlanInput {
+            apps: &apps,
+            relations: &relations,
+            juju,
+            config_dir,
+            model,
+        }))
+    }
+
+    /// The application and the resource or option whose image `image` is.
+    pub fn set_by(&self, image: &str) -> Option<String> {
+        self.need_of(image, |_| true)
+    }
+
+    /// An image of the runtime table, which nothing in the charm can point elsewhere: pulled
+    /// under its public name by design, served by a registry mirror a pod spec cannot show.
+    pub fn mirror_only(&self, image: &str) -> Option<String> {
+        self.need_of(image, |site| matches!(site, ImageSite::Runtime(_)))
+    }
+
+    fn need_of(&self, image: &str, site: impl Fn(&ImageSite) -> bool) -> Option<String> {
+        let wanted = normalize_reference(image);
+        self.0.apps.iter().find_map(|app| {
+            app.needs
+                .iter()
+                .filter(|n| site(&n.site))
+                .find(|n| archive_keys(&n.upstream).contains(&wanted))
+                .map(|n| format!("{} {}", app.application, n.site))
+        })
+    }
+}
+
+/// Each `[mapping]` target set by hand that the private registry does not hold, with why: a
+/// target nothing was pushed to would reach the plan and fail only at the pod. Asked only when
+/// this session pushed (the registry is known to answer); otherwise the rows are unchecked.
+async fn absent_override_targets(
+    ctx: &StepContext,
+    input: &BundleInput,
+    pushed_any: bool,
+) -> Result<BTreeMap<String, String>, StepError> {
+    if input.mapping_overrides.is_empty() || !pushed_any {
+        return Ok(BTreeMap::new());
+    }
+    let client = crate::engine::steps::registry_client::client(ctx).await?;
+    let targets: BTreeSet<String> = input.mapping_overrides.values().cloned().collect();
+    Ok(
+        crate::engine::steps::image_presence::absent_images(&client, targets)
+            .await
+            .into_iter()
+            .map(|a| (a.reference, a.why))
+            .collect(),
+    )
+}
