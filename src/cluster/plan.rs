@@ -114,6 +114,10 @@ pub enum PlanError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppDeploy {
     pub application: String,
+    /// The charm's name (`kfp-api`).
+    pub charm_name: String,
+    /// The channel the bundle names for it.
+    pub channel: Option<String>,
     pub charm: PathBuf,
     /// `--resource name=image` for every `oci-image` resource.
     pub resources: Vec<(String, String)>,
@@ -255,6 +259,68 @@ impl DeployPlan {
             steps,
             warnings,
         })
+    }
+
+    /// What each application of the air-gapped plan is deployed with: the bundle's
+    /// applications as the (edited) bundle sets them, then the separately deployed charms with
+    /// their images mapped as `app_step` maps them. The record of an install is made from it.
+    pub fn air_gapped_apps(input: &PlanInput<'_>) -> Result<Vec<AppDeploy>, PlanError> {
+        let bundle = Bundle::load(input.bundle_path)?;
+        let mapped = |v: &str| image_map::apply(v, input.images).0;
+        let mut apps: Vec<AppDeploy> = bundle
+            .applications
+            .iter()
+            .map(|app| AppDeploy {
+                application: app.name.clone(),
+                charm_name: app.charm_name(),
+                channel: app.channel.clone(),
+                charm: find_charm(input.charms, &app.charm)
+                    .unwrap_or_else(|| PathBuf::from(&app.charm)),
+                resources: app
+                    .resources
+                    .iter()
+                    .map(|(k, v)| (k.clone(), mapped(&v.to_string())))
+                    .collect(),
+                config: app
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ConfigValue::from(v)))
+                    .collect(),
+                trust: app.trust.unwrap_or(false),
+                constraints: app.constraints.clone(),
+                scale: app.scale,
+                base: app.base.clone(),
+            })
+            .collect();
+        for app in &input.separate.apps {
+            let charm = find_charm(input.charms, &app.charm_file).ok_or_else(|| {
+                PlanError::MissingCharm {
+                    application: app.application.clone(),
+                    charm_file: app.charm_file.clone(),
+                }
+            })?;
+            apps.push(AppDeploy {
+                application: app.application.clone(),
+                charm_name: charm_name_of(&app.charm_file),
+                channel: None,
+                charm,
+                resources: app
+                    .resources
+                    .iter()
+                    .map(|(k, v)| (k.clone(), mapped(v)))
+                    .collect(),
+                config: app
+                    .config
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ConfigValue::Text(mapped(v))))
+                    .collect(),
+                trust: app.trust,
+                constraints: None,
+                scale: None,
+                base: None,
+            });
+        }
+        Ok(apps)
     }
 
     /// Every command, and every file with its full contents, as the operator will confirm them.

@@ -3,6 +3,8 @@
 //! commas, backslashes, quotes, newlines — reads back byte for byte with YAML 1.1 (Juju's
 //! go-yaml) and 1.2 parsers alike.
 
+use crate::bundle::yaml::ScalarValue;
+
 /// A YAML double-quoted scalar whose value is exactly `s`.
 pub fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -50,12 +52,26 @@ pub fn key(s: &str) -> String {
 
 /// An option value for a `--config` file: text (quoted), or a boolean or number as the
 /// bundle gave it (Juju checks the option's type, so `true` must not arrive as `"true"`).
-#[derive(Debug, Clone, PartialEq)]
+/// Kept in records as the plain JSON value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum ConfigValue {
     Text(String),
     Bool(bool),
     Int(i64),
     Float(f64),
+}
+
+impl From<&ScalarValue> for ConfigValue {
+    /// A bundle's option value with the type the bundle gave it.
+    fn from(v: &ScalarValue) -> Self {
+        match v {
+            ScalarValue::Bool(b) => ConfigValue::Bool(*b),
+            ScalarValue::Int(i) => ConfigValue::Int(*i),
+            ScalarValue::Float(f) => ConfigValue::Float(*f),
+            other => ConfigValue::Text(other.to_string()),
+        }
+    }
 }
 
 /// Juju's `--config` file with typed values.

@@ -135,6 +135,12 @@ fn session_dir(s: &Setup) -> PathBuf {
     s.state.join("sessions").join(&s.session)
 }
 
+/// `deployed-state.json`: what the deploy recorded as installed.
+fn installed(s: &Setup) -> Value {
+    serde_json::from_slice(&std::fs::read(session_dir(s).join("deployed-state.json")).unwrap())
+        .unwrap()
+}
+
 #[test]
 fn the_whole_deploy_runs_each_command_once_and_finds_the_dashboard() {
     let s = setup(|a| deploy(a).run = true);
@@ -160,11 +166,11 @@ fn the_whole_deploy_runs_each_command_once_and_finds_the_dashboard() {
         .filter(|l| l.starts_with("juju relate"))
         .count();
     assert_eq!((apps, relations), (16, 14), "{deploys:#?}");
-    let katib = deploys
+    let katib_deploy = deploys
         .iter()
         .find(|l| l.contains("katib-controller_"))
         .unwrap();
-    let config = katib
+    let config = katib_deploy
         .split("--config ")
         .nth(1)
         .unwrap()
@@ -177,6 +183,49 @@ fn the_whole_deploy_runs_each_command_once_and_finds_the_dashboard() {
         "{config}"
     );
     assert!(out.contains("[done] the install is complete"), "{out}");
+
+    // The record of what runs: the bundle's applications and each separately deployed charm
+    // with the file, images and options its command used.
+    let record = installed(&s);
+    assert_eq!(record["ckf_release"], "1.7", "{record:#}");
+    assert_eq!(record["model"], "kubeflow");
+    let apps = record["applications"].as_array().unwrap();
+    let bundle = ckf_airgap::bundle::model::Bundle::load(&s.bundle).unwrap();
+    assert_eq!(apps.len(), bundle.applications.len() + 16, "{record:#}");
+    assert!(
+        apps.iter().all(|a| a["outcome"]["state"] == "deployed"),
+        "{record:#}"
+    );
+    let katib = apps
+        .iter()
+        .find(|a| a["application"] == "katib-controller")
+        .unwrap();
+    assert_eq!(katib["charm"], "katib-controller");
+    assert_eq!(katib["charmhub_revision"], 1);
+    let katib_file = katib["config_file"].as_str().unwrap();
+    assert!(
+        katib_deploy.contains(&format!("--config {katib_file}")),
+        "{katib_deploy}"
+    );
+    assert!(
+        katib["config"]["custom_images"].as_str().is_some(),
+        "{katib:#}"
+    );
+    let first = &bundle.applications[0];
+    let recorded = apps
+        .iter()
+        .find(|a| a["application"] == first.name.as_str())
+        .unwrap();
+    assert_eq!(
+        recorded["charm"],
+        first.charm_name().as_str(),
+        "{recorded:#}"
+    );
+    assert_eq!(
+        recorded["resources"].as_object().unwrap().len(),
+        first.resources.len(),
+        "{recorded:#}"
+    );
 
     let store = SessionStore::open(&s.state).unwrap();
     let file = store.list().unwrap()[0].file.clone().unwrap();
@@ -208,6 +257,29 @@ fn a_failure_in_the_middle_then_a_retry_runs_only_the_rest() {
     assert!(out.contains("failed: "), "{out}");
     assert!(out.contains("Retry runs it again"), "{out}");
     let before = deploys(&s.fakes);
+    // What ran before the failure is recorded; the failed command's application and those
+    // after it are not.
+    let record = installed(&s);
+    let recorded: Vec<&str> = record["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["application"].as_str().unwrap())
+        .collect();
+    let failed = before.last().unwrap();
+    let bundle_apps = ckf_airgap::bundle::model::Bundle::load(&s.bundle)
+        .unwrap()
+        .applications
+        .len();
+    // The bundle, then every charm deploy but the failed one.
+    let charms_ran = before.iter().filter(|l| l.contains(".charm ")).count() - 1;
+    assert_eq!(recorded.len(), bundle_apps + charms_ran, "{recorded:?}");
+    assert!(
+        !recorded
+            .iter()
+            .any(|a| failed.contains(&format!(".charm {a} "))),
+        "{failed} is recorded: {recorded:?}"
+    );
 
     // The same call number would fail again: the retry gets a scenario without the fault. It
     // reads the status once before the first unfinished command and once after each of the 12

@@ -962,3 +962,85 @@ fn the_deploy_takes_every_image_target_from_the_mapping_even_an_override() {
         "the override reaches the plan"
     );
 }
+
+/// A real install of CKF 1.10 records what each application runs: the charm's file, SHA-256
+/// and Charmhub revision, the channel, every resource and option as the commands set them
+/// and the `--config` file, all under the private registry.
+#[test]
+fn a_release_install_records_each_applications_charm_images_and_options() {
+    use sha2::Digest;
+    let reg = TestRegistry::start();
+    let mut w = world("1.10", &reg, None, None);
+    w.edit(|a| {
+        let deploy = a.deploy.as_mut().unwrap();
+        deploy.dry_run = false;
+        deploy.run = true;
+        deploy.watch_minutes = Some(1);
+    });
+    w.fakes
+        .set_scenario(&crate::e2e_frontends::cluster(&reg.addr()));
+    let (code, out) = run_headless(&w.state, &w.answers, &[], &w.env());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("what was installed (37 applications) is recorded"),
+        "{out}"
+    );
+
+    let record = session_file(&w, "deployed-state.json");
+    assert_eq!(record["ckf_release"], "1.10");
+    assert_eq!(record["juju_version"], "2.9.45");
+    assert_eq!(record["registry"], format!("{}/ckf", reg.addr()));
+    let plan = session_file(&w, "deploy-plan.json");
+    let commands = plan["commands"].as_array().unwrap();
+    let apps = w.bundle["applications"].as_object().unwrap();
+    let recorded = record["applications"].as_array().unwrap();
+    assert_eq!(recorded.len(), apps.len());
+    for entry in recorded {
+        let name = entry["application"].as_str().unwrap();
+        let in_bundle = &apps[name];
+        assert_eq!(entry["outcome"]["state"], "deployed", "{entry:#}");
+        assert_eq!(entry["charm"], in_bundle["charm"], "{entry:#}");
+        assert_eq!(entry["channel"], in_bundle["channel"], "{entry:#}");
+        assert_eq!(entry["charmhub_revision"], 1, "{entry:#}");
+        let file = entry["charm_file"].as_str().unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(std::fs::read(file).unwrap()));
+        assert_eq!(entry["charm_sha256"], sha.as_str(), "{name}: {file}");
+        let cmd = commands
+            .iter()
+            .find(|c| c["argv"][1] == "deploy" && c["argv"][3] == name)
+            .unwrap();
+        let argv: Vec<&str> = cmd["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let resources: Vec<String> = argv
+            .windows(2)
+            .filter(|p| p[0] == "--resource")
+            .map(|p| p[1].to_owned())
+            .collect();
+        let recorded_resources: Vec<String> = entry["resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            recorded_resources.iter().collect::<BTreeSet<_>>(),
+            resources.iter().collect::<BTreeSet<_>>(),
+            "{name}"
+        );
+        let config_arg = argv.windows(2).find(|p| p[0] == "--config").map(|p| p[1]);
+        assert_eq!(entry["config_file"].as_str(), config_arg, "{name}");
+        assert_eq!(
+            entry["trust"],
+            in_bundle.get("trust").cloned().unwrap_or(json!(false)),
+            "{name}"
+        );
+        let text = entry["resources"].to_string() + &entry["config"].to_string();
+        for public in PUBLIC {
+            assert!(!text.contains(&format!("{public}/")), "{name}: {text}");
+        }
+    }
+}

@@ -10,6 +10,7 @@
 
 mod bundle_form;
 mod cluster_runtimes;
+mod installed;
 mod mapping;
 mod preview;
 mod push_report;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bundle_form::DecidedBundle;
 pub use cluster_runtimes::ClusterRuntimes;
+pub use installed::{InstalledApp, InstalledModel, InstalledOutcome};
 pub use mapping::{MAPPING_VIEW_FILE, MappedImage, MappingOutput, last_view, write_view};
 pub use preview::{BundleEdits, Dashboard};
 pub use push_report::{ReportedImage, SessionPushReport};
@@ -49,7 +51,7 @@ impl StepOutput for Inventory {
 
 /// Every output's producer and file, so that an invalidated step's outputs can be discarded.
 /// A unit test checks that every `StepOutput` is listed.
-pub const ALL: [(Step, &str); 7] = [
+pub const ALL: [(Step, &str); 8] = [
     (Inventory::PRODUCER, Inventory::FILE),
     (ClusterRuntimes::PRODUCER, ClusterRuntimes::FILE),
     (SessionPushReport::PRODUCER, SessionPushReport::FILE),
@@ -57,6 +59,7 @@ pub const ALL: [(Step, &str); 7] = [
     (DecidedBundle::PRODUCER, DecidedBundle::FILE),
     (BundleEdits::PRODUCER, BundleEdits::FILE),
     (Dashboard::PRODUCER, Dashboard::FILE),
+    (InstalledModel::PRODUCER, InstalledModel::FILE),
 ];
 
 /// An output a step needs is not there (or cannot be used).

@@ -9,26 +9,28 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::blocking::runner;
-use super::forms::OpenedBundle;
+use super::forms::{OpenedBundle, PlannedInstall};
 use super::inputs::{
     CommandSkipsInput, DeployConsentInput, DeployInput, RegistryInput, ReleaseInput,
 };
+use super::installed_record::{RecordContext, installed_model};
 use super::registry_client::{registry_address, registry_address_and_prefix};
 use super::release_choice::release;
 use crate::artifacts::Inventory;
+use crate::ckf_release::CkfRelease;
 use crate::cluster::checks::{self as cluster_checks, Check, CheckStatus};
 use crate::cluster::deploy::{
     self, ActionOutcome, CommandLedger, DeployError, DeployEvent, ImageLookup,
 };
 use crate::cluster::juju_setup::{self, ClusterLacks, ImageRepo, JujuImage, SetupError};
-use crate::cluster::plan::{ActionKind, DeployPlan};
+use crate::cluster::plan::{ActionKind, AppDeploy, DeployPlan};
 use crate::cluster::pod_images;
 use crate::cluster::runner::{RunEvent, Runner};
 use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
 use crate::cluster::{Cmd, finish};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
-use crate::engine::outputs::{Dashboard, MappingOutput};
+use crate::engine::outputs::{Dashboard, InstalledModel, MappingOutput, StepOutput};
 use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
 use crate::engine::units::{PlanCommand, Summary};
 use crate::engine::work::StepError;
@@ -297,7 +299,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     // shown and confirmed with the deploy, so a plan that cannot run is refused untouched.
     let (lacks, controller) = cluster_lacks(&ctx, &runner, release, version, &model).await;
     let form = OpenedBundle::decided(&ctx).await?;
-    let mut plan = form.deploy_plan(&ctx, version, &model)?;
+    let PlannedInstall { mut plan, apps } = form.deploy_plan(&ctx, version, &model)?;
     plan.prepend(setup_actions(&ctx, version, &model, lacks).await?);
     let plan_file = ctx.session_dir().join(DEPLOY_PLAN_FILE);
     let bytes = serde_json::to_vec_pretty(&plan.to_json()).map_err(StepError::failed)?;
@@ -405,7 +407,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
         }
     };
-    match deploy::execute(&runner, &plan, &mut ledger, &lookup, &mut on_event).await {
+    let executed = deploy::execute(&runner, &plan, &mut ledger, &lookup, &mut on_event).await;
+    // Written whatever the outcome: what ran is in the model, and this record is the only
+    // account of which charms and images that is.
+    write_installed_record(&ctx, &plan, &apps, &form, version, release)?;
+    match executed {
         Ok(_) => {}
         Err(DeployError::StepFailed {
             step_id,
@@ -453,6 +459,44 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             Ok(())
         }
     }
+}
+
+/// The record of what the plan put in the model (`deployed-state.json`), from the commands'
+/// recorded outcomes.
+fn write_installed_record(
+    ctx: &StepContext,
+    plan: &DeployPlan,
+    apps: &[AppDeploy],
+    form: &OpenedBundle,
+    juju: Version,
+    release: CkfRelease,
+) -> Result<(), StepError> {
+    let inventory = inventory(ctx)?;
+    let record = installed_model(
+        plan,
+        apps,
+        RecordContext {
+            juju,
+            ckf_release: Some(release),
+            bundle: form.bundle_path().to_path_buf(),
+            registry: ctx
+                .input::<RegistryInput>()
+                .registry
+                .map(|r| r.target.clone()),
+            inventory: inventory.as_ref(),
+        },
+        |id| recorded_outcome(ctx, id),
+    );
+    ctx.write_output(&record)?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "what was installed ({} applications) is recorded in {}",
+            record.applications.len(),
+            ctx.session_dir().join(InstalledModel::FILE).display()
+        ),
+    );
+    Ok(())
 }
 
 /// Whether the registry holds `path:tag` (a manifest HEAD).

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod gather;
 mod image_presence;
 pub mod inputs;
+mod installed_record;
 mod library_alias;
 pub mod mapping;
 pub mod open_uploads;

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use super::inputs::BundleInput;
 use crate::artifacts::Inventory;
 use crate::bundle::model::Bundle;
-use crate::bundle::yaml::ScalarValue;
 use crate::cluster::plan::AppDeploy;
 use crate::cluster::yaml_out::ConfigValue;
 use crate::engine::outputs::{ReportedImage, SessionPushReport};
@@ -108,15 +107,6 @@ impl Resolver {
     }
 }
 
-fn config_value(v: &ScalarValue) -> ConfigValue {
-    match v {
-        ScalarValue::Bool(b) => ConfigValue::Bool(*b),
-        ScalarValue::Int(i) => ConfigValue::Int(*i),
-        ScalarValue::Float(f) => ConfigValue::Float(*f),
-        other => ConfigValue::Text(other.to_string()),
-    }
-}
-
 /// Every application deployed on its own: its charm file, `--resource` for every OCI image,
 /// the bundle's options plus every image option rewritten, trust, constraints, scale and base
 /// as the bundle says. Fails with every image that has no target, by application.
@@ -158,7 +148,7 @@ pub fn app_deploys(
             .options
             .iter()
             .filter(|(k, _)| !needs.image_options.iter().any(|o| &o.option == k))
-            .map(|(k, v)| (k.clone(), config_value(v)))
+            .map(|(k, v)| (k.clone(), ConfigValue::from(v)))
             .collect();
         for option in &needs.image_options {
             match option.rewritten(&target) {
@@ -177,6 +167,8 @@ pub fn app_deploys(
         }
         out.push(AppDeploy {
             application: needs.application.clone(),
+            charm_name: needs.charm.clone(),
+            channel: app.channel.clone(),
             charm: work_dir.join(&charm.spool_path),
             resources,
             config,

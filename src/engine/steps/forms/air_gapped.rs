@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::BundleCheck;
+use super::{BundleCheck, PlannedInstall};
 use crate::artifacts::{self, DeploymentNeeds, Inventory};
 use crate::bundle::mapping::{MappingConflict, MappingRow, MappingTable, MatchStatus};
 use crate::bundle::podspec::SeparatelyDeployed;
@@ -313,13 +313,13 @@ impl AirGappedForm {
         juju: Version,
         config_dir: &Path,
         model: &str,
-    ) -> Result<DeployPlan, StepError> {
+    ) -> Result<PlannedInstall, StepError> {
         let edits = bundle_edits(ctx)?;
         let bundle = bundle_to_deploy(ctx, &edits)?;
         let separate = separate_plan(ctx, &edits)?;
         let images = image_map(ctx)?;
         let charms = charm_files(ctx)?;
-        DeployPlan::build(&PlanInput {
+        let input = PlanInput {
             bundle_path: &bundle,
             separate: &separate,
             images: &images,
@@ -327,8 +327,11 @@ impl AirGappedForm {
             juju,
             config_dir,
             model,
+        };
+        Ok(PlannedInstall {
+            plan: DeployPlan::build(&input).map_err(StepError::failed)?,
+            apps: DeployPlan::air_gapped_apps(&input).map_err(StepError::failed)?,
         })
-        .map_err(StepError::failed)
     }
 }
 
@@ -531,10 +534,7 @@ fn charm_files(ctx: &StepContext) -> Result<BTreeMap<String, PathBuf>, StepError
 }
 
 /// The images and charms a bundle refers to.
-fn deployment_needs(
-    path: &Path,
-    placeholder: Option<&str>,
-) -> Result<DeploymentNeeds, StepError> {
+fn deployment_needs(path: &Path, placeholder: Option<&str>) -> Result<DeploymentNeeds, StepError> {
     let parsed =
         crate::bundle::model::Bundle::load(path).map_err(|e| StepError::failed(e.to_string()))?;
     let sites = crate::bundle::scan::scan_document(&parsed.doc);

@@ -15,7 +15,7 @@ use super::release_bundle;
 use crate::artifacts::{CrossCheck, Inventory};
 use crate::bundle::model::Bundle;
 use crate::bundle::scan;
-use crate::cluster::plan::DeployPlan;
+use crate::cluster::plan::{AppDeploy, DeployPlan};
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
 use crate::engine::outputs::{self, DecidedBundle};
@@ -34,6 +34,12 @@ pub enum OpenedBundle {
     AirGapped(AirGappedForm),
     /// Boxed: it holds the parsed bundle and the inventory, the other form two paths.
     Release(Box<ReleaseForm>),
+}
+
+/// The deploy plan and what each application is deployed with (for the record of the install).
+pub struct PlannedInstall {
+    pub plan: DeployPlan,
+    pub apps: Vec<AppDeploy>,
 }
 
 /// The cross-check against the chosen bundle, with the bundle's form named and what can be
@@ -123,17 +129,26 @@ impl OpenedBundle {
         }
     }
 
-    /// The deploy plan, without the Juju setup the deploy step puts in front of it.
+    /// The deploy plan, without the Juju setup the deploy step puts in front of it, and what
+    /// each application is deployed with.
     pub fn deploy_plan(
         &self,
         ctx: &StepContext,
         juju: Version,
         model: &str,
-    ) -> Result<DeployPlan, StepError> {
+    ) -> Result<PlannedInstall, StepError> {
         let config_dir = ctx.session_dir().join("deploy-config");
         match self {
             OpenedBundle::AirGapped(form) => form.deploy_plan(ctx, juju, &config_dir, model),
             OpenedBundle::Release(form) => form.deploy_plan(ctx, juju, &config_dir, model),
+        }
+    }
+
+    /// The bundle the operator chose.
+    pub fn bundle_path(&self) -> &Path {
+        match self {
+            OpenedBundle::AirGapped(form) => &form.path,
+            OpenedBundle::Release(form) => &form.0.path,
         }
     }
 

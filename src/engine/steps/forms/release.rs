@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::BundleCheck;
+use super::{BundleCheck, PlannedInstall};
 use crate::artifacts::charm_images::ImageSite;
 use crate::artifacts::{CrossCheck, Inventory};
 use crate::cluster::plan::{DeployPlan, ReleasePlanInput};
@@ -295,7 +295,7 @@ impl ReleaseForm {
         juju: Version,
         config_dir: &Path,
         model: &str,
-    ) -> Result<DeployPlan, StepError> {
+    ) -> Result<PlannedInstall, StepError> {
         let release = &self.0;
         let targets = ctx.output::<MappingOutput>()?.targets();
         let gateway = ctx.input::<GatewayInput>().gateway;
@@ -308,13 +308,14 @@ impl ReleaseForm {
                 ))
             })?;
         let relations = release_bundle::relations(&release.bundle);
-        Ok(DeployPlan::for_release(&ReleasePlanInput {
+        let plan = DeployPlan::for_release(&ReleasePlanInput {
             apps: &apps,
             relations: &relations,
             juju,
             config_dir,
             model,
-        }))
+        });
+        Ok(PlannedInstall { plan, apps })
     }
 
     /// The application and the resource or option whose image `image` is.
