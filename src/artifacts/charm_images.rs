@@ -193,6 +193,20 @@ impl ImageOption {
 }
 
 /// Every option of the charm that holds images, with its default value.
+/// istio-pilot's Istio version: the `global-tag` of its `image-configuration` default
+/// (`1.28.0`), which is what the charm installs; none for any other charm.
+pub fn istio_tag(charm: &CharmInfo) -> Option<String> {
+    image_options(charm)
+        .into_iter()
+        .find_map(|o| match o.value {
+            ImageOptionValue::Istio(fields) => fields
+                .into_iter()
+                .find(|(k, _)| k == ISTIO_TAG)
+                .map(|(_, v)| v),
+            _ => None,
+        })
+}
+
 pub fn image_options(charm: &CharmInfo) -> Vec<ImageOption> {
     let mut out = Vec::new();
     for option in &charm.options {

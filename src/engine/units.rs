@@ -185,6 +185,9 @@ pub struct GatheredCharm {
     pub path: std::path::PathBuf,
     pub channel: Option<String>,
     pub revision: Option<u64>,
+    /// istio-pilot for an intermediate Istio track on an upgrade's way (`1.26`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_hop: Option<String>,
 }
 
 impl Unit for GatheredCharmUnit<'_> {

@@ -31,6 +31,40 @@ pub struct ReleaseLock {
     /// The ckf-airgap executable gather copied beside the archives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<crate::gather::tool_copy::LockedTool>,
+    /// For an upgrade's differential set: the installed release's lock it was gathered
+    /// against, and what the target needs that it already holds (left out of the archives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseLock>,
+}
+
+/// The lock of the release an upgrade starts from, as a differential gather read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseLock {
+    /// Its file name, as given to `[gather] upgrade_from`.
+    pub file: String,
+    pub sha256: String,
+    pub release: Option<String>,
+    /// Target images the base lock holds (so already in the private registry): not archived.
+    pub images: Vec<String>,
+    /// Target charms whose file the base lock holds with the same SHA-256: not archived.
+    pub charms: Vec<String>,
+}
+
+impl BaseLock {
+    /// Whether the base release's lock holds `upstream` (as gathered, by its normal form).
+    pub fn holds_image(base: &ReleaseLock, upstream: &str) -> bool {
+        let wanted = crate::image_ref::normalize_reference(upstream);
+        base.images
+            .iter()
+            .any(|i| crate::image_ref::normalize_reference(&i.upstream) == wanted)
+    }
+
+    /// Whether the base release's lock holds this very charm file.
+    pub fn holds_charm(base: &ReleaseLock, name: &str, sha256: &str) -> bool {
+        base.charms
+            .iter()
+            .any(|c| c.name == name && c.sha256 == sha256)
+    }
 }
 
 impl ReleaseLock {
@@ -117,6 +151,10 @@ pub struct LockedCharm {
     pub revision: Option<u64>,
     pub sha256: String,
     pub bases: Vec<String>,
+    /// For istio-pilot on an upgrade's way: the Istio track this charm is the hop to, refreshed
+    /// through before the target release's own charm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_hop: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,7 +194,13 @@ pub fn verify(lock: &ReleaseLock, inventory: &Inventory) -> (Vec<String>, Vec<St
         }
     }
     for charm in &lock.charms {
-        match inventory.charms.iter().find(|c| c.name == charm.name) {
+        // By file first: an upgrade's set holds several istio-pilot files.
+        let found = inventory
+            .charms
+            .iter()
+            .find(|c| c.file_name == charm.file)
+            .or_else(|| inventory.charms.iter().find(|c| c.name == charm.name));
+        match found {
             None => problems.push(format!(
                 "charm {} ({}) is in the lock file but not in charms.tar.gz",
                 charm.name, charm.file
@@ -187,7 +231,12 @@ pub fn verify(lock: &ReleaseLock, inventory: &Inventory) -> (Vec<String>, Vec<St
             inventory
                 .charms
                 .iter()
-                .filter(|c| !lock.charms.iter().any(|l| l.name == c.name))
+                .filter(|c| {
+                    !lock
+                        .charms
+                        .iter()
+                        .any(|l| l.name == c.name || l.file == c.file_name)
+                })
                 .map(|c| format!("charm {} is not in the lock file", c.file_name)),
         )
         .collect();

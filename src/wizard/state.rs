@@ -278,6 +278,10 @@ pub struct GatherChoice {
     /// Write the archives even though some images could not be pulled (they are listed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accept_missing: bool,
+    /// An upgrade's differential set: the installed release's `ckf-release.lock.json`. What it
+    /// holds is not archived again, and istio-pilot's intermediate versions are added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<PathBuf>,
 }
 
 /// The whole persisted wizard: the current step and a record per step.

@@ -935,3 +935,261 @@ async fn gather_of_the_real_1_11_release_through_mirrors_archives_every_image_it
         "the runtime table's job-sink is wanted: {pinned:?}"
     );
 }
+
+/// istio-pilot as its charm files name it: its `image-configuration` default installs Istio
+/// `tag` from `hub` (the real charm's form, `tests/fixtures/releases/1.11/charms/istio-pilot`).
+fn istio_pilot(dir: &Path, tag: &str, hub: &str, revision: u64) -> (String, Vec<u8>) {
+    let folder = dir.join(format!("istio-pilot-{tag}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("metadata.yaml"), "name: istio-pilot\n").unwrap();
+    std::fs::write(
+        folder.join("config.yaml"),
+        format!(
+            "options:\n  image-configuration:\n    default: |\n      pilot-image: 'pilot'  # values.pilot.image\n      global-tag: '{tag}'  # values.global.tag\n      global-hub: '{hub}' # values.global.hub\n      global-proxy-image: 'proxyv2'\n      global-proxy-init-image: 'proxyv2'\n    type: string\n"
+        ),
+    )
+    .unwrap();
+    charm_zip_from_dir(&folder, revision, "24.04").unwrap()
+}
+
+/// The upgrade's differential set: only what the installed release's lock lacks is carried
+/// (the new image, the changed charm), plus istio-pilot for every minor version between the
+/// installed 1.24 and the target 1.28, each with its own images; the lock names its base.
+/// When the target needs nothing new, no image is archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_gather_carries_only_what_the_installed_release_lacks_and_every_istio_hop() {
+    use crate::registry_support::images::{Kind, bytes, image, layer};
+    use ckf_airgap::gather::lock::{LockedCharm, LockedImage, ReleaseLock};
+    let upstream = TestRegistry::start();
+    let up = upstream.addr();
+    let work = tempfile::tempdir().unwrap();
+    let shared = layer(
+        work.path(),
+        "shared",
+        &bytes(9, 64 << 10, true),
+        Kind::Plain,
+    );
+    let tags = ["1.25.5", "1.26.8", "1.27.5", "1.28.0"];
+    let mut seeded = vec![
+        image(work.path(), "team/app-one", "v1", vec![shared.clone()]),
+        image(work.path(), "team/app-two", "v2", vec![shared.clone()]),
+    ];
+    for tag in tags {
+        for name in ["istio/pilot", "istio/proxyv2"] {
+            seeded.push(image(work.path(), name, tag, vec![shared.clone()]));
+        }
+    }
+    ckf_airgap::registry::Pusher::new(
+        client_for(&upstream),
+        ckf_airgap::registry::PushOptions::default(),
+        Arc::new(ckf_airgap::registry::MemoryLedger::new()),
+        crate::registry_support::Recorder::new(),
+    )
+    .push(&seeded)
+    .await
+    .unwrap();
+    let hub_path = format!("{up}/istio");
+    let one = charm(work.path(), "app-one", &format!("{up}/team/app-one:v1"));
+    let two = charm(work.path(), "app-two", &format!("{up}/team/app-two:v2"));
+    let target_istio = istio_pilot(work.path(), "1.28.0", &hub_path, 9);
+    // The installed release ran app-one in this very file and istio-pilot on 1.24.
+    let base_lock = ReleaseLock {
+        release: Some("1.10".into()),
+        charms: vec![
+            LockedCharm {
+                name: "app-one".into(),
+                file: one.0.clone(),
+                channel: Some("1.0/stable".into()),
+                revision: Some(7),
+                sha256: hex::encode(Sha256::digest(&one.1)),
+                bases: vec!["ubuntu@24.04".into()],
+                upgrade_hop: None,
+            },
+            LockedCharm {
+                name: "istio-pilot".into(),
+                file: "istio-pilot_r1.charm".into(),
+                channel: Some("1.24/stable".into()),
+                revision: Some(1),
+                sha256: "0".repeat(64),
+                bases: vec!["ubuntu@24.04".into()],
+                upgrade_hop: None,
+            },
+        ],
+        images: vec![LockedImage {
+            upstream: format!("{up}/team/app-one:v1"),
+            index_digest: None,
+            manifest_digest: ckf_airgap::oci::Digest::of(b"m"),
+            config_digest: ckf_airgap::oci::Digest::of(b"c"),
+            repo_tags: vec![format!("172.17.0.2:5000/team/app-one:v1")],
+            member: "app-one.tar".into(),
+            size: 1,
+            needed_by: vec!["one resource oci-image".into()],
+            seen_in: vec![],
+        }],
+        ..ReleaseLock::default()
+    };
+    let base_path = work.path().join("installed").join("ckf-release.lock.json");
+    std::fs::create_dir_all(base_path.parent().unwrap()).unwrap();
+    std::fs::write(&base_path, serde_json::to_vec(&base_lock).unwrap()).unwrap();
+    // The intermediate istio-pilot charms are in the folder; the target's comes from Charmhub.
+    let charms_dir = work.path().join("charms-dir");
+    std::fs::create_dir_all(&charms_dir).unwrap();
+    for (i, tag) in tags[..3].iter().enumerate() {
+        let (_, bytes) = istio_pilot(work.path(), tag, &hub_path, 20 + i as u64);
+        std::fs::write(
+            charms_dir.join(format!("istio-pilot_r{}.charm", 20 + i)),
+            bytes,
+        )
+        .unwrap();
+    }
+    let hub = FakeCharmhub::start(vec![one.clone(), two.clone(), target_istio]);
+    let bundle = work.path().join("bundle.yaml");
+    std::fs::write(
+        &bundle,
+        "bundle: kubernetes\napplications:\n  one:\n    charm: app-one\n    channel: 1.0/stable\n    scale: 1\n  two:\n    charm: app-two\n    channel: 2.0/stable\n    scale: 1\n  istio-pilot:\n    charm: istio-pilot\n    channel: 1.28/stable\n    scale: 1\n    trust: true\n",
+    )
+    .unwrap();
+    let docker = docker_config(work.path(), &upstream);
+    let out_dir = work.path().join("carry");
+    let answers = work.path().join("gather.toml");
+    write_gather(
+        &answers,
+        GatherChoice {
+            bundle: Some(bundle.clone()),
+            charms_dir: Some(charms_dir.clone()),
+            charmhub_url: Some(hub.url()),
+            ca_file: Some(upstream.ca_file.clone()),
+            output_dir: Some(out_dir.clone()),
+            upgrade_from: Some(base_path.clone()),
+            ..GatherChoice::default()
+        },
+    );
+    let (code, out) = run_headless(
+        &work.path().join("state"),
+        &answers,
+        &["gather"],
+        &docker_env(&docker),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 intermediate charm(s) gathered (1.25, 1.26, 1.27)"),
+        "{out}"
+    );
+    let lock: ReleaseLock =
+        serde_json::from_slice(&std::fs::read(out_dir.join("ckf-release.lock.json")).unwrap())
+            .unwrap();
+    let mut archived: Vec<String> = lock.images.iter().map(|i| i.upstream.clone()).collect();
+    archived.sort();
+    let mut want = vec![format!("{up}/team/app-two:v2")];
+    for tag in tags {
+        want.push(format!("{up}/istio/pilot:{tag}"));
+        want.push(format!("{up}/istio/proxyv2:{tag}"));
+    }
+    want.sort();
+    assert_eq!(archived, want);
+    let hops: Vec<(Option<String>, Option<String>)> = lock
+        .charms
+        .iter()
+        .filter(|c| c.name == "istio-pilot")
+        .map(|c| (c.channel.clone(), c.upgrade_hop.clone()))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            (Some("1.28/stable".into()), None),
+            (Some("1.25/stable".into()), Some("1.25".into())),
+            (Some("1.26/stable".into()), Some("1.26".into())),
+            (Some("1.27/stable".into()), Some("1.27".into())),
+        ]
+    );
+    assert!(
+        !lock.charms.iter().any(|c| c.name == "app-one"),
+        "{:?}",
+        lock.charms
+    );
+    let base = lock.base.expect("the lock names its base");
+    assert_eq!(base.release.as_deref(), Some("1.10"));
+    assert_eq!(
+        base.sha256,
+        hex::encode(Sha256::digest(std::fs::read(&base_path).unwrap()))
+    );
+    assert_eq!(base.images, [format!("{up}/team/app-one:v1")]);
+    assert_eq!(base.charms, ["app-one"]);
+    // The archives hold what the lock says, read by an independent reader: tar.
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(out_dir.join("charms.tar.gz"))
+        .output()
+        .unwrap();
+    let listing = text(&listing.stdout);
+    assert!(!listing.contains("app-one"), "{listing}");
+    assert_eq!(listing.matches("istio-pilot_r").count(), 4, "{listing}");
+
+    // A hop missing from the folder is asked of Charmhub; a charm there that installs another
+    // Istio version is refused, naming what to do.
+    let hop_126 = charms_dir.join("istio-pilot_r21.charm");
+    let kept = std::fs::read(&hop_126).unwrap();
+    std::fs::remove_file(&hop_126).unwrap();
+    let (code, out) = run_headless(
+        &work.path().join("state-no-hop"),
+        &answers,
+        &["gather"],
+        &docker_env(&docker),
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("is istio-pilot for 1.26/stable, but it installs Istio 1.28.0: put the 1.26 charm in the charms folder"),
+        "{out}"
+    );
+    std::fs::write(&hop_126, kept).unwrap();
+
+    // A target that needs nothing the installed release lacks archives no image.
+    let mut all = base_lock.clone();
+    all.images.extend(lock.images.iter().cloned());
+    all.charms.retain(|c| c.name == "app-one");
+    all.charms.extend(
+        lock.charms
+            .iter()
+            .filter(|c| c.upgrade_hop.is_none())
+            .cloned(),
+    );
+    std::fs::write(&base_path, serde_json::to_vec(&all).unwrap()).unwrap();
+    let same_dir = work.path().join("carry-same");
+    write_gather(
+        &answers,
+        GatherChoice {
+            bundle: Some(bundle),
+            charms_dir: Some(charms_dir),
+            charmhub_url: Some(hub.url()),
+            ca_file: Some(upstream.ca_file.clone()),
+            output_dir: Some(same_dir.clone()),
+            upgrade_from: Some(base_path),
+            ..GatherChoice::default()
+        },
+    );
+    let (code, out) = run_headless(
+        &work.path().join("state-same"),
+        &answers,
+        &["gather"],
+        &docker_env(&docker),
+    );
+    assert_eq!(code, 0, "{out}");
+    let lock: ReleaseLock =
+        serde_json::from_slice(&std::fs::read(same_dir.join("ckf-release.lock.json")).unwrap())
+            .unwrap();
+    assert!(lock.images.is_empty(), "{:?}", lock.images);
+    assert!(
+        out.contains("4 image(s) the installed release already has are not pulled"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 charm(s) the installed release runs in the same file are not carried"),
+        "{out}"
+    );
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(same_dir.join("images.tar.gz"))
+        .output()
+        .unwrap();
+    assert!(listing.status.success(), "{}", text(&listing.stderr));
+}

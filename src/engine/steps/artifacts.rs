@@ -335,6 +335,24 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
     };
     let path = lock_file.path();
     let lock = read_lock(path)?;
+    if let Some(base) = &lock.base {
+        ctx.log(
+            Level::Warn,
+            format!(
+                "{}: an upgrade's differential set, gathered against {} ({}): it holds only what \
+                 that release lacks; the {} image(s) and {} charm(s) it leaves out must already \
+                 be in the private registry and the installed model",
+                path.display(),
+                base.file,
+                base.release
+                    .as_deref()
+                    .map(|r| format!("CKF {r}"))
+                    .unwrap_or_else(|| "release not named".into()),
+                base.images.len(),
+                base.charms.len()
+            ),
+        );
+    }
     let (problems, extra) = crate::gather::lock::verify(&lock, inventory);
     for e in &extra {
         ctx.log(Level::Warn, format!("{}: {e}", path.display()));

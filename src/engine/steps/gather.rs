@@ -21,18 +21,21 @@ use crate::engine::units::{GatheredCharm, GatheredCharmUnit, PulledImage, Summar
 use crate::engine::work::StepError;
 use crate::gather::charmhub::{self, Charmhub};
 use crate::gather::images::{GatherImage, images_to_gather, juju_images, pull_source};
-use crate::gather::lock::{LockedCharm, LockedImage, RELEASE_LOCK_FILE, ReleaseLock};
+use crate::gather::lock::{BaseLock, LockedCharm, LockedImage, RELEASE_LOCK_FILE, ReleaseLock};
 use crate::gather::{ImagesArchive, archive, member_name, retag_name};
 use crate::oci::Digest;
 use crate::registry::{
     Credentials, Platform, RegistryClient, RegistryConfig, RegistryTarget, ResolvedImage,
     TlsOptions,
 };
+use crate::release::upgrade_path::{ISTIO_PILOT, istio_hops, istio_track, track_of};
 use crate::release::{detect_release, release_needs};
 use crate::wizard::state::GatherChoice;
 
 const CHARMS_FILE: &str = "gather-charms.json";
 const IMAGES_FILE: &str = "gather-images.json";
+/// The target's images an upgrade's base lock already holds, not pulled.
+const BASE_IMAGES_FILE: &str = "gather-base-images.json";
 const DEFAULT_RETAG: &str = "172.17.0.2:5000";
 
 fn choice(ctx: &StepContext) -> Result<GatherChoice, StepError> {
@@ -111,6 +114,19 @@ pub async fn source(ctx: StepContext) -> Result<(), StepError> {
         let n = text.lines().filter(|l| !l.trim().is_empty()).count();
         summary.push(format!("{}: {n} images", list.display()));
     }
+    if let Some(path) = &choice.upgrade_from {
+        let base = read_base_lock(path)?;
+        summary.push(format!(
+            "an upgrade from {} ({}): the {} charms and {} images it holds are not archived again",
+            base.release
+                .as_deref()
+                .map(|r| format!("CKF {r}"))
+                .unwrap_or_else(|| "an unnamed release".into()),
+            path.display(),
+            base.charms.len(),
+            base.images.len()
+        ));
+    }
     for line in &summary {
         ctx.log(Level::Info, line.clone());
     }
@@ -125,6 +141,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     let mut gathered: Vec<GatheredCharm> = Vec::new();
     // A folder's `<name>_r<N>.charm` names its Charmhub revision, which the lock records.
     let mut local: BTreeMap<String, (PathBuf, Option<u64>)> = BTreeMap::new();
+    let mut istio_files: Vec<PathBuf> = Vec::new();
     if let Some(d) = &choice.charms_dir {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(d)
             .map_err(|e| StepError::failed(format!("cannot read {}: {e}", d.display())))?
@@ -141,6 +158,12 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             else {
                 continue;
             };
+            // Every istio-pilot file, kept apart: an upgrade takes one per Istio track it passes
+            // through, each chosen by the version it installs, not by its revision.
+            if charm == ISTIO_PILOT {
+                istio_files.push(p.clone());
+                continue;
+            }
             let revision = match version {
                 crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
                 crate::artifacts::charms::CharmVersion::Hash(_) => None,
@@ -201,8 +224,13 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             gathered.push(g);
             continue;
         }
-        let (path, revision) = match local.get(name) {
-            Some((p, revision)) => (p.clone(), *revision),
+        let local_file = if name == ISTIO_PILOT {
+            local_istio(&istio_files, channel.as_deref()).await?
+        } else {
+            local.get(name).cloned()
+        };
+        let (path, revision) = match local_file {
+            Some(found) => found,
             None => {
                 let channel = channel.clone().unwrap_or_else(|| "stable".into());
                 ctx.phase(format!("downloading {name} ({channel}) from {hub_url}"));
@@ -225,11 +253,59 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             path,
             channel: channel.clone(),
             revision,
+            upgrade_hop: None,
         };
         ctx.record(&unit, &g)?;
         gathered.push(g);
     }
     ctx.progress(total, Some(total), Quantity::Items, None);
+    if let Some(base) = &choice.upgrade_from {
+        let installed = read_base_lock(base)?
+            .charms
+            .iter()
+            .find(|c| c.name == ISTIO_PILOT && c.upgrade_hop.is_none())
+            .and_then(|c| c.channel.clone());
+        let target = wanted
+            .iter()
+            .find(|(n, _, _)| n == ISTIO_PILOT)
+            .map(|(_, channel, base)| (channel.clone(), base.clone()));
+        match (installed, target) {
+            (Some(installed), Some((Some(channel), base))) => {
+                let hops = istio_hops(&installed, &channel).map_err(StepError::failed)?;
+                let hop = HopSource {
+                    hub: &hub,
+                    hub_url: &hub_url,
+                    dir: &dir,
+                    local: &istio_files,
+                    base: base.as_deref(),
+                };
+                for track in &hops {
+                    gathered.push(gather_hop(&ctx, &hop, track).await?);
+                }
+                ctx.log(
+                    Level::Info,
+                    if hops.is_empty() {
+                        format!(
+                            "istio-pilot {installed} → {channel}: no intermediate version to pass \
+                             through"
+                        )
+                    } else {
+                        format!(
+                            "istio-pilot goes from {installed} to {channel} one minor version at \
+                             a time: {} intermediate charm(s) gathered ({})",
+                            hops.len(),
+                            hops.join(", ")
+                        )
+                    },
+                );
+            }
+            _ => ctx.log(
+                Level::Warn,
+                "istio-pilot is not in both the installed release's lock (with its channel) and \
+                 the bundle: no intermediate Istio versions are gathered",
+            ),
+        }
+    }
     write_json(&ctx.session_dir().join(CHARMS_FILE), &gathered)?;
     ctx.log(
         Level::Info,
@@ -242,13 +318,128 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     Ok(())
 }
 
+/// Where an upgrade's intermediate istio-pilot charms come from.
+struct HopSource<'a> {
+    hub: &'a Charmhub,
+    hub_url: &'a str,
+    dir: &'a Path,
+    /// Every istio-pilot file of the charms folder.
+    local: &'a [PathBuf],
+    base: Option<&'a str>,
+}
+
+/// istio-pilot for `track`: the folder's file that installs that Istio version, else Charmhub's
+/// `<track>/stable`; read, and refused when it installs another version.
+async fn gather_hop(
+    ctx: &StepContext,
+    source: &HopSource<'_>,
+    track: &str,
+) -> Result<GatheredCharm, StepError> {
+    let key = format!("{ISTIO_PILOT}@{track}");
+    let unit = GatheredCharmUnit(&key);
+    if let Some(g) = ctx.detail(&unit)
+        && g.path.exists()
+    {
+        return Ok(g);
+    }
+    let channel = format!("{track}/stable");
+    let (path, revision) = match local_istio(source.local, Some(&channel)).await? {
+        Some(found) => found,
+        None => {
+            ctx.phase(format!(
+                "downloading {ISTIO_PILOT} ({channel}) from {}",
+                source.hub_url
+            ));
+            let release = source
+                .hub
+                .info(ISTIO_PILOT, &channel, source.base)
+                .await
+                .map_err(StepError::failed)?;
+            let path = source
+                .hub
+                .download(&release, source.dir)
+                .await
+                .map_err(StepError::failed)?;
+            (path, Some(release.revision))
+        }
+    };
+    let label = path.display().to_string();
+    let read_path = path.clone();
+    let info = blocking(move || read_charm(&read_path, &label)).await?;
+    if istio_track(&info).as_deref() != Some(track) {
+        let installs = crate::artifacts::charm_images::istio_tag(&info);
+        return Err(StepError::failed(format!(
+            "{} is istio-pilot for {channel}, but it installs Istio {}: put the {track} charm in \
+             the charms folder ([gather] charms_dir) or check the channel",
+            path.display(),
+            installs
+                .as_deref()
+                .unwrap_or("(no global-tag in its image-configuration)")
+        )));
+    }
+    let g = GatheredCharm {
+        info,
+        path,
+        channel: Some(channel),
+        revision,
+        upgrade_hop: Some(track.to_owned()),
+    };
+    ctx.record(&unit, &g)?;
+    Ok(g)
+}
+
+/// The folder's istio-pilot file for `channel`: the one whose own config installs that
+/// channel's Istio version (several may be there, one per track), or the only one when the
+/// channel names no version.
+async fn local_istio(
+    files: &[PathBuf],
+    channel: Option<&str>,
+) -> Result<Option<(PathBuf, Option<u64>)>, StepError> {
+    let track = channel.and_then(track_of);
+    if track.is_none() && files.len() == 1 {
+        return Ok(files.first().map(|p| (p.clone(), revision_of(p))));
+    }
+    for path in files {
+        let label = path.display().to_string();
+        let read_path = path.clone();
+        let info = blocking(move || read_charm(&read_path, &label)).await?;
+        if track.is_some() && istio_track(&info) == track {
+            return Ok(Some((path.clone(), revision_of(path))));
+        }
+    }
+    Ok(None)
+}
+
+/// The Charmhub revision a `<name>_r<N>.charm` file name says.
+fn revision_of(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_string_lossy();
+    match crate::artifacts::charms::parse_charm_file_name(&name)?.1 {
+        crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
+        crate::artifacts::charms::CharmVersion::Hash(_) => None,
+    }
+}
+
+/// `[gather] upgrade_from`, read; the error names the file and what to do.
+fn read_base_lock(path: &Path) -> Result<ReleaseLock, StepError> {
+    ReleaseLock::read(path).map_err(|e| {
+        StepError::failed(format!(
+            "{e}: [gather] upgrade_from names the installed release's {RELEASE_LOCK_FILE}, \
+             as the gather of that release wrote it"
+        ))
+    })
+}
+
 /// The images list, from the charms themselves, the lists, and Juju's images; shown before
 /// any pull, by registry, with Docker Hub's anonymous limit when it applies.
 pub async fn images(ctx: StepContext) -> Result<(), StepError> {
     let choice = choice(&ctx)?;
     let charms: Vec<GatheredCharm> = read_json(&ctx.session_dir().join(CHARMS_FILE), "Charms")?;
-    let infos: Vec<CharmInfo> = charms.iter().map(|c| c.info.clone()).collect();
-    let apps = match &choice.bundle {
+    let infos: Vec<CharmInfo> = charms
+        .iter()
+        .filter(|c| c.upgrade_hop.is_none())
+        .map(|c| c.info.clone())
+        .collect();
+    let mut apps = match &choice.bundle {
         Some(path) => {
             let bundle = Bundle::load(path).map_err(StepError::failed)?;
             release_needs(&bundle, &infos)
@@ -264,6 +455,18 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
             })
             .collect(),
     };
+    // Each intermediate istio-pilot installs its own Istio images.
+    for hop in &charms {
+        if let Some(track) = &hop.upgrade_hop {
+            apps.push(crate::release::AppNeeds {
+                application: format!("{ISTIO_PILOT} (upgrade hop {track})"),
+                charm: ISTIO_PILOT.into(),
+                charm_info: Some(hop.info.clone()),
+                needs: crate::artifacts::charm_images::image_needs(&hop.info),
+                image_options: crate::artifacts::charm_images::image_options(&hop.info),
+            });
+        }
+    }
     let mut lists = Vec::new();
     for list in &choice.image_lists {
         let text = std::fs::read_to_string(list)
@@ -295,6 +498,25 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
         )
         .await?;
     }
+    let mut in_base = Vec::new();
+    if let Some(base) = &choice.upgrade_from {
+        let base_lock = read_base_lock(base)?;
+        let (held, new): (Vec<GatherImage>, Vec<GatherImage>) = list
+            .into_iter()
+            .partition(|i| BaseLock::holds_image(&base_lock, &i.upstream));
+        list = new;
+        in_base = held.into_iter().map(|i| i.upstream).collect();
+        ctx.log(
+            Level::Info,
+            format!(
+                "{} image(s) the installed release already has are not pulled (they stay in the \
+                 private registry); {} are new",
+                in_base.len(),
+                list.len()
+            ),
+        );
+    }
+    write_json(&ctx.session_dir().join(BASE_IMAGES_FILE), &in_base)?;
     let mut by_registry: BTreeMap<String, usize> = BTreeMap::new();
     for image in &list {
         *by_registry
@@ -688,6 +910,33 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
         Ok(locked)
     })
     .await?;
+    let base = match &choice.upgrade_from {
+        Some(path) => Some((path.clone(), read_base_lock(path)?)),
+        None => None,
+    };
+    // A charm the installed release runs in this very file is not carried again.
+    let (charms, unchanged): (Vec<GatheredCharm>, Vec<GatheredCharm>) =
+        charms.into_iter().partition(|c| match &base {
+            Some((_, lock)) => {
+                c.upgrade_hop.is_some()
+                    || !BaseLock::holds_charm(lock, &c.info.name, &c.info.sha256)
+            }
+            None => true,
+        });
+    if !unchanged.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "{} charm(s) the installed release runs in the same file are not carried again: {}",
+                unchanged.len(),
+                unchanged
+                    .iter()
+                    .map(|c| c.info.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
     let charm_files: Vec<PathBuf> = charms.iter().map(|c| c.path.clone()).collect();
     let charms_path = out.join("charms.tar.gz");
     let charms_target = charms_path.clone();
@@ -727,6 +976,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
                 revision: c.revision,
                 sha256: c.info.sha256.clone(),
                 bases: c.info.bases.clone(),
+                upgrade_hop: c.upgrade_hop.clone(),
             })
             .collect(),
         juju_images: entries
@@ -736,6 +986,19 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             .collect(),
         images: entries,
         missing: missing.clone(),
+        base: match &base {
+            Some((path, lock)) => Some(BaseLock {
+                file: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: crate::artifacts::spool::sha256_file(path).map_err(StepError::failed)?,
+                release: lock.release.clone(),
+                images: read_json(&ctx.session_dir().join(BASE_IMAGES_FILE), "Images list")?,
+                charms: unchanged.iter().map(|c| c.info.name.clone()).collect(),
+            }),
+            None => None,
+        },
     };
     let lock_path = out.join(RELEASE_LOCK_FILE);
     let bytes = serde_json::to_vec_pretty(&lock).map_err(StepError::failed)?;

@@ -500,6 +500,9 @@ pub struct GatherInput {
     pub bundle: Option<Watched>,
     pub charms_dir: Option<Watched>,
     pub image_lists: Vec<Watched>,
+    /// Absent unless given, so that sessions from before it keep their fingerprints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_from: Option<Watched>,
 }
 
 impl InputPart for GatherInput {
@@ -517,6 +520,7 @@ impl InputPart for GatherInput {
             gather: c.gather.clone(),
             bundle: watched(g.and_then(|g| g.bundle.as_ref())),
             charms_dir: watched(g.and_then(|g| g.charms_dir.as_ref())),
+            upgrade_from: watched(g.and_then(|g| g.upgrade_from.as_ref())),
             image_lists: g
                 .map(|g| g.image_lists.iter().map(|p| Watched(p.clone())).collect())
                 .unwrap_or_default(),

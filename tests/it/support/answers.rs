@@ -191,6 +191,7 @@ mod tests {
                 mirrors: [("docker.io".to_string(), "mirror.lab:5000".to_string())].into(),
                 plain_http: vec!["mirror.lab:5000".into()],
                 accept_missing: true,
+                upgrade_from: Some("/srv/installed/ckf-release.lock.json".into()),
             }),
         };
         skip(&mut answers, "environment-checks", "checked by hand");
