@@ -18,7 +18,8 @@ earlier calls match (a status that turns active once the relations are added). T
 call gets responses[k] (the last one repeats). "sabotage" replaces the files matching the glob
 by directories before answering (a session file that can no longer be saved). `fail_at` makes the N-th call
 (1-based) of that tool fail, whatever the rules say. Unmatched calls exit 0 silently. Fixture
-files are read from FAKE_FIXTURES.
+files are read from FAKE_FIXTURES. With "juju_model": "<state file>", a `juju` call no rule
+answers acts on a model with state (fake_juju_model.py).
 """
 import glob
 import json
@@ -101,6 +102,11 @@ def main():
             seen = sum(1 for c in previous if matches(rule, c["tool"], c["args"]))
             responses = rule.get("responses") or [{}]
             return answer(responses[min(seen, len(responses) - 1)])
+    if tool == "juju" and scenario.get("juju_model"):
+        import fake_juju_model
+        code = fake_juju_model.handle(scenario["juju_model"], args)
+        if code is not None:
+            return code
     return 0
 
 

@@ -42,6 +42,7 @@ mod e2e_frontends;
 mod engine_protocol;
 mod gather_flow;
 mod gather_pull;
+mod juju_model_fake;
 mod push_step;
 mod registry_failures;
 mod registry_faults;
