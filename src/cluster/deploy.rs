@@ -242,6 +242,12 @@ fn already_present(step: &PlanAction, status: &ModelStatus) -> bool {
         ActionKind::AddK8s { .. } | ActionKind::Bootstrap { .. } | ActionKind::AddModel { .. } => {
             false
         }
+        // An upgrade's actions change what is there: the model's status cannot say one ran.
+        ActionKind::Refresh { .. }
+        | ActionKind::Scale { .. }
+        | ActionKind::Settle { .. }
+        | ActionKind::Gone { .. }
+        | ActionKind::Remove { .. } => false,
     }
 }
 

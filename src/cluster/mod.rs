@@ -20,6 +20,7 @@ pub mod pod_images;
 pub mod registry_mirrors;
 pub mod runner;
 pub mod trust;
+pub mod upgrade_plan;
 pub mod watch;
 pub mod yaml_out;
 

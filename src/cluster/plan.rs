@@ -47,6 +47,28 @@ pub enum ActionKind {
         a: String,
         b: String,
     },
+    /// `juju refresh <app> --path …`: an upgrade's refresh (or its way back).
+    Refresh {
+        application: String,
+    },
+    /// `juju scale-application <app> <units>`.
+    Scale {
+        application: String,
+        units: i64,
+    },
+    /// Waits until the application is active before the next action (`juju wait-for`).
+    Settle {
+        application: String,
+    },
+    /// Waits until a workload is gone from the cluster (`kubectl wait --for=delete`).
+    Gone {
+        resource: String,
+    },
+    /// `juju remove-application`: an application the new release no longer has, run only with
+    /// the operator's consent.
+    Remove {
+        application: String,
+    },
 }
 
 impl ActionKind {
@@ -391,7 +413,11 @@ impl PlanAction {
     }
 }
 
-fn relation_steps(relations: &[[String; 2]], juju: Version, model: &str) -> Vec<PlanAction> {
+pub(crate) fn relation_steps(
+    relations: &[[String; 2]],
+    juju: Version,
+    model: &str,
+) -> Vec<PlanAction> {
     // `relate` was renamed `integrate` in Juju 3.0; 2.9 knows only `relate`.
     let verb = if juju.major >= 3 {
         "integrate"

@@ -11,7 +11,7 @@ fake_tool.py hands a `juju` call here when the scenario names a state file
                                 "pending": 0}}}
 
 `deploy`, `refresh`, `scale-application`, `remove-application`, `integrate`/`relate`,
-`config <app>` and `status --format=json` act on it. A change leaves the application in
+`config <app>`, `wait-for application` and `status --format=json` act on it. A change leaves the application in
 `maintenance` for `settle_after` status calls, then `active`. Refusals are Juju 3.6's own
 messages (juju/juju cmd/juju/application/refresh.go and utils/utils.go; juju/juju#15701):
 
@@ -270,6 +270,26 @@ def status(model):
     return 0
 
 
+def wait_for(model, args):
+    """`juju wait-for application <app> --query …`: the status calls until it settles; the
+    query is taken as `status=="active"`, the only one the plans ask."""
+    positional, _ = options(args, {"query", "timeout", "model"})
+    name = positional[1] if len(positional) > 1 else ""
+    app = model["applications"].get(name)
+    if app is None:
+        return fail(f'ERROR application "{name}" not found\n')
+    for _ in range(int(model.get("settle_after", 2)) + 2):
+        if app["status"] == "maintenance":
+            if app["pending"] <= 0:
+                app["status"], app["message"] = "active", ""
+            else:
+                app["pending"] -= 1
+    if app["status"] != "active":
+        return fail(f'ERROR timed out waiting for "{name}" to reach goal state: status is '
+                    f'{app["status"]} ({app["message"]})\n')
+    return 0
+
+
 def handle(path, args):
     """Answers one `juju` call from the model at `path`; None when the fake does not model
     the command (the caller answers as an unscripted call)."""
@@ -282,6 +302,9 @@ def handle(path, args):
         code = deploy(model, rest)
     elif command == "refresh":
         code = refresh(model, rest)
+    elif command == "wait-for":
+        code = wait_for(model, rest)
+        save(path, model)
     elif command == "scale-application":
         code = scale(model, rest)
     elif command == "remove-application":

@@ -313,3 +313,228 @@ fn the_way_back_restores_the_previous_charm_resources_and_config() {
         serde_json::from_str(&m.ok(&["config", "kfp-api", "--format=json"])).unwrap();
     assert_eq!(config["settings"]["replicas"]["value"], 2);
 }
+
+/// Runs each action of `actions` against the fake as the plan writes it (its file first);
+/// stops at the first that fails, returning its stderr.
+fn run_actions(m: &Model, actions: &[ckf_airgap::cluster::plan::PlanAction]) -> Result<(), String> {
+    for action in actions {
+        if let Some(f) = &action.file {
+            std::fs::create_dir_all(f.path.parent().unwrap()).unwrap();
+            std::fs::write(&f.path, &f.contents).unwrap();
+        }
+        let out = Command::new(m.fakes.bin.join(action.cmd.tool.name()))
+            .args(action.cmd.shown_args())
+            .envs(m.fakes.env())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return Err(format!("{}: {}", action.id, text(&out.stderr)));
+        }
+    }
+    Ok(())
+}
+
+/// The upgrade plan, run against the stateful fake from a model as an install left it, hits
+/// none of Juju's refusals and ends with every application on its new charm, every resource
+/// of the new charms set and istio-pilot on the target's Istio; each application's way back
+/// then restores its previous charm, images and options.
+#[test]
+fn the_upgrade_plan_hits_no_refusal_and_its_way_back_restores_each_application() {
+    use ckf_airgap::charm_kind::CharmKind;
+    use ckf_airgap::cluster::plan::AppDeploy;
+    use ckf_airgap::cluster::upgrade_plan::{IstioHop, RunningApp, TargetApp, UpgradeInput, build};
+    use ckf_airgap::cluster::yaml_out::ConfigValue;
+    let m = Model::new();
+    let pilot_meta = "name: istio-pilot\ncontainers:\n  discovery:\n    resource: none\n";
+    let gateway_meta = "name: istio-gateway\ncontainers:\n  gw:\n    resource: none\n";
+    let minio_podspec = "name: minio\nresources:\n  oci-image:\n    type: oci-image\n";
+    let minio_sidecar = "name: minio\ncontainers:\n  minio:\n    resource: oci-image\nresources:\n  oci-image:\n    type: oci-image\n";
+    let old = [
+        (
+            "istio-pilot",
+            m.charm("istio-pilot_r1.charm", pilot_meta, Some("1.24.2")),
+            vec![],
+        ),
+        (
+            "istio-ingressgateway",
+            m.charm("istio-gateway_r1.charm", gateway_meta, None),
+            vec![],
+        ),
+        (
+            "minio",
+            m.charm("minio_r1.charm", minio_podspec, None),
+            vec![("oci-image", "reg/minio:1.9")],
+        ),
+        (
+            "kfp-api",
+            m.charm("kfp-api_r1.charm", SIDECAR_V1, None),
+            vec![("oci-image", "reg/api:2.5.0")],
+        ),
+    ];
+    let mut running = Vec::new();
+    for (app, charm, resources) in &old {
+        let mut args = vec![
+            "deploy".to_string(),
+            charm.clone(),
+            app.to_string(),
+            "--trust".into(),
+        ];
+        for (k, v) in resources {
+            args.extend(["--resource".into(), format!("{k}={v}")]);
+        }
+        m.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        running.push(RunningApp {
+            application: app.to_string(),
+            charm_name: m.app(app)["charm"].as_str().unwrap().to_owned(),
+            charm_file: PathBuf::from(charm),
+            resources: resources
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            config: vec![],
+            trust: true,
+            scale: 1,
+            kind: Some(if *app == "minio" {
+                CharmKind::PodSpec
+            } else {
+                CharmKind::Sidecar
+            }),
+        });
+    }
+    settled(&m);
+    let new = |app: &str,
+               charm: String,
+               name: &str,
+               resources: &[(&str, &str)],
+               config: Vec<(String, ConfigValue)>| TargetApp {
+        deploy: AppDeploy {
+            application: app.into(),
+            charm_name: name.into(),
+            channel: None,
+            charm: PathBuf::from(charm),
+            resources: resources
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            config,
+            trust: true,
+            constraints: None,
+            scale: None,
+            base: None,
+        },
+        kind: CharmKind::Sidecar,
+    };
+    let image_configuration = |tag: &str| {
+        vec![(
+            "image-configuration".to_string(),
+            ConfigValue::Text(format!("global-hub: 'reg/istio'\nglobal-tag: '{tag}'\n")),
+        )]
+    };
+    let target = vec![
+        new(
+            "istio-pilot",
+            m.charm("istio-pilot_r9.charm", pilot_meta, Some("1.28.0")),
+            "istio-pilot",
+            &[],
+            image_configuration("1.28.0"),
+        ),
+        new(
+            "istio-ingressgateway",
+            m.charm("istio-gateway_r9.charm", gateway_meta, None),
+            "istio-gateway",
+            &[],
+            vec![],
+        ),
+        new(
+            "minio",
+            m.charm("minio_r9.charm", minio_sidecar, None),
+            "minio",
+            &[("oci-image", "reg/minio:1.10")],
+            vec![],
+        ),
+        new(
+            "kfp-api",
+            m.charm("kfp-api_r9.charm", SIDECAR_V2, None),
+            "kfp-api",
+            &[
+                ("oci-image", "reg/api:2.15.0"),
+                ("launcher-image", "reg/launcher:2.15.0"),
+            ],
+            vec![],
+        ),
+    ];
+    let hops: Vec<IstioHop> = [
+        ("1.25", "1.25.5", 5),
+        ("1.26", "1.26.8", 6),
+        ("1.27", "1.27.5", 7),
+    ]
+    .iter()
+    .map(|(track, tag, rev)| IstioHop {
+        track: track.to_string(),
+        charm: PathBuf::from(m.charm(&format!("istio-pilot_r{rev}.charm"), pilot_meta, Some(tag))),
+        config: image_configuration(tag),
+    })
+    .collect();
+    let config_dir = m.dir.path().join("upgrade-config");
+    let plan = build(&UpgradeInput {
+        model: "kubeflow",
+        juju: ckf_airgap::version::Version::new(3, 6, 4),
+        config_dir: &config_dir,
+        running: &running,
+        target: &target,
+        istio_hops: &hops,
+        relations: &[],
+    });
+    run_actions(&m, &plan.plan.steps).unwrap();
+    for t in &target {
+        let app = m.app(&t.deploy.application);
+        assert_eq!(
+            app["charm_path"].as_str().map(PathBuf::from),
+            Some(t.deploy.charm.clone()),
+            "{app}"
+        );
+        for (k, v) in &t.deploy.resources {
+            assert_eq!(app["resources"][k], v.as_str(), "{app}");
+        }
+        assert_eq!(app["status"], "active", "{app}");
+    }
+    assert_eq!(m.app("istio-pilot")["istio"], "1.28.0");
+    assert_eq!(m.app("minio")["kind"], "sidecar");
+    assert_eq!(m.app("istio-ingressgateway")["scale"], 1);
+
+    // Without its hops the same plan fails at istio-pilot's settle, as the charm's hook does.
+    let m2 = Model::new();
+    std::fs::copy(&m.state, &m2.state).unwrap();
+    let mut model: Value = serde_json::from_slice(&std::fs::read(&m2.state).unwrap()).unwrap();
+    model["applications"]["istio-pilot"]["istio"] = json!("1.24.2");
+    std::fs::write(&m2.state, model.to_string()).unwrap();
+    let no_hops = build(&UpgradeInput {
+        model: "kubeflow",
+        juju: ckf_airgap::version::Version::new(3, 6, 4),
+        config_dir: &config_dir,
+        running: &running,
+        target: &target,
+        istio_hops: &[],
+        relations: &[],
+    });
+    let err = run_actions(&m2, &no_hops.plan.steps).unwrap_err();
+    assert!(err.starts_with("settle:istio-pilot"), "{err}");
+    assert!(err.contains("hook failed"), "{err}");
+
+    // Each way back restores what ran before (istio-pilot has none: its charm does not
+    // downgrade).
+    assert!(!plan.way_back.contains_key("istio-pilot"));
+    for r in running.iter().filter(|r| r.application != "istio-pilot") {
+        run_actions(&m, &plan.way_back[&r.application]).unwrap();
+        let app = m.app(&r.application);
+        assert_eq!(
+            app["charm_path"].as_str().map(PathBuf::from),
+            Some(r.charm_file.clone()),
+            "{app}"
+        );
+        for (k, v) in &r.resources {
+            assert_eq!(app["resources"][k], v.as_str(), "{app}");
+        }
+    }
+    assert_eq!(m.app("minio")["kind"], "podspec");
+}

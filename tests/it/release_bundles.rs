@@ -1002,6 +1002,10 @@ fn a_release_install_records_each_applications_charm_images_and_options() {
         assert_eq!(entry["charm"], in_bundle["charm"], "{entry:#}");
         assert_eq!(entry["channel"], in_bundle["channel"], "{entry:#}");
         assert_eq!(entry["charmhub_revision"], 1, "{entry:#}");
+        assert!(
+            entry["kind"] == "Sidecar" || entry["kind"] == "PodSpec",
+            "{entry:#}"
+        );
         let file = entry["charm_file"].as_str().unwrap();
         let sha = hex::encode(sha2::Sha256::digest(std::fs::read(file).unwrap()));
         assert_eq!(entry["charm_sha256"], sha.as_str(), "{name}: {file}");

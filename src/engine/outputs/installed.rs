@@ -41,6 +41,10 @@ pub struct InstalledApp {
     /// Its SHA-256 as read from `charms.tar.gz` (none when the Artifacts step was skipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charm_sha256: Option<String>,
+    /// PodSpec or sidecar, as read from the charm (an upgrade to a sidecar charm scales a
+    /// PodSpec application to 0 first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::charm_kind::CharmKind>,
     /// The Charmhub revision the file came from (`_r<N>.charm`), when it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charmhub_revision: Option<u64>,

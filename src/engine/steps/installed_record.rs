@@ -53,6 +53,7 @@ pub fn installed_model(
                 charm: app.charm_name.clone(),
                 charm_file: app.charm.clone(),
                 charm_sha256: charm.map(|c| c.sha256.clone()),
+                kind: charm.map(|c| c.kind),
                 charmhub_revision: charm.and_then(|c| match c.version {
                     CharmVersion::Revision(r) => Some(r),
                     CharmVersion::Hash(_) => None,
