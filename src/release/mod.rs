@@ -5,6 +5,7 @@
 pub mod form;
 pub mod needs;
 pub mod runtime_images;
+pub mod upgrade_pairs;
 pub mod upgrade_path;
 
 pub use form::{BundleForm, DetectedRelease, detect_form, detect_release};
