@@ -28,6 +28,16 @@ pub enum CharmVersion {
     Hash(String),
 }
 
+impl CharmVersion {
+    /// The Charmhub revision, when the file name gives one (`_r<N>`).
+    pub fn revision(&self) -> Option<u64> {
+        match self {
+            CharmVersion::Revision(n) => Some(*n),
+            CharmVersion::Hash(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CharmResource {
     pub name: String,

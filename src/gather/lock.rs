@@ -50,23 +50,6 @@ pub struct BaseLock {
     pub charms: Vec<String>,
 }
 
-impl BaseLock {
-    /// Whether the base release's lock holds `upstream` (as gathered, by its normal form).
-    pub fn holds_image(base: &ReleaseLock, upstream: &str) -> bool {
-        let wanted = crate::image_ref::normalize_reference(upstream);
-        base.images
-            .iter()
-            .any(|i| crate::image_ref::normalize_reference(&i.upstream) == wanted)
-    }
-
-    /// Whether the base release's lock holds this very charm file.
-    pub fn holds_charm(base: &ReleaseLock, name: &str, sha256: &str) -> bool {
-        base.charms
-            .iter()
-            .any(|c| c.name == name && c.sha256 == sha256)
-    }
-}
-
 impl ReleaseLock {
     /// The lock at `path`; the error names the file and what to do.
     pub fn read(path: &std::path::Path) -> Result<ReleaseLock, String> {
@@ -78,6 +61,22 @@ impl ReleaseLock {
                 path.display()
             )
         })
+    }
+
+    /// Whether this lock holds `upstream` (as gathered, by its normal form): an upgrade's
+    /// differential gather leaves it out.
+    pub fn holds_image(&self, upstream: &str) -> bool {
+        let wanted = crate::image_ref::normalize_reference(upstream);
+        self.images
+            .iter()
+            .any(|i| crate::image_ref::normalize_reference(&i.upstream) == wanted)
+    }
+
+    /// Whether this lock holds this very charm file.
+    pub fn holds_charm(&self, name: &str, sha256: &str) -> bool {
+        self.charms
+            .iter()
+            .any(|c| c.name == name && c.sha256 == sha256)
     }
 
     /// Every registry host the gathered (and missing) images come from, Docker Hub as

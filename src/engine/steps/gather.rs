@@ -141,7 +141,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
     let mut gathered: Vec<GatheredCharm> = Vec::new();
     // A folder's `<name>_r<N>.charm` names its Charmhub revision, which the lock records.
     let mut local: BTreeMap<String, (PathBuf, Option<u64>)> = BTreeMap::new();
-    let mut istio_files: Vec<PathBuf> = Vec::new();
+    let mut istio_files: Vec<LocalIstio> = Vec::new();
     if let Some(d) = &choice.charms_dir {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(d)
             .map_err(|e| StepError::failed(format!("cannot read {}: {e}", d.display())))?
@@ -160,14 +160,15 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             };
             // Every istio-pilot file, kept apart: an upgrade takes one per Istio track it passes
             // through, each chosen by the version it installs, not by its revision.
+            let revision = version.revision();
             if charm == ISTIO_PILOT {
-                istio_files.push(p.clone());
+                istio_files.push(LocalIstio {
+                    track: istio_track(&read_charm_file(&p).await?),
+                    path: p.clone(),
+                    revision,
+                });
                 continue;
             }
-            let revision = match version {
-                crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
-                crate::artifacts::charms::CharmVersion::Hash(_) => None,
-            };
             // Two files of one charm: the newest revision is taken, and said.
             if let Some((kept, kept_revision)) = local.get(&charm) {
                 let (taken, left) = if revision > *kept_revision {
@@ -225,7 +226,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
             continue;
         }
         let local_file = if name == ISTIO_PILOT {
-            local_istio(&istio_files, channel.as_deref()).await?
+            local_istio(&istio_files, channel.as_deref())
         } else {
             local.get(name).cloned()
         };
@@ -245,9 +246,7 @@ pub async fn charms(ctx: StepContext) -> Result<(), StepError> {
                 (path, Some(release.revision))
             }
         };
-        let label = path.display().to_string();
-        let read_path = path.clone();
-        let info = blocking(move || read_charm(&read_path, &label)).await?;
+        let info = read_charm_file(&path).await?;
         let g = GatheredCharm {
             info,
             path,
@@ -324,7 +323,7 @@ struct HopSource<'a> {
     hub_url: &'a str,
     dir: &'a Path,
     /// Every istio-pilot file of the charms folder.
-    local: &'a [PathBuf],
+    local: &'a [LocalIstio],
     base: Option<&'a str>,
 }
 
@@ -343,7 +342,7 @@ async fn gather_hop(
         return Ok(g);
     }
     let channel = format!("{track}/stable");
-    let (path, revision) = match local_istio(source.local, Some(&channel)).await? {
+    let (path, revision) = match local_istio(source.local, Some(&channel)) {
         Some(found) => found,
         None => {
             ctx.phase(format!(
@@ -363,9 +362,7 @@ async fn gather_hop(
             (path, Some(release.revision))
         }
     };
-    let label = path.display().to_string();
-    let read_path = path.clone();
-    let info = blocking(move || read_charm(&read_path, &label)).await?;
+    let info = read_charm_file(&path).await?;
     if istio_track(&info).as_deref() != Some(track) {
         let installs = crate::artifacts::charm_images::istio_tag(&info);
         return Err(StepError::failed(format!(
@@ -388,35 +385,31 @@ async fn gather_hop(
     Ok(g)
 }
 
+/// An istio-pilot file of the charms folder, read once, with the Istio track it installs.
+struct LocalIstio {
+    path: PathBuf,
+    revision: Option<u64>,
+    track: Option<String>,
+}
+
 /// The folder's istio-pilot file for `channel`: the one whose own config installs that
 /// channel's Istio version (several may be there, one per track), or the only one when the
 /// channel names no version.
-async fn local_istio(
-    files: &[PathBuf],
-    channel: Option<&str>,
-) -> Result<Option<(PathBuf, Option<u64>)>, StepError> {
+fn local_istio(files: &[LocalIstio], channel: Option<&str>) -> Option<(PathBuf, Option<u64>)> {
     let track = channel.and_then(track_of);
-    if track.is_none() && files.len() == 1 {
-        return Ok(files.first().map(|p| (p.clone(), revision_of(p))));
-    }
-    for path in files {
-        let label = path.display().to_string();
-        let read_path = path.clone();
-        let info = blocking(move || read_charm(&read_path, &label)).await?;
-        if track.is_some() && istio_track(&info) == track {
-            return Ok(Some((path.clone(), revision_of(path))));
-        }
-    }
-    Ok(None)
+    let found = match (&track, files) {
+        (None, [only]) => Some(only),
+        (None, _) => None,
+        (Some(_), _) => files.iter().find(|f| f.track == track),
+    };
+    found.map(|f| (f.path.clone(), f.revision))
 }
 
-/// The Charmhub revision a `<name>_r<N>.charm` file name says.
-fn revision_of(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_string_lossy();
-    match crate::artifacts::charms::parse_charm_file_name(&name)?.1 {
-        crate::artifacts::charms::CharmVersion::Revision(n) => Some(n),
-        crate::artifacts::charms::CharmVersion::Hash(_) => None,
-    }
+/// A charm file read as a charm, off the async threads.
+async fn read_charm_file(path: &Path) -> Result<CharmInfo, StepError> {
+    let label = path.display().to_string();
+    let read_path = path.to_path_buf();
+    blocking(move || read_charm(&read_path, &label)).await
 }
 
 /// `[gather] upgrade_from`, read; the error names the file and what to do.
@@ -503,7 +496,7 @@ pub async fn images(ctx: StepContext) -> Result<(), StepError> {
         let base_lock = read_base_lock(base)?;
         let (held, new): (Vec<GatherImage>, Vec<GatherImage>) = list
             .into_iter()
-            .partition(|i| BaseLock::holds_image(&base_lock, &i.upstream));
+            .partition(|i| base_lock.holds_image(&i.upstream));
         list = new;
         in_base = held.into_iter().map(|i| i.upstream).collect();
         ctx.log(
@@ -918,8 +911,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let (charms, unchanged): (Vec<GatheredCharm>, Vec<GatheredCharm>) =
         charms.into_iter().partition(|c| match &base {
             Some((_, lock)) => {
-                c.upgrade_hop.is_some()
-                    || !BaseLock::holds_charm(lock, &c.info.name, &c.info.sha256)
+                c.upgrade_hop.is_some() || !lock.holds_charm(&c.info.name, &c.info.sha256)
             }
             None => true,
         });

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::artifacts::Inventory;
-use crate::artifacts::charms::CharmVersion;
 use crate::ckf_release::CkfRelease;
 use crate::cluster::deploy::ActionOutcome;
 use crate::cluster::plan::{ActionKind, AppDeploy, DeployPlan};
@@ -54,10 +53,7 @@ pub fn installed_model(
                 charm_file: app.charm.clone(),
                 charm_sha256: charm.map(|c| c.sha256.clone()),
                 kind: charm.map(|c| c.kind),
-                charmhub_revision: charm.and_then(|c| match c.version {
-                    CharmVersion::Revision(r) => Some(r),
-                    CharmVersion::Hash(_) => None,
-                }),
+                charmhub_revision: charm.and_then(|c| c.version.revision()),
                 channel: app.channel.clone(),
                 resources: app.resources.iter().cloned().collect(),
                 config: app.config.iter().cloned().collect::<BTreeMap<_, _>>(),
