@@ -83,6 +83,11 @@ pub enum CliCommand {
     /// from them, pull them without a daemon and write images.tar.gz, charms.tar.gz,
     /// retagged-images.txt and ckf-release.lock.json (choices in the answers file's [gather]).
     Gather,
+    /// On the air-gapped side: upgrade a running CKF to the next release from the archives an
+    /// upgrade's gather wrote (choices in the answers file's [upgrade], [artifacts], [bundle]
+    /// and [registry]): the model as it stands, the archives, the push, the plan with each
+    /// application's way back, backups, then the run.
+    Upgrade,
     /// List, show or remove saved sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),

@@ -127,6 +127,7 @@ fn main_inner() -> Result<i32> {
             code
         }
         Some(CliCommand::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather),
+        Some(CliCommand::Upgrade) => run::wizard_flow(&cli, &state_dir, &store, Flow::Upgrade),
         None => run::wizard(&cli, &state_dir, &store),
     }
 }

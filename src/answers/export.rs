@@ -116,6 +116,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         cluster,
         skip: choices.skips.clone(),
         gather: choices.gather.clone(),
+        upgrade: choices.upgrade.clone(),
     };
     let body =
         toml::to_string_pretty(&answers).unwrap_or_else(|e| format!("# cannot render: {e}\n"));

@@ -14,7 +14,9 @@ pub use export::export;
 pub use validate::{Problem, validate};
 
 use crate::wizard::Choices;
-use crate::wizard::state::{GatewayServiceType, GatherChoice, PasswordSource, RegistryChoice};
+use crate::wizard::state::{
+    GatewayServiceType, GatherChoice, PasswordSource, RegistryChoice, UpgradeChoice,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,9 @@ pub struct Answers {
     /// `ckf-airgap gather` on the connected side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gather: Option<GatherChoice>,
+    /// `ckf-airgap upgrade`: the installed release and the consents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeChoice>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +243,7 @@ impl Answers {
         }
         choices.skips = self.skip.clone();
         choices.gather = self.gather.clone();
+        choices.upgrade = self.upgrade.clone();
         choices
     }
 }

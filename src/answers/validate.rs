@@ -171,6 +171,9 @@ pub fn validate(
             file_exists(&mut out, "gather.image_lists", Some(list));
         }
     }
+    if let Some(u) = &answers.upgrade {
+        file_exists(&mut out, "upgrade.installed", u.installed.as_deref());
+    }
     if let Some(b) = &answers.bundle {
         file_exists(&mut out, "bundle.file", b.file.as_deref());
     }

@@ -16,6 +16,11 @@ pub struct ModelStatus {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AppStatus {
+    /// The charm's name (`charm-name`; `charm` where only that is given).
+    pub charm: String,
+    /// The channel and revision Juju shows (a local charm has a small local revision).
+    pub charm_channel: String,
+    pub charm_rev: Option<i64>,
     pub status: String,
     pub message: String,
     pub units: Vec<UnitStatus>,
@@ -124,7 +129,24 @@ fn read_app(app: &serde_json::Value) -> AppStatus {
                 .collect()
         })
         .unwrap_or_default();
+    let charm = match text(app, "/charm-name") {
+        name if !name.is_empty() => name,
+        // `local:kfp-api-0`, `ch:amd64/kfp-api-12` or the bare name.
+        _ => {
+            let raw = text(app, "/charm");
+            let name = raw.rsplit(['/', ':']).next().unwrap_or_default();
+            match name.rsplit_once('-') {
+                Some((n, rev)) if rev.chars().all(|c| c.is_ascii_digit()) && raw.contains(':') => {
+                    n.to_owned()
+                }
+                _ => name.to_owned(),
+            }
+        }
+    };
     AppStatus {
+        charm,
+        charm_channel: text(app, "/charm-channel"),
+        charm_rev: app.get("charm-rev").and_then(|r| r.as_i64()),
         status: text(app, "/application-status/current"),
         message: text(app, "/application-status/message"),
         units,
@@ -148,6 +170,19 @@ mod tests {
         assert!(s.has_relation("istio-pilot:ingress", "kfp-ui:ingress"));
         assert!(s.has_relation("kfp-ui", "istio-pilot"));
         assert!(!s.has_relation("istio-pilot:gateway-info", "kfp-ui"));
+        let charms = r#"{"applications":{
+            "a":{"charm":"kfp-api","charm-name":"kfp-api","charm-rev":3,"charm-channel":"2.15/stable"},
+            "b":{"charm":"local:mysql-k8s-0"},
+            "c":{"charm":"ch:amd64/focal/istio-pilot-12"},
+            "d":{"charm":"oidc-gatekeeper"}}}"#;
+        let c = ModelStatus::parse(charms).unwrap();
+        let names: Vec<&str> = c.applications.values().map(|a| a.charm.as_str()).collect();
+        assert_eq!(
+            names,
+            ["kfp-api", "mysql-k8s", "istio-pilot", "oidc-gatekeeper"]
+        );
+        assert_eq!(c.applications["a"].charm_rev, Some(3));
+        assert_eq!(c.applications["a"].charm_channel, "2.15/stable");
         assert!(!s.all_active());
     }
 }

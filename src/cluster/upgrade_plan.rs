@@ -63,7 +63,28 @@ pub struct UpgradeInput<'a> {
     pub istio_hops: &'a [IstioHop],
     /// The target bundle's relations (those of new applications are added).
     pub relations: &'a [[String; 2]],
+    /// Relations the release pair's table adds between applications that stay.
+    pub relations_added: &'a [[String; 2]],
 }
+
+/// The application an action of the plan moves (a gateway's wait names its workload).
+pub fn action_application(action: &PlanAction) -> Option<&str> {
+    match &action.kind {
+        ActionKind::Refresh { application }
+        | ActionKind::Scale { application, .. }
+        | ActionKind::Settle { application }
+        | ActionKind::Remove { application }
+        | ActionKind::App { application } => Some(application),
+        ActionKind::Gone { resource } => resource
+            .strip_prefix("deploy/")
+            .and_then(|r| r.strip_suffix("-workload")),
+        _ => None,
+    }
+}
+
+/// The way back's ids stand apart from the plan's, so a ledger that holds both never takes
+/// one for the other (`way-back/scale:minio:0` is not the upgrade's `scale:minio:0`).
+pub const WAY_BACK_PREFIX: &str = "way-back/";
 
 /// The plan, and per application the actions that return it to what ran before.
 pub struct UpgradePlan {
@@ -369,6 +390,12 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
         })
         .cloned()
         .collect();
+    let mut new_relations = new_relations;
+    for added in input.relations_added {
+        if !new_relations.contains(added) {
+            new_relations.push(added.clone());
+        }
+    }
     for step in relation_steps(&new_relations, input.juju, input.model) {
         b.push(step.id, step.kind, step.cmd, step.file);
     }
@@ -451,6 +478,9 @@ fn way_back_of(input: &UpgradeInput<'_>, r: &RunningApp, target: &[&TargetApp]) 
         b.scale(app, r.scale);
     }
     b.settle(app);
+    for step in &mut b.steps {
+        step.id = format!("{WAY_BACK_PREFIX}{}", step.id);
+    }
     b.steps
 }
 
@@ -539,6 +569,7 @@ mod tests {
             target: &target,
             istio_hops: &hops,
             relations: &[["kfp-api:db".into(), "minio:x".into()]],
+            relations_added: &[["minio:y".into(), "istio-pilot:y".into()]],
         });
         let lines: Vec<String> = plan.plan.steps.iter().map(argv).collect();
         let at = |needle: &str| {
@@ -590,6 +621,7 @@ mod tests {
                 .starts_with("remove-application seldon")
         );
         assert!(plan.plan.warnings.iter().any(|w| w.contains("seldon")));
+        assert!(at("integrate minio:y istio-pilot:y") > at("refresh minio"));
         // Every id is unique: the ledger resumes by them.
         let mut ids: Vec<&str> = plan.plan.steps.iter().map(|s| s.id.as_str()).collect();
         let n = ids.len();
@@ -597,6 +629,20 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), n);
         // The way back: the old charm with its old images and options, at 0 units for minio.
+        assert!(
+            plan.way_back["minio"]
+                .iter()
+                .all(|a| a.id.starts_with(WAY_BACK_PREFIX))
+        );
+        assert_eq!(
+            plan.plan
+                .steps
+                .iter()
+                .filter(|a| action_application(a) == Some("istio-ingressgateway"))
+                .count(),
+            5,
+            "scale 0, gone, refresh, scale back, settle"
+        );
         let back: Vec<String> = plan.way_back["minio"].iter().map(argv).collect();
         assert_eq!(back[0], "scale-application minio 0 --model kubeflow");
         assert!(back[1].starts_with("refresh minio --path /w/old/minio.charm --resource oci-image=reg/minio:old --config /s/cfg/minio-way-back.yaml --trust"), "{back:#?}");

@@ -52,6 +52,11 @@ impl StepContext {
         self.step
     }
 
+    /// The flow this session runs (a step the upgrade shares with the install reads it).
+    pub fn flow(&self) -> crate::wizard::Flow {
+        self.with_state(|s| s.flow)
+    }
+
     /// A part of the choices this step reads. Only a step the part names may ask for it, so
     /// that what a step reads is what its fingerprint holds (a programming error otherwise).
     pub fn input<T: super::steps::inputs::InputPart>(&self) -> T {
@@ -97,11 +102,16 @@ impl StepContext {
     ) -> Result<Option<T>, super::outputs::Missing> {
         match self.output::<T>() {
             Ok(value) => Ok(Some(value)),
+            // A producer skipped, or not a step of this flow (the upgrade has no environment
+            // checks), left nothing: the caller says what it does without it.
             Err(super::outputs::Missing::NotProduced { .. })
-                if matches!(
-                    self.with_state(|s| s.status(T::PRODUCER).clone()),
-                    crate::wizard::StepStatus::Skipped { .. }
-                ) =>
+                if self.with_state(|s| {
+                    !T::PRODUCER.in_flow(s.flow)
+                        || matches!(
+                            s.status(T::PRODUCER),
+                            crate::wizard::StepStatus::Skipped { .. }
+                        )
+                }) =>
             {
                 Ok(None)
             }

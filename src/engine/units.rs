@@ -223,6 +223,17 @@ pub enum Summary {
     GatherSource,
     GatherImages,
     GatherArchives,
+    UpgradePlan,
+}
+
+/// One backup the upgrade made before its first refresh (`backup:<name>`).
+pub struct BackupMade<'a>(pub &'a str);
+
+impl Unit for BackupMade<'_> {
+    type Detail = crate::engine::outputs::BackupFile;
+    fn key(&self) -> String {
+        format!("backup:{}", self.0)
+    }
 }
 
 impl Unit for Summary {
@@ -241,6 +252,7 @@ impl Unit for Summary {
             Summary::GatherSource => "source",
             Summary::GatherImages => "images",
             Summary::GatherArchives => "archives",
+            Summary::UpgradePlan => "upgrade-plan",
         }
         .into()
     }

@@ -70,6 +70,8 @@ pub enum PathChoice {
     ImagesArchive,
     CharmsArchive,
     Bundle,
+    /// The installed release's record, for an upgrade.
+    InstalledRecord,
 }
 
 impl PathChoice {
@@ -79,6 +81,7 @@ impl PathChoice {
             PathChoice::ImagesArchive => "artifacts.images",
             PathChoice::CharmsArchive => "artifacts.charms",
             PathChoice::Bundle => "bundle.file",
+            PathChoice::InstalledRecord => "upgrade.installed",
         }
     }
 }
@@ -113,6 +116,12 @@ impl ChoiceChange {
                 PathChoice::ImagesArchive => choices.images_archive = Some(path),
                 PathChoice::CharmsArchive => choices.charms_archive = Some(path),
                 PathChoice::Bundle => choices.bundle = Some(path),
+                PathChoice::InstalledRecord => {
+                    choices
+                        .upgrade
+                        .get_or_insert_with(Default::default)
+                        .installed = Some(path)
+                }
             },
             ChoiceChange::PasswordPrompted => {
                 if let Some(r) = choices.registry.as_mut()

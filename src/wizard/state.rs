@@ -211,6 +211,33 @@ pub struct Choices {
     /// What `ckf-airgap gather` builds on the connected side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gather: Option<GatherChoice>,
+    /// What `ckf-airgap upgrade` moves from and the operator's consents for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeChoice>,
+}
+
+/// The upgrade's choices. The target release is the bundle (`[bundle] file`) and the archives
+/// (`[artifacts]`), as for an install; the registry is the install's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeChoice {
+    /// The installed release's record (`deployed-state.json` from the install's session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<PathBuf>,
+    /// Consent to run the upgrade plan (headless runs give it here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub run: bool,
+    /// Consent to remove the applications the target release drops.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_dropped: bool,
+    /// Back up the databases before the first refresh: yes, no (with `[skip]`'s reason), or
+    /// ask (unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<bool>,
+    /// Applications to take back to the installed release (their way back), instead of
+    /// retrying or skipping a failed refresh.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub way_back: Vec<String>,
 }
 
 impl Choices {

@@ -81,9 +81,11 @@ pub enum Refusal {
     AlreadyDone(Step),
     #[error("{} cannot start before {} is done or skipped", .0.title(), .1.title())]
     EarlierStepOpen(Step, Step),
+    #[error("{} is not a step of the {flow:?} flow", .0.title(), flow = .1)]
+    NotInFlow(Step, crate::wizard::Flow),
     #[error("this is the first step")]
     AtFirst,
-    #[error("the install is complete")]
+    #[error("this is the last step")]
     AtLast,
     #[error("the final step cannot be skipped")]
     SkipDone,
@@ -169,7 +171,7 @@ pub fn update(state: &mut WizardState, msg: Msg) -> Outcome {
             if !status.is_settled() {
                 return Err(Refusal::NotSettled(current, status.label()));
             }
-            let next = current.next().ok_or(Refusal::AtLast)?;
+            let next = state.flow.next(current).ok_or(Refusal::AtLast)?;
             state.current = next;
             Ok(vec![])
         }
@@ -186,7 +188,7 @@ pub fn update(state: &mut WizardState, msg: Msg) -> Outcome {
             if *state.status(current) == StepStatus::Running {
                 return Err(Refusal::Running(current));
             }
-            state.current = current.prev().ok_or(Refusal::AtFirst)?;
+            state.current = state.flow.prev(current).ok_or(Refusal::AtFirst)?;
             Ok(vec![])
         }
     }
@@ -210,7 +212,7 @@ fn loaded(state: &mut WizardState) -> Vec<Effect> {
         }
     }
     // A step is never shown as current while an earlier one is still open.
-    state.current = state.current.min(state.resume_point());
+    state.current = state.flow.earlier(state.current, state.resume_point());
     effects
 }
 
@@ -227,7 +229,9 @@ fn inputs_observed(
         return vec![];
     }
     let note = format!("{what} changed since this step ran, so it runs again");
-    let reset: Vec<Step> = std::iter::once(step).chain(step.later()).collect();
+    let reset: Vec<Step> = std::iter::once(step)
+        .chain(state.flow.later(step))
+        .collect();
     for &s in &reset {
         let record = state.record_mut(s);
         record.status = StepStatus::Pending;
@@ -235,8 +239,8 @@ fn inputs_observed(
         record.inputs = None;
         record.note = Some(note.clone());
     }
-    state.current = state.current.min(step);
-    let later = step.later().filter(|s| !s.is_end()).count();
+    state.current = state.flow.earlier(state.current, step);
+    let later = state.flow.later(step).filter(|s| !s.is_end()).count();
     vec![
         Effect::Notify(format!(
             "{what} changed: {} and the {later} step(s) after it will run again",
@@ -266,7 +270,7 @@ fn rerun_keeping_units(
     record.note = Some(format!(
         "{what} changed since this step ran, so it runs again; its finished work is kept"
     ));
-    state.current = state.current.min(step);
+    state.current = state.flow.earlier(state.current, step);
     vec![Effect::Notify(format!(
         "{what} changed: {} runs again, keeping its {} finished unit(s)",
         step.title(),
@@ -275,8 +279,11 @@ fn rerun_keeping_units(
 }
 
 fn start(state: &mut WizardState, step: Step, inputs: String) -> Outcome {
-    if let Some(open) = step
-        .flow()
+    if !step.in_flow(state.flow) {
+        return Err(Refusal::NotInFlow(step, state.flow));
+    }
+    if let Some(open) = state
+        .flow
         .steps()
         .take_while(|s| *s != step)
         .find(|s| !state.status(*s).is_settled())
@@ -675,7 +682,9 @@ mod tests {
     }
     impl SelfAndLater for Step {
         fn into_iter_self_and_later(self) -> Vec<Step> {
-            std::iter::once(self).chain(self.later()).collect()
+            std::iter::once(self)
+                .chain(crate::wizard::Flow::Install.later(self))
+                .collect()
         }
     }
 }

@@ -290,6 +290,72 @@ def wait_for(model, args):
     return 0
 
 
+def run_action(model, args):
+    """`juju run <app>/leader get-password` (Juju 3) or `juju run-action … --wait` (2.9):
+    mysql-k8s's action, answering a password for the unit."""
+    positional, _ = options(args, {"model", "format"})
+    unit = positional[0] if positional else ""
+    name = unit.split("/")[0]
+    if name not in model["applications"]:
+        return fail(f'ERROR application "{name}" not found (not found)\n')
+    if len(positional) < 2 or positional[1] != "get-password":
+        return None
+    sys.stdout.write(json.dumps({f"{name}/0": {"id": "2", "status": "completed",
+                                               "results": {"username": "root",
+                                                           "password": f"pw-of-{name}"}}})
+                     + "\n")
+    return 0
+
+
+def pod_app(model, pod):
+    """The application of a pod named `<app>-<n>` that has that unit."""
+    name, _, n = pod.rpartition("-")
+    app = model["applications"].get(name)
+    if app is None or not n.isdigit() or int(n) >= app["scale"]:
+        return None
+    return app
+
+
+def handle_kubectl(path, args):
+    """`kubectl wait --for=delete deploy/<app>-workload`, `kubectl cp <pod>:<file> <local>` and
+    `kubectl exec <pod> …` against the model's pods (`<app>-<n>` for each unit); None for any
+    other kubectl call."""
+    model = load(path)
+    if "--" in args:
+        args = args[: args.index("--")]
+    words, i = [], 0
+    while i < len(args):
+        if args[i] in ("-n", "-c"):
+            i += 2
+            continue
+        if args[i] != "-i":
+            words.append(args[i])
+        i += 1
+    positional, flags = options(words, {"namespace", "container", "timeout"})
+    command = positional[0] if positional else ""
+    if command == "wait" and flags.get("for", [""])[0] == "delete":
+        target = positional[1]
+        name = target.split("/", 1)[1][: -len("-workload")]
+        app = model["applications"].get(name)
+        if app is not None and app["scale"] > 0:
+            return fail(f"error: timed out waiting for the condition on deployments/{name}-workload\n")
+        return 0
+    if command == "cp":
+        source, local = positional[1], positional[2]
+        pod, _, remote = source.partition(":")
+        if pod_app(model, pod) is None:
+            return fail(f'Error from server (NotFound): pods "{pod}" not found\n')
+        with open(local, "w", encoding="utf-8") as f:
+            f.write(f"copied from {pod}:{remote}\n")
+        return 0
+    if command == "exec":
+        pod = positional[1]
+        if pod_app(model, pod) is None:
+            return fail(f'Error from server (NotFound): pods "{pod}" not found\n')
+        return 0
+    return None
+
+
 def handle(path, args):
     """Answers one `juju` call from the model at `path`; None when the fake does not model
     the command (the caller answers as an unscripted call)."""
@@ -305,6 +371,8 @@ def handle(path, args):
     elif command == "wait-for":
         code = wait_for(model, rest)
         save(path, model)
+    elif command in ("run", "run-action"):
+        return run_action(model, rest)
     elif command == "scale-application":
         code = scale(model, rest)
     elif command == "remove-application":

@@ -107,6 +107,11 @@ def main():
         code = fake_juju_model.handle(scenario["juju_model"], args)
         if code is not None:
             return code
+    if tool == "kubectl" and scenario.get("juju_model"):
+        import fake_juju_model
+        code = fake_juju_model.handle_kubectl(scenario["juju_model"], args)
+        if code is not None:
+            return code
     return 0
 
 

@@ -562,7 +562,10 @@ fn refusing_the_plan_in_the_full_screen_wizard_sets_nothing_up() {
     // The steps before the deploy are settled, as the answers' skips leave them.
     let store = SessionStore::open(&s.state).unwrap();
     let mut session = store.open_session(&s.session).unwrap();
-    for step in Step::ALL.into_iter().take_while(|s| *s != Step::JujuDeploy) {
+    for step in ckf_airgap::wizard::Flow::Install
+        .steps()
+        .take_while(|s| *s != Step::JujuDeploy)
+    {
         session
             .apply(Msg::Skip {
                 step,

@@ -302,7 +302,10 @@ fn a_failing_deploy_command_is_retried_from_the_screen() {
     choices.separate_plan = Some("none".into());
     choices.watch_minutes = Some(1);
     session.apply(Msg::SetChoices(Box::new(choices))).unwrap();
-    for step in Step::ALL.into_iter().take_while(|s| *s != Step::JujuDeploy) {
+    for step in ckf_airgap::wizard::Flow::Install
+        .steps()
+        .take_while(|s| *s != Step::JujuDeploy)
+    {
         session
             .apply(Msg::Skip {
                 step,

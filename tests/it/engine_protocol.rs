@@ -252,13 +252,13 @@ fn a_changed_client_certificate_reruns_login_and_push() {
         }),
         ..Choices::default()
     };
-    let before: Vec<String> = Step::ALL
-        .iter()
-        .map(|s| Builtin.inputs(*s, &choices))
+    let before: Vec<String> = ckf_airgap::wizard::Flow::Install
+        .steps()
+        .map(|s| Builtin.inputs(s, &choices))
         .collect();
     std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nBB, renewed\n").unwrap();
-    let changed: Vec<Step> = Step::ALL
-        .into_iter()
+    let changed: Vec<Step> = ckf_airgap::wizard::Flow::Install
+        .steps()
         .zip(&before)
         .filter(|(s, old)| Builtin.inputs(*s, &choices) != **old)
         .map(|(s, _)| s)
@@ -275,7 +275,10 @@ fn a_changed_client_certificate_reruns_login_and_push() {
         "the mapping and the deploy look images up with the client; the archives' step pushes \
          while it reads only as a head start, so it is not among them"
     );
-    let login = Step::RegistryLogin.index();
+    let login = ckf_airgap::wizard::Flow::Install
+        .steps()
+        .position(|s| s == Step::RegistryLogin)
+        .unwrap();
     assert_eq!(
         describe_change(
             &before[login],

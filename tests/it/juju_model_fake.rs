@@ -484,6 +484,7 @@ fn the_upgrade_plan_hits_no_refusal_and_its_way_back_restores_each_application()
         target: &target,
         istio_hops: &hops,
         relations: &[],
+        relations_added: &[],
     });
     run_actions(&m, &plan.plan.steps).unwrap();
     for t in &target {
@@ -516,6 +517,7 @@ fn the_upgrade_plan_hits_no_refusal_and_its_way_back_restores_each_application()
         target: &target,
         istio_hops: &[],
         relations: &[],
+        relations_added: &[],
     });
     let err = run_actions(&m2, &no_hops.plan.steps).unwrap_err();
     assert!(err.starts_with("settle:istio-pilot"), "{err}");

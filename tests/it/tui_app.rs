@@ -20,7 +20,10 @@ fn key(code: KeyCode) -> KeyEvent {
 
 fn app_at(step: Step, status: StepStatus) -> App {
     let mut state = WizardState::default();
-    for earlier in Step::ALL.into_iter().take_while(|s| *s != step) {
+    for earlier in ckf_airgap::wizard::Flow::Install
+        .steps()
+        .take_while(|s| *s != step)
+    {
         state.record_mut(earlier).status = StepStatus::Done;
     }
     state.current = step;

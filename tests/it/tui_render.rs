@@ -179,6 +179,70 @@ fn data_for(step: Step, failed: bool) -> Option<StepData> {
             ],
             dry_run_plan: None,
         }),
+        Step::UpgradeModel => StepData::Checks(vec![
+            CheckRow {
+                id: "check".into(),
+                title: "kubeflow: every application active and idle".into(),
+                verdict: Verdict::Pass,
+                evidence: "juju status: 37 applications settled".into(),
+                fix: None,
+            },
+            CheckRow {
+                id: "check".into(),
+                title: "katib-controller runs the charm the record names".into(),
+                verdict: if failed { Verdict::Fail } else { Verdict::Pass },
+                evidence: if failed {
+                    "record: katib-controller 0.18/stable; juju status: katib-ui".into()
+                } else {
+                    "record: katib-controller 0.18/stable".into()
+                },
+                fix: failed.then(|| {
+                    "give the record this model was installed with ([upgrade] installed)".into()
+                }),
+            },
+        ]),
+        Step::UpgradePlan | Step::UpgradeBackups | Step::UpgradeRun => {
+            StepData::Deploy(DeployView {
+                commands: vec![
+                    CommandRow {
+                        id: "cmd".into(),
+                        display: "juju scale-application istio-ingressgateway 0".into(),
+                        state: CommandState::Done,
+                    },
+                    CommandRow {
+                        id: "cmd".into(),
+                        display: "juju refresh istio-pilot --path ./charms/istio-pilot_1.26.charm --config ./istio-hop-1.26.yaml".into(),
+                        state: if failed {
+                            CommandState::Failed(
+                                "ERROR istio-pilot did not settle: blocked".into(),
+                            )
+                        } else {
+                            CommandState::Running
+                        },
+                    },
+                    CommandRow {
+                        id: "cmd".into(),
+                        display: "juju refresh katib-controller --path ./charms/katib-controller_r813.charm --resource oci-image=registry.example.com:5443/ckf/charmedkubeflow/katib-controller:0.19.0".into(),
+                        state: CommandState::Pending,
+                    },
+                ],
+                status: vec![AppStatusRow {
+                    application: "istio-pilot".into(),
+                    status: "maintenance".into(),
+                    message: "upgrading".into(),
+                }],
+                diagnoses: vec![],
+                dry_run: step == Step::UpgradePlan,
+            })
+        }
+        Step::UpgradeDone => StepData::Finish(FinishView {
+            dashboard: None,
+            next_steps: vec![
+                "The upgraded model's record: /srv/session/upgraded-state.json".into(),
+                "Keep the installed release's images in the registry until the upgrade is accepted".into(),
+            ],
+            dry_run_plan: None,
+        }),
         // The gather screens show the step's log; `app_for` gives them some.
         Step::GatherSource
         | Step::GatherCharms
@@ -215,6 +279,13 @@ fn failure_reason(step: Step) -> &'static str {
             "1 image(s) could not be pulled:\n  docker.io/charmedkubeflow/suggestion-pbt:v0.19.0 (needed by katib-controller option custom_images[suggestion__pbt]): registry-1.docker.io answered 429"
         }
         Step::GatherWrite => "cannot create /srv/out: Permission denied",
+        Step::UpgradeModel => {
+            "1 check(s) failed: katib-controller runs another charm than the record names"
+        }
+        Step::UpgradePlan => "the target release 1.10 is not newer than the installed 1.10",
+        Step::UpgradeBackups => "backup of kfp-db failed: mysqldump: Got error: 1045",
+        Step::UpgradeRun => "refresh:istio-pilot failed: istio-pilot did not settle: blocked",
+        Step::UpgradeDone => "",
     }
 }
 
@@ -223,7 +294,7 @@ fn app_for(step: Step, failed: bool) -> App {
         StepStatus::Failed {
             reason: failure_reason(step).into(),
         }
-    } else if step == Step::Done {
+    } else if matches!(step, Step::Done | Step::UpgradeDone) {
         StepStatus::Done
     } else {
         StepStatus::Pending

@@ -14,6 +14,7 @@ mod installed;
 mod mapping;
 mod preview;
 mod push_report;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,9 @@ pub use installed::{InstalledApp, InstalledModel, InstalledOutcome};
 pub use mapping::{MAPPING_VIEW_FILE, MappedImage, MappingOutput, last_view, write_view};
 pub use preview::{BundleEdits, Dashboard};
 pub use push_report::{ReportedImage, SessionPushReport};
+pub use upgrade::{
+    BackupFile, DifferentialBase, HopCharm, StandingModel, UpgradeBackups, UpgradedModel,
+};
 
 use crate::artifacts::Inventory;
 use crate::wizard::{Step, StepStatus, WizardState};
@@ -51,7 +55,7 @@ impl StepOutput for Inventory {
 
 /// Every output's producer and file, so that an invalidated step's outputs can be discarded.
 /// A unit test checks that every `StepOutput` is listed.
-pub const ALL: [(Step, &str); 8] = [
+pub const ALL: [(Step, &str); 12] = [
     (Inventory::PRODUCER, Inventory::FILE),
     (ClusterRuntimes::PRODUCER, ClusterRuntimes::FILE),
     (SessionPushReport::PRODUCER, SessionPushReport::FILE),
@@ -60,6 +64,10 @@ pub const ALL: [(Step, &str); 8] = [
     (BundleEdits::PRODUCER, BundleEdits::FILE),
     (Dashboard::PRODUCER, Dashboard::FILE),
     (InstalledModel::PRODUCER, InstalledModel::FILE),
+    (DifferentialBase::PRODUCER, DifferentialBase::FILE),
+    (StandingModel::PRODUCER, StandingModel::FILE),
+    (UpgradeBackups::PRODUCER, UpgradeBackups::FILE),
+    (UpgradedModel::PRODUCER, UpgradedModel::FILE),
 ];
 
 /// An output a step needs is not there (or cannot be used).

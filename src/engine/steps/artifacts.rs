@@ -21,6 +21,7 @@ use crate::durable::create_private_dir;
 use crate::engine::context::StepContext;
 use crate::engine::events::amount;
 use crate::engine::events::{Level, Quantity};
+use crate::engine::outputs::{DifferentialBase, HopCharm};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::units::{
     CharmsRead, CharmsReadDetail, ImagesRead, ImagesReadDetail, ReadMember, ReadMemberDetail,
@@ -118,9 +119,11 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         infos
     };
 
+    let carried = differential_base(&ctx)?;
+    ctx.write_output(&carried)?;
     // The bundle's needs against what the archive is promised to hold, before any image is read
     // or sent: a missing one stops the run here, not after the push.
-    let may_stream = match precheck_needs(&ctx, &charm_infos)? {
+    let may_stream = match precheck_needs(&ctx, &charm_infos, &carried)? {
         Precheck::Passed | Precheck::NoBundle => true,
         Precheck::NoList => {
             ctx.log(
@@ -212,7 +215,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     );
     check_retagged_list(&ctx, &inventory)?;
     check_lock_file(&ctx, &inventory)?;
-    let checked = cross_check_with_bundle(&ctx, &inventory, true)?;
+    let checked = cross_check_with_bundle(&ctx, &inventory, true, &carried)?;
     let mut view = inventory_view(&inventory, checked.as_ref().map(|c| &c.check));
     if let Some(c) = &checked {
         view.bundle = Some(c.bundle.clone());
@@ -335,7 +338,9 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
     };
     let path = lock_file.path();
     let lock = read_lock(path)?;
-    if let Some(base) = &lock.base {
+    if let Some(base) = &lock.base
+        && ctx.flow() != crate::wizard::Flow::Upgrade
+    {
         ctx.log(
             Level::Warn,
             format!(
@@ -486,8 +491,10 @@ fn cross_check_with_bundle(
     ctx: &StepContext,
     inventory: &Inventory,
     report: bool,
+    carried: &DifferentialBase,
 ) -> Result<Option<BundleCheck>, StepError> {
-    let Some(bundle) = OpenedBundle::chosen_with(&ctx.input::<ReleaseInput>(), inventory)? else {
+    let Some(bundle) = OpenedBundle::chosen_with(&ctx.input::<ReleaseInput>(), inventory, carried)?
+    else {
         ctx.log(
             Level::Info,
             "no bundle chosen yet: the images are checked against it in the mapping step",
@@ -546,7 +553,37 @@ fn read_lock(path: &Path) -> Result<crate::gather::lock::ReleaseLock, StepError>
 }
 
 /// The bundle's needs against the promised images and the charms just read.
-fn precheck_needs(ctx: &StepContext, charms: &[CharmInfo]) -> Result<Precheck, StepError> {
+/// In an upgrade, what the lock beside the archives says of the installed release: what its
+/// lock holds that this differential set leaves out, and istio-pilot's intermediate charms.
+/// Outside an upgrade, nothing (a differential set is only warned about there).
+fn differential_base(ctx: &StepContext) -> Result<DifferentialBase, StepError> {
+    if ctx.flow() != crate::wizard::Flow::Upgrade {
+        return Ok(DifferentialBase::default());
+    }
+    let Some(lock_file) = ctx.input::<ArtifactsInput>().lock_file else {
+        return Ok(DifferentialBase::default());
+    };
+    let lock = read_lock(lock_file.path())?;
+    Ok(DifferentialBase {
+        base: lock.base.clone(),
+        hops: lock
+            .charms
+            .iter()
+            .filter_map(|c| {
+                Some(HopCharm {
+                    track: c.upgrade_hop.clone()?,
+                    file: c.file.clone(),
+                })
+            })
+            .collect(),
+    })
+}
+
+fn precheck_needs(
+    ctx: &StepContext,
+    charms: &[CharmInfo],
+    carried: &DifferentialBase,
+) -> Result<Precheck, StepError> {
     let Some(bundle) = ctx
         .input::<ReleaseInput>()
         .bundle_path()
@@ -561,7 +598,7 @@ fn precheck_needs(ctx: &StepContext, charms: &[CharmInfo]) -> Result<Precheck, S
         images,
         charms: charms.to_vec(),
     };
-    let check = cross_check_with_bundle(ctx, &promised, false)?
+    let check = cross_check_with_bundle(ctx, &promised, false, carried)?
         .map(|c| c.check)
         .unwrap_or_default();
     if check.missing_images.is_empty() && check.missing_charms.is_empty() {

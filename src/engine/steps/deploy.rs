@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::blocking::runner;
+use super::command_ledger::{SessionCommandLedger, recorded_outcome, stream, view};
 use super::forms::{OpenedBundle, PlannedInstall};
 use super::inputs::{
     CommandSkipsInput, DeployConsentInput, DeployInput, RegistryInput, ReleaseInput,
@@ -25,14 +26,14 @@ use crate::cluster::deploy::{
 use crate::cluster::juju_setup::{self, ClusterLacks, ImageRepo, JujuImage, SetupError};
 use crate::cluster::plan::{ActionKind, AppDeploy, DeployPlan};
 use crate::cluster::pod_images;
-use crate::cluster::runner::{RunEvent, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::watch::{self, WatchOptions, WatchOutcome};
 use crate::cluster::{Cmd, finish};
 use crate::engine::context::StepContext;
 use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{Dashboard, InstalledModel, MappingOutput, StepOutput};
-use crate::engine::step_data::{AppStatusRow, CommandRow, CommandState, DeployView, StepData};
-use crate::engine::units::{PlanCommand, Summary};
+use crate::engine::step_data::{AppStatusRow, StepData};
+use crate::engine::units::Summary;
 use crate::engine::work::StepError;
 use crate::oci::MediaType;
 use crate::registry::RegistryClient;
@@ -66,60 +67,6 @@ async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
             out.stdout.trim()
         ))
     })
-}
-
-/// What the session holds for a plan action. The Juju setup an earlier version recorded
-/// under its bare id, before it was part of the plan, holds no outcome: it was done, and a
-/// session it left must not set up again what it already had.
-fn recorded_outcome(ctx: &StepContext, id: &str) -> Option<ActionOutcome> {
-    let unit = PlanCommand(id);
-    ctx.detail(&unit)
-        .or_else(|| ctx.done(&unit).then_some(ActionOutcome::Done))
-}
-
-struct SessionCommandLedger {
-    ctx: StepContext,
-}
-
-impl CommandLedger for SessionCommandLedger {
-    fn is_done(&self, step_id: &str) -> bool {
-        recorded_outcome(&self.ctx, step_id).is_some_and(|o| o.finishes())
-    }
-
-    fn record(&mut self, step_id: &str, outcome: &ActionOutcome) -> Result<(), String> {
-        self.ctx
-            .record(&PlanCommand(step_id), outcome)
-            .map_err(|e| e.to_string())
-    }
-}
-
-fn view(ctx: &StepContext, plan: &DeployPlan, running: Option<&str>, dry_run: bool) -> DeployView {
-    let commands = plan
-        .steps
-        .iter()
-        .map(|step| {
-            let outcome = recorded_outcome(ctx, &step.id);
-            let state = match (outcome, running == Some(step.id.as_str())) {
-                (_, true) => CommandState::Running,
-                (Some(ActionOutcome::Done), _) => CommandState::Done,
-                (Some(ActionOutcome::AlreadyPresent), _) => CommandState::AlreadyPresent,
-                (Some(ActionOutcome::Skipped { reason }), _) => CommandState::Skipped(reason),
-                (Some(ActionOutcome::Failed { message, .. }), _) => CommandState::Failed(message),
-                (None, false) => CommandState::Pending,
-            };
-            CommandRow {
-                id: step.id.clone(),
-                display: step.display(),
-                state,
-            }
-        })
-        .collect();
-    DeployView {
-        commands,
-        status: vec![],
-        diagnoses: vec![],
-        dry_run,
-    }
 }
 
 const CLOUD: &str = "ckf-k8s";
@@ -789,14 +736,5 @@ async fn settle(
             text.push_str("\nRetry watches again (nothing is redeployed).");
             Err(StepError::failed(text))
         }
-    }
-}
-
-fn stream(ctx: &StepContext, event: RunEvent) {
-    match event {
-        RunEvent::Started(display) => ctx.log(Level::Info, format!("$ {display}")),
-        RunEvent::Line(_, line) => ctx.log(Level::Info, line),
-        RunEvent::Finished(Some(0)) => {}
-        RunEvent::Finished(code) => ctx.log(Level::Warn, format!("exit status {code:?}")),
     }
 }

@@ -52,6 +52,10 @@ pub fn fingerprint_of(step: Step, choices: &Choices) -> String {
     add::<DeployConsentInput>(step, choices, &mut lines);
     add::<CommandSkipsInput>(step, choices, &mut lines);
     add::<GatherInput>(step, choices, &mut lines);
+    add::<InstalledInput>(step, choices, &mut lines);
+    add::<UpgradeConsentInput>(step, choices, &mut lines);
+    add::<BackupsInput>(step, choices, &mut lines);
+    add::<WayBackInput>(step, choices, &mut lines);
     fingerprint::encode(&lines)
 }
 
@@ -157,6 +161,8 @@ impl InputPart for ReleaseInput {
         Step::PlaceholderMapping,
         Step::BundlePreview,
         Step::JujuDeploy,
+        Step::UpgradePlan,
+        Step::UpgradeRun,
     ];
     /// The checks only name the release from it; the Artifacts step checks the bundle's needs
     /// against the archives it has read.
@@ -249,6 +255,8 @@ impl InputPart for RegistryInput {
         Step::ImagePush,
         Step::PlaceholderMapping,
         Step::JujuDeploy,
+        Step::UpgradePlan,
+        Step::UpgradeRun,
     ];
     const HINT_ONLY_FOR: &'static [Step] = &[Step::Artifacts];
     fn of(c: &Choices) -> Self {
@@ -321,6 +329,8 @@ impl InputPart for WorkDirInput {
         Step::PlaceholderMapping,
         Step::BundlePreview,
         Step::JujuDeploy,
+        Step::UpgradePlan,
+        Step::UpgradeRun,
     ];
     const RERUN_ONLY_FOR: &'static [Step] = CHECKS;
     fn of(c: &Choices) -> Self {
@@ -385,6 +395,8 @@ impl InputPart for BundleInput {
         Step::PlaceholderMapping,
         Step::BundlePreview,
         Step::JujuDeploy,
+        Step::UpgradePlan,
+        Step::UpgradeRun,
     ];
     fn of(c: &Choices) -> Self {
         BundleInput {
@@ -404,7 +416,13 @@ pub struct GatewayInput {
 }
 
 impl InputPart for GatewayInput {
-    const READ_BY: &'static [Step] = &[Step::GatewayType, Step::BundlePreview, Step::JujuDeploy];
+    const READ_BY: &'static [Step] = &[
+        Step::GatewayType,
+        Step::BundlePreview,
+        Step::JujuDeploy,
+        Step::UpgradePlan,
+        Step::UpgradeRun,
+    ];
     fn of(c: &Choices) -> Self {
         GatewayInput { gateway: c.gateway }
     }
@@ -441,7 +459,13 @@ impl DeployInput {
 }
 
 impl InputPart for DeployInput {
-    const READ_BY: &'static [Step] = &[Step::JujuDeploy, Step::Done];
+    const READ_BY: &'static [Step] = &[
+        Step::JujuDeploy,
+        Step::Done,
+        Step::UpgradeBackups,
+        Step::UpgradeRun,
+        Step::UpgradeDone,
+    ];
     fn of(c: &Choices) -> Self {
         DeployInput {
             model: c.model.clone(),
@@ -484,8 +508,8 @@ impl CommandSkipsInput {
 }
 
 impl InputPart for CommandSkipsInput {
-    const READ_BY: &'static [Step] = &[Step::JujuDeploy];
-    const RERUN_ONLY_FOR: &'static [Step] = &[Step::JujuDeploy];
+    const READ_BY: &'static [Step] = &[Step::JujuDeploy, Step::UpgradeRun];
+    const RERUN_ONLY_FOR: &'static [Step] = &[Step::JujuDeploy, Step::UpgradeRun];
     fn of(c: &Choices) -> Self {
         CommandSkipsInput {
             command_skips: skips_of(c, ItemKind::Command),
@@ -523,6 +547,90 @@ impl InputPart for GatherInput {
             upgrade_from: watched(g.and_then(|g| g.upgrade_from.as_ref())),
             image_lists: g
                 .map(|g| g.image_lists.iter().map(|p| Watched(p.clone())).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The upgrade's starting point: the installed release's record and the model it names (or
+/// the operator's `[deploy] model`).
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalledInput {
+    pub installed: Option<Watched>,
+    pub model: Option<String>,
+}
+
+impl InstalledInput {
+    pub fn record_path(&self) -> Option<&Path> {
+        self.installed.as_ref().map(Watched::path)
+    }
+}
+
+impl InputPart for InstalledInput {
+    const READ_BY: &'static [Step] = &[
+        Step::UpgradeModel,
+        Step::UpgradePlan,
+        Step::UpgradeBackups,
+        Step::UpgradeRun,
+    ];
+    fn of(c: &Choices) -> Self {
+        InstalledInput {
+            installed: watched(c.upgrade.as_ref().and_then(|u| u.installed.as_ref())),
+            model: c.model.clone(),
+        }
+    }
+}
+
+/// The consents to run the upgrade plan and to remove what the target release drops.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpgradeConsentInput {
+    pub run: bool,
+    pub remove_dropped: bool,
+}
+
+impl InputPart for UpgradeConsentInput {
+    const READ_BY: &'static [Step] = &[Step::UpgradePlan, Step::UpgradeRun];
+    const RERUN_ONLY_FOR: &'static [Step] = &[Step::UpgradePlan, Step::UpgradeRun];
+    fn of(c: &Choices) -> Self {
+        let u = c.upgrade.clone().unwrap_or_default();
+        UpgradeConsentInput {
+            run: u.run,
+            remove_dropped: u.remove_dropped,
+        }
+    }
+}
+
+/// Whether to back up before the first refresh (unset: ask).
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupsInput {
+    pub backups: Option<bool>,
+}
+
+impl InputPart for BackupsInput {
+    const READ_BY: &'static [Step] = &[Step::UpgradeBackups];
+    const RERUN_ONLY_FOR: &'static [Step] = &[Step::UpgradeBackups];
+    fn of(c: &Choices) -> Self {
+        BackupsInput {
+            backups: c.upgrade.as_ref().and_then(|u| u.backups),
+        }
+    }
+}
+
+/// The applications the operator sent back to the installed release.
+#[derive(Debug, Clone, Serialize)]
+pub struct WayBackInput {
+    pub way_back: Vec<String>,
+}
+
+impl InputPart for WayBackInput {
+    const READ_BY: &'static [Step] = &[Step::UpgradeRun];
+    const RERUN_ONLY_FOR: &'static [Step] = &[Step::UpgradeRun];
+    fn of(c: &Choices) -> Self {
+        WayBackInput {
+            way_back: c
+                .upgrade
+                .as_ref()
+                .map(|u| u.way_back.clone())
                 .unwrap_or_default(),
         }
     }

@@ -44,25 +44,12 @@ pub fn installed_model(
                 ActionOutcome::Skipped { reason } => InstalledOutcome::Skipped { reason },
                 ActionOutcome::Failed { .. } => return None,
             };
-            let charm = context
-                .inventory
-                .and_then(|i| i.charms.iter().find(|c| c.name == app.charm_name));
-            Some(InstalledApp {
-                application: app.application.clone(),
-                charm: app.charm_name.clone(),
-                charm_file: app.charm.clone(),
-                charm_sha256: charm.map(|c| c.sha256.clone()),
-                kind: charm.map(|c| c.kind),
-                charmhub_revision: charm.and_then(|c| c.version.revision()),
-                channel: app.channel.clone(),
-                resources: app.resources.iter().cloned().collect(),
-                config: app.config.iter().cloned().collect::<BTreeMap<_, _>>(),
-                config_file: action.file.as_ref().map(|f| f.path.clone()),
-                trust: app.trust,
-                base: app.base.clone(),
-                scale: app.scale,
+            Some(app_record(
+                app,
+                context.inventory,
+                action.file.as_ref().map(|f| f.path.clone()),
                 outcome,
-            })
+            ))
         })
         .collect();
     InstalledModel {
@@ -71,6 +58,102 @@ pub fn installed_model(
         ckf_release: context.ckf_release,
         bundle: context.bundle,
         registry: context.registry,
+        applications,
+    }
+}
+
+/// One application as deployed with `app`, its charm's origin from the inventory (the charm
+/// file deployed, found by its path in the spool).
+fn app_record(
+    app: &AppDeploy,
+    inventory: Option<&Inventory>,
+    config_file: Option<PathBuf>,
+    outcome: InstalledOutcome,
+) -> InstalledApp {
+    let charm = inventory.and_then(|i| {
+        i.charms
+            .iter()
+            .find(|c| app.charm.ends_with(&c.spool_path))
+            .or_else(|| i.charms.iter().find(|c| c.name == app.charm_name))
+    });
+    InstalledApp {
+        application: app.application.clone(),
+        charm: app.charm_name.clone(),
+        charm_file: app.charm.clone(),
+        charm_sha256: charm.map(|c| c.sha256.clone()),
+        kind: charm.map(|c| c.kind),
+        charmhub_revision: charm.and_then(|c| c.version.revision()),
+        channel: app.channel.clone(),
+        resources: app.resources.iter().cloned().collect(),
+        config: app.config.iter().cloned().collect::<BTreeMap<_, _>>(),
+        config_file,
+        trust: app.trust,
+        base: app.base.clone(),
+        scale: app.scale,
+        outcome,
+    }
+}
+
+/// The model as an upgrade left it: the installed record with every application whose
+/// refresh (or deploy) finished moved to what the target gave it, every one taken back or not
+/// reached as it was, and every removed one gone. The next upgrade starts from it.
+pub fn upgraded_model(
+    before: &InstalledModel,
+    plan: &DeployPlan,
+    targets: &[AppDeploy],
+    context: RecordContext<'_>,
+    outcome_of: impl Fn(&str) -> Option<ActionOutcome>,
+) -> InstalledModel {
+    let finished = |id: &str| {
+        matches!(
+            outcome_of(id),
+            Some(ActionOutcome::Done | ActionOutcome::AlreadyPresent)
+        )
+    };
+    let mut applications: Vec<InstalledApp> = before
+        .applications
+        .iter()
+        .filter(|a| !finished(&format!("remove:{}", a.application)))
+        .cloned()
+        .collect();
+    for app in targets {
+        let name = &app.application;
+        let taken_back = finished(&format!(
+            "{}back:{name}",
+            crate::cluster::upgrade_plan::WAY_BACK_PREFIX
+        ));
+        let moved = plan.steps.iter().find(|a| match &a.kind {
+            ActionKind::Refresh { application } => {
+                application == name && a.id == format!("refresh:{name}")
+            }
+            ActionKind::App { application } => application == name,
+            _ => false,
+        });
+        let Some(action) = moved.filter(|a| finished(&a.id) && !taken_back) else {
+            continue;
+        };
+        let record = app_record(
+            app,
+            context.inventory,
+            action.file.as_ref().map(|f| f.path.clone()),
+            InstalledOutcome::Deployed,
+        );
+        match applications.iter_mut().find(|a| &a.application == name) {
+            Some(entry) => {
+                let scale = entry.scale;
+                *entry = record;
+                // The refresh kept the application's units.
+                entry.scale = entry.scale.or(scale);
+            }
+            None => applications.push(record),
+        }
+    }
+    InstalledModel {
+        model: before.model.clone(),
+        juju_version: context.juju.to_string(),
+        ckf_release: context.ckf_release.or(before.ckf_release),
+        bundle: context.bundle,
+        registry: context.registry.or(before.registry.clone()),
         applications,
     }
 }

@@ -3,10 +3,12 @@
 //! bundle or choice runs it again.
 
 pub mod artifacts;
+mod backups;
 pub mod blocking;
 mod bundle_plan;
 pub mod checks;
 pub mod choice_paths;
+mod command_ledger;
 pub mod deploy;
 mod forms;
 pub mod gateway;
@@ -17,6 +19,7 @@ mod installed_record;
 mod library_alias;
 pub mod mapping;
 pub mod open_uploads;
+mod planned_upgrade;
 pub mod preview;
 pub mod push;
 mod push_ledger;
@@ -25,7 +28,10 @@ pub mod registry_client;
 pub mod release_bundle;
 pub mod release_choice;
 pub mod separate;
+mod standing_model;
 mod stream_push;
+mod upgrade_review;
+mod upgrade_run;
 
 use super::context::StepContext;
 use super::step_data::{FinishView, StepData};
@@ -56,6 +62,21 @@ impl StepWork for Builtin {
                 Step::GatherPull => gather::pull(ctx).await,
                 Step::GatherWrite => gather::write(ctx).await,
                 Step::GatherDone => gather::done(ctx).await,
+                Step::UpgradeModel => standing_model::run(ctx).await,
+                Step::UpgradePlan => upgrade_review::run(ctx).await,
+                Step::UpgradeBackups => backups::run(ctx).await,
+                Step::UpgradeRun => upgrade_run::run(ctx).await,
+                Step::UpgradeDone => {
+                    let view = upgrade_finish_view(&ctx);
+                    match &view.dry_run_plan {
+                        Some(plan) => {
+                            ctx.phase(format!("dry run: nothing was changed; the plan is {plan}"))
+                        }
+                        None => ctx.phase("the upgrade is complete"),
+                    }
+                    ctx.publish(StepData::Finish(view));
+                    Ok(())
+                }
                 Step::Done => {
                     let view = finish_view(&ctx);
                     match &view.dry_run_plan {
@@ -69,6 +90,42 @@ impl StepWork for Builtin {
                 }
             }
         })
+    }
+}
+
+/// After an upgrade: where its record, plan and backups are.
+fn upgrade_finish_view(ctx: &StepContext) -> FinishView {
+    use crate::engine::outputs::{StepOutput, UpgradeBackups, UpgradedModel};
+    let dir = ctx.session_dir();
+    let mut next_steps = vec![
+        format!(
+            "The upgraded model's record: {} (the next upgrade starts from it)",
+            dir.join(UpgradedModel::FILE).display()
+        ),
+        format!(
+            "The plan with each application's way back: {}",
+            dir.join(planned_upgrade::UPGRADE_PLAN_FILE).display()
+        ),
+    ];
+    if let Ok(backups) = ctx.output::<UpgradeBackups>() {
+        for f in &backups.files {
+            next_steps.push(format!("Backup of {}: {}", f.what, f.path.display()));
+        }
+    }
+    next_steps.push(
+        "Keep the installed release's images in the registry until the upgrade is accepted: \
+         the way back pulls them"
+            .into(),
+    );
+    let dry_run_plan = ctx.input::<inputs::DeployInput>().dry_run.then(|| {
+        dir.join(planned_upgrade::UPGRADE_PLAN_FILE)
+            .display()
+            .to_string()
+    });
+    FinishView {
+        dashboard: None,
+        next_steps,
+        dry_run_plan,
     }
 }
 

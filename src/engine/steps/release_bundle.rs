@@ -10,7 +10,7 @@ use crate::artifacts::Inventory;
 use crate::bundle::model::Bundle;
 use crate::cluster::plan::AppDeploy;
 use crate::cluster::yaml_out::ConfigValue;
-use crate::engine::outputs::{ReportedImage, SessionPushReport};
+use crate::engine::outputs::{DifferentialBase, ReportedImage, SessionPushReport};
 use crate::gateway_type::GatewayServiceType;
 use crate::image_ref::ImageRef;
 use crate::release::{AppNeeds, ArchiveIndex, DetectedRelease, detect_release, release_needs_as};
@@ -26,20 +26,40 @@ pub struct ReleaseBundle {
     pub apps: Vec<AppNeeds>,
     /// The Artifacts step's inventory, whose charms the needs were read from.
     pub inventory: Inventory,
+    /// In an upgrade from a differential set: what the installed release's lock holds.
+    pub carried: DifferentialBase,
+    /// Applications whose charm is the very file the installed release runs: not in a
+    /// differential set, and not refreshed.
+    pub unchanged: Vec<String>,
 }
 
-/// The release bundle with what its applications need, read from `inventory`'s charms.
+/// The release bundle with what its applications need, read from `inventory`'s charms. With
+/// a differential set (`carried`), istio-pilot's intermediate charms are not the target's, and
+/// an application whose charm the installed release already runs is set apart as unchanged.
 pub fn with_inventory(
     path: PathBuf,
     bundle: Bundle,
     inventory: Inventory,
     chosen: Option<crate::ckf_release::CkfRelease>,
+    carried: &DifferentialBase,
 ) -> ReleaseBundle {
     let detected = detect_release(&bundle);
     // `[deploy] ckf_release` overrides what the channels name, here as everywhere.
     let release = chosen.or(detected.as_ref().map(|d| d.release));
+    let target_charms: Vec<_> = inventory
+        .charms
+        .iter()
+        .filter(|c| !carried.is_hop_file(&c.file_name))
+        .cloned()
+        .collect();
+    let (apps, unchanged): (Vec<AppNeeds>, Vec<AppNeeds>) =
+        release_needs_as(&bundle, &target_charms, release)
+            .into_iter()
+            .partition(|a| a.charm_info.is_some() || !carried.holds_charm(&a.charm));
     ReleaseBundle {
-        apps: release_needs_as(&bundle, &inventory.charms, release),
+        apps,
+        unchanged: unchanged.into_iter().map(|a| a.application).collect(),
+        carried: carried.clone(),
         detected,
         path,
         bundle,
@@ -54,6 +74,8 @@ pub struct Resolver {
     pushed: BTreeMap<String, ReportedImage>,
     overrides: BTreeMap<String, String>,
     pin_digests: bool,
+    /// In an upgrade: what the installed release pushed, and where.
+    carried: Option<(DifferentialBase, crate::registry::RegistryTarget)>,
 }
 
 impl Resolver {
@@ -76,7 +98,35 @@ impl Resolver {
             pushed,
             overrides: input.mapping_overrides.clone(),
             pin_digests: input.pin_digests,
+            carried: None,
         }
+    }
+
+    /// An upgrade's resolver: an image the installed release's lock holds is not in a
+    /// differential set; the install pushed it under the name the push gives its archived
+    /// name (Canonical's retag rule), so it is there, and the plan step proves it.
+    pub fn with_carried(
+        mut self,
+        carried: &DifferentialBase,
+        registry: Option<crate::registry::RegistryTarget>,
+    ) -> Self {
+        if carried.base.is_some()
+            && let Some(registry) = registry
+        {
+            self.carried = Some((carried.clone(), registry));
+        }
+        self
+    }
+
+    /// Where the install pushed `upstream`, when the installed release's lock holds it and
+    /// this set does not.
+    pub fn carried_target(&self, upstream: &str) -> Option<String> {
+        let (carried, registry) = self.carried.as_ref()?;
+        if self.archived(upstream).is_some() || !carried.holds_image(upstream) {
+            return None;
+        }
+        let archived = ImageRef::split(&crate::image_ref::ckf_retag(upstream, "retag.invalid"));
+        Some(registry.reference(&archived.path, archived.tag.as_deref().unwrap_or("latest")))
     }
 
     /// The archived image (its name in the archive) that holds `upstream`.
@@ -94,6 +144,9 @@ impl Resolver {
     pub fn target(&self, upstream: &str) -> Option<String> {
         if let Some(t) = self.overrides.get(upstream) {
             return Some(t.clone());
+        }
+        if let Some(t) = self.carried_target(upstream) {
+            return Some(t);
         }
         let pushed = self.pushed.get(self.archived(upstream)?)?;
         if self.pin_digests {

@@ -65,7 +65,7 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect) {
     let text = format!(
         " ckf-airgap  session {}  step {}/{}: {}",
         app.view.session_id,
-        current.position() + 1,
+        app.view.state.flow.position(current) + 1,
         app.view.state.flow.step_count(),
         current.title()
     );
@@ -101,7 +101,7 @@ fn draw_strip(frame: &mut Frame, app: &App, area: Rect) {
     let mut spans = vec![Span::raw(" ")];
     for step in app.view.state.flow.steps() {
         let (mark, style) = app.theme.status_mark(app.view.state.status(step));
-        let number = Span::raw(format!("{} ", step.position() + 1));
+        let number = Span::raw(format!("{} ", app.view.state.flow.position(step) + 1));
         spans.push(Span::styled(mark, style));
         spans.push(if step == app.view.state.current {
             number.style(app.theme.current())
@@ -140,6 +140,10 @@ fn hint(app: &App) -> String {
                 }
                 crate::wizard::Flow::Install => "The install is complete. q quits.".into(),
                 crate::wizard::Flow::Gather => "The archives are ready. q quits.".into(),
+                crate::wizard::Flow::Upgrade if dry_run_finished(app) => {
+                    "Dry run finished: nothing was changed. q quits.".into()
+                }
+                crate::wizard::Flow::Upgrade => "The upgrade is complete. q quits.".into(),
             }
         }
         StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),
@@ -149,7 +153,7 @@ fn hint(app: &App) -> String {
 
 fn dry_run_finished(app: &App) -> bool {
     matches!(
-        app.view.data.get(&crate::wizard::Step::Done),
+        app.view.data.get(&app.view.state.current),
         Some(crate::engine::step_data::StepData::Finish(v)) if v.dry_run_plan.is_some()
     )
 }

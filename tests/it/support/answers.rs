@@ -110,7 +110,7 @@ mod tests {
     use super::*;
     use ckf_airgap::answers::ClusterAnswers;
     use ckf_airgap::ckf_release::CkfRelease;
-    use ckf_airgap::wizard::state::GatherChoice;
+    use ckf_airgap::wizard::state::{GatherChoice, UpgradeChoice};
 
     /// Every field of every section set to a value other than its default (`password` aside:
     /// it is never written, see below).
@@ -192,6 +192,13 @@ mod tests {
                 plain_http: vec!["mirror.lab:5000".into()],
                 accept_missing: true,
                 upgrade_from: Some("/srv/installed/ckf-release.lock.json".into()),
+            }),
+            upgrade: Some(UpgradeChoice {
+                installed: Some("/srv/session/deployed-state.json".into()),
+                run: true,
+                remove_dropped: true,
+                backups: Some(true),
+                way_back: vec!["katib-controller".into()],
             }),
         };
         skip(&mut answers, "environment-checks", "checked by hand");

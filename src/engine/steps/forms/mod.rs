@@ -42,6 +42,18 @@ pub struct PlannedInstall {
     pub apps: Vec<AppDeploy>,
 }
 
+/// What an upgrade moves the model to: each changed application of the target release with
+/// its deploy and charm kind, the applications left as they are, istio-pilot's intermediate
+/// charms, the target's relations and release.
+pub struct UpgradeTargets {
+    pub apps: Vec<crate::cluster::upgrade_plan::TargetApp>,
+    pub unchanged: Vec<String>,
+    pub hops: Vec<crate::cluster::upgrade_plan::IstioHop>,
+    pub relations: Vec<[String; 2]>,
+    pub release: Option<crate::ckf_release::CkfRelease>,
+    pub bundle: Bundle,
+}
+
 /// The cross-check against the chosen bundle, with the bundle's form named and what can be
 /// skipped item by item.
 pub struct BundleCheck {
@@ -77,6 +89,7 @@ impl OpenedBundle {
     pub fn chosen_with(
         input: &ReleaseInput,
         inventory: &Inventory,
+        carried: &outputs::DifferentialBase,
     ) -> Result<Option<Self>, StepError> {
         let Some(path) = input.bundle_path() else {
             return Ok(None);
@@ -89,6 +102,7 @@ impl OpenedBundle {
                     bundle,
                     inventory.clone(),
                     input.ckf_release,
+                    carried,
                 ))))
             }
             BundleForm::AirGapped { placeholder } => OpenedBundle::AirGapped(AirGappedForm {
@@ -144,6 +158,24 @@ impl OpenedBundle {
         }
     }
 
+    /// What an upgrade to this bundle moves each application to. Only a release bundle is a
+    /// target: the 1.7 air-gapped form is installed, not upgraded to.
+    pub fn upgrade_targets(
+        &self,
+        ctx: &StepContext,
+        gateway: Option<crate::gateway_type::GatewayServiceType>,
+    ) -> Result<UpgradeTargets, StepError> {
+        match self {
+            OpenedBundle::AirGapped(form) => Err(StepError::failed(format!(
+                "{} is a CKF 1.7 air-gapped bundle: an upgrade moves to a release bundle (CKF \
+                 1.8 and later, its charms in charms.tar.gz). Give the target release's bundle \
+                 ([bundle] file), then retry.",
+                form.path.display()
+            ))),
+            OpenedBundle::Release(form) => form.upgrade_targets(ctx, gateway),
+        }
+    }
+
     /// The bundle the operator chose.
     pub fn bundle_path(&self) -> &Path {
         match self {
@@ -169,6 +201,15 @@ impl OpenedBundle {
             OpenedBundle::Release(form) => form.mirror_only(image),
         }
     }
+}
+
+/// What the installed release's lock holds, in an upgrade (the Artifacts step wrote it);
+/// nothing outside one, where a differential set is only warned about.
+pub fn carried(ctx: &StepContext) -> Result<outputs::DifferentialBase, StepError> {
+    if ctx.flow() != crate::wizard::Flow::Upgrade {
+        return Ok(outputs::DifferentialBase::default());
+    }
+    Ok(ctx.output::<outputs::DifferentialBase>()?)
 }
 
 /// The form of the bundle at `path`, with the placeholder registry the operator named (else

@@ -19,7 +19,9 @@ use crate::engine::outputs::{
 };
 use crate::engine::step_data::{MappingRowView, MappingState, SkippableItem, StepData};
 use crate::engine::steps::choice_paths::work_dir;
-use crate::engine::steps::inputs::{BundleInput, GatewayInput, NeedSkipsInput, ReleaseInput};
+use crate::engine::steps::inputs::{
+    BundleInput, GatewayInput, NeedSkipsInput, RegistryInput, ReleaseInput,
+};
 use crate::engine::steps::release_bundle::{self, ReleaseBundle, Resolver};
 use crate::engine::units::Summary;
 use crate::engine::work::StepError;
@@ -46,6 +48,7 @@ impl ReleaseForm {
             bundle,
             inventory,
             ctx.input::<ReleaseInput>().ckf_release,
+            &super::carried(ctx)?,
         )))
     }
 
@@ -81,7 +84,25 @@ impl ReleaseForm {
             unused_charms: check.unused_charms.clone(),
             ..CrossCheck::default()
         };
+        let mut carried = 0;
+        for app in &release.unchanged {
+            log(
+                Level::Info,
+                format!(
+                    "{app}: its charm is the very file the installed release runs; it is not \
+                     in this differential set and is not refreshed"
+                ),
+            );
+        }
         for item in &check.missing {
+            if item
+                .upstream
+                .as_deref()
+                .is_some_and(|u| release.carried.holds_image(u))
+            {
+                carried += 1;
+                continue;
+            }
             if let Some(reason) = need_skips.skipped(&item.id()) {
                 log(
                     Level::Warn,
@@ -110,6 +131,16 @@ impl ReleaseForm {
                 line,
             });
         }
+        if carried > 0 {
+            log(
+                Level::Info,
+                format!(
+                    "{carried} image(s) the target needs are held by the installed release's \
+                     lock: pushed at install, not in this set; the mapping step looks each up \
+                     in the private registry"
+                ),
+            );
+        }
         for unused in &out.unused_images {
             log(Level::Warn, format!("image no application needs: {unused}"));
         }
@@ -130,8 +161,14 @@ impl ReleaseForm {
         let input = ctx.input::<BundleInput>();
         let report = ctx.output_unless_skipped::<SessionPushReport>()?;
         let pushed_any = report.is_some();
-        let resolver = Resolver::new(&input, &release.inventory, report.as_ref());
+        let registry = ctx
+            .input::<RegistryInput>()
+            .registry
+            .and_then(|r| crate::registry::RegistryTarget::parse(&r.target).ok());
+        let resolver = Resolver::new(&input, &release.inventory, report.as_ref())
+            .with_carried(&release.carried, registry);
         let absent_overrides = absent_override_targets(ctx, &input, pushed_any).await?;
+        let absent_carried = absent_carried_targets(ctx, release, &resolver).await?;
         ctx.log(
             Level::Info,
             format!(
@@ -151,7 +188,21 @@ impl ReleaseForm {
                     .as_ref()
                     .filter(|_| resolver.is_overridden(&need.upstream))
                     .and_then(|t| absent_overrides.get(t));
+                let carried = resolver.carried_target(&need.upstream);
                 let (state, detail) = match (&target, archived) {
+                    (Some(t), _) if carried.is_some() => match absent_carried.get(t) {
+                        Some(why) => (
+                            MappingState::Missing,
+                            format!(
+                                "pushed at install as {t} (the installed release's lock), but {why}"
+                            ),
+                        ),
+                        None => (
+                            MappingState::Matched,
+                            "pushed at install (the installed release's lock); in the registry"
+                                .to_string(),
+                        ),
+                    },
                     (Some(t), _) if absent.is_some() => (
                         MappingState::Missing,
                         format!(
@@ -230,6 +281,96 @@ impl ReleaseForm {
             &Summary::Mapping,
             &json!({ "rows": rows.len(), "form": "release" }),
         )
+    }
+
+    /// What an upgrade moves each changed application to: its deploy (every resource, every
+    /// image option recomputed from the new charm, the bundle's options and trust, the gateway
+    /// type carried over), its charm's kind; and each intermediate istio-pilot charm with its
+    /// `image-configuration` pointed at the private registry.
+    pub fn upgrade_targets(
+        &self,
+        ctx: &StepContext,
+        gateway: Option<crate::gateway_type::GatewayServiceType>,
+    ) -> Result<super::UpgradeTargets, StepError> {
+        use crate::cluster::upgrade_plan::{IstioHop, TargetApp};
+        let release = &self.0;
+        let work = work_dir(ctx);
+        let targets = ctx.output::<MappingOutput>()?.targets();
+        let deploys =
+            release_bundle::app_deploys(release, &targets, &work, gateway).map_err(|missing| {
+                StepError::failed(format!(
+                    "these have no pushed image or charm:\n  {}\nRun the Map placeholders step \
+                     again or map them by hand ([mapping]).",
+                    missing.join("\n  ")
+                ))
+            })?;
+        let kinds: BTreeMap<&str, crate::charm_kind::CharmKind> = release
+            .apps
+            .iter()
+            .filter_map(|a| Some((a.application.as_str(), a.charm_info.as_ref()?.kind)))
+            .collect();
+        let apps = deploys
+            .into_iter()
+            .map(|deploy| TargetApp {
+                kind: kinds
+                    .get(deploy.application.as_str())
+                    .copied()
+                    .unwrap_or(crate::charm_kind::CharmKind::Sidecar),
+                deploy,
+            })
+            .collect();
+        let input = ctx.input::<BundleInput>();
+        let report = ctx.output_unless_skipped::<SessionPushReport>()?;
+        let resolver = Resolver::new(&input, &release.inventory, report.as_ref());
+        let mut hops = Vec::new();
+        let mut missing = Vec::new();
+        for hop in &release.carried.hops {
+            let Some(charm) = release
+                .inventory
+                .charms
+                .iter()
+                .find(|c| c.file_name == hop.file)
+            else {
+                missing.push(format!(
+                    "istio-pilot {}: the lock names {}, which charms.tar.gz does not hold",
+                    hop.track, hop.file
+                ));
+                continue;
+            };
+            let mut config = Vec::new();
+            for option in crate::artifacts::charm_images::image_options(charm) {
+                match option.rewritten(&|u| resolver.target(u)) {
+                    Ok(value) => config.push((option.option.clone(), ConfigValue::Text(value))),
+                    Err(upstream) => missing.push(format!(
+                        "istio-pilot {}: option {} needs {upstream}, which was not pushed",
+                        hop.track, option.option
+                    )),
+                }
+            }
+            hops.push(IstioHop {
+                track: hop.track.clone(),
+                charm: work.join(&charm.spool_path),
+                config,
+            });
+        }
+        if !missing.is_empty() {
+            return Err(StepError::failed(format!(
+                "istio-pilot's intermediate versions cannot be refreshed through:\n  {}\nGather \
+                 the upgrade again ([gather] upgrade_from) so the set holds every hop, then retry.",
+                missing.join("\n  ")
+            )));
+        }
+        Ok(super::UpgradeTargets {
+            apps,
+            unchanged: release.unchanged.clone(),
+            hops,
+            relations: release_bundle::relations(&release.bundle),
+            release: ctx
+                .input::<ReleaseInput>()
+                .ckf_release
+                .or(release.detected.as_ref().map(|d| d.release)),
+            bundle: release.bundle.clone(),
+        })
     }
 
     /// Nothing in a release bundle is edited: the preview shows what each application will get
@@ -344,6 +485,41 @@ impl ReleaseForm {
 /// Each `[mapping]` target set by hand that the private registry does not hold, with why: a
 /// target nothing was pushed to would reach the plan and fail only at the pod. Asked only when
 /// this session pushed (the registry is known to answer); otherwise the rows are unchecked.
+/// The images the installed release pushed that the target needs, looked up in the private
+/// registry: an image removed since the install is named here, before the plan.
+async fn absent_carried_targets(
+    ctx: &StepContext,
+    release: &ReleaseBundle,
+    resolver: &Resolver,
+) -> Result<BTreeMap<String, String>, StepError> {
+    let targets: BTreeSet<String> = release
+        .apps
+        .iter()
+        .flat_map(|a| &a.needs)
+        .filter_map(|n| resolver.carried_target(&n.upstream))
+        .collect();
+    if targets.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let client = crate::engine::steps::registry_client::client(ctx).await?;
+    let n = targets.len();
+    let absent: BTreeMap<String, String> =
+        crate::engine::steps::image_presence::absent_images(&client, targets)
+            .await
+            .into_iter()
+            .map(|a| (a.reference, a.why))
+            .collect();
+    ctx.log(
+        Level::Info,
+        format!(
+            "{} of the {n} image(s) the installed release pushed and the target needs are in \
+             the private registry",
+            n - absent.len()
+        ),
+    );
+    Ok(absent)
+}
+
 async fn absent_override_targets(
     ctx: &StepContext,
     input: &BundleInput,

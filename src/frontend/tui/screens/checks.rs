@@ -14,7 +14,7 @@ use crate::frontend::tui::app::App;
 use crate::wizard::Step;
 
 fn rows(app: &App) -> &[crate::engine::step_data::CheckRow] {
-    match app.view.data.get(&Step::EnvironmentChecks) {
+    match app.view.data.get(&app.view.state.current) {
         Some(StepData::Checks(rows)) => rows,
         _ => &[],
     }
@@ -25,12 +25,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let rows = rows(app);
     if rows.is_empty() {
         lines.push(Line::from(""));
-        lines.push(Line::from(
-            "Enter runs the checks: Kubernetes, storage, DNS, load balancer,",
-        ));
-        lines.push(Line::from(
-            "registry trust, Juju client and controller, model, disk, inotify.",
-        ));
+        let intro: [&str; 2] = if app.view.state.current == Step::UpgradeModel {
+            [
+                "Enter reads the model with juju status and compares it with the",
+                "install's record: charms, settled units, nothing unexpected.",
+            ]
+        } else {
+            [
+                "Enter runs the checks: Kubernetes, storage, DNS, load balancer,",
+                "registry trust, Juju client and controller, model, disk, inotify.",
+            ]
+        };
+        for line in intro {
+            lines.push(Line::from(line));
+        }
     } else {
         lines.push(heading("Checks"));
         let room = (area.height as usize).saturating_sub(lines.len() + 6);

@@ -14,9 +14,31 @@ use crate::frontend::tui::app::App;
 use crate::wizard::Step;
 
 fn view(app: &App) -> Option<&DeployView> {
-    match app.view.data.get(&Step::JujuDeploy) {
+    match app.view.data.get(&app.view.state.current) {
         Some(StepData::Deploy(v)) => Some(v),
         _ => None,
+    }
+}
+
+/// What Enter does on a screen of commands that has none yet.
+fn intro(step: Step) -> &'static [&'static str] {
+    match step {
+        Step::UpgradePlan => &[
+            "Enter builds the upgrade plan: every refresh with its charm file,",
+            "resources and config, the istio hops, and each application's way back.",
+        ],
+        Step::UpgradeBackups => &[
+            "Enter backs up the databases (MLMD, MySQL) into the session,",
+            "with your consent, before anything changes.",
+        ],
+        Step::UpgradeRun => &[
+            "Enter runs the upgrade plan one command at a time,",
+            "each application settled before the next.",
+        ],
+        _ => &[
+            "Enter shows the deploy plan: the edited bundle, the charms",
+            "deployed one by one with their config files, then the relations.",
+        ],
     }
 }
 
@@ -24,12 +46,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = status_lines(app, area.width);
     let width = area.width as usize;
     let Some(v) = view(app) else {
-        lines.push(Line::from(
-            "Enter shows the deploy plan: the edited bundle, the charms",
-        ));
-        lines.push(Line::from(
-            "deployed one by one with their config files, then the relations.",
-        ));
+        for line in intro(app.view.state.current) {
+            lines.push(Line::from(*line));
+        }
         frame.render_widget(super::wrapped::paragraph(lines, area.width), area);
         return;
     };
@@ -41,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     lines.push(heading(&format!("Plan: {} commands", v.commands.len())));
     let status_rows = v.status.len() + v.diagnoses.len() + usize::from(!v.status.is_empty());
-    let output_rows = if app.view.running == Some(Step::JujuDeploy) {
+    let output_rows = if app.view.running == Some(app.view.state.current) {
         5
     } else {
         0
@@ -89,7 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(heading("Selected command"));
         lines.push(Line::from(full));
     }
-    if app.view.running == Some(Step::JujuDeploy) {
+    if app.view.running == Some(app.view.state.current) {
         // The running command's latest output; the whole of it is in the log pane (l).
         lines.push(heading("Output"));
         for line in app

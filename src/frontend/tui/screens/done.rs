@@ -20,7 +20,24 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .filter(|s| matches!(app.view.state.status(*s), StepStatus::Skipped { .. }))
         .map(|s| s.title())
         .collect();
-    if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done)
+    let finish = app.view.data.get(&app.view.state.current);
+    let upgrade = app.view.state.current == Step::UpgradeDone;
+    if let Some(StepData::Finish(view)) = finish
+        && upgrade
+    {
+        if let Some(plan) = &view.dry_run_plan {
+            lines.push(heading("Dry run: nothing was changed"));
+            lines.push(Line::from(format!("The plan: {plan}")));
+            lines.push(Line::from(
+                "To upgrade: set [deploy] dry_run = false in the answers file and run the upgrade again.",
+            ));
+        } else {
+            lines.push(heading("Charmed Kubeflow upgraded"));
+        }
+        for step in &view.next_steps {
+            lines.push(Line::from(format!("- {step}")));
+        }
+    } else if let Some(StepData::Finish(view)) = finish
         && let Some(plan) = &view.dry_run_plan
     {
         lines.push(heading("Dry run: nothing was deployed"));
@@ -28,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(
             "To deploy: set [deploy] dry_run = false in the answers file and run the Juju step again.",
         ));
-    } else if let Some(StepData::Finish(view)) = app.view.data.get(&Step::Done) {
+    } else if let Some(StepData::Finish(view)) = finish {
         lines.push(heading("Charmed Kubeflow"));
         match &view.dashboard {
             Some(url) => lines.push(Line::from(format!("Dashboard: {url}"))),
@@ -40,9 +57,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             lines.push(Line::from(format!("- {step}")));
         }
     } else {
-        lines.push(Line::from(
-            "Enter finishes the install and shows the next steps.",
-        ));
+        lines.push(Line::from(if upgrade {
+            "Enter finishes the upgrade and shows where its record, plan and backups are."
+        } else {
+            "Enter finishes the install and shows the next steps."
+        }));
     }
     if !skipped.is_empty() {
         lines.push(Line::from(""));

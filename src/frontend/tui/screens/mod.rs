@@ -33,7 +33,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Step::GatewayType => gateway::render(frame, area, app),
         Step::BundlePreview => preview::render(frame, area, app),
         Step::JujuDeploy => deploy::render(frame, area, app),
-        Step::Done => done::render(frame, area, app),
+        Step::Done | Step::UpgradeDone => done::render(frame, area, app),
+        // The model as it stands is a list of checks, one per application; the plan and its
+        // run are commands, drawn as the deploy's.
+        Step::UpgradeModel => checks::render(frame, area, app),
+        Step::UpgradePlan | Step::UpgradeBackups | Step::UpgradeRun => {
+            deploy::render(frame, area, app)
+        }
         Step::GatherSource
         | Step::GatherCharms
         | Step::GatherImages
@@ -53,7 +59,9 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         Step::PlaceholderMapping => mapping::on_key(app, key),
         Step::GatewayType => gateway::on_key(app, key),
         Step::BundlePreview => preview::on_key(app, key),
-        Step::JujuDeploy => deploy::on_key(app, key),
+        Step::JujuDeploy | Step::UpgradePlan | Step::UpgradeRun => deploy::on_key(app, key),
+        Step::UpgradeModel => checks::on_key(app, key),
+        Step::UpgradeBackups | Step::UpgradeDone => None,
         Step::Done
         | Step::GatherSource
         | Step::GatherCharms
@@ -71,7 +79,8 @@ pub fn selected_row(app: &App) -> Option<Vec<String>> {
         Step::Artifacts => inventory::selected_row(app),
         Step::ImagePush => push::selected_row(app),
         Step::PlaceholderMapping => mapping::selected_row(app),
-        Step::JujuDeploy => deploy::selected_row(app),
+        Step::JujuDeploy | Step::UpgradePlan | Step::UpgradeRun => deploy::selected_row(app),
+        Step::UpgradeModel => checks::selected_row(app),
         _ => None,
     }
 }
@@ -126,5 +135,23 @@ pub fn help(step: Step) -> &'static [&'static str] {
             &["images.tar.gz, retagged-images.txt, charms.tar.gz and the lock file."]
         }
         Step::GatherDone => &["What to carry across the gap."],
+        Step::UpgradeModel => &[
+            "The record of the install against juju status: every application there, on its",
+            "charm and active, and nothing else. Nothing is changed. Up/Down select one.",
+        ],
+        Step::UpgradePlan => &[
+            "The whole upgrade before anything runs: istio hop by hop, every refresh with all",
+            "its resources and image options, then each application's way back.",
+            "Every image it names is looked up in the registry first.",
+        ],
+        Step::UpgradeBackups => &[
+            "The MLMD database and every MySQL database copied out with kubectl, no internet.",
+            "Each file is kept in the session with its SHA-256; a failed backup stops here.",
+        ],
+        Step::UpgradeRun => &[
+            "The plan's commands one by one, each application waited for until it settles.",
+            "A failed application: retry, skip with a reason (x), or take it back.",
+        ],
+        Step::UpgradeDone => &["Where the upgraded model's record, the plan and the backups are."],
     }
 }

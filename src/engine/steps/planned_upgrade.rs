@@ -1,0 +1,230 @@
+//! The upgrade plan built from what the earlier steps left: the model as it stands (the
+//! record of the install), the target release's bundle and charms opened in their form, the
+//! mapping to pushed images, istio-pilot's intermediate charms and the release pair's table.
+//! The plan step shows and writes it; the run step builds the very same plan again (the same
+//! inputs give the same ids), so a resumed run finds its place.
+
+use std::collections::BTreeMap;
+
+use super::blocking::runner;
+use super::forms::{OpenedBundle, UpgradeTargets};
+use crate::ckf_release::CkfRelease;
+use crate::cluster::Cmd;
+use crate::cluster::upgrade_plan::{self, RunningApp, UpgradeInput, UpgradePlan};
+use crate::engine::context::StepContext;
+use crate::engine::outputs::{InstalledApp, StandingModel};
+use crate::engine::work::StepError;
+use crate::gateway_type::GatewayServiceType;
+use crate::version::Version;
+
+/// The gateway charm and its service-type option: the type chosen at install carries over.
+const GATEWAY_CHARM: &str = "istio-gateway";
+const GATEWAY_OPTION: &str = "gateway_service_type";
+
+/// The file the plan step writes, in the shape of `deploy-plan.json` with each application's
+/// way back beside the commands.
+pub const UPGRADE_PLAN_FILE: &str = "upgrade-plan.json";
+
+pub struct PlannedUpgrade {
+    pub plan: UpgradePlan,
+    pub standing: StandingModel,
+    pub targets: UpgradeTargets,
+    pub juju: Version,
+    pub from: Option<CkfRelease>,
+    pub to: Option<CkfRelease>,
+}
+
+impl PlannedUpgrade {
+    /// `upgrade-plan.json`: the commands as `deploy-plan.json` has them, then per application
+    /// its way back, the removals that wait for consent and what stays as it is.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = self.plan.plan.to_json();
+        let back = |actions: &[crate::cluster::plan::PlanAction]| {
+            crate::cluster::plan::DeployPlan {
+                model: self.plan.plan.model.clone(),
+                steps: actions.to_vec(),
+                warnings: vec![],
+            }
+            .to_json()["commands"]
+                .clone()
+        };
+        value["from"] = serde_json::json!(self.from.map(|r| r.to_string()));
+        value["to"] = serde_json::json!(self.to.map(|r| r.to_string()));
+        value["way_back"] = self
+            .plan
+            .way_back
+            .iter()
+            .map(|(app, actions)| (app.clone(), back(actions)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        value["removals"] = serde_json::json!(self.plan.removals);
+        value["unchanged"] = serde_json::json!(self.targets.unchanged);
+        value
+    }
+
+    /// The plan as the operator reads it before anything runs: every command, then each
+    /// application's way back.
+    pub fn preview(&self) -> String {
+        let mut text = self.plan.plan.preview();
+        if !self.targets.unchanged.is_empty() {
+            text.push_str(&format!(
+                "\nUnchanged (the installed release's charm): {}\n",
+                self.targets.unchanged.join(", ")
+            ));
+        }
+        text.push_str("\nThe way back, per application:\n");
+        for (app, actions) in &self.plan.way_back {
+            text.push_str(&format!("  {app}:\n"));
+            for a in actions {
+                text.push_str(&format!("    {}\n", a.display()));
+            }
+        }
+        text
+    }
+}
+
+fn running_app(app: &InstalledApp) -> RunningApp {
+    RunningApp {
+        application: app.application.clone(),
+        charm_name: app.charm.clone(),
+        charm_file: app.charm_file.clone(),
+        resources: app
+            .resources
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        config: app
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        trust: app.trust,
+        scale: app.scale.unwrap_or(1),
+        kind: app.kind,
+    }
+}
+
+/// The gateway type the install chose, from the record (the operator's `[gateway]` wins).
+fn carried_gateway(
+    standing: &StandingModel,
+    chosen: Option<GatewayServiceType>,
+) -> Option<GatewayServiceType> {
+    chosen.or_else(|| {
+        standing
+            .record
+            .applications
+            .iter()
+            .filter(|a| a.charm == GATEWAY_CHARM)
+            .find_map(|a| match a.config.get(GATEWAY_OPTION)? {
+                crate::cluster::yaml_out::ConfigValue::Text(t) => GatewayServiceType::parse(t),
+                _ => None,
+            })
+    })
+}
+
+async fn juju_version(standing: &StandingModel) -> Version {
+    let recorded = Version::parse(&standing.record.juju_version);
+    match runner().capture(&Cmd::juju(["version"])).await {
+        Ok(out) if out.success() => Version::parse(&out.stdout)
+            .or(recorded)
+            .unwrap_or(Version::new(3, 6, 0)),
+        _ => recorded.unwrap_or(Version::new(3, 6, 0)),
+    }
+}
+
+pub async fn planned(
+    ctx: &StepContext,
+    gateway: Option<GatewayServiceType>,
+) -> Result<PlannedUpgrade, StepError> {
+    let standing = ctx.output::<StandingModel>()?;
+    let form = OpenedBundle::decided(ctx).await?;
+    let targets = form.upgrade_targets(ctx, carried_gateway(&standing, gateway))?;
+    let juju = juju_version(&standing).await;
+    let from = standing.record.ckf_release;
+    let to = targets.release;
+    if let (Some(f), Some(t)) = (from, to)
+        && t <= f
+    {
+        return Err(StepError::failed(format!(
+            "the model runs CKF {f} and the bundle is CKF {t}: an upgrade moves to a later \
+             release. Give the next release's bundle and archives, then retry."
+        )));
+    }
+    let pair = match (from, to) {
+        (Some(f), Some(t)) => crate::release::upgrade_pairs::pair(f, t),
+        _ => None,
+    };
+    let running: Vec<RunningApp> = standing
+        .record
+        .applications
+        .iter()
+        .filter(|a| !targets.unchanged.contains(&a.application))
+        .map(running_app)
+        .collect();
+    let config_dir = ctx.session_dir().join("upgrade-config");
+    let relations_added: Vec<[String; 2]> =
+        pair.map(|p| p.relations_added.clone()).unwrap_or_default();
+    let mut plan = upgrade_plan::build(&UpgradeInput {
+        model: &standing.record.model,
+        juju,
+        config_dir: &config_dir,
+        running: &running,
+        target: &targets.apps,
+        istio_hops: &targets.hops,
+        relations: &targets.relations,
+        relations_added: &relations_added,
+    });
+    match (pair, from, to) {
+        (Some(p), _, _) => {
+            plan.plan
+                .warnings
+                .extend(crate::release::upgrade_pairs::disagreements(
+                    p,
+                    &targets.bundle,
+                ));
+            let needed = Version::parse(&format!("{}.0", p.juju));
+            if let Some(needed) = needed
+                && (needed.major, needed.minor) != (juju.major, juju.minor)
+            {
+                return Err(StepError::failed(format!(
+                    "CKF {} runs on Juju {} and this controller's client is Juju {juju}: \
+                     crossing a Juju minor version takes a new controller (bootstrapped with \
+                     caas-image-repo), `juju migrate` and `juju upgrade-model`, which this \
+                     version of ckf-airgap does not plan yet ({}). Move the model to Juju {} \
+                     first, then retry.",
+                    p.to, p.juju, p.source, p.juju
+                )));
+            }
+        }
+        (None, Some(f), Some(t)) => plan.plan.warnings.push(format!(
+            "no upgrade guide goes from CKF {f} to CKF {t} in one step: the plan follows the two \
+             bundles only; upgrade one release at a time where you can"
+        )),
+        _ => plan.plan.warnings.push(
+            "the installed or the target release is not known: the release pair's table is not \
+             used"
+                .into(),
+        ),
+    }
+    Ok(PlannedUpgrade {
+        plan,
+        standing,
+        targets,
+        juju,
+        from,
+        to,
+    })
+}
+
+/// Every application's actions in the plan, in order (for the run's way back and skips).
+pub fn actions_by_application(plan: &UpgradePlan) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for action in &plan.plan.steps {
+        if let Some(app) = upgrade_plan::action_application(action) {
+            out.entry(app.to_owned())
+                .or_default()
+                .push(action.id.clone());
+        }
+    }
+    out
+}
