@@ -19,7 +19,8 @@ call gets responses[k] (the last one repeats). "sabotage" replaces the files mat
 by directories before answering (a session file that can no longer be saved). `fail_at` makes the N-th call
 (1-based) of that tool fail, whatever the rules say. Unmatched calls exit 0 silently. Fixture
 files are read from FAKE_FIXTURES. With "juju_model": "<state file>", a `juju` call no rule
-answers acts on a model with state (fake_juju_model.py).
+answers acts on a model with state (fake_juju_model.py); a response {"to_model": true} hands
+the call to the model (a command that fails once, then works).
 """
 import glob
 import json
@@ -101,7 +102,10 @@ def main():
         if matches(rule, tool, args):
             seen = sum(1 for c in previous if matches(rule, c["tool"], c["args"]))
             responses = rule.get("responses") or [{}]
-            return answer(responses[min(seen, len(responses) - 1)])
+            response = responses[min(seen, len(responses) - 1)]
+            if response.get("to_model"):
+                break
+            return answer(response)
     if tool == "juju" and scenario.get("juju_model"):
         import fake_juju_model
         code = fake_juju_model.handle(scenario["juju_model"], args)

@@ -26,13 +26,13 @@ use ckf_airgap::wizard::state::GatherChoice;
 
 /// Answers `GET /v2/charms/info/<name>` and `GET /download/<file>` as Charmhub documents
 /// them, for the charms it holds; anything else is a 404.
-struct FakeCharmhub {
+pub(crate) struct FakeCharmhub {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl FakeCharmhub {
-    fn start(charms: Vec<(String, Vec<u8>)>) -> FakeCharmhub {
+    pub(crate) fn start(charms: Vec<(String, Vec<u8>)>) -> FakeCharmhub {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -67,7 +67,7 @@ impl FakeCharmhub {
         FakeCharmhub { port, stop }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
@@ -175,7 +175,7 @@ fn charm(dir: &Path, name: &str, image: &str) -> (String, Vec<u8>) {
     charm_zip_from_dir(&folder, 7, "24.04").unwrap()
 }
 
-fn docker_config(dir: &Path, reg: &TestRegistry) -> PathBuf {
+pub(crate) fn docker_config(dir: &Path, reg: &TestRegistry) -> PathBuf {
     use base64::Engine;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
     let config_dir = dir.join("docker");
@@ -189,7 +189,7 @@ fn docker_config(dir: &Path, reg: &TestRegistry) -> PathBuf {
 }
 
 /// Answers with only `[gather]`, written to `path`.
-fn write_gather(path: &Path, gather: GatherChoice) {
+pub(crate) fn write_gather(path: &Path, gather: GatherChoice) {
     let spec = Answers {
         gather: Some(gather),
         ..Answers::default()
@@ -198,7 +198,7 @@ fn write_gather(path: &Path, gather: GatherChoice) {
 }
 
 /// `DOCKER_CONFIG` for [`run_headless`].
-fn docker_env(docker: &Path) -> [(&'static str, &str); 1] {
+pub(crate) fn docker_env(docker: &Path) -> [(&'static str, &str); 1] {
     [("DOCKER_CONFIG", docker.to_str().unwrap())]
 }
 
@@ -938,7 +938,7 @@ async fn gather_of_the_real_1_11_release_through_mirrors_archives_every_image_it
 
 /// istio-pilot as its charm files name it: its `image-configuration` default installs Istio
 /// `tag` from `hub` (the real charm's form, `tests/fixtures/releases/1.11/charms/istio-pilot`).
-fn istio_pilot(dir: &Path, tag: &str, hub: &str, revision: u64) -> (String, Vec<u8>) {
+pub(crate) fn istio_pilot(dir: &Path, tag: &str, hub: &str, revision: u64) -> (String, Vec<u8>) {
     let folder = dir.join(format!("istio-pilot-{tag}"));
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("metadata.yaml"), "name: istio-pilot\n").unwrap();

@@ -56,3 +56,4 @@ mod session_store;
 mod stream_push;
 mod tui_app;
 mod tui_render;
+mod upgrade_flow;

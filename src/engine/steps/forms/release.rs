@@ -250,6 +250,30 @@ impl ReleaseForm {
                 });
             }
         }
+        // A promised image no refreshed application names is still needed, by an unchanged
+        // application or a way back: gone from the registry, it blocks as theirs would.
+        for upstream in carried_images(release) {
+            let Some(t) = resolver.carried_target(upstream) else {
+                continue;
+            };
+            let Some(why) = absent_carried.get(&t) else {
+                continue;
+            };
+            if rows.iter().any(|r| r.target == t) {
+                continue;
+            }
+            rows.push(MappingRowView {
+                source: upstream.to_owned(),
+                target: t.clone(),
+                state: MappingState::Missing,
+                detail: Some(format!(
+                    "the installed release's lock promised it (pushed at install as {t}, run by \
+                     the applications the upgrade leaves as they are and by the way back), but \
+                     {why}"
+                )),
+                overridden: false,
+            });
+        }
         rows.sort_by_key(|r| matches!(r.state, MappingState::Matched));
         ctx.document("Images by application", text);
         super::write_mapping_view(ctx, &rows)?;
@@ -487,16 +511,30 @@ impl ReleaseForm {
 /// this session pushed (the registry is known to answer); otherwise the rows are unchecked.
 /// The images the installed release pushed that the target needs, looked up in the private
 /// registry: an image removed since the install is named here, before the plan.
+/// The target images the installed release's lock holds (already in the private registry).
+fn carried_images(release: &ReleaseBundle) -> impl Iterator<Item = &str> {
+    release
+        .carried
+        .base
+        .iter()
+        .flat_map(|b| &b.images)
+        .map(String::as_str)
+}
+
 async fn absent_carried_targets(
     ctx: &StepContext,
     release: &ReleaseBundle,
     resolver: &Resolver,
 ) -> Result<BTreeMap<String, String>, StepError> {
+    // Every image the base lock promised, not only those of the applications refreshed: the
+    // unchanged ones and every way back pull them too.
     let targets: BTreeSet<String> = release
         .apps
         .iter()
         .flat_map(|a| &a.needs)
-        .filter_map(|n| resolver.carried_target(&n.upstream))
+        .map(|n| n.upstream.as_str())
+        .chain(carried_images(release))
+        .filter_map(|u| resolver.carried_target(u))
         .collect();
     if targets.is_empty() {
         return Ok(BTreeMap::new());
