@@ -2,12 +2,12 @@
 //! outcome a unit (`cmd:<id>`), the rows the deploy screen draws, and a command's output
 //! streamed to the log.
 
-use crate::cluster::deploy::{ActionOutcome, CommandLedger};
+use crate::cluster::deploy::{ActionOutcome, CommandLedger, DeployEvent};
 use crate::cluster::plan::DeployPlan;
 use crate::cluster::runner::RunEvent;
 use crate::engine::context::StepContext;
 use crate::engine::events::Level;
-use crate::engine::step_data::{CommandRow, CommandState, DeployView};
+use crate::engine::step_data::{CommandRow, CommandState, DeployView, StepData};
 use crate::engine::units::PlanCommand;
 
 /// What the session holds for a plan action. The Juju setup an earlier version recorded
@@ -75,5 +75,25 @@ pub fn stream(ctx: &StepContext, event: RunEvent) {
         RunEvent::Line(_, line) => ctx.log(Level::Info, line),
         RunEvent::Finished(Some(0)) => {}
         RunEvent::Finished(code) => ctx.log(Level::Warn, format!("exit status {code:?}")),
+    }
+}
+
+/// What the deploy screen and the log show as `cluster::deploy::execute` runs `shown`'s
+/// commands: the phase and the rows at each command, its output, the rows after each outcome.
+pub fn on_event<'a>(ctx: &'a StepContext, shown: &'a DeployPlan) -> impl FnMut(DeployEvent) + 'a {
+    move |event| match event {
+        DeployEvent::Step {
+            index,
+            total,
+            id,
+            display,
+        } => {
+            ctx.phase(format!("{}/{total}: {display}", index + 1));
+            ctx.publish(StepData::Deploy(view(ctx, shown, Some(&id), false)));
+        }
+        DeployEvent::Run(e) => stream(ctx, e),
+        DeployEvent::Outcome { .. } => {
+            ctx.publish(StepData::Deploy(view(ctx, shown, None, false)));
+        }
     }
 }

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::blocking::runner;
-use super::command_ledger::{SessionCommandLedger, recorded_outcome, stream, view};
+use super::command_ledger::{self, SessionCommandLedger, recorded_outcome, view};
 use super::forms::{OpenedBundle, PlannedInstall};
 use super::inputs::{
     CommandSkipsInput, DeployConsentInput, DeployInput, RegistryInput, ReleaseInput,
@@ -20,9 +20,7 @@ use super::release_choice::release;
 use crate::artifacts::Inventory;
 use crate::ckf_release::CkfRelease;
 use crate::cluster::checks::{self as cluster_checks, Check, CheckStatus};
-use crate::cluster::deploy::{
-    self, ActionOutcome, CommandLedger, DeployError, DeployEvent, ImageLookup,
-};
+use crate::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError, ImageLookup};
 use crate::cluster::juju_setup::{self, ClusterLacks, ImageRepo, JujuImage, SetupError};
 use crate::cluster::plan::{ActionKind, AppDeploy, DeployPlan};
 use crate::cluster::pod_images;
@@ -339,21 +337,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
                 .map_err(StepError::failed)?;
         }
     }
-    let mut on_event = |event: DeployEvent| match event {
-        DeployEvent::Step {
-            index,
-            total,
-            id,
-            display,
-        } => {
-            ctx.phase(format!("{}/{total}: {display}", index + 1));
-            ctx.publish(StepData::Deploy(view(&ctx, &plan, Some(&id), false)));
-        }
-        DeployEvent::Run(e) => stream(&ctx, e),
-        DeployEvent::Outcome { .. } => {
-            ctx.publish(StepData::Deploy(view(&ctx, &plan, None, false)));
-        }
-    };
+    let mut on_event = command_ledger::on_event(&ctx, &plan);
     let executed = deploy::execute(&runner, &plan, &mut ledger, &lookup, &mut on_event).await;
     // Written whatever the outcome: what ran is in the model, and this record is the only
     // account of which charms and images that is.

@@ -139,6 +139,7 @@ pub async fn planned(
     let standing = ctx.output::<StandingModel>()?;
     let form = OpenedBundle::decided(ctx).await?;
     let targets = form.upgrade_targets(ctx, carried_gateway(&standing, gateway))?;
+    missing_istio_hops(&standing.record.applications, &targets)?;
     let juju = juju_version(&standing).await;
     let from = standing.record.ckf_release;
     let to = targets.release;
@@ -216,6 +217,54 @@ pub async fn planned(
     })
 }
 
+/// istio-pilot moves one minor version at a time: every track between the installed channel
+/// and the target's must have its charm in the set, or the plan stops before anything runs.
+fn missing_istio_hops(
+    installed: &[InstalledApp],
+    targets: &UpgradeTargets,
+) -> Result<(), StepError> {
+    let pilot = crate::release::upgrade_path::ISTIO_PILOT;
+    let from = installed
+        .iter()
+        .find(|a| a.charm == pilot)
+        .and_then(|a| a.channel.as_deref());
+    let to = targets
+        .bundle
+        .applications
+        .iter()
+        .find(|a| a.charm_name() == pilot)
+        .and_then(|a| a.channel.as_deref());
+    let carried: Vec<&str> = targets.hops.iter().map(|h| h.track.as_str()).collect();
+    istio_hops_carried(from, to, &carried).map_err(StepError::failed)
+}
+
+fn istio_hops_carried(
+    from: Option<&str>,
+    to: Option<&str>,
+    carried: &[&str],
+) -> Result<(), String> {
+    let (Some(from), Some(to)) = (from, to) else {
+        return Ok(());
+    };
+    let needed = crate::release::upgrade_path::istio_hops(from, to)?;
+    let missing: Vec<&str> = needed
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !carried.contains(t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "istio-pilot goes from {from} to {to} through {}, one minor version at a time, but the \
+         archives hold no istio-pilot charm for {}: nothing was changed. On the connected side, \
+         gather again with [gather] upgrade_from (the intermediate charms in [gather] \
+         charms_dir or from Charmhub), carry the new set, then retry.",
+        needed.join(", "),
+        missing.join(", ")
+    ))
+}
+
 /// Every application's actions in the plan, in order (for the run's way back and skips).
 pub fn actions_by_application(plan: &UpgradePlan) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -227,4 +276,30 @@ pub fn actions_by_application(plan: &UpgradePlan) -> BTreeMap<String, Vec<String
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_istio_track_on_the_way_must_be_carried() {
+        let all = ["1.25", "1.26", "1.27"];
+        assert_eq!(
+            istio_hops_carried(Some("1.24/stable"), Some("1.28/stable"), &all),
+            Ok(())
+        );
+        let err = istio_hops_carried(Some("1.24/stable"), Some("1.28/stable"), &["1.25", "1.27"])
+            .unwrap_err();
+        assert!(
+            err.contains("through 1.25, 1.26, 1.27")
+                && err.contains("no istio-pilot charm for 1.26:"),
+            "{err}"
+        );
+        assert_eq!(
+            istio_hops_carried(Some("1.27/stable"), Some("1.28/stable"), &[]),
+            Ok(())
+        );
+        assert_eq!(istio_hops_carried(None, Some("1.28/stable"), &[]), Ok(()));
+    }
 }

@@ -8,16 +8,14 @@
 use std::collections::BTreeSet;
 
 use super::blocking::runner;
-use super::command_ledger::{SessionCommandLedger, recorded_outcome, stream, view};
+use super::command_ledger::{SessionCommandLedger, on_event, recorded_outcome, view};
 use super::inputs::{
     CommandSkipsInput, DeployInput, GatewayInput, RegistryInput, UpgradeConsentInput, WayBackInput,
 };
 use super::installed_record::{RecordContext, upgraded_model};
 use super::planned_upgrade::{PlannedUpgrade, actions_by_application, planned};
 use crate::artifacts::Inventory;
-use crate::cluster::deploy::{
-    self, ActionOutcome, CommandLedger, DeployError, DeployEvent, ImageLookup,
-};
+use crate::cluster::deploy::{self, ActionOutcome, CommandLedger, DeployError, ImageLookup};
 use crate::cluster::plan::{ActionKind, DeployPlan, PlanAction};
 use crate::cluster::upgrade_plan::action_application;
 use crate::engine::context::StepContext;
@@ -67,21 +65,7 @@ async fn execute(
         warnings: vec![],
     };
     let mut ledger = SessionCommandLedger { ctx: ctx.clone() };
-    let mut on_event = |event: DeployEvent| match event {
-        DeployEvent::Step {
-            index,
-            total,
-            id,
-            display,
-        } => {
-            ctx.phase(format!("{}/{total}: {display}", index + 1));
-            ctx.publish(StepData::Deploy(view(ctx, shown, Some(&id), false)));
-        }
-        DeployEvent::Run(e) => stream(ctx, e),
-        DeployEvent::Outcome { .. } => {
-            ctx.publish(StepData::Deploy(view(ctx, shown, None, false)));
-        }
-    };
+    let mut on_event = on_event(ctx, shown);
     deploy::execute(&runner(), &plan, &mut ledger, &NoBootstrap, &mut on_event)
         .await
         .map(|_| ())
