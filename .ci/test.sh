@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: a real registry (CNCF distribution), an independent OCI
-# client to check what we push, and the tools that make TLS material and htpasswd files.
+# client to check what we push, the tools that make TLS material and htpasswd files, and
+# OpenSSH's ssh-keygen and ssh-agent to sign and check the lock.
 need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
@@ -13,6 +14,7 @@ command -v ctr >/dev/null 2>&1 || need+=(containerd)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v pigz >/dev/null 2>&1 || need+=(pigz)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${need[*]}"

@@ -69,6 +69,7 @@ pub fn export(choices: &Choices, session_id: &str) -> String {
         work_dir: choices.work_dir.clone(),
         retagged_images: choices.retagged_images.clone(),
         one_image_at_a_time: choices.one_image_at_a_time,
+        allowed_signers: choices.allowed_signers.clone(),
     });
     let bundle = (choices.bundle.is_some()
         || choices.placeholder_registry.is_some()

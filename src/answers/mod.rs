@@ -57,6 +57,9 @@ pub struct ArtifactsAnswers {
     /// Verify, push and drop one image at a time even when the disk could hold them all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_image_at_a_time: bool,
+    /// OpenSSH `allowed_signers` file: the lock must be signed by one of its keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +190,7 @@ impl Answers {
             choices.work_dir = a.work_dir.clone();
             choices.retagged_images = a.retagged_images.clone();
             choices.one_image_at_a_time = a.one_image_at_a_time;
+            choices.allowed_signers = a.allowed_signers.clone();
         }
         if let Some(r) = &self.registry {
             let password_source = match (&r.password_env, &r.password_file, &r.docker_config) {

@@ -37,6 +37,11 @@ pub fn validate(
             "artifacts.retagged_images",
             a.retagged_images.as_deref(),
         );
+        file_exists(
+            &mut out,
+            "artifacts.allowed_signers",
+            a.allowed_signers.as_deref(),
+        );
         if let Some(dir) = &a.work_dir
             && dir.exists()
             && !dir.is_dir()
@@ -167,6 +172,7 @@ pub fn validate(
             ));
         }
         file_exists(&mut out, "gather.ca_file", g.ca_file.as_deref());
+        file_exists(&mut out, "gather.sign_key", g.sign_key.as_deref());
         for list in &g.image_lists {
             file_exists(&mut out, "gather.image_lists", Some(list));
         }

@@ -224,6 +224,8 @@ pub enum Summary {
     GatherImages,
     GatherArchives,
     UpgradePlan,
+    /// Who signed the lock the archives were verified against.
+    LockSigner,
 }
 
 /// One backup the upgrade made before its first refresh (`backup:<name>`).
@@ -253,6 +255,7 @@ impl Unit for Summary {
             Summary::GatherImages => "images",
             Summary::GatherArchives => "archives",
             Summary::UpgradePlan => "upgrade-plan",
+            Summary::LockSigner => "lock-signer",
         }
         .into()
     }

@@ -2,10 +2,12 @@
 //! (`crate::registry::pull`) written as `docker save`-compatible members of `images.tar.gz`,
 //! named by Canonical's retag rule, with `retagged-images.txt` beside them.
 
+pub mod allowed_signers;
 pub mod archive;
 pub mod charmhub;
 pub mod images;
 pub mod lock;
+pub mod lock_signature;
 pub mod tool_copy;
 
 pub use archive::{ImagesArchive, member_name, retag_name, write_image_member};

@@ -157,6 +157,9 @@ pub struct Choices {
     /// Keep at most about one image on disk, even when the work directory could hold them all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_image_at_a_time: bool,
+    /// OpenSSH `allowed_signers`: the lock must carry a signature by one of its keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,6 +312,10 @@ pub struct GatherChoice {
     /// holds is not archived again, and istio-pilot's intermediate versions are added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_from: Option<PathBuf>,
+    /// Signs the lock: an OpenSSH ed25519 private key, or its public key when ssh-agent
+    /// (`SSH_AUTH_SOCK`) holds the private one. Writes `ckf-release.lock.json.sig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_key: Option<PathBuf>,
 }
 
 /// The whole persisted wizard: the current step and a record per step.

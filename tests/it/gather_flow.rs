@@ -622,7 +622,10 @@ async fn a_gather_killed_mid_pull_resumes_without_fetching_a_finished_blob_again
 
 /// The upstream seeded with the standard images, and a release of one application (app-one,
 /// its charm served by a fake Charmhub): the hub and the bundle's path.
-async fn one_app_release(upstream: &TestRegistry, work: &Path) -> (FakeCharmhub, PathBuf) {
+pub(crate) async fn one_app_release(
+    upstream: &TestRegistry,
+    work: &Path,
+) -> (FakeCharmhub, PathBuf) {
     crate::gather_pull::seed_upstream(upstream, work).await;
     let hub = FakeCharmhub::start(vec![charm(
         work,

@@ -53,6 +53,7 @@ mod registry_resume;
 mod release_bundles;
 mod secrets;
 mod session_store;
+mod signed_lock;
 mod stream_push;
 mod tui_app;
 mod tui_render;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use serde_json::json;
+
 use super::blocking::blocking;
 use super::choice_paths::required_path;
 use super::choice_paths::work_dir;
@@ -25,6 +27,7 @@ use crate::engine::outputs::{DifferentialBase, HopCharm};
 use crate::engine::step_data::{CharmRow, ImageRow, InventoryView, StepData};
 use crate::engine::units::{
     CharmsRead, CharmsReadDetail, ImagesRead, ImagesReadDetail, ReadMember, ReadMemberDetail,
+    Summary,
 };
 use crate::engine::work::StepError;
 use crate::wizard::PathChoice;
@@ -63,6 +66,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         "Path to charms.tar.gz",
     )
     .await?;
+    check_lock_signature(&ctx, &images)?;
     let work = work_dir(&ctx);
     create_private_dir(&work).map_err(|e| {
         StepError::failed(format!(
@@ -389,6 +393,79 @@ fn check_lock_file(ctx: &StepContext, inventory: &Inventory) -> Result<(), StepE
         path.display(),
         problems.join("\n  ")
     )))
+}
+
+/// With `[artifacts] allowed_signers`, the lock must carry a signature by one of its keys, checked
+/// before anything is read: whoever could change the archives could change the lock beside them.
+fn check_lock_signature(ctx: &StepContext, images: &Path) -> Result<(), StepError> {
+    use crate::gather::lock_signature::{read_allowed_signers, signature_path, verify};
+    let input = ctx.input::<ArtifactsInput>();
+    let Some(allowed) = &input.allowed_signers else {
+        if let Some(signature) = &input.lock_signature {
+            ctx.log(
+                Level::Warn,
+                format!(
+                    "{} is beside the lock but is not checked: set [artifacts] allowed_signers to \
+                     the file naming who may sign the archives",
+                    signature.path().display()
+                ),
+            );
+        }
+        return Ok(());
+    };
+    let Some(lock) = &input.lock_file else {
+        return Err(StepError::failed(format!(
+            "[artifacts] allowed_signers is set, but there is no {} beside {}: copy the lock and \
+             its signature from the connected side beside the archive",
+            crate::gather::lock::RELEASE_LOCK_FILE,
+            images.display()
+        )));
+    };
+    let signature_file = signature_path(lock.path());
+    let signature = std::fs::read_to_string(&signature_file).map_err(|e| {
+        StepError::failed(if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "the lock {} is not signed: {} is missing. Copy it from the connected side \
+                 (gather writes it with [gather] sign_key), or remove [artifacts] \
+                 allowed_signers to accept an unsigned lock",
+                lock.path().display(),
+                signature_file.display()
+            )
+        } else {
+            format!("cannot read {}: {e}", signature_file.display())
+        })
+    })?;
+    let signers = read_allowed_signers(allowed.path()).map_err(StepError::failed)?;
+    let message = std::fs::read(lock.path())
+        .map_err(|e| StepError::failed(format!("cannot read {}: {e}", lock.path().display())))?;
+    let now = time::OffsetDateTime::now_utc();
+    let now = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let signer = verify(&message, &signature, &signers, &now).map_err(|e| {
+        StepError::failed(format!(
+            "{} refused: {e} (allowed signers: {})",
+            signature_file.display(),
+            allowed.path().display()
+        ))
+    })?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "{}: signed by {} with the key {}, listed in {}",
+            lock.path().display(),
+            signer.identity,
+            signer.fingerprint,
+            allowed.path().display()
+        ),
+    );
+    ctx.record(&Summary::LockSigner, &json!(signer))
 }
 
 /// Canonical's `retagged-images.txt` lists every name its `images.tar.gz` should hold; its

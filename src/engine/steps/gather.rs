@@ -22,6 +22,7 @@ use crate::engine::work::StepError;
 use crate::gather::charmhub::{self, Charmhub};
 use crate::gather::images::{GatherImage, images_to_gather, juju_images, pull_source};
 use crate::gather::lock::{BaseLock, LockedCharm, LockedImage, RELEASE_LOCK_FILE, ReleaseLock};
+use crate::gather::lock_signature;
 use crate::gather::{ImagesArchive, archive, member_name, retag_name};
 use crate::oci::Digest;
 use crate::registry::{
@@ -994,8 +995,12 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     };
     let lock_path = out.join(RELEASE_LOCK_FILE);
     let bytes = serde_json::to_vec_pretty(&lock).map_err(StepError::failed)?;
+    // Signed before either file is written, so a key that cannot sign leaves no lock behind
+    // that a later run would take for finished.
+    let signature = sign_lock(&choice, &bytes)?;
     crate::durable::write_file_with(&lock_path, &bytes, 0o644, None)
         .map_err(|e| StepError::failed(format!("cannot write {}: {e}", lock_path.display())))?;
+    write_lock_signature(&ctx, &lock_path, signature.as_deref())?;
     ctx.log(
         Level::Info,
         format!(
@@ -1023,6 +1028,48 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     )
 }
 
+fn sign_lock(choice: &GatherChoice, lock: &[u8]) -> Result<Option<String>, StepError> {
+    let Some(key) = &choice.sign_key else {
+        return Ok(None);
+    };
+    let agent = std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    lock_signature::sign(lock, key, agent.as_deref())
+        .map(Some)
+        .map_err(StepError::failed)
+}
+
+/// Writes the signature beside the lock, or removes one an earlier run left, which would no
+/// longer match.
+fn write_lock_signature(
+    ctx: &StepContext,
+    lock_path: &Path,
+    signature: Option<&str>,
+) -> Result<(), StepError> {
+    let path = lock_signature::signature_path(lock_path);
+    let Some(signature) = signature else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StepError::failed(format!(
+                "cannot remove the stale signature {}: {e}; remove it by hand",
+                path.display()
+            ))),
+            _ => Ok(()),
+        };
+    };
+    crate::durable::write_file_with(&path, signature.as_bytes(), 0o644, None)
+        .map_err(|e| StepError::failed(format!("cannot write {}: {e}", path.display())))?;
+    ctx.log(
+        Level::Info,
+        format!(
+            "signed the lock: {} (check it with ssh-keygen -Y verify -n {} …)",
+            path.display(),
+            lock_signature::NAMESPACE
+        ),
+    );
+    Ok(())
+}
+
 /// What to carry across the gap.
 pub async fn done(ctx: StepContext) -> Result<(), StepError> {
     let choice = choice(&ctx)?;
@@ -1030,8 +1077,13 @@ pub async fn done(ctx: StepContext) -> Result<(), StepError> {
     ctx.log(
         Level::Info,
         format!(
-            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt, {RELEASE_LOCK_FILE} and ckf-airgap (this tool, to run on the far side), with the release bundle",
-            out.display()
+            "carry {} across the gap: images.tar.gz, charms.tar.gz, retagged-images.txt, {RELEASE_LOCK_FILE}{} and ckf-airgap (this tool, to run on the far side), with the release bundle",
+            out.display(),
+            if choice.sign_key.is_some() {
+                format!(", {RELEASE_LOCK_FILE}.sig (its signature)")
+            } else {
+                String::new()
+            }
         ),
     );
     ctx.phase("the archives are ready");

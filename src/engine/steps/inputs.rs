@@ -89,6 +89,12 @@ fn lock_beside(choices: &Choices) -> Option<Watched> {
     Watched::of(lock.as_deref())
 }
 
+fn signature_beside(choices: &Choices) -> Option<Watched> {
+    let lock = lock_beside(choices)?;
+    let signature = crate::gather::lock_signature::signature_path(lock.path());
+    signature.exists().then_some(Watched(signature))
+}
+
 /// The environment checks' own choices.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChecksInput {
@@ -293,6 +299,12 @@ pub struct ArtifactsInput {
     /// was read keep theirs; one that appears or changes runs the step again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_file: Option<Watched>,
+    /// `[artifacts] allowed_signers` and the lock's signature beside it; absent while unset,
+    /// so earlier sessions keep their fingerprints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<Watched>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_signature: Option<Watched>,
 }
 
 impl ArtifactsInput {
@@ -310,6 +322,8 @@ impl InputPart for ArtifactsInput {
             retagged_images: watched(c.retagged_images.as_ref()),
             one_image_at_a_time: c.one_image_at_a_time,
             lock_file: lock_beside(c),
+            allowed_signers: watched(c.allowed_signers.as_ref()),
+            lock_signature: signature_beside(c),
         }
     }
 }

@@ -122,6 +122,7 @@ mod tests {
                 work_dir: Some("/srv/work".into()),
                 retagged_images: Some("/srv/retagged-images.txt".into()),
                 one_image_at_a_time: true,
+                allowed_signers: Some("/srv/allowed_signers".into()),
             }),
             registry: Some(RegistryAnswers {
                 target: "registry.example.com:5443/ckf".into(),
@@ -192,6 +193,7 @@ mod tests {
                 plain_http: vec!["mirror.lab:5000".into()],
                 accept_missing: true,
                 upgrade_from: Some("/srv/installed/ckf-release.lock.json".into()),
+                sign_key: Some("/srv/keys/id_ed25519".into()),
             }),
             upgrade: Some(UpgradeChoice {
                 installed: Some("/srv/session/deployed-state.json".into()),
