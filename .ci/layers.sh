@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-foundation="src/image_ref.rs src/durable.rs src/gateway_type.rs src/charm_kind.rs src/secret.rs src/ckf_release.rs src/version.rs src/oci.rs src/shown_text.rs"
+foundation="src/byte_size.rs src/image_ref.rs src/durable.rs src/gateway_type.rs src/charm_kind.rs src/secret.rs src/ckf_release.rs src/version.rs src/oci.rs src/shown_text.rs"
 model="src/wizard src/session"
 domain="src/registry src/artifacts src/bundle src/cluster src/synth src/release src/gather"
 program='run|commands|demo|cli|logging|signals|main'

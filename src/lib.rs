@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod artifacts;
 pub mod bundle;
+pub mod byte_size;
 pub mod charm_kind;
 pub mod ckf_release;
 pub mod cli;

@@ -28,9 +28,15 @@ fn main() -> ExitCode {
 /// color-eyre first; then a panic hook that gives the terminal back before the report is
 /// printed and ends the process, so a panic in a background task cannot leave a broken screen.
 fn install_hooks() -> Result<()> {
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .into_hooks();
+    use std::io::IsTerminal;
+    let mut hooks = color_eyre::config::HookBuilder::default().display_env_section(false);
+    if plain_report(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stderr().is_terminal(),
+    ) {
+        hooks = hooks.theme(color_eyre::config::Theme::new());
+    }
+    let (panic_hook, eyre_hook) = hooks.into_hooks();
     eyre_hook.install()?;
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -45,6 +51,12 @@ fn install_hooks() -> Result<()> {
         std::process::exit(101);
     }));
     Ok(())
+}
+
+/// No colour in the report when `NO_COLOR` is set (and not empty, as no-color.org says) or
+/// standard error is a file or a pipe, where escape codes would only be noise in a log.
+fn plain_report(no_color: Option<&std::ffi::OsStr>, stderr_is_terminal: bool) -> bool {
+    no_color.is_some_and(|v| !v.is_empty()) || !stderr_is_terminal
 }
 
 fn print(out: Output) -> i32 {
@@ -129,5 +141,19 @@ fn main_inner() -> Result<i32> {
         Some(CliCommand::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather),
         Some(CliCommand::Upgrade) => run::wizard_flow(&cli, &state_dir, &store, Flow::Upgrade),
         None => run::wizard(&cli, &state_dir, &store),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_report;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_report_is_plain_under_no_color_or_off_a_terminal() {
+        assert!(!plain_report(None, true));
+        assert!(!plain_report(Some(OsStr::new("")), true));
+        assert!(plain_report(Some(OsStr::new("1")), true));
+        assert!(plain_report(None, false));
     }
 }

@@ -30,7 +30,14 @@ pub fn validate(
 ) -> Vec<Problem> {
     let mut out = Vec::new();
     if let Some(a) = &answers.artifacts {
-        file_exists(&mut out, "artifacts.images", a.images.as_deref());
+        // Cut into volumes, the archive is named by its base name with `.001` beside it.
+        if !a
+            .images
+            .as_deref()
+            .is_some_and(|p| !p.exists() && first_volume(p).is_file())
+        {
+            file_exists(&mut out, "artifacts.images", a.images.as_deref());
+        }
         file_exists(&mut out, "artifacts.charms", a.charms.as_deref());
         file_exists(
             &mut out,
@@ -173,6 +180,13 @@ pub fn validate(
         }
         file_exists(&mut out, "gather.ca_file", g.ca_file.as_deref());
         file_exists(&mut out, "gather.sign_key", g.sign_key.as_deref());
+        if let Some(Err(e)) = g
+            .max_volume_size
+            .as_deref()
+            .map(crate::byte_size::parse_byte_size)
+        {
+            out.push(problem("gather.max_volume_size", e));
+        }
         for list in &g.image_lists {
             file_exists(&mut out, "gather.image_lists", Some(list));
         }
@@ -228,6 +242,12 @@ pub fn validate(
         }
     }
     out
+}
+
+fn first_volume(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".001");
+    name.into()
 }
 
 fn file_exists(out: &mut Vec<Problem>, key: &str, path: Option<&Path>) {

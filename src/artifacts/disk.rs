@@ -2,13 +2,12 @@
 //! the work dir's filesystem has, and whether to extract everything or keep
 //! one image at a time.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{ArtifactError, Result};
+use super::volumes::open_archive;
 
 /// Typical images.tar.gz expansion (measured 2.56 on a CKF-shaped set).
 pub const DEFAULT_RATIO: f64 = 2.5;
@@ -38,29 +37,23 @@ pub struct SpaceEstimate {
 /// single-member file (pigz and gzip write one) the true size is ISIZE + k·2^32;
 /// the k that brings it closest to compressed × ratio is picked, which is exact
 /// below 4 GiB and a refinement of the ratio guess above.
+/// Volumes (`images.tar.gz.001`, …) are one gzip stream cut in pieces: the magic is the first
+/// volume's, ISIZE the last one's.
 pub fn estimate_space(images_gz: &Path) -> Result<SpaceEstimate> {
-    let mut f = File::open(images_gz).map_err(|e| ArtifactError::Open {
-        path: images_gz.to_path_buf(),
-        source: e,
-    })?;
-    let compressed = f
-        .metadata()
-        .map_err(|e| ArtifactError::io(images_gz, e))?
-        .len();
+    let set = open_archive(images_gz, &[])?;
+    let compressed = set.total_size();
     let guess = (compressed as f64 * DEFAULT_RATIO) as u64;
-    let mut magic = [0u8; 2];
-    let is_gzip = compressed >= 18 && f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    if !is_gzip {
+    let ends = (compressed >= 18)
+        .then(|| set.head_and_tail())
+        .transpose()
+        .map_err(|e| ArtifactError::io(images_gz, e))?;
+    let Some(([0x1f, 0x8b], tail)) = ends else {
         return Ok(SpaceEstimate {
             compressed,
             uncompressed: guess,
             method: format!("not a gzip file: compressed size × {DEFAULT_RATIO}"),
         });
-    }
-    let mut tail = [0u8; 4];
-    f.seek(SeekFrom::End(-4))
-        .and_then(|_| f.read_exact(&mut tail))
-        .map_err(|e| ArtifactError::io(images_gz, e))?;
+    };
     let isize = u32::from_le_bytes(tail) as u64;
     let step = 1u64 << 32;
     let mut best = isize;

@@ -8,6 +8,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ArtifactError {
+    /// A volume of `images.tar.gz` missing, extra, out of order or damaged, named.
+    #[error("{archive}: {why}")]
+    Volume { archive: String, why: String },
+
     #[error("cannot open {path}: {source}. Fix: check the path and its permissions.")]
     Open {
         path: PathBuf,

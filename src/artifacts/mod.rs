@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod progress;
 pub mod safety;
 pub mod spool;
+pub mod volumes;
 
 pub use charms::{CharmInfo, CharmKind, CharmOption, CharmResource, process_charms};
 pub use disk::{DiskPlan, SpaceEstimate, SpoolMode, estimate_space, free_space, plan_disk};

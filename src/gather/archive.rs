@@ -12,6 +12,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::collections::BTreeMap;
 
+use super::volume_writer::{LockedVolume, VolumeWriter};
 use crate::oci::{
     ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, Descriptor, Digest, Index, OCI_LAYOUT,
     SaveManifestEntry,
@@ -81,23 +82,21 @@ pub fn write_image_member<W: Write>(
     b.into_inner()
 }
 
-/// `images.tar.gz` being written: members appended one at a time, the whole renamed into
-/// place by `finish`.
+/// `images.tar.gz` being written: members appended one at a time, the whole (or each volume)
+/// renamed into place when written.
 pub struct ImagesArchive {
     path: PathBuf,
-    part: PathBuf,
-    builder: tar::Builder<GzEncoder<BufWriter<File>>>,
+    builder: tar::Builder<GzEncoder<VolumeWriter>>,
     retagged: Vec<String>,
 }
 
 impl ImagesArchive {
-    pub fn create(path: &Path) -> io::Result<ImagesArchive> {
-        let part = path.with_extension("gz.part");
-        let file = BufWriter::new(File::create(&part)?);
+    /// One file at `path`, or volumes of at most `max_volume` bytes beside it.
+    pub fn create(path: &Path, max_volume: Option<u64>) -> io::Result<ImagesArchive> {
+        let out = VolumeWriter::create(path, max_volume)?;
         Ok(ImagesArchive {
             path: path.to_path_buf(),
-            part,
-            builder: tar::Builder::new(GzEncoder::new(file, Compression::default())),
+            builder: tar::Builder::new(GzEncoder::new(out, Compression::default())),
             retagged: Vec::new(),
         })
     }
@@ -124,16 +123,14 @@ impl ImagesArchive {
         Ok(name)
     }
 
-    /// Closes the archive, fsyncs it, renames it into place, and writes `retagged-images.txt`
-    /// beside it (newline-separated, no trailing newline, as Canonical's script writes it).
-    pub fn finish(self) -> io::Result<PathBuf> {
-        let gz = self.builder.into_inner()?;
-        let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&self.part, &self.path)?;
+    /// Closes the archive, fsyncs it, renames it (its last volume) into place, and writes
+    /// `retagged-images.txt` beside it (newline-separated, no trailing newline, as Canonical's
+    /// script writes it). Returns the volumes, none when it is one file.
+    pub fn finish(self) -> io::Result<Vec<LockedVolume>> {
+        let volumes = self.builder.into_inner()?.finish()?.finish()?;
         let list = self.path.with_file_name("retagged-images.txt");
         crate::durable::write_file_with(&list, self.retagged.join("\n").as_bytes(), 0o644, None)?;
-        Ok(self.path)
+        Ok(volumes)
     }
 }
 

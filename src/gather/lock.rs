@@ -28,6 +28,9 @@ pub struct ReleaseLock {
     /// Images that could not be gathered and were accepted as missing, with who needs each.
     #[serde(default)]
     pub missing: Vec<MissingImage>,
+    /// `images.tar.gz`'s volumes in order, when gather cut it (`[gather] max_volume_size`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<crate::gather::volume_writer::LockedVolume>,
     /// The ckf-airgap executable gather copied beside the archives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<crate::gather::tool_copy::LockedTool>,
@@ -51,6 +54,18 @@ pub struct BaseLock {
 }
 
 impl ReleaseLock {
+    /// The volumes as the Artifacts step checks them.
+    pub fn expected_volumes(&self) -> Vec<crate::artifacts::volumes::ExpectedVolume> {
+        self.volumes
+            .iter()
+            .map(|v| crate::artifacts::volumes::ExpectedVolume {
+                file: v.file.clone(),
+                size: v.size,
+                sha256: v.sha256.clone(),
+            })
+            .collect()
+    }
+
     /// The lock at `path`; the error names the file and what to do.
     pub fn read(path: &std::path::Path) -> Result<ReleaseLock, String> {
         let bytes =

@@ -9,5 +9,6 @@ pub mod images;
 pub mod lock;
 pub mod lock_signature;
 pub mod tool_copy;
+pub mod volume_writer;
 
 pub use archive::{ImagesArchive, member_name, retag_name, write_image_member};

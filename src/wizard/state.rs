@@ -316,6 +316,10 @@ pub struct GatherChoice {
     /// (`SSH_AUTH_SOCK`) holds the private one. Writes `ckf-release.lock.json.sig`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_key: Option<PathBuf>,
+    /// Cut `images.tar.gz` into volumes of at most this size (`"4GiB"`, `"4700MB"`) for media
+    /// that take no larger file: `images.tar.gz.001`, `.002`, … listed in the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_volume_size: Option<String>,
 }
 
 /// The whole persisted wizard: the current step and a record per step.

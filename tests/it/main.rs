@@ -7,6 +7,7 @@ mod registry_support;
 mod support;
 
 mod archive_holes;
+mod archive_volumes;
 mod artifacts_bad;
 mod artifacts_charms;
 mod artifacts_forms;

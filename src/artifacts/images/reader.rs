@@ -1,7 +1,6 @@
 //! The outer loop over `images.tar.gz` and the engine-facing API.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use crate::artifacts::inventory::{ImageRecord, save_image_record};
 use crate::artifacts::progress::{CountingReader, ProgressEvent, ProgressSink, Reporter};
 use crate::artifacts::safety::normalize_entry_path;
 use crate::artifacts::spool::BlobStore;
+use crate::artifacts::volumes::{ExpectedVolume, VolumeReader, VolumeSet, open_archive};
 use crate::image_ref::normalize_reference;
 
 #[derive(Clone)]
@@ -37,6 +37,9 @@ pub struct ProcessOptions {
     pub background_inflate: bool,
     /// Large files go here instead of the spool (the streaming push).
     pub sink: Option<Arc<dyn super::sink::FileSink>>,
+    /// The volumes the lock lists, each checked as the stream passes it (empty: no lock, or
+    /// one file).
+    pub volumes: Vec<ExpectedVolume>,
 }
 
 impl Default for ProcessOptions {
@@ -47,6 +50,7 @@ impl Default for ProcessOptions {
             mode: SpoolMode::ExtractAll,
             background_inflate: true,
             sink: None,
+            volumes: Vec::new(),
         }
     }
 }
@@ -87,13 +91,7 @@ pub struct ImagesReport {
     pub warnings: Vec<String>,
 }
 
-fn archive_label(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
-}
-
-/// Reads `archive` (images.tar.gz) once, spooling verified images into
+/// Reads `archive` (images.tar.gz, or its volumes) once, spooling verified images into
 /// `work_dir`. Nothing is written outside `work_dir`.
 pub fn process_images(
     archive: &Path,
@@ -102,16 +100,37 @@ pub fn process_images(
     hooks: &mut dyn ImageHooks,
     progress: &mut dyn ProgressSink,
 ) -> Result<ImagesReport> {
-    let started = std::time::Instant::now();
-    let label = archive_label(archive);
-    let file = File::open(archive).map_err(|e| ArtifactError::Open {
+    let volume_error = |why: String| ArtifactError::Volume {
+        archive: archive.display().to_string(),
+        why,
+    };
+    let set = open_archive(archive, &opts.volumes)?;
+    let (stream, watch) = set.reader().map_err(|e| ArtifactError::Open {
         path: archive.to_path_buf(),
         source: e,
     })?;
-    let total = file
-        .metadata()
-        .map_err(|e| ArtifactError::io(archive, e))?
-        .len();
+    match read_archive(archive, &set, stream, work_dir, opts, hooks, progress) {
+        // A stream that broke inside a volume the lock says is not what it holds: that
+        // volume is the cause, and the fix is to copy it, not the whole archive.
+        Err(e) if !matches!(e, ArtifactError::Cancelled | ArtifactError::Stopped { .. }) => {
+            Err(watch.diagnose().map(volume_error).unwrap_or(e))
+        }
+        done => done,
+    }
+}
+
+fn read_archive(
+    archive: &Path,
+    set: &VolumeSet,
+    stream: VolumeReader,
+    work_dir: &Path,
+    opts: &ProcessOptions,
+    hooks: &mut dyn ImageHooks,
+    progress: &mut dyn ProgressSink,
+) -> Result<ImagesReport> {
+    let started = std::time::Instant::now();
+    let label = set.label.clone();
+    let total = set.total_size();
     // Only for the disk-full message: how much the rest of the run may need.
     let estimated_tar_bytes = estimate_space(archive).map(|e| e.uncompressed).unwrap_or(0);
     let mut store = BlobStore::open(work_dir)?;
@@ -120,7 +139,7 @@ pub fn process_images(
     let compressed = Arc::new(AtomicU64::new(0));
     let uncompressed = Arc::new(AtomicU64::new(0));
     let counting = CountingReader::new(
-        BufReader::with_capacity(1 << 20, file),
+        BufReader::with_capacity(1 << 20, stream),
         compressed.clone(),
         opts.cancel.clone(),
     );

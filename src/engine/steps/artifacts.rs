@@ -67,6 +67,10 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     )
     .await?;
     check_lock_signature(&ctx, &images)?;
+    // Volumes missing, extra or of the wrong size are named against the lock before the disk
+    // is planned or a byte is read.
+    crate::artifacts::volumes::VolumeSet::open(&images, &lock_volumes(&ctx)?)
+        .map_err(|why| StepError::failed(format!("{}: {why}", images.display())))?;
     let work = work_dir(&ctx);
     create_private_dir(&work).map_err(|e| {
         StepError::failed(format!(
@@ -244,6 +248,7 @@ async fn read_images(
     stream: Option<Arc<super::stream_push::StreamPush>>,
     cancel: Arc<AtomicBool>,
 ) -> Result<(), StepError> {
+    let volumes = lock_volumes(ctx)?;
     // The report's warnings were shown as they happened (ProgressEvent::Warning).
     let read = {
         let ctx = ctx.clone();
@@ -253,6 +258,7 @@ async fn read_images(
                 cancel,
                 mode,
                 sink: streaming.as_ref().map(|s| s.sink()),
+                volumes,
                 ..ProcessOptions::default()
             };
             let mut hooks = LedgerHooks {
@@ -623,6 +629,16 @@ fn retagged_names(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// The volumes the lock beside the archive lists, each checked as the stream passes it.
+fn lock_volumes(
+    ctx: &StepContext,
+) -> Result<Vec<crate::artifacts::volumes::ExpectedVolume>, StepError> {
+    match ctx.input::<ArtifactsInput>().lock_file {
+        Some(lock) => Ok(read_lock(lock.path())?.expected_volumes()),
+        None => Ok(Vec::new()),
+    }
 }
 
 fn read_lock(path: &Path) -> Result<crate::gather::lock::ReleaseLock, StepError> {

@@ -33,7 +33,7 @@ pub async fn required_path(
         return Err(StepError::failed(format!("{prompt}: expected a path")));
     };
     let path = PathBuf::from(text.trim());
-    if !path.is_file() {
+    if !crate::artifacts::volumes::archive_exists(&path) {
         return Err(StepError::failed(format!(
             "{} is not a readable file; check the path and retry",
             path.display()

@@ -16,7 +16,7 @@ use crate::artifacts::CharmInfo;
 use crate::artifacts::charms::read_charm;
 use crate::bundle::model::Bundle;
 use crate::engine::context::StepContext;
-use crate::engine::events::{Level, Quantity};
+use crate::engine::events::{Level, Quantity, amount};
 use crate::engine::units::{GatheredCharm, GatheredCharmUnit, PulledImage, Summary};
 use crate::engine::work::StepError;
 use crate::gather::charmhub::{self, Charmhub};
@@ -806,6 +806,12 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
 /// `images.tar.gz`, `retagged-images.txt`, `charms.tar.gz` and the lock file.
 pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let choice = choice(&ctx)?;
+    let max_volume = choice
+        .max_volume_size
+        .as_deref()
+        .map(crate::byte_size::parse_byte_size)
+        .transpose()
+        .map_err(|e| StepError::failed(format!("[gather] max_volume_size: {e}")))?;
     let list: Vec<GatherImage> = read_json(&ctx.session_dir().join(IMAGES_FILE), "Images list")?;
     let charms: Vec<GatheredCharm> = read_json(&ctx.session_dir().join(CHARMS_FILE), "Charms")?;
     let out = output_dir(&ctx, &choice);
@@ -863,8 +869,8 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let total = pulled.len() as u64;
     let ctx2 = ctx.clone();
     let retag2 = retag.clone();
-    let entries = blocking(move || -> std::io::Result<Vec<LockedImage>> {
-        let mut archive = ImagesArchive::create(&images_path)?;
+    let (entries, volumes) = blocking(move || -> std::io::Result<_> {
+        let mut archive = ImagesArchive::create(&images_path, max_volume)?;
         let mut locked = Vec::new();
         for (i, (image, resolved)) in pulled.iter().enumerate() {
             ctx2.progress(
@@ -900,10 +906,23 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
                 seen_in: image.seen_in.clone(),
             });
         }
-        archive.finish()?;
-        Ok(locked)
+        let volumes = archive.finish()?;
+        Ok((locked, volumes))
     })
     .await?;
+    if !volumes.is_empty() {
+        ctx.log(
+            Level::Info,
+            format!(
+                "images.tar.gz is cut into {} volumes of at most {} ({} … {}): carry them all; \
+                 cat images.tar.gz.* > images.tar.gz joins them",
+                volumes.len(),
+                amount(max_volume.unwrap_or_default(), Quantity::Bytes),
+                volumes[0].file,
+                volumes[volumes.len() - 1].file
+            ),
+        );
+    }
     let base = match &choice.upgrade_from {
         Some(path) => Some((path.clone(), read_base_lock(path)?)),
         None => None,
@@ -956,6 +975,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     })
     .await?;
     let lock = ReleaseLock {
+        volumes,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         tool: Some(tool),
         release,

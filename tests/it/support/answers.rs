@@ -194,6 +194,7 @@ mod tests {
                 accept_missing: true,
                 upgrade_from: Some("/srv/installed/ckf-release.lock.json".into()),
                 sign_key: Some("/srv/keys/id_ed25519".into()),
+                max_volume_size: Some("4GiB".into()),
             }),
             upgrade: Some(UpgradeChoice {
                 installed: Some("/srv/session/deployed-state.json".into()),
