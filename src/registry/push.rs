@@ -265,7 +265,12 @@ pub struct Pusher {
     // One slot per diff_id: the first image to need a shared layer uploads it, the others wait
     // and then mount it, so a shared layer is uploaded once even when images run in parallel.
     slots: Mutex<HashMap<(Digest, LayerEncoding), Slot>>,
+    // One slot per config digest, holding the repository it first went to: one image under
+    // several names shares its config, which then goes up once and is mounted for the others.
+    config_slots: Mutex<HashMap<Digest, ConfigSlot>>,
 }
+
+type ConfigSlot = Arc<tokio::sync::Mutex<Option<String>>>;
 
 struct ImageProgress {
     source: String,
@@ -331,6 +336,7 @@ impl Pusher {
             cancel: None,
             failures: AtomicU32::new(0),
             slots: Mutex::new(HashMap::new()),
+            config_slots: Mutex::new(HashMap::new()),
         }
     }
 
@@ -520,6 +526,14 @@ impl Pusher {
         } else {
             Ok(())
         }
+    }
+
+    fn config_slot(&self, digest: &Digest) -> ConfigSlot {
+        let mut g = match self.config_slots.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.entry(digest.clone()).or_default().clone()
     }
 
     fn slot(&self, diff_id: &Digest, encoding: LayerEncoding) -> Slot {
@@ -853,6 +867,24 @@ impl Pusher {
         prog: Arc<ImageProgress>,
     ) -> Result<(), RegistryError> {
         let c = &img.config;
+        // Held until the config is in `repo`, so another image with this config waits and
+        // mounts it rather than uploading the same blob at the same moment.
+        let slot = self.config_slot(&c.digest);
+        let mut held = slot.lock().await;
+        if let Some(from) = held.clone().filter(|from| from != repo) {
+            let outcome = self
+                .client
+                .retrying(
+                    |_| self.client.mount_blob(repo, &c.digest, &from),
+                    |_, _, _| self.note_failure(),
+                )
+                .await?;
+            if let MountOutcome::Mounted = outcome {
+                PushStats::add(&self.stats.blobs_mounted, 1);
+                prog.add(c.size);
+                return Ok(());
+            }
+        }
         let present = self
             .client
             .retrying(
@@ -863,6 +895,7 @@ impl Pusher {
         if present.is_some() {
             PushStats::add(&self.stats.blobs_present, 1);
             prog.add(c.size);
+            *held = Some(repo.to_string());
             return Ok(());
         }
         // Chunked uploads mean a proxy limits bodies: then the config goes in one body only
@@ -878,6 +911,7 @@ impl Pusher {
             self.upload_with_retry(img, &c.digest.to_string(), repo, &src, prog)
                 .await?;
         }
+        *held = Some(repo.to_string());
         Ok(())
     }
 

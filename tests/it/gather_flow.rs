@@ -982,18 +982,16 @@ async fn an_upgrade_gather_carries_only_what_the_installed_release_lacks_and_eve
             seeded.push(image(work.path(), name, tag, vec![shared.clone()]));
         }
     }
-    // One at a time: these images share their blobs, and the upstream here is only a source.
-    for one in &seeded {
-        ckf_airgap::registry::Pusher::new(
-            client_for(&upstream),
-            ckf_airgap::registry::PushOptions::default(),
-            Arc::new(ckf_airgap::registry::MemoryLedger::new()),
-            crate::registry_support::Recorder::new(),
-        )
-        .push(std::slice::from_ref(one))
-        .await
-        .unwrap();
-    }
+    // Ten names for one image (the same config and layer) in one push.
+    ckf_airgap::registry::Pusher::new(
+        client_for(&upstream),
+        ckf_airgap::registry::PushOptions::default(),
+        Arc::new(ckf_airgap::registry::MemoryLedger::new()),
+        crate::registry_support::Recorder::new(),
+    )
+    .push(&seeded)
+    .await
+    .unwrap();
     let hub_path = format!("{up}/istio");
     let one = charm(work.path(), "app-one", &format!("{up}/team/app-one:v1"));
     let two = charm(work.path(), "app-two", &format!("{up}/team/app-two:v2"));

@@ -321,3 +321,52 @@ async fn progress_reaches_the_whole_when_layers_are_mounted() {
         "reused layers count as done: {s:?}"
     );
 }
+
+/// Ten names for one image (the same config and layer: a release names some images twice,
+/// the demo seeds a tiny image under every name) pushed in one call, three times over: each
+/// name is whole in the registry, and the shared blobs went up once per round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_image_under_ten_names_in_one_push_lands_under_every_name() {
+    use crate::registry_support::images::{Kind, bytes, image, layer};
+    let reg = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let shared = layer(
+            work.path(),
+            &format!("shared-{round}"),
+            &bytes(40 + round, 64 << 10, true),
+            Kind::Plain,
+        );
+        let images: Vec<_> = (0..10)
+            .map(|i| {
+                image(
+                    work.path(),
+                    &format!("round{round}/name{i}"),
+                    "v1",
+                    vec![shared.clone()],
+                )
+            })
+            .collect();
+        assert!(
+            images
+                .iter()
+                .all(|i| i.config.digest == images[0].config.digest)
+        );
+        let pusher = Pusher::new(
+            client_for(&reg),
+            PushOptions::default(),
+            Arc::new(MemoryLedger::new()),
+            Recorder::new(),
+        );
+        let report = pusher
+            .push(&images)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(report.images.len(), 10);
+        let stats = pusher.stats().snapshot();
+        assert_eq!(stats.blobs_uploaded, 2, "round {round}: {stats:?}");
+        for img in &images {
+            skopeo_verify(&reg, img, "");
+        }
+    }
+}
