@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "ckf-airgap",
     version = crate::version::TOOL_VERSION,
@@ -70,14 +70,19 @@ pub enum Mode {
     Headless,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum CliCommand {
-    /// Run the real wizard against a small synthetic release and a throwaway local TLS
-    /// registry; the Juju step is a dry run that shows the exact commands.
+    /// Run both sides of the gap on CKF 1.11's real bundle and charm files: gather from a
+    /// local upstream registry into a carry folder (the lock signed with a throwaway key),
+    /// then the install wizard into a second local registry, ending in the dry-run plan of
+    /// every application (`--release 1.7`: the 1.7 air-gapped bundle on a synthetic release).
     Demo {
-        /// Where the demo keeps its release, registry and sessions.
+        /// Where the demo keeps its release, registries and sessions.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Which release to show.
+        #[arg(long, value_name = "RELEASE", default_value = "1.11", value_parser = ["1.11", "1.7"])]
+        release: String,
     },
     /// On the connected side: download the charms of a release bundle, derive every image
     /// from them, pull them without a daemon and write images.tar.gz, charms.tar.gz,
@@ -115,7 +120,7 @@ pub enum CliCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum MirrorsCommand {
     /// Remove every registry-mirror file ckf-airgap wrote (the operator's own files stay).
     Undo {
@@ -125,7 +130,7 @@ pub enum MirrorsCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum SessionsCommand {
     /// List sessions, newest first, with where each stopped.
     List,

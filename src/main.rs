@@ -123,7 +123,35 @@ fn main_inner() -> Result<i32> {
             | CliCommand::Completions { .. }
             | CliCommand::Man,
         ) => Ok(0),
-        Some(CliCommand::Demo { dir }) => {
+        Some(CliCommand::Demo { dir, release }) if release == "1.11" => {
+            let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
+            let demo = ckf_airgap::demo::real_release::prepare(&dir)?;
+            let store = SessionStore::open(&demo.state_dir)?;
+            let gather_cli = Cli {
+                command: None,
+                answers: Some(demo.gather_answers.clone()),
+                state_dir: Some(demo.state_dir.clone()),
+                ..cli.clone()
+            };
+            let code = run::wizard_flow(&gather_cli, &demo.state_dir, &store, Flow::Gather)?;
+            if code != 0 {
+                return Ok(code);
+            }
+            demo.write_install_answers()?;
+            eprintln!(
+                "demo: the carry folder is written; now the air-gapped side installs from it"
+            );
+            let install_cli = Cli {
+                command: None,
+                answers: Some(demo.install_answers.clone()),
+                state_dir: Some(demo.state_dir.clone()),
+                ..cli
+            };
+            let code = run::wizard(&install_cli, &demo.state_dir, &store);
+            drop(demo);
+            code
+        }
+        Some(CliCommand::Demo { dir, .. }) => {
             let dir = dir.clone().unwrap_or_else(|| state_dir.join("demo"));
             let unattended = cli.mode == Some(ckf_airgap::cli::Mode::Headless);
             let demo = ckf_airgap::demo::prepare(&dir, unattended)?;

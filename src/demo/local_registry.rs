@@ -108,8 +108,17 @@ fn registry_program() -> Result<&'static str> {
     find().ok_or_else(|| eyre!("docker-registry is still not on PATH after `{INSTALL}`"))
 }
 
-/// Starts the registry under `dir` and waits until it listens.
+/// Starts the registry under `dir` with htpasswd authentication and waits until it listens.
 pub fn start(dir: &Path) -> Result<LocalRegistry> {
+    start_with(dir, true)
+}
+
+/// As [`start`], but anonymous, as the public registries are to a pull: the demo's upstream.
+pub fn start_open(dir: &Path) -> Result<LocalRegistry> {
+    start_with(dir, false)
+}
+
+fn start_with(dir: &Path, authenticated: bool) -> Result<LocalRegistry> {
     std::fs::create_dir_all(dir)?;
     let ca_file = dir.join("ca.crt");
     let key = dir.join("server.key");
@@ -131,12 +140,18 @@ pub fn start(dir: &Path) -> Result<LocalRegistry> {
         format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n\
-             auth:\n  htpasswd:\n    realm: ckf-airgap-demo\n    path: {}\n",
+             http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n{}",
             storage.display(),
             crt.display(),
             key.display(),
-            htpasswd.display()
+            if authenticated {
+                format!(
+                    "auth:\n  htpasswd:\n    realm: ckf-airgap-demo\n    path: {}\n",
+                    htpasswd.display()
+                )
+            } else {
+                String::new()
+            }
         ),
     )?;
     let program = registry_program()?;

@@ -2,6 +2,7 @@
 //! TLS registry, with the Juju step as a clearly labelled dry run that shows the exact commands.
 
 mod local_registry;
+pub mod real_release;
 
 use std::path::{Path, PathBuf};
 
