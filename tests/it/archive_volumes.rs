@@ -1,31 +1,41 @@
 //! `images.tar.gz` cut into volumes end to end: gather with a tiny `max_volume_size` writes at
 //! least three volumes listed in the lock, `cat` of them equals the single file the same gather
-//! writes without the limit, the air-gapped Artifacts step reads them from the base name and
-//! from the first volume, and a missing or reordered volume is refused by name.
+//! writes without the limit, the air-gapped side reads them from the base name (and pushes
+//! every image into a real registry, checked by skopeo) and from the first volume, and a
+//! missing or reordered volume is refused by name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
-use crate::gather_flow::{docker_config, docker_env, one_app_release, write_gather};
-use crate::registry_support::registry::TestRegistry;
+use crate::gather_flow::{config_digest, docker_config, docker_env, one_app_release, write_gather};
+use crate::registry_support::registry::{PASS, TestRegistry, USER};
 use crate::support::answers::{self, skip_all_but};
 use crate::support::run_headless;
-use ckf_airgap::answers::{Answers, ArtifactsAnswers};
+use ckf_airgap::answers::{Answers, RegistryAnswers};
 use ckf_airgap::gather::lock::ReleaseLock;
 use ckf_airgap::wizard::state::GatherChoice;
 
-fn install(work: &Path, images: &Path, name: &str) -> (i32, String) {
+/// The air-gapped side on `images`: the Artifacts step, and with `target` the login and the
+/// push into it too.
+fn install(work: &Path, images: &Path, target: Option<&TestRegistry>, name: &str) -> (i32, String) {
     let carry = images.parent().unwrap();
     let mut spec = Answers {
-        artifacts: Some(ArtifactsAnswers {
-            ..answers::artifacts(images, &carry.join("charms.tar.gz"))
+        artifacts: Some(answers::artifacts(images, &carry.join("charms.tar.gz"))),
+        registry: target.map(|t| RegistryAnswers {
+            ca_file: Some(t.ca_file.clone()),
+            ..answers::registry_login(format!("{}/ckf", t.addr()), USER, "CKF_VOLUMES_PASSWORD")
         }),
         ..Answers::default()
     };
+    let run: &[&str] = if target.is_some() {
+        &["artifacts", "registry-login", "image-push"]
+    } else {
+        &["artifacts"]
+    };
     skip_all_but(
         &mut spec,
-        &["artifacts"],
-        "only the archives are under test",
+        run,
+        "only the archives and the push are under test",
     );
     let file = work.join(format!("{name}.toml"));
     answers::write(&file, &spec);
@@ -33,7 +43,7 @@ fn install(work: &Path, images: &Path, name: &str) -> (i32, String) {
         &work.join(format!("{name}-state")),
         &file,
         &[],
-        crate::support::NO_ENV,
+        &[("CKF_VOLUMES_PASSWORD", PASS)],
     )
 }
 
@@ -96,12 +106,24 @@ async fn a_gather_cut_into_volumes_installs_from_them_and_a_missing_or_reordered
         "cat of the volumes is the archive written whole"
     );
 
-    // Read from the base name and from the first volume, checked against the lock.
-    for (given, name) in [("images.tar.gz", "base"), ("images.tar.gz.001", "first")] {
-        let (code, out) = install(w, &carry.join(given), name);
-        assert_eq!(code, 0, "{given}: {out}");
-        assert!(out.contains("every one of its"), "{given}: {out}");
+    // Read from the base name and pushed; read from the first volume; each checked against
+    // the lock. skopeo finds every image in the registry with the upstream's config.
+    let target = TestRegistry::start();
+    let (code, out) = install(w, &carry.join("images.tar.gz"), Some(&target), "base");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every one of its"), "{out}");
+    for image in &lock.images {
+        let path = image.upstream.split_once('/').unwrap().1;
+        assert_eq!(
+            config_digest(&target, &format!("{}/ckf/{path}", target.addr())),
+            image.config_digest.to_string(),
+            "{}",
+            image.upstream
+        );
     }
+    let (code, out) = install(w, &carry.join("images.tar.gz.001"), None, "first");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every one of its"), "{out}");
 
     // Two volumes swapped: named as out of order, not as a corrupt gzip stream.
     let (one, two) = (
@@ -115,7 +137,7 @@ async fn a_gather_cut_into_volumes_installs_from_them_and_a_missing_or_reordered
         std::fs::rename(&t, b).unwrap();
     };
     swap(&one, &two);
-    let (code, out) = install(w, &carry.join("images.tar.gz"), "reordered");
+    let (code, out) = install(w, &carry.join("images.tar.gz"), None, "reordered");
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("images.tar.gz.001 holds what the lock lists as images.tar.gz.002"),
@@ -125,7 +147,7 @@ async fn a_gather_cut_into_volumes_installs_from_them_and_a_missing_or_reordered
 
     // One missing: named before anything is read.
     std::fs::remove_file(&two).unwrap();
-    let (code, out) = install(w, &carry.join("images.tar.gz"), "missing");
+    let (code, out) = install(w, &carry.join("images.tar.gz"), None, "missing");
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(&format!(

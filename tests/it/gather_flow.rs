@@ -202,7 +202,7 @@ pub(crate) fn docker_env(docker: &Path) -> [(&'static str, &str); 1] {
     [("DOCKER_CONFIG", docker.to_str().unwrap())]
 }
 
-fn config_digest(reg: &TestRegistry, reference: &str) -> String {
+pub(crate) fn config_digest(reg: &TestRegistry, reference: &str) -> String {
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=true", "--cert-dir"])
         .arg(&reg.cert_dir)
