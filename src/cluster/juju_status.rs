@@ -21,6 +21,10 @@ pub struct AppStatus {
     /// The channel and revision Juju shows (a local charm has a small local revision).
     pub charm_channel: String,
     pub charm_rev: Option<i64>,
+    /// `charmhub` or `local`: only a Charmhub charm's revision is Charmhub's.
+    pub charm_origin: String,
+    /// `ubuntu@22.04`, from the `base` Juju 3 shows.
+    pub base: Option<String>,
     pub status: String,
     pub message: String,
     pub units: Vec<UnitStatus>,
@@ -147,6 +151,13 @@ fn read_app(app: &serde_json::Value) -> AppStatus {
         charm,
         charm_channel: text(app, "/charm-channel"),
         charm_rev: app.get("charm-rev").and_then(|r| r.as_i64()),
+        charm_origin: text(app, "/charm-origin"),
+        base: match (text(app, "/base/name"), text(app, "/base/channel")) {
+            (name, channel) if !name.is_empty() && !channel.is_empty() => {
+                Some(format!("{name}@{channel}"))
+            }
+            _ => None,
+        },
         status: text(app, "/application-status/current"),
         message: text(app, "/application-status/message"),
         units,

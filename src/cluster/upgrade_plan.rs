@@ -433,10 +433,24 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
                 .to_owned(),
         );
     }
+    // A record inferred from the model holds no previous charm file to go back to.
+    let without: Vec<&str> = input
+        .running
+        .iter()
+        .filter(|r| r.charm_file.as_os_str().is_empty())
+        .map(|r| r.application.as_str())
+        .collect();
+    if !without.is_empty() {
+        warnings.push(format!(
+            "no way back for {} (read from the model as it stands: no previous charm file, \
+             images or options are known)",
+            without.join(", ")
+        ));
+    }
     let way_back = input
         .running
         .iter()
-        .filter(|r| r.charm_name != ISTIO_PILOT)
+        .filter(|r| r.charm_name != ISTIO_PILOT && !r.charm_file.as_os_str().is_empty())
         .filter(|r| {
             target_apps
                 .iter()
@@ -521,6 +535,47 @@ mod tests {
 
     fn argv(a: &PlanAction) -> String {
         a.cmd.shown_args().join(" ")
+    }
+
+    #[test]
+    fn an_application_read_from_the_model_is_refreshed_but_has_no_way_back() {
+        let inferred = RunningApp {
+            charm_file: PathBuf::new(),
+            resources: vec![],
+            config: vec![],
+            ..running("minio", "minio", CharmKind::Sidecar)
+        };
+        let target = vec![TargetApp {
+            deploy: deploy("minio", "minio", &[("oci-image", "reg/minio:new")]),
+            kind: CharmKind::Sidecar,
+        }];
+        let plan = build(&UpgradeInput {
+            model: "kubeflow",
+            juju: Version::new(3, 6, 4),
+            config_dir: &PathBuf::from("/s/cfg"),
+            running: &[inferred],
+            target: &target,
+            istio_hops: &[],
+            relations: &[],
+            relations_added: &[],
+        });
+        assert!(
+            plan.plan
+                .steps
+                .iter()
+                .any(|a| argv(a).starts_with("refresh minio --path /w/new/minio.charm")),
+            "{:#?}",
+            plan.plan.steps
+        );
+        assert!(plan.way_back.is_empty());
+        assert!(
+            plan.plan
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("no way back for minio (read from the model")),
+            "{:?}",
+            plan.plan.warnings
+        );
     }
 
     #[test]

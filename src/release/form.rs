@@ -57,7 +57,21 @@ pub struct DetectedRelease {
 /// The release named by the channel of a charm whose track belongs to one release only
 /// (`CkfRelease::tracks`).
 pub fn detect_release(bundle: &Bundle) -> Option<DetectedRelease> {
-    // The charms in the table's order: katib-controller's channel decides before kfp-api's.
+    release_of_channels(
+        bundle
+            .applications
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), a.charm_name(), a.channel.clone()?))),
+    )
+}
+
+/// The release the applications' channels name, as (application, charm, channel): the charms
+/// in the table's order, so katib-controller's channel decides before kfp-api's. A bundle and
+/// a running model (`juju status`'s `charm-channel`) are read alike.
+pub fn release_of_channels(
+    apps: impl Iterator<Item = (String, String, String)>,
+) -> Option<DetectedRelease> {
+    let apps: Vec<(String, String, String)> = apps.collect();
     let mut charms: Vec<&str> = Vec::new();
     for (charm, _) in CkfRelease::ALL.iter().flat_map(|r| r.tracks()) {
         if !charms.contains(charm) {
@@ -65,10 +79,7 @@ pub fn detect_release(bundle: &Bundle) -> Option<DetectedRelease> {
         }
     }
     for charm in charms {
-        let Some(app) = bundle.applications.iter().find(|a| a.charm_name() == charm) else {
-            continue;
-        };
-        let Some(channel) = app.channel.as_deref() else {
+        let Some((name, _, channel)) = apps.iter().find(|(_, c, _)| c == charm) else {
             continue;
         };
         let track = channel.split('/').next().unwrap_or(channel);
@@ -78,7 +89,7 @@ pub fn detect_release(bundle: &Bundle) -> Option<DetectedRelease> {
         if let Some(release) = found {
             return Some(DetectedRelease {
                 release,
-                evidence: format!("{} is on channel {channel}", app.name),
+                evidence: format!("{name} is on channel {channel}"),
             });
         }
     }

@@ -8,7 +8,7 @@ pub mod runtime_images;
 pub mod upgrade_pairs;
 pub mod upgrade_path;
 
-pub use form::{BundleForm, DetectedRelease, detect_form, detect_release};
+pub use form::{BundleForm, DetectedRelease, detect_form, detect_release, release_of_channels};
 pub use needs::{
     AppNeeds, ArchiveIndex, MissingItem, ReleaseCheck, check_release, release_needs,
     release_needs_as,

@@ -90,6 +90,9 @@ impl PathChoice {
 pub enum ChoiceChange {
     /// A path the operator typed when a step asked for it.
     Path(PathChoice, PathBuf),
+    /// The operator chose, at the upgrade's first step, to read the installed model from
+    /// `juju status` for want of a record.
+    InstalledFromModel,
     /// The password was typed at a prompt (it stays in memory; only its source is recorded),
     /// for a registry choice that named no other source.
     PasswordPrompted,
@@ -123,6 +126,12 @@ impl ChoiceChange {
                         .installed = Some(path)
                 }
             },
+            ChoiceChange::InstalledFromModel => {
+                choices
+                    .upgrade
+                    .get_or_insert_with(Default::default)
+                    .from_model = true
+            }
             ChoiceChange::PasswordPrompted => {
                 if let Some(r) = choices.registry.as_mut()
                     && r.password_source.is_none()

@@ -241,6 +241,15 @@ pub struct UpgradeChoice {
     /// retrying or skipping a failed refresh.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub way_back: Vec<String>,
+    /// No record: read what runs from `juju status` (a model ckf-airgap did not install), and
+    /// take what is inferred (an answers file's consent; an operator who types `model` at the
+    /// prompt is asked after seeing it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_model: bool,
+    /// The release such a model runs, when its charms (deployed from local files) show no
+    /// channel that tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_release: Option<crate::ckf_release::CkfRelease>,
 }
 
 impl Choices {

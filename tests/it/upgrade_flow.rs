@@ -472,6 +472,57 @@ async fn ckf_1_10_upgrades_to_1_11_resumes_after_a_kill_and_takes_a_failed_appli
     let plan = json_file(&session_up.join("upgrade-plan.json"));
     check_plan(&s, &plan, &session_up);
 
+    // Without the record, as for a model something else installed: what runs is read from
+    // `juju status` (local charms show no channel, so the release is named), every
+    // application is still refreshed by the same plan, and none has a way back.
+    let mut spec_inferred = spec_up.clone();
+    spec_inferred.upgrade = Some(UpgradeChoice {
+        from_model: true,
+        installed_release: Some(ckf_airgap::ckf_release::CkfRelease::V1_10),
+        run: true,
+        backups: Some(true),
+        ..UpgradeChoice::default()
+    });
+    let state_inferred = s.path("state-inferred");
+    let (code, out) = run_with_pinned_skipped(
+        &s,
+        &state_inferred,
+        &s.path("upgrade-inferred.toml"),
+        &mut spec_inferred,
+        &["upgrade"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("no record of the install: the kubeflow model is read as it stands, CKF 1.10 (named by [upgrade] installed_release)"),
+        "{out}"
+    );
+    assert_eq!(s.model(), before, "a dry run changes nothing");
+    let inferred_plan = json_file(&session_dir(&state_inferred).join("upgrade-plan.json"));
+    assert_eq!(
+        inferred_plan["way_back"],
+        json!({}),
+        "no way back without the record"
+    );
+    assert!(
+        inferred_plan["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("no way back for ")),
+        "{}",
+        inferred_plan["warnings"]
+    );
+    let refreshed = |p: &Value| -> BTreeSet<String> {
+        p["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["argv"][1] == "refresh")
+            .map(|c| c["argv"][2].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(refreshed(&inferred_plan), refreshed(&plan));
+
     // A base image gone from the registry: the upgrade stops before anything changes, naming
     // it; pushed again, the upgrade goes on.
     let carried = lock11["base"]["images"]

@@ -572,6 +572,12 @@ impl InputPart for GatherInput {
 pub struct InstalledInput {
     pub installed: Option<Watched>,
     pub model: Option<String>,
+    /// Absent unless set, so that sessions from before it keep their fingerprints.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_model: bool,
+    /// `[upgrade] installed_release`: the release of a model inferred from local charms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_release: Option<crate::ckf_release::CkfRelease>,
 }
 
 impl InstalledInput {
@@ -591,6 +597,8 @@ impl InputPart for InstalledInput {
         InstalledInput {
             installed: watched(c.upgrade.as_ref().and_then(|u| u.installed.as_ref())),
             model: c.model.clone(),
+            from_model: c.upgrade.as_ref().is_some_and(|u| u.from_model),
+            installed_release: c.upgrade.as_ref().and_then(|u| u.installed_release),
         }
     }
 }

@@ -14,6 +14,7 @@ mod forms;
 pub mod gateway;
 pub mod gather;
 mod image_presence;
+mod inferred_model;
 pub mod inputs;
 mod installed_record;
 mod library_alias;

@@ -83,6 +83,17 @@ impl PlannedUpgrade {
     }
 }
 
+/// An application whose kind the record does not hold (a model inferred from `juju status`,
+/// or an install whose Artifacts step was skipped) is a PodSpec charm when the release pair's
+/// guide moves it to a sidecar charm, so it is scaled to 0 for its refresh as Juju requires.
+fn assume_kinds(running: &mut [RunningApp], to_sidecar: &[String]) {
+    for r in running.iter_mut().filter(|r| r.kind.is_none()) {
+        if to_sidecar.contains(&r.application) {
+            r.kind = Some(crate::charm_kind::CharmKind::PodSpec);
+        }
+    }
+}
+
 fn running_app(app: &InstalledApp) -> RunningApp {
     RunningApp {
         application: app.application.clone(),
@@ -155,13 +166,17 @@ pub async fn planned(
         (Some(f), Some(t)) => crate::release::upgrade_pairs::pair(f, t),
         _ => None,
     };
-    let running: Vec<RunningApp> = standing
+    let mut running: Vec<RunningApp> = standing
         .record
         .applications
         .iter()
         .filter(|a| !targets.unchanged.contains(&a.application))
         .map(running_app)
         .collect();
+    assume_kinds(
+        &mut running,
+        pair.map(|p| p.to_sidecar.as_slice()).unwrap_or_default(),
+    );
     let config_dir = ctx.session_dir().join("upgrade-config");
     let relations_added: Vec<[String; 2]> =
         pair.map(|p| p.relations_added.clone()).unwrap_or_default();
@@ -281,6 +296,33 @@ pub fn actions_by_application(plan: &UpgradePlan) -> BTreeMap<String, Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_kind_is_podspec_where_the_guide_moves_it_to_sidecar() {
+        let app = |name: &str, kind| RunningApp {
+            application: name.into(),
+            charm_name: name.into(),
+            charm_file: Default::default(),
+            resources: vec![],
+            config: vec![],
+            trust: false,
+            scale: 1,
+            kind,
+        };
+        use crate::charm_kind::CharmKind;
+        let mut running = vec![
+            app("kubeflow-volumes", None),
+            app("kfp-api", None),
+            app("minio", Some(CharmKind::Sidecar)),
+        ];
+        assume_kinds(&mut running, &["kubeflow-volumes".into(), "minio".into()]);
+        let kinds: Vec<_> = running.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [Some(CharmKind::PodSpec), None, Some(CharmKind::Sidecar)],
+            "only an unknown kind is assumed, and only from the guide"
+        );
+    }
 
     #[test]
     fn every_istio_track_on_the_way_must_be_carried() {

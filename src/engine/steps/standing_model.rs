@@ -5,18 +5,19 @@
 //! do, before any archive is read.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::blocking::runner;
-use super::choice_paths::required_path;
+use super::inferred_model;
 use super::inputs::InstalledInput;
+use crate::cluster::cmd::Cmd;
 use crate::cluster::juju_status::{ModelStatus, status_cmd};
 use crate::engine::context::StepContext;
-use crate::engine::events::Level;
+use crate::engine::events::{Answer, InputKind, InputRequest, Level};
 use crate::engine::outputs::{InstalledModel, InstalledOutcome, StandingModel};
 use crate::engine::step_data::{CheckRow, StepData, Verdict};
 use crate::engine::work::StepError;
-use crate::wizard::PathChoice;
+use crate::wizard::{ChoiceChange, PathChoice};
 
 /// The record at `path`: an install's `deployed-state.json` or an upgrade's
 /// `upgraded-state.json` (the same shape).
@@ -150,33 +151,53 @@ pub fn compare(record: &InstalledModel, status: &ModelStatus, model: &str) -> Ve
     out
 }
 
-pub async fn run(ctx: StepContext) -> Result<(), StepError> {
-    let input = ctx.input::<InstalledInput>();
-    let path = required_path(
-        &ctx,
-        input.record_path(),
+/// Where the installed release is known from: the record the operator gave or typed, or the
+/// model itself (`[upgrade] from_model`, or `model` typed at the prompt).
+enum Source {
+    Record(PathBuf),
+    Model { typed: bool },
+}
+
+async fn source(ctx: &StepContext, input: &InstalledInput) -> Result<Source, StepError> {
+    if let Some(path) = input.record_path() {
+        return Ok(Source::Record(path.to_path_buf()));
+    }
+    if input.from_model {
+        return Ok(Source::Model { typed: false });
+    }
+    let answer = ctx
+        .ask(InputRequest {
+            step: ctx.step(),
+            prompt: "Path to the installed release's deployed-state.json (or `model` to read \
+                     what runs from juju status, for a model ckf-airgap did not install)"
+                .into(),
+            kind: InputKind::Text,
+            answers_key: PathChoice::InstalledRecord.answers_key(),
+        })
+        .await?;
+    let Answer::Text(text) = answer else {
+        return Err(StepError::failed("expected a path, or `model`"));
+    };
+    if text.trim() == "model" {
+        ctx.change_choice(ChoiceChange::InstalledFromModel)?;
+        return Ok(Source::Model { typed: true });
+    }
+    let path = PathBuf::from(text.trim());
+    if !path.is_file() {
+        return Err(StepError::failed(format!(
+            "{} is not a readable file; check the path and retry",
+            path.display()
+        )));
+    }
+    ctx.change_choice(ChoiceChange::Path(
         PathChoice::InstalledRecord,
-        "Path to the installed release's deployed-state.json",
-    )
-    .await?;
-    let record = read_record(&path)?;
-    let model = input.model.clone().unwrap_or_else(|| record.model.clone());
-    ctx.log(
-        Level::Info,
-        format!(
-            "{}: CKF {} on Juju {}, {} applications in the {} model",
-            path.display(),
-            record
-                .ckf_release
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "(release not recorded)".into()),
-            record.juju_version,
-            record.applications.len(),
-            record.model
-        ),
-    );
-    ctx.phase(format!("reading the {model} model (juju status)"));
-    let out = runner().capture(&status_cmd(&model)).await.map_err(|e| {
+        path.clone(),
+    ))?;
+    Ok(Source::Record(path))
+}
+
+async fn model_status(model: &str) -> Result<ModelStatus, StepError> {
+    let out = runner().capture(&status_cmd(model)).await.map_err(|e| {
         StepError::failed(format!(
             "cannot read the {model} model: {e}. Install the Juju client and log in to the \
              controller, then retry."
@@ -189,11 +210,102 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             out.stderr.trim()
         )));
     }
-    let status = ModelStatus::parse(&out.stdout).map_err(|e| {
+    ModelStatus::parse(&out.stdout).map_err(|e| {
         StepError::failed(format!(
             "`juju status -m {model} --format=json` gave what is not Juju's JSON ({e}); retry"
         ))
-    })?;
+    })
+}
+
+/// The record inferred from the model, shown whole; the operator who chose it at the prompt
+/// confirms it before it is used.
+async fn inferred_record(
+    ctx: &StepContext,
+    input: &InstalledInput,
+    status: &ModelStatus,
+    model: &str,
+    typed: bool,
+) -> Result<InstalledModel, StepError> {
+    let juju = match runner().capture(&Cmd::juju(["version"])).await {
+        Ok(out) if out.success() => out.stdout.trim().to_owned(),
+        _ => String::new(),
+    };
+    let inferred = inferred_model::infer(status, model, &juju, input.installed_release)
+        .map_err(StepError::failed)?;
+    ctx.publish(StepData::Checks(inferred.rows.clone()));
+    let release = inferred
+        .record
+        .ckf_release
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    ctx.log(
+        Level::Warn,
+        format!(
+            "no record of the install: the {model} model is read as it stands, CKF {release} \
+             ({}), {} applications; none has a way back (no previous charm file, images or \
+             options are known)",
+            inferred.release_evidence,
+            inferred.record.applications.len()
+        ),
+    );
+    if typed {
+        let answer = ctx
+            .ask(InputRequest {
+                step: ctx.step(),
+                prompt: format!(
+                    "Take these {} applications, inferred from the {model} model, as the \
+                     installed CKF {release}?",
+                    inferred.record.applications.len()
+                ),
+                kind: InputKind::Confirm,
+                answers_key: "upgrade.from_model",
+            })
+            .await?;
+        if answer != Answer::Confirm(true) {
+            return Err(StepError::failed(
+                "what was inferred was not confirmed; nothing was changed. Give the install's \
+                 deployed-state.json ([upgrade] installed), or retry to be asked again.",
+            ));
+        }
+    }
+    Ok(inferred.record)
+}
+
+pub async fn run(ctx: StepContext) -> Result<(), StepError> {
+    let input = ctx.input::<InstalledInput>();
+    let (record, status, path) = match source(&ctx, &input).await? {
+        Source::Record(path) => {
+            let record = read_record(&path)?;
+            let model = input.model.clone().unwrap_or_else(|| record.model.clone());
+            ctx.log(
+                Level::Info,
+                format!(
+                    "{}: CKF {} on Juju {}, {} applications in the {} model",
+                    path.display(),
+                    record
+                        .ckf_release
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "(release not recorded)".into()),
+                    record.juju_version,
+                    record.applications.len(),
+                    record.model
+                ),
+            );
+            ctx.phase(format!("reading the {model} model (juju status)"));
+            let status = model_status(&model).await?;
+            let mut record = record;
+            record.model = model;
+            (record, status, Some(path))
+        }
+        Source::Model { typed } => {
+            let model = input.model.clone().unwrap_or_else(|| "kubeflow".into());
+            ctx.phase(format!("reading the {model} model (juju status)"));
+            let status = model_status(&model).await?;
+            let record = inferred_record(&ctx, &input, &status, &model, typed).await?;
+            (record, status, None)
+        }
+    };
+    let model = record.model.clone();
     let findings = compare(&record, &status, &model);
     ctx.publish(StepData::Checks(
         findings
@@ -214,7 +326,9 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
     if !failed.is_empty() {
         let mut text = format!(
             "the {model} model is not as {} records it; nothing was changed:",
-            path.display()
+            path.as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "what was inferred from it".into())
         );
         for f in &failed {
             text.push_str(&format!("\n  {}: {}", f.application, f.evidence));
@@ -231,10 +345,8 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
             status.applications.len()
         ),
     );
-    let mut record = record;
-    record.model = model;
     ctx.write_output(&StandingModel {
-        record_file: Some(path),
+        record_file: path,
         applications: status.applications.len(),
         record,
     })?;

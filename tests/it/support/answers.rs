@@ -202,6 +202,8 @@ mod tests {
                 remove_dropped: true,
                 backups: Some(true),
                 way_back: vec!["katib-controller".into()],
+                from_model: true,
+                installed_release: Some(CkfRelease::V1_10),
             }),
         };
         skip(&mut answers, "environment-checks", "checked by hand");
