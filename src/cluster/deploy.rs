@@ -247,7 +247,10 @@ fn already_present(step: &PlanAction, status: &ModelStatus) -> bool {
         | ActionKind::Scale { .. }
         | ActionKind::Settle { .. }
         | ActionKind::Gone { .. }
-        | ActionKind::Remove { .. } => false,
+        | ActionKind::Remove { .. }
+        | ActionKind::Migrate { .. }
+        | ActionKind::ModelReady { .. }
+        | ActionKind::UpgradeModel { .. } => false,
     }
 }
 

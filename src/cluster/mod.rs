@@ -12,6 +12,7 @@ pub mod diagnose;
 pub mod error;
 pub mod finish;
 pub mod image_map;
+pub mod juju_crossing;
 pub mod juju_setup;
 pub mod juju_status;
 pub mod nodes;

@@ -69,6 +69,22 @@ pub enum ActionKind {
     Remove {
         application: String,
     },
+    /// `juju migrate <model> <controller>`: the model moved to a controller of a newer Juju.
+    Migrate {
+        model: String,
+        controller: String,
+    },
+    /// Waits until the model is alive and available on the current controller (after a
+    /// migration or an agent upgrade).
+    ModelReady {
+        model: String,
+    },
+    /// `juju upgrade-model --agent-version`: the migrated model's agents moved to the
+    /// controller's Juju version.
+    UpgradeModel {
+        model: String,
+        version: String,
+    },
 }
 
 impl ActionKind {

@@ -294,7 +294,8 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
                     "--for=delete",
                     &format!("deploy/{app}-workload"),
                     "-n",
-                    input.model,
+                    // The model is the namespace; a migrated model is named `controller:model`.
+                    input.model.rsplit(':').next().unwrap_or(input.model),
                     "--timeout=10m",
                 ]),
                 None,

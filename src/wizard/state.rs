@@ -250,6 +250,13 @@ pub struct UpgradeChoice {
     /// channel that tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_release: Option<crate::ckf_release::CkfRelease>,
+    /// Crossing a Juju minor version: the controller of the new version the plan bootstraps
+    /// and migrates the model to, and the Kubernetes cloud it goes on (default `ckf-k8s`, the
+    /// cloud an install's bootstrap registers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_controller: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
 }
 
 impl Choices {

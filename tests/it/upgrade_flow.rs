@@ -523,6 +523,83 @@ async fn ckf_1_10_upgrades_to_1_11_resumes_after_a_kill_and_takes_a_failed_appli
     };
     assert_eq!(refreshed(&inferred_plan), refreshed(&plan));
 
+    // The model on Juju 3.4 and the target on 3.6: refused until the new controller is named,
+    // then planned as a new controller (with Juju's images looked up first), the migration
+    // and the agents' upgrade, before every refresh, which then names the migrated model.
+    let mut on_34 = json_file(&installed);
+    on_34["juju_version"] = json!("3.4.5");
+    let installed_34 = s.path("deployed-state-3.4.json");
+    std::fs::write(&installed_34, on_34.to_string()).unwrap();
+    let mut spec_34 = spec_up.clone();
+    spec_34.upgrade.as_mut().unwrap().installed = Some(installed_34);
+    let (code, out) = run_with_pinned_skipped(
+        &s,
+        &s.path("state-34"),
+        &s.path("upgrade-34.toml"),
+        &mut spec_34,
+        &["upgrade"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the model on Juju 3.4.5: Juju moves a model across a minor version only to a new controller")
+            && out.contains("[upgrade] new_controller"),
+        "{out}"
+    );
+    spec_34.upgrade.as_mut().unwrap().new_controller = Some("ckf-36".into());
+    let (code, out) = run_with_pinned_skipped(
+        &s,
+        &s.path("state-34"),
+        &s.path("upgrade-34.toml"),
+        &mut spec_34,
+        &["upgrade"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(s.model(), before, "a dry run changes nothing");
+    let crossing_plan = json_file(&session_dir(&s.path("state-34")).join("upgrade-plan.json"));
+    let lines: Vec<String> = crossing_plan["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(
+        lines[0].starts_with("juju bootstrap ckf-k8s ckf-36 --config caas-image-repo="),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines[0].contains(PASS),
+        "the registry password is never shown"
+    );
+    assert_eq!(lines[1], "juju migrate kubeflow ckf-36");
+    assert!(
+        lines[2].starts_with("juju wait-for model kubeflow"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(
+        lines[3],
+        format!("juju upgrade-model --model ckf-36:kubeflow --agent-version {JUJU}")
+    );
+    let refreshes: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("juju refresh"))
+        .collect();
+    assert!(!refreshes.is_empty());
+    assert!(
+        refreshes
+            .iter()
+            .all(|l| l.contains("--model ckf-36:kubeflow")),
+        "{refreshes:#?}"
+    );
+
     // A base image gone from the registry: the upgrade stops before anything changes, naming
     // it; pushed again, the upgrade goes on.
     let carried = lock11["base"]["images"]

@@ -578,6 +578,11 @@ pub struct InstalledInput {
     /// `[upgrade] installed_release`: the release of a model inferred from local charms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installed_release: Option<crate::ckf_release::CkfRelease>,
+    /// `[upgrade] new_controller` and `cloud`, for a Juju minor version crossing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_controller: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
 }
 
 impl InstalledInput {
@@ -599,6 +604,8 @@ impl InputPart for InstalledInput {
             model: c.model.clone(),
             from_model: c.upgrade.as_ref().is_some_and(|u| u.from_model),
             installed_release: c.upgrade.as_ref().and_then(|u| u.installed_release),
+            new_controller: c.upgrade.as_ref().and_then(|u| u.new_controller.clone()),
+            cloud: c.upgrade.as_ref().and_then(|u| u.cloud.clone()),
         }
     }
 }

@@ -143,6 +143,82 @@ async fn juju_version(standing: &StandingModel) -> Version {
     }
 }
 
+/// When the target release runs on another Juju minor version than the model, the plan's
+/// first actions: a new controller of the client's version, the migration and the agents'
+/// upgrade; the model as later commands name it. Refused, naming what to do, without a client
+/// of the target's version or a name for the new controller.
+async fn juju_crossing(
+    ctx: &StepContext,
+    pair: &crate::release::upgrade_pairs::UpgradePair,
+    standing: &StandingModel,
+    client: Version,
+) -> Result<Option<(String, Vec<crate::cluster::plan::PlanAction>)>, StepError> {
+    use crate::cluster::juju_crossing::{Crossing, crossing_actions, migrated_model};
+    let Some(needed) = Version::parse(&format!("{}.0", pair.juju)) else {
+        return Ok(None);
+    };
+    let current = Version::parse(&standing.record.juju_version).unwrap_or(client);
+    if (needed.major, needed.minor) == (current.major, current.minor) {
+        return Ok(None);
+    }
+    if (needed.major, needed.minor) != (client.major, client.minor) {
+        return Err(StepError::failed(format!(
+            "CKF {} runs on Juju {}, the model on Juju {current}, and this Juju client is \
+             {client}: crossing a Juju minor version bootstraps a new controller with the \
+             client's version. Carry a Juju {} client across (`snap download juju --channel \
+             {}/stable` on the connected side; `snap ack` and `snap install` here), then retry.",
+            pair.to, pair.juju, pair.juju, pair.juju
+        )));
+    }
+    let input = ctx.input::<super::inputs::InstalledInput>();
+    let Some(controller) = input.new_controller.clone() else {
+        return Err(StepError::failed(format!(
+            "CKF {} runs on Juju {} and the model on Juju {current}: Juju moves a model across a \
+             minor version only to a new controller ({}). Name it in the answers file \
+             ([upgrade] new_controller = \"ckf-{}{}\"; [upgrade] cloud, default {DEFAULT_CLOUD}, \
+             is the Kubernetes cloud it is bootstrapped on), then retry: the plan then \
+             bootstraps it with caas-image-repo at the private registry, migrates the model \
+             and upgrades its agents before the first refresh.",
+            pair.to, pair.juju, pair.source, needed.major, needed.minor
+        )));
+    };
+    let registry = ctx
+        .input::<super::inputs::RegistryInput>()
+        .registry
+        .unwrap_or_default();
+    let (address, prefix) = super::registry_client::registry_address_and_prefix(&registry.target);
+    let mut repo = crate::cluster::juju_setup::ImageRepo::new(&address, &prefix);
+    // Building the client resolves the password, which the bootstrap's caas-image-repo carries.
+    super::registry_client::client(ctx).await?;
+    if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
+        repo = repo.with_credentials(user, password.expose());
+    }
+    let mut bases: Vec<String> = ctx
+        .output::<crate::artifacts::Inventory>()?
+        .charms
+        .iter()
+        .flat_map(|c| c.bases.clone())
+        .collect();
+    bases.sort();
+    bases.dedup();
+    let cloud = input.cloud.clone().unwrap_or_else(|| DEFAULT_CLOUD.into());
+    let crossing = Crossing {
+        cloud: &cloud,
+        controller: &controller,
+        model: &standing.record.model,
+        agent: client.to_string(),
+        images: crate::cluster::juju_setup::juju_images(&repo, client, &bases),
+        repo: &repo,
+    };
+    Ok(Some((
+        migrated_model(&crossing),
+        crossing_actions(&crossing),
+    )))
+}
+
+/// The cloud an install's bootstrap registers the cluster as.
+const DEFAULT_CLOUD: &str = "ckf-k8s";
+
 pub async fn planned(
     ctx: &StepContext,
     gateway: Option<GatewayServiceType>,
@@ -180,8 +256,16 @@ pub async fn planned(
     let config_dir = ctx.session_dir().join("upgrade-config");
     let relations_added: Vec<[String; 2]> =
         pair.map(|p| p.relations_added.clone()).unwrap_or_default();
+    let crossing = match pair {
+        Some(p) => juju_crossing(ctx, p, &standing, juju).await?,
+        None => None,
+    };
+    let model = crossing
+        .as_ref()
+        .map(|(migrated, _)| migrated.clone())
+        .unwrap_or_else(|| standing.record.model.clone());
     let mut plan = upgrade_plan::build(&UpgradeInput {
-        model: &standing.record.model,
+        model: &model,
         juju,
         config_dir: &config_dir,
         running: &running,
@@ -190,6 +274,9 @@ pub async fn planned(
         relations: &targets.relations,
         relations_added: &relations_added,
     });
+    if let Some((_, actions)) = crossing {
+        plan.plan.steps.splice(0..0, actions);
+    }
     match (pair, from, to) {
         (Some(p), _, _) => {
             plan.plan
@@ -198,19 +285,6 @@ pub async fn planned(
                     p,
                     &targets.bundle,
                 ));
-            let needed = Version::parse(&format!("{}.0", p.juju));
-            if let Some(needed) = needed
-                && (needed.major, needed.minor) != (juju.major, juju.minor)
-            {
-                return Err(StepError::failed(format!(
-                    "CKF {} runs on Juju {} and this controller's client is Juju {juju}: \
-                     crossing a Juju minor version takes a new controller (bootstrapped with \
-                     caas-image-repo), `juju migrate` and `juju upgrade-model`, which this \
-                     version of ckf-airgap does not plan yet ({}). Move the model to Juju {} \
-                     first, then retry.",
-                    p.to, p.juju, p.source, p.juju
-                )));
-            }
         }
         (None, Some(f), Some(t)) => plan.plan.warnings.push(format!(
             "no upgrade guide goes from CKF {f} to CKF {t} in one step: the plan follows the two \

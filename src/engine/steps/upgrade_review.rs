@@ -83,6 +83,12 @@ async fn prove_images_present(
             wanted.insert(format!("{address}/{image}"));
         }
     }
+    // A Juju crossing's new controller pulls Juju's own images from the registry.
+    for action in &planned.plan.plan.steps {
+        if let crate::cluster::plan::ActionKind::Bootstrap { images, .. } = &action.kind {
+            wanted.extend(images.iter().map(|i| format!("{address}/{i}")));
+        }
+    }
     ctx.phase(format!(
         "looking up the plan's {} images in {}",
         wanted.len(),

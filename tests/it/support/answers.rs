@@ -204,6 +204,8 @@ mod tests {
                 way_back: vec!["katib-controller".into()],
                 from_model: true,
                 installed_release: Some(CkfRelease::V1_10),
+                new_controller: Some("ckf-36".into()),
+                cloud: Some("microk8s".into()),
             }),
         };
         skip(&mut answers, "environment-checks", "checked by hand");
