@@ -65,6 +65,8 @@ pub struct UpgradeInput<'a> {
     pub relations: &'a [[String; 2]],
     /// Relations the release pair's table adds between applications that stay.
     pub relations_added: &'a [[String; 2]],
+    /// Applications the release pair's guide removes with their storage and deploys again.
+    pub redeploy: &'a [String],
 }
 
 /// The application an action of the plan moves (a gateway's wait names its workload).
@@ -158,6 +160,48 @@ impl Builder<'_> {
             ]),
             None,
         );
+    }
+
+    /// Waits until `resource` of `app` is deleted from the model's namespace.
+    fn gone(&mut self, app: &str, resource: &str) {
+        // The model is the namespace; a migrated model is named `controller:model`.
+        let namespace = self
+            .input
+            .model
+            .rsplit(':')
+            .next()
+            .unwrap_or(self.input.model);
+        self.push(
+            format!("gone:{app}"),
+            ActionKind::Gone {
+                resource: resource.to_owned(),
+            },
+            Cmd::kubectl([
+                "wait",
+                "--for=delete",
+                resource,
+                "-n",
+                namespace,
+                "--timeout=10m",
+            ]),
+            None,
+        );
+    }
+
+    /// A new application (or one deployed again) as an install deploys it, then waited for.
+    fn deploy_new(&mut self, d: &AppDeploy) {
+        let input = self.input;
+        let deploy = DeployPlan::for_release(&super::plan::ReleasePlanInput {
+            apps: std::slice::from_ref(d),
+            relations: &[],
+            juju: input.juju,
+            config_dir: input.config_dir,
+            model: input.model,
+        });
+        for step in deploy.steps {
+            self.push(step.id, step.kind, step.cmd, step.file);
+        }
+        self.settle(&d.application);
     }
 
     fn refresh(&mut self, id: String, app: &str, to: &RefreshTo<'_>, config_name: &str) {
@@ -284,22 +328,7 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
         for gateway in &gateways {
             let app = gateway.deploy.application.as_str();
             b.scale(app, 0);
-            b.push(
-                format!("gone:{app}"),
-                ActionKind::Gone {
-                    resource: format!("deploy/{app}-workload"),
-                },
-                Cmd::kubectl([
-                    "wait",
-                    "--for=delete",
-                    &format!("deploy/{app}-workload"),
-                    "-n",
-                    // The model is the namespace; a migrated model is named `controller:model`.
-                    input.model.rsplit(':').next().unwrap_or(input.model),
-                    "--timeout=10m",
-                ]),
-                None,
-            );
+            b.gone(app, &format!("deploy/{app}-workload"));
         }
         let app = pilot.deploy.application.as_str();
         for hop in input.istio_hops {
@@ -350,6 +379,27 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
             continue;
         }
         match running.get(app) {
+            // Removed with its storage (with the operator's consent, as every removal), gone,
+            // then deployed as a new application, its relations made again.
+            Some(_) if input.redeploy.iter().any(|a| a == app) => {
+                b.push(
+                    format!("remove:{app}"),
+                    ActionKind::Remove {
+                        application: app.into(),
+                    },
+                    Cmd::juju([
+                        "remove-application",
+                        app,
+                        "--destroy-storage",
+                        "--model",
+                        input.model,
+                    ]),
+                    None,
+                );
+                b.gone(app, &format!("statefulset/{app}"));
+                new_apps.push(app.to_owned());
+                b.deploy_new(d);
+            }
             Some(r) => {
                 let rescale = changes_kind(r.kind, t.kind) && r.scale > 0;
                 if rescale {
@@ -368,17 +418,7 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
             }
             None => {
                 new_apps.push(app.to_owned());
-                let deploy = DeployPlan::for_release(&super::plan::ReleasePlanInput {
-                    apps: std::slice::from_ref(d),
-                    relations: &[],
-                    juju: input.juju,
-                    config_dir: input.config_dir,
-                    model: input.model,
-                });
-                for step in deploy.steps {
-                    b.push(step.id, step.kind, step.cmd, step.file);
-                }
-                b.settle(app);
+                b.deploy_new(d);
             }
         }
     }
@@ -399,6 +439,25 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
     }
     for step in relation_steps(&new_relations, input.juju, input.model) {
         b.push(step.id, step.kind, step.cmd, step.file);
+    }
+    // The consent to remove covers both: what the target drops and what is deployed again.
+    let redeployed: Vec<String> = input
+        .running
+        .iter()
+        .filter(|r| input.redeploy.contains(&r.application))
+        .filter(|r| {
+            target_apps
+                .iter()
+                .any(|t| t.deploy.application == r.application)
+        })
+        .map(|r| r.application.clone())
+        .collect();
+    if !redeployed.is_empty() {
+        warnings.push(format!(
+            "{} is removed with its storage and deployed again, as the upgrade guide says: its \
+             data comes back only from the backup, and it has no way back",
+            redeployed.join(", ")
+        ));
     }
     let mut removals = Vec::new();
     for r in input.running {
@@ -425,6 +484,7 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
             removals.join(", ")
         ));
     }
+    removals.extend(redeployed);
     // istio-pilot cannot go back: the charm refuses to move its control plane to an older
     // version (canonical/istio-operators charms/istio-pilot README, "Downgrades are not
     // supported by this charm"), so it has no way back, and the plan says so.
@@ -452,6 +512,7 @@ pub fn build(input: &UpgradeInput<'_>) -> UpgradePlan {
         .running
         .iter()
         .filter(|r| r.charm_name != ISTIO_PILOT && !r.charm_file.as_os_str().is_empty())
+        .filter(|r| !input.redeploy.contains(&r.application))
         .filter(|r| {
             target_apps
                 .iter()
@@ -539,6 +600,67 @@ mod tests {
     }
 
     #[test]
+    fn a_redeploy_removes_with_storage_waits_deploys_and_relates_again_with_consent() {
+        let target = vec![
+            TargetApp {
+                deploy: deploy("mlmd", "mlmd", &[("oci-image", "reg/mlmd:new")]),
+                kind: CharmKind::Sidecar,
+            },
+            TargetApp {
+                deploy: deploy("envoy", "envoy", &[("oci-image", "reg/envoy:new")]),
+                kind: CharmKind::Sidecar,
+            },
+        ];
+        let plan = build(&UpgradeInput {
+            model: "kubeflow",
+            juju: Version::new(3, 4, 5),
+            config_dir: &PathBuf::from("/s/cfg"),
+            running: &[
+                running("mlmd", "mlmd", CharmKind::PodSpec),
+                running("envoy", "envoy", CharmKind::Sidecar),
+            ],
+            target: &target,
+            istio_hops: &[],
+            relations: &[["mlmd:grpc".into(), "envoy:grpc".into()]],
+            relations_added: &[],
+            redeploy: &["mlmd".into()],
+        });
+        let lines: Vec<String> = plan.plan.steps.iter().map(argv).collect();
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.starts_with(needle))
+                .unwrap_or_else(|| panic!("{needle} not in {lines:#?}"))
+        };
+        let removed = at("remove-application mlmd --destroy-storage --model kubeflow");
+        let gone = at("wait --for=delete statefulset/mlmd -n kubeflow");
+        let deployed = at("deploy /w/new/mlmd.charm mlmd");
+        let related = at("integrate mlmd:grpc envoy:grpc");
+        assert!(
+            removed < gone && gone < deployed && deployed < related,
+            "{lines:#?}"
+        );
+        assert!(!lines.iter().any(|l| l.starts_with("refresh mlmd")));
+        assert!(lines.iter().any(|l| l.starts_with("refresh envoy")));
+        assert_eq!(plan.removals, ["mlmd"], "the removal asks for consent");
+        assert!(!plan.way_back.contains_key("mlmd"));
+        assert!(plan.way_back.contains_key("envoy"));
+        assert!(
+            plan.plan
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("mlmd is removed with its storage and deployed again")),
+            "{:?}",
+            plan.plan.warnings
+        );
+        assert!(
+            !plan.plan.warnings.iter().any(|w| w.contains("has no mlmd")),
+            "the target keeps mlmd: {:?}",
+            plan.plan.warnings
+        );
+    }
+
+    #[test]
     fn an_application_read_from_the_model_is_refreshed_but_has_no_way_back() {
         let inferred = RunningApp {
             charm_file: PathBuf::new(),
@@ -559,6 +681,7 @@ mod tests {
             istio_hops: &[],
             relations: &[],
             relations_added: &[],
+            redeploy: &[],
         });
         assert!(
             plan.plan
@@ -626,6 +749,7 @@ mod tests {
             istio_hops: &hops,
             relations: &[["kfp-api:db".into(), "minio:x".into()]],
             relations_added: &[["minio:y".into(), "istio-pilot:y".into()]],
+            redeploy: &[],
         });
         let lines: Vec<String> = plan.plan.steps.iter().map(argv).collect();
         let at = |needle: &str| {

@@ -268,6 +268,12 @@ pub struct Pusher {
     // One slot per config digest, holding the repository it first went to: one image under
     // several names shares its config, which then goes up once and is mounted for the others.
     config_slots: Mutex<HashMap<Digest, ConfigSlot>>,
+    // One image of a repository at a time. Distribution's filesystem storage rewrites a
+    // repository's blob link in place (truncate, then write) on every mount or upload of a
+    // blob the repository already links, so a manifest PUT of another tag checking that blob
+    // at the same moment reads an empty link and is refused with DIGEST_INVALID and
+    // MANIFEST_BLOB_UNKNOWN. Tags of one repository are few in a release.
+    repo_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 type ConfigSlot = Arc<tokio::sync::Mutex<Option<String>>>;
@@ -337,6 +343,7 @@ impl Pusher {
             failures: AtomicU32::new(0),
             slots: Mutex::new(HashMap::new()),
             config_slots: Mutex::new(HashMap::new()),
+            repo_locks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -721,6 +728,14 @@ impl Pusher {
         self.cancelled()?;
         let target = self.client.target().clone();
         let repo = target.repository(&img.repository);
+        let repo_lock = {
+            let mut g = match self.repo_locks.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            g.entry(repo.clone()).or_default().clone()
+        };
+        let _one_image_of_this_repository = repo_lock.lock().await;
         let target_ref = target.reference(&img.repository, &img.tag);
         let image_bytes = img.config.size + img.layers.iter().map(|l| l.size).sum::<u64>();
         let accept = manifest_accept();

@@ -485,6 +485,7 @@ fn the_upgrade_plan_hits_no_refusal_and_its_way_back_restores_each_application()
         istio_hops: &hops,
         relations: &[],
         relations_added: &[],
+        redeploy: &[],
     });
     run_actions(&m, &plan.plan.steps).unwrap();
     for t in &target {
@@ -518,6 +519,7 @@ fn the_upgrade_plan_hits_no_refusal_and_its_way_back_restores_each_application()
         istio_hops: &[],
         relations: &[],
         relations_added: &[],
+        redeploy: &[],
     });
     let err = run_actions(&m2, &no_hops.plan.steps).unwrap_err();
     assert!(err.starts_with("settle:istio-pilot"), "{err}");

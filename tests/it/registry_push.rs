@@ -323,8 +323,9 @@ async fn progress_reaches_the_whole_when_layers_are_mounted() {
 }
 
 /// Ten names for one image (the same config and layer: a release names some images twice,
-/// the demo seeds a tiny image under every name) pushed in one call, three times over: each
-/// name is whole in the registry, and the shared blobs went up once per round.
+/// the demo seeds a tiny image under every name), two tags in each of five repositories,
+/// pushed in one call, three times over: each name is whole in the registry, and the shared
+/// blobs went up once per round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_image_under_ten_names_in_one_push_lands_under_every_name() {
     use crate::registry_support::images::{Kind, bytes, image, layer};
@@ -337,12 +338,14 @@ async fn one_image_under_ten_names_in_one_push_lands_under_every_name() {
             &bytes(40 + round, 64 << 10, true),
             Kind::Plain,
         );
+        // Five repositories with two tags each: tags of one repository go up together too
+        // (istio/pilot:1.25.5 and istio/pilot:1.26.8 of an upgrade's set).
         let images: Vec<_> = (0..10)
             .map(|i| {
                 image(
                     work.path(),
-                    &format!("round{round}/name{i}"),
-                    "v1",
+                    &format!("round{round}/name{}", i / 2),
+                    &format!("v{}", i % 2),
                     vec![shared.clone()],
                 )
             })

@@ -17,7 +17,7 @@ use ckf_airgap::synth::charm_zip_from_dir;
 use ckf_airgap::wizard::state::{GatherChoice, UpgradeChoice};
 use serde_json::{Value, json};
 
-use crate::cluster_support::{Fakes, answer};
+use crate::cluster_support::{Fakes, answer, answer_file};
 use crate::gather_flow::{FakeCharmhub, docker_config, docker_env, istio_pilot, write_gather};
 use crate::registry_support::client_for;
 use crate::registry_support::images::{Kind, bytes, image, layer};
@@ -244,6 +244,12 @@ impl Site {
             &format!("{JUJU}-genericlinux-amd64\n"),
             "",
             0,
+        ));
+        // A cluster 1.11 runs on (the install's scripted answers say 1.24).
+        rules.push(answer_file(
+            "kubectl",
+            &["version", "-o", "json"],
+            "kubectl-version-1.32.json",
         ));
         let cluster = crate::e2e_frontends::cluster(&self.private.addr());
         for rule in cluster["rules"].as_array().unwrap() {
@@ -522,6 +528,28 @@ async fn ckf_1_10_upgrades_to_1_11_resumes_after_a_kill_and_takes_a_failed_appli
             .collect()
     };
     assert_eq!(refreshed(&inferred_plan), refreshed(&plan));
+
+    // A cluster too old for the target release: refused at the plan, before anything changes.
+    s.set_rules(vec![answer_file(
+        "kubectl",
+        &["version", "-o", "json"],
+        "kubectl-version-1.28.json",
+    )]);
+    let (code, out) = run_with_pinned_skipped(
+        &s,
+        &s.path("state-old-k8s"),
+        &s.path("upgrade-old-k8s.toml"),
+        &mut spec_up.clone(),
+        &["upgrade"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Kubernetes reachable, version 1.32") && out.contains("server version 1.28.3"),
+        "{out}"
+    );
+    assert!(!out.contains("[upgrade-backups] started"), "{out}");
+    assert_eq!(s.model(), before, "nothing changed");
+    s.set_rules(vec![]);
 
     // The model on Juju 3.4 and the target on 3.6: refused until the new controller is named,
     // then planned as a new controller (with Juju's images looked up first), the migration

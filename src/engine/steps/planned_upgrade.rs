@@ -273,6 +273,7 @@ pub async fn planned(
         istio_hops: &targets.hops,
         relations: &targets.relations,
         relations_added: &relations_added,
+        redeploy: pair.map(|p| p.redeploy.as_slice()).unwrap_or_default(),
     });
     if let Some((_, actions)) = crossing {
         plan.plan.steps.splice(0..0, actions);

@@ -55,6 +55,31 @@ fn resource_images(planned: &PlannedUpgrade) -> BTreeSet<String> {
     out
 }
 
+/// The cluster's Kubernetes against the target release's range (the pair's guide names its
+/// minimum too), before anything changes: a refresh to charms the cluster cannot run is the
+/// failure found only halfway through.
+async fn prove_kubernetes(ctx: &StepContext, planned: &PlannedUpgrade) -> Result<(), StepError> {
+    let Some(to) = planned.to else {
+        return Ok(());
+    };
+    ctx.phase("reading the cluster's Kubernetes version (kubectl version)");
+    let (check, _) =
+        crate::cluster::checks::kubernetes::check_kubernetes(&super::blocking::runner(), to).await;
+    if check.status == crate::cluster::checks::CheckStatus::Fail {
+        return Err(StepError::failed(format!(
+            "{}: {}; nothing was changed.{}",
+            check.title,
+            check.evidence,
+            check
+                .fix
+                .map(|f| format!(" {f}, then retry."))
+                .unwrap_or_default()
+        )));
+    }
+    ctx.log(Level::Info, format!("{}: {}", check.title, check.evidence));
+    Ok(())
+}
+
 /// The plan's images and Juju's `charm-base` images of the new charms' bases, in the registry.
 async fn prove_images_present(
     ctx: &StepContext,
@@ -159,6 +184,7 @@ pub async fn run(ctx: StepContext) -> Result<(), StepError> {
         planned.preview(),
     );
     ctx.publish(StepData::Deploy(plan_view(&planned)));
+    prove_kubernetes(&ctx, &planned).await?;
     prove_images_present(&ctx, &planned).await?;
     ctx.record(
         &Summary::UpgradePlan,
