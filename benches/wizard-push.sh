@@ -2,10 +2,11 @@
 # wizard-push.sh: the whole product path, images.tar.gz to the last manifest, timed against the
 # standard tools on the same machine in the same run.
 #
-# Usage: benches/wizard-push.sh [--reps N] [--codec gzip|zstd]
+# Usage: benches/wizard-push.sh [--reps N] [--codec gzip|zstd] [--zstd-level N]
 #
 #   --codec: the layers' codec, written as [registry] layer_compression (default gzip; the
 #   wizard's own default follows the cluster's runtimes, which the benchmark has none of).
+#   --zstd-level: written as [registry] zstd_level with --codec zstd (default: the wizard's).
 #
 #   1. cargo build --release (the real binary, not an example).
 #   2. ../shared/perf/make-dataset.sh large when /tmp/airgap-bench/dataset-large is missing
@@ -32,11 +33,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PERF=$(cd "$ROOT/../shared/perf" && pwd)
 REPS=1
 CODEC=gzip
+ZSTD_LEVEL=
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
     --codec) CODEC=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N] [--codec gzip|zstd]" >&2; exit 2 ;;
+    --zstd-level) ZSTD_LEVEL=$2; shift 2 ;;
+    *) echo "usage: $0 [--reps N] [--codec gzip|zstd] [--zstd-level N]" >&2; exit 2 ;;
   esac
 done
 
@@ -68,6 +71,7 @@ username = "\$REGISTRY_USER"
 password_env = "REGISTRY_PASS"
 ca_file = "\$REGISTRY_CA"
 layer_compression = "$CODEC"
+${ZSTD_LEVEL:+zstd_level = $ZSTD_LEVEL}
 [skip]
 environment-checks = "benchmark"
 placeholder-mapping = "benchmark"
