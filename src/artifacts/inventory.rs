@@ -182,6 +182,14 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Every base the charms name, once each, in order (Juju's `charm-base` images follow them).
+    pub fn charm_bases(&self) -> Vec<String> {
+        let mut bases: Vec<String> = self.charms.iter().flat_map(|c| c.bases.clone()).collect();
+        bases.sort();
+        bases.dedup();
+        bases
+    }
+
     pub fn total_image_bytes(&self) -> u64 {
         self.images.iter().map(|i| i.total_size).sum()
     }

@@ -46,13 +46,7 @@ fn inventory(ctx: &StepContext) -> Result<Option<Inventory>, StepError> {
 
 /// Every base the charms declare (Juju's `charm-base` image is pulled for each).
 fn charm_bases(ctx: &StepContext) -> Result<Vec<String>, StepError> {
-    let mut bases: Vec<String> = match inventory(ctx)? {
-        Some(i) => i.charms.iter().flat_map(|c| c.bases.clone()).collect(),
-        None => Vec::new(),
-    };
-    bases.sort();
-    bases.dedup();
-    Ok(bases)
+    Ok(inventory(ctx)?.map(|i| i.charm_bases()).unwrap_or_default())
 }
 
 async fn juju_version(runner: &Runner) -> Result<Version, StepError> {
@@ -122,11 +116,7 @@ async fn setup_actions(
             // Shown as a placeholder; the plan is refused before it runs (`refuse_unready`).
             repo = ImageRepo::new("<registry>", &prefix);
         } else {
-            // Building the client resolves the password (asked for when none is known yet).
-            super::registry_client::client(ctx).await?;
-            if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
-                repo = repo.with_credentials(user, password.expose());
-            }
+            repo = super::registry_client::with_credentials(ctx, repo, &registry).await?;
         }
         images = juju_setup::juju_images(&repo, version, &charm_bases(ctx)?);
     }

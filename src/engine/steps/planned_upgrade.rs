@@ -187,20 +187,13 @@ async fn juju_crossing(
         .registry
         .unwrap_or_default();
     let (address, prefix) = super::registry_client::registry_address_and_prefix(&registry.target);
-    let mut repo = crate::cluster::juju_setup::ImageRepo::new(&address, &prefix);
-    // Building the client resolves the password, which the bootstrap's caas-image-repo carries.
-    super::registry_client::client(ctx).await?;
-    if let (Some(user), Some(password)) = (&registry.username, ctx.password()) {
-        repo = repo.with_credentials(user, password.expose());
-    }
-    let mut bases: Vec<String> = ctx
-        .output::<crate::artifacts::Inventory>()?
-        .charms
-        .iter()
-        .flat_map(|c| c.bases.clone())
-        .collect();
-    bases.sort();
-    bases.dedup();
+    let repo = super::registry_client::with_credentials(
+        ctx,
+        crate::cluster::juju_setup::ImageRepo::new(&address, &prefix),
+        &registry,
+    )
+    .await?;
+    let bases = ctx.output::<crate::artifacts::Inventory>()?.charm_bases();
     let cloud = input.cloud.clone().unwrap_or_else(|| DEFAULT_CLOUD.into());
     let crossing = Crossing {
         cloud: &cloud,

@@ -57,6 +57,20 @@ pub fn tls_options(choice: &RegistryChoice) -> TlsOptions {
 
 /// The client the login and push steps use, built from the choices and the in-memory password
 /// (asked for when a user name is given and no password is known).
+/// `repo` with the registry's credentials for a bootstrap's `caas-image-repo`. Building the
+/// client resolves the password (asked for when none is known yet).
+pub async fn with_credentials(
+    ctx: &StepContext,
+    repo: crate::cluster::juju_setup::ImageRepo,
+    registry: &RegistryChoice,
+) -> Result<crate::cluster::juju_setup::ImageRepo, StepError> {
+    client(ctx).await?;
+    Ok(match (&registry.username, ctx.password()) {
+        (Some(user), Some(password)) => repo.with_credentials(user, password.expose()),
+        _ => repo,
+    })
+}
+
 pub async fn client(ctx: &StepContext) -> Result<RegistryClient, StepError> {
     let choice = choice(ctx).await?;
     let target = RegistryTarget::parse(&choice.target).map_err(StepError::failed)?;

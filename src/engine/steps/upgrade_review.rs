@@ -94,14 +94,7 @@ async fn prove_images_present(
     let client = super::registry_client::client(ctx).await?;
     let mut wanted = resource_images(planned);
     let (address, prefix) = registry_address_and_prefix(&registry.target);
-    let inventory = ctx.output::<Inventory>()?;
-    let mut bases: Vec<String> = inventory
-        .charms
-        .iter()
-        .flat_map(|c| c.bases.clone())
-        .collect();
-    bases.sort();
-    bases.dedup();
+    let bases = ctx.output::<Inventory>()?.charm_bases();
     let repo = ImageRepo::new(&address, &prefix);
     for image in juju_setup::juju_images(&repo, planned.juju, &bases) {
         if image.path.ends_with("/charm-base") {
