@@ -1,21 +1,19 @@
 //! `images.tar.gz` as the air-gapped side reads it (this tool and Canonical's scripts): one
 //! member per image in Docker 25's `docker save` form (an OCI layout plus `manifest.json`),
 //! the original compressed layers kept, the retagged name as the first RepoTag. The archive is
-//! written by streaming under a temporary name and renamed only when whole, so the disk holds
-//! the archive and at most one member in progress.
+//! written by streaming under a temporary name and renamed only when whole; each member is
+//! streamed from the blob store, so the disk holds the archive and the blobs not yet written.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use std::collections::BTreeMap;
-
+use super::mixed_gzip::MixedGzipWriter;
 use super::volume_writer::{LockedVolume, VolumeWriter};
 use crate::oci::{
-    ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, Descriptor, Digest, Index, OCI_LAYOUT,
-    SaveManifestEntry,
+    ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, Descriptor, Digest, Index, LayerEncoding,
+    OCI_LAYOUT, SaveManifestEntry,
 };
 use crate::registry::ResolvedImage;
 
@@ -35,28 +33,121 @@ fn header(size: u64) -> tar::Header {
     h
 }
 
-/// Writes one image (its blobs in `blobs_dir`, named by hex digest) as a `docker save` tar.
-pub fn write_image_member<W: Write>(
-    out: W,
+/// deflate's level for what is deflated (tar headers, manifests, configs, plain-tar layers).
+const DEFLATE_LEVEL: u32 = 6;
+const READ_PIECE: usize = 1024 * 1024;
+
+/// The tar header of one entry as `tar` writes it, a GNU long-name entry first when the path
+/// needs one (a member name can be longer than ustar's 100 bytes).
+fn header_bytes(path: &str, size: u64) -> io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_data(&mut header(size), path, io::empty())?;
+    Ok(std::mem::take(b.get_mut()))
+}
+
+fn padding(size: u64) -> usize {
+    ((512 - size % 512) % 512) as usize
+}
+
+/// What one tar entry holds: bytes in memory, or a file streamed from disk, stored as it is
+/// when it is compressed already.
+enum Content {
+    Bytes(Vec<u8>),
+    File {
+        path: PathBuf,
+        size: u64,
+        compressed: bool,
+    },
+}
+
+impl Content {
+    fn size(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::File { size, .. } => *size,
+        }
+    }
+}
+
+/// Writes one entry's data: compressed files into stored blocks, the rest deflated. A file
+/// whose length changed since it was sized is refused, as the tar header already holds it.
+fn write_content<W: Write>(out: &mut MixedGzipWriter<W>, content: &Content) -> io::Result<()> {
+    match content {
+        Content::Bytes(b) => out.write_deflated(b),
+        Content::File {
+            path,
+            size,
+            compressed,
+        } => {
+            let mut f = File::open(path)?;
+            let mut piece = vec![0; READ_PIECE];
+            let mut left = *size;
+            while left > 0 {
+                let n = f.read(&mut piece[..READ_PIECE.min(left as usize)])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("{} ended {left} bytes early", path.display()),
+                    ));
+                }
+                if *compressed {
+                    out.write_stored(&piece[..n])?;
+                } else {
+                    out.write_deflated(&piece[..n])?;
+                }
+                left -= n as u64;
+            }
+            if f.read(&mut piece[..1])? != 0 {
+                return Err(io::Error::other(format!(
+                    "{} grew while it was archived",
+                    path.display()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One tar entry into the stream: header, data, padding.
+fn write_entry<W: Write>(
+    out: &mut MixedGzipWriter<W>,
+    path: &str,
+    content: &Content,
+) -> io::Result<()> {
+    out.write_deflated(&header_bytes(path, content.size())?)?;
+    write_content(out, content)?;
+    out.write_deflated(&[0; 512][..padding(content.size())])
+}
+
+/// The entries of one image's `docker save` tar (an OCI layout plus `manifest.json`), its blobs
+/// in `blobs_dir` named by hex digest.
+fn image_entries(
     image: &ResolvedImage,
     blobs_dir: &Path,
     repo_tags: &[String],
-) -> io::Result<W> {
-    let mut b = tar::Builder::new(out);
-    let add_file = |b: &mut tar::Builder<W>, digest: &Digest| -> io::Result<()> {
-        let f = File::open(blobs_dir.join(digest.hex()))?;
-        let mut h = header(f.metadata()?.len());
-        b.append_data(&mut h, digest.blob_path(), f)
+) -> io::Result<Vec<(String, Content)>> {
+    let file = |digest: &Digest, compressed: bool| -> io::Result<(String, Content)> {
+        let path = blobs_dir.join(digest.hex());
+        let size = fs::metadata(&path)?.len();
+        Ok((
+            digest.blob_path(),
+            Content::File {
+                path,
+                size,
+                compressed,
+            },
+        ))
     };
+    let mut entries = Vec::new();
     for layer in &image.layers {
-        add_file(&mut b, &layer.digest)?;
+        let compressed = layer.media_type.encoding() != LayerEncoding::Tar;
+        entries.push(file(&layer.digest, compressed)?);
     }
-    add_file(&mut b, &image.config.digest)?;
-    let bytes = |b: &mut tar::Builder<W>, path: &str, data: &[u8]| -> io::Result<()> {
-        let mut h = header(data.len() as u64);
-        b.append_data(&mut h, path, data)
-    };
-    bytes(&mut b, &image.manifest_digest.blob_path(), &image.manifest)?;
+    entries.push(file(&image.config.digest, false)?);
+    entries.push((
+        image.manifest_digest.blob_path(),
+        Content::Bytes(image.manifest.clone()),
+    ));
     let first = repo_tags.first().cloned().unwrap_or_default();
     let tag = first.rsplit(':').next().unwrap_or_default().to_string();
     let index = Index::new(vec![Descriptor {
@@ -70,23 +161,34 @@ pub fn write_image_member<W: Write>(
             image.manifest.len() as u64,
         )
     }]);
-    bytes(&mut b, "index.json", &index.to_bytes())?;
-    bytes(&mut b, "oci-layout", OCI_LAYOUT)?;
+    entries.push(("index.json".into(), Content::Bytes(index.to_bytes())));
+    entries.push(("oci-layout".into(), Content::Bytes(OCI_LAYOUT.to_vec())));
     let manifest = [SaveManifestEntry {
         config: image.config.digest.blob_path(),
         repo_tags: Some(repo_tags.to_vec()),
         layers: image.layers.iter().map(|l| l.digest.blob_path()).collect(),
     }];
     let manifest = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
-    bytes(&mut b, "manifest.json", &manifest)?;
-    b.into_inner()
+    entries.push(("manifest.json".into(), Content::Bytes(manifest)));
+    Ok(entries)
+}
+
+/// The length of a tar holding `entries` (blob paths fit ustar's name field, so one header
+/// each), with tar's two zero blocks at the end.
+fn tar_size(entries: &[(String, Content)]) -> u64 {
+    entries
+        .iter()
+        .map(|(_, c)| 512 + c.size() + padding(c.size()) as u64)
+        .sum::<u64>()
+        + 1024
 }
 
 /// `images.tar.gz` being written: members appended one at a time, the whole (or each volume)
-/// renamed into place when written.
+/// renamed into place when written. Each member is streamed from the blob store straight into
+/// the archive (its size is known from the blobs'), the compressed layers in stored blocks.
 pub struct ImagesArchive {
     path: PathBuf,
-    builder: tar::Builder<GzEncoder<VolumeWriter>>,
+    out: MixedGzipWriter<VolumeWriter>,
     retagged: Vec<String>,
 }
 
@@ -96,29 +198,40 @@ impl ImagesArchive {
         let out = VolumeWriter::create(path, max_volume)?;
         Ok(ImagesArchive {
             path: path.to_path_buf(),
-            builder: tar::Builder::new(GzEncoder::new(out, Compression::default())),
+            out: MixedGzipWriter::new(out, DEFLATE_LEVEL)?,
             retagged: Vec::new(),
         })
     }
 
-    /// Appends one image: the member is written to `work` first (its size must be known),
-    /// then streamed into the archive and removed.
+    /// Appends one image as a `docker save` tar member named by Canonical's rule.
     pub fn add(
         &mut self,
         image: &ResolvedImage,
         blobs_dir: &Path,
         repo_tags: &[String],
-        work: &Path,
     ) -> io::Result<String> {
         let retagged = repo_tags.first().cloned().unwrap_or_default();
         let name = member_name(&retagged);
-        let spool = work.join(format!(".{name}.part"));
-        let out = BufWriter::new(File::create(&spool)?);
-        write_image_member(out, image, blobs_dir, repo_tags)?.flush()?;
-        let f = File::open(&spool)?;
-        let mut h = header(f.metadata()?.len());
-        self.builder.append_data(&mut h, &name, f)?;
-        fs::remove_file(&spool)?;
+        let entries = image_entries(image, blobs_dir, repo_tags)?;
+        let size = tar_size(&entries);
+        self.out.write_deflated(&header_bytes(&name, size)?)?;
+        let start = self.out.position();
+        for (path, content) in &entries {
+            if path.len() > 100 {
+                return Err(io::Error::other(format!(
+                    "tar path {path} is over 100 bytes"
+                )));
+            }
+            write_entry(&mut self.out, path, content)?;
+        }
+        self.out.write_deflated(&[0; 1024])?;
+        if self.out.position() - start != size {
+            return Err(io::Error::other(format!(
+                "member {name}: {} bytes written where its header says {size}",
+                self.out.position() - start
+            )));
+        }
+        self.out.write_deflated(&[0; 512][..padding(size)])?;
         self.retagged.push(retagged);
         Ok(name)
     }
@@ -126,8 +239,9 @@ impl ImagesArchive {
     /// Closes the archive, fsyncs it, renames it (its last volume) into place, and writes
     /// `retagged-images.txt` beside it (newline-separated, no trailing newline, as Canonical's
     /// script writes it). Returns the volumes, none when it is one file.
-    pub fn finish(self) -> io::Result<Vec<LockedVolume>> {
-        let volumes = self.builder.into_inner()?.finish()?.finish()?;
+    pub fn finish(mut self) -> io::Result<Vec<LockedVolume>> {
+        self.out.write_deflated(&[0; 1024])?;
+        let volumes = self.out.finish()?.finish()?;
         let list = self.path.with_file_name("retagged-images.txt");
         crate::durable::write_file_with(&list, self.retagged.join("\n").as_bytes(), 0o644, None)?;
         Ok(volumes)
@@ -135,27 +249,25 @@ impl ImagesArchive {
 }
 
 /// `charms.tar.gz`: the `.charm` files flat at the archive's root, as Canonical's
-/// `save-charms-to-tar.py` writes them; written under a temporary name, renamed when whole.
+/// `save-charms-to-tar.py` writes them, each stored as it is (a `.charm` is a zip file);
+/// written under a temporary name, renamed when whole.
 pub fn write_charms_archive(path: &Path, charms: &[PathBuf]) -> io::Result<PathBuf> {
     let part = path.with_extension("gz.part");
-    let mut b = tar::Builder::new(GzEncoder::new(
-        BufWriter::new(File::create(&part)?),
-        Compression::default(),
-    ));
+    let mut out = MixedGzipWriter::new(BufWriter::new(File::create(&part)?), DEFLATE_LEVEL)?;
     for charm in charms {
         let name = charm
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let f = File::open(charm)?;
-        let mut h = header(f.metadata()?.len());
-        b.append_data(&mut h, &name, f)?;
+        let content = Content::File {
+            path: charm.clone(),
+            size: fs::metadata(charm)?.len(),
+            compressed: true,
+        };
+        write_entry(&mut out, &name, &content)?;
     }
-    let file = b
-        .into_inner()?
-        .finish()?
-        .into_inner()
-        .map_err(|e| e.into_error())?;
+    out.write_deflated(&[0; 1024])?;
+    let file = out.finish()?.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     fs::rename(&part, path)?;
     Ok(path.to_path_buf())

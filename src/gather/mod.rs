@@ -8,7 +8,8 @@ pub mod charmhub;
 pub mod images;
 pub mod lock;
 pub mod lock_signature;
+pub mod mixed_gzip;
 pub mod tool_copy;
 pub mod volume_writer;
 
-pub use archive::{ImagesArchive, member_name, retag_name, write_image_member};
+pub use archive::{ImagesArchive, member_name, retag_name};

@@ -59,12 +59,7 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
         let upstream_ref = format!("{}/{}:{}", upstream.addr(), img.repository, img.tag);
         let retagged = retag_name(&upstream_ref, "172.17.0.2:5000");
         archive
-            .add(
-                &resolved,
-                &blobs,
-                &[retagged.clone(), upstream_ref.clone()],
-                work.path(),
-            )
+            .add(&resolved, &blobs, &[retagged.clone(), upstream_ref.clone()])
             .unwrap();
         expected.push((retagged, upstream_ref, resolved.config.digest.clone()));
     }
@@ -128,6 +123,54 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
             &record.config_digest, config,
             "the upstream config, unchanged"
         );
+    }
+
+    // Independent readers: GNU tar inflates the archive (compressed layers in stored blocks,
+    // the rest deflated), and skopeo reads every member as a `docker save` tar, its layers
+    // those of the upstream config.
+    let unpacked = work.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&written)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(
+        tar.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tar.stderr)
+    );
+    for (retagged, upstream_ref, config) in &expected {
+        let member = unpacked.join(ckf_airgap::gather::member_name(retagged));
+        let inspect = std::process::Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("docker-archive:{}", member.display()))
+            .output()
+            .unwrap();
+        assert!(
+            inspect.status.success(),
+            "{retagged}: {}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        // A docker-archive's layers are named by their uncompressed digests: the config's.
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(blobs.join(config.hex())).unwrap()).unwrap();
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect();
+        let read_layers: Vec<String> = json["Layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(read_layers, diff_ids, "{retagged} ({upstream_ref})");
     }
 }
 

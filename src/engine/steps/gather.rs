@@ -864,7 +864,6 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
         }
     }
     let images_path = out.join("images.tar.gz");
-    let work = work_dir(&ctx);
     ctx.phase(format!("writing {}", images_path.display()));
     let total = pulled.len() as u64;
     let ctx2 = ctx.clone();
@@ -884,7 +883,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
             if !image.upstream.contains('@') {
                 tags.push(image.upstream.clone());
             }
-            archive.add(resolved, &blobs, &tags, &work)?;
+            archive.add(resolved, &blobs, &tags)?;
             for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
                 if let Some(n) = uses.get_mut(&blob.digest) {
                     *n -= 1;
