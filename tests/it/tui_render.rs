@@ -475,6 +475,9 @@ fn the_registry_screen_shows_what_the_login_proved_and_the_password_source() {
         data: StepData::Login(vec![
             "API: registry/2.0 at registry.example.com:5443".into(),
             "Server certificate: CN=registry.example.com, issued by CN=ckf test CA, valid until 2027-11-29".into(),
+            // The engine's line for a cluster with one node on containerd 1.4 (stream_push's
+            // the_layer_codec_follows_the_nodes_container_runtimes checks the engine says it).
+            "Layers go up as gzip: not every node pulls zstd layers (containerd 1.5, CRI-O 1.23 or Docker 23 needed; dc-node-1: containerd://1.4.13)".into(),
         ]),
     });
     app.screen.step = Some(Step::RegistryLogin);
@@ -487,6 +490,18 @@ fn the_registry_screen_shows_what_the_login_proved_and_the_password_source() {
     );
     assert!(screen.contains("issued by CN=ckf test CA"), "{screen}");
     assert!(screen.contains("(from $CKF_REGISTRY_PASSWORD)"), "{screen}");
+    // The codec and why, whole though it wraps.
+    let compact = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && !"│─┌┐└┘\"".contains(*c))
+            .collect()
+    };
+    assert!(
+        compact(&screen).contains(&compact(
+            "Layers go up as gzip: not every node pulls zstd layers (containerd 1.5, CRI-O 1.23 or Docker 23 needed; dc-node-1: containerd://1.4.13)"
+        )),
+        "{screen}"
+    );
 }
 
 fn snapshot(name: &str, screen: String) {
