@@ -76,32 +76,7 @@ ANS
   cat "$dataset/images.tar.gz" > /dev/null
   sync
   echo 0 > "$OUT/disk.peak"
-  python3 - "$work" "$state/sessions" "$OUT/disk.peak" <<'PY' &
-import os, sys, time
-def size(path):
-    total = 0
-    try:
-        with os.scandir(path) as it:
-            for e in it:
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        total += size(e.path)
-                    else:
-                        total += e.stat(follow_symlinks=False).st_size
-                except OSError:
-                    pass
-    except OSError:
-        pass
-    return total
-peak = 0
-while True:
-    now = size(sys.argv[1]) + size(sys.argv[2])
-    if now > peak:
-        peak = now
-        with open(sys.argv[3], "w") as f:
-            f.write(str(peak))
-    time.sleep(0.1)
-PY
+  python3 "$ROOT/benches/peak-disk.py" "$work" "$state/sessions" "$OUT/disk.peak" &
   local sampler=$!
   /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" \
     "$BIN" --state-dir "$state" --mode headless --answers "$state/answers.toml" --new \

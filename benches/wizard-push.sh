@@ -89,32 +89,7 @@ export REGISTRY_PASS
 # tool would be charged for).
 mkdir -p "$WORKDIR/\$stamp"
 echo 0 > /tmp/airgap-bench/ckf-disk.peak
-python3 - "$WORKDIR/\$stamp" "$STATE/sessions" /tmp/airgap-bench/ckf-disk.peak <<'PY' &
-import os, sys, time
-def size(path):
-    total = 0
-    try:
-        with os.scandir(path) as it:
-            for e in it:
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        total += size(e.path)
-                    else:
-                        total += e.stat(follow_symlinks=False).st_size
-                except OSError:
-                    pass
-    except OSError:
-        pass
-    return total
-peak = 0
-while True:
-    now = size(sys.argv[1]) + size(sys.argv[2])
-    if now > peak:
-        peak = now
-        with open(sys.argv[3], "w") as f:
-            f.write(str(peak))
-    time.sleep(0.1)
-PY
+python3 "$ROOT/benches/peak-disk.py" "$WORKDIR/\$stamp" "$STATE/sessions" /tmp/airgap-bench/ckf-disk.peak &
 sampler=\$!
 "$BIN" --state-dir "$STATE" --mode headless --answers "\$ans" --new > /tmp/airgap-bench/ckf-tool.last.log
 kill "\$sampler" 2>/dev/null || true
