@@ -133,7 +133,13 @@ fn main_inner() -> Result<i32> {
                 state_dir: Some(demo.state_dir.clone()),
                 ..cli.clone()
             };
-            let code = run::wizard_flow(&gather_cli, &demo.state_dir, &store, Flow::Gather)?;
+            let code = run::wizard_flow(
+                &gather_cli,
+                &demo.state_dir,
+                &store,
+                Flow::Gather,
+                Some("the air-gapped install"),
+            )?;
             if code != 0 {
                 return Ok(code);
             }
@@ -166,8 +172,10 @@ fn main_inner() -> Result<i32> {
             drop(demo);
             code
         }
-        Some(CliCommand::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather),
-        Some(CliCommand::Upgrade) => run::wizard_flow(&cli, &state_dir, &store, Flow::Upgrade),
+        Some(CliCommand::Gather) => run::wizard_flow(&cli, &state_dir, &store, Flow::Gather, None),
+        Some(CliCommand::Upgrade) => {
+            run::wizard_flow(&cli, &state_dir, &store, Flow::Upgrade, None)
+        }
         None => run::wizard(&cli, &state_dir, &store),
     }
 }

@@ -178,11 +178,18 @@ fn start_engine(
 }
 
 pub fn wizard(cli: &Cli, state_dir: &Path, store: &SessionStore) -> Result<i32> {
-    wizard_flow(cli, state_dir, store, Flow::Install)
+    wizard_flow(cli, state_dir, store, Flow::Install, None)
 }
 
 /// Runs `flow` (the install, or gather on the connected side) under the chosen front end.
-pub fn wizard_flow(cli: &Cli, state_dir: &Path, store: &SessionStore, flow: Flow) -> Result<i32> {
+/// `then` names what follows once this run ends: the full screen says "q goes on to …" for it.
+pub fn wizard_flow(
+    cli: &Cli,
+    state_dir: &Path,
+    store: &SessionStore,
+    flow: Flow,
+    then: Option<&str>,
+) -> Result<i32> {
     let mode = resolve_mode(cli)?;
     let choices = match &cli.answers {
         Some(path) => Some(load_answers(path, mode != Mode::Headless)?.1),
@@ -197,7 +204,7 @@ pub fn wizard_flow(cli: &Cli, state_dir: &Path, store: &SessionStore, flow: Flow
     let result = match mode {
         Mode::Headless => run_headless(&runtime, cli, store, choices, &log, flow),
         Mode::Line => run_line(&runtime, cli, store, choices, &log, flow),
-        Mode::Tui => run_tui(&runtime, cli, store, choices, &log, flow),
+        Mode::Tui => run_tui(&runtime, cli, store, choices, &log, flow, then),
     };
     if let Some(path) = log.path() {
         eprintln!("Log: {}", path.display());
@@ -288,6 +295,7 @@ fn run_tui(
     choices: Option<Choices>,
     log: &LogFile,
     flow: Flow,
+    then: Option<&str>,
 ) -> Result<i32> {
     let theme = tui::theme::Theme::from_env(cli.ascii);
     let mut terminal = ratatui::try_init().wrap_err("cannot take over the terminal")?;
@@ -334,6 +342,7 @@ fn run_tui(
         };
         let mut app = tui::app::App::new(crate::frontend::view::View::new(&session_id), theme);
         app.log_path = Some(log_path.display().to_string());
+        app.then = then.map(str::to_owned);
         tui::run_wizard(&mut terminal, &mut app, &command_tx, &mut rx)?;
         let reason = runtime
             .block_on(engine)

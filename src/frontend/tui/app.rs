@@ -56,6 +56,9 @@ pub struct App {
     pub theme: Theme,
     pub log_path: Option<String>,
     pub screen: ScreenState,
+    /// What follows this run once q is pressed at its end (the demo's air-gapped side after
+    /// its gather), when something does.
+    pub then: Option<String>,
 }
 
 impl App {
@@ -68,6 +71,7 @@ impl App {
             theme,
             log_path: None,
             screen: ScreenState::default(),
+            then: None,
         }
     }
 

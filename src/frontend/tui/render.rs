@@ -134,16 +134,20 @@ fn hint(app: &App) -> String {
         StepStatus::Pending => "Enter runs this step.".into(),
         StepStatus::Failed { .. } => "Enter retries; s skips with a reason; b goes back.".into(),
         StepStatus::Done | StepStatus::Skipped { .. } if app.view.state.current.is_end() => {
-            match app.view.state.flow {
+            let done = match app.view.state.flow {
                 crate::wizard::Flow::Install if dry_run_finished(app) => {
-                    "Dry run finished: nothing was deployed. q quits.".into()
+                    "Dry run finished: nothing was deployed."
                 }
-                crate::wizard::Flow::Install => "The install is complete. q quits.".into(),
-                crate::wizard::Flow::Gather => "The archives are ready. q quits.".into(),
+                crate::wizard::Flow::Install => "The install is complete.",
+                crate::wizard::Flow::Gather => "The archives are ready.",
                 crate::wizard::Flow::Upgrade if dry_run_finished(app) => {
-                    "Dry run finished: nothing was changed. q quits.".into()
+                    "Dry run finished: nothing was changed."
                 }
-                crate::wizard::Flow::Upgrade => "The upgrade is complete. q quits.".into(),
+                crate::wizard::Flow::Upgrade => "The upgrade is complete.",
+            };
+            match &app.then {
+                Some(then) => format!("{done} q goes on to {then}."),
+                None => format!("{done} q quits."),
             }
         }
         StepStatus::Done | StepStatus::Skipped { .. } => "Enter moves to the next step.".into(),
