@@ -139,7 +139,14 @@ fn image_entries(
         ))
     };
     let mut entries = Vec::new();
+    // A layer an image lists twice (two identical layers) is one blob: one entry, as `docker
+    // save` writes it; manifest.json still lists it twice. A tar with the path twice is refused
+    // by the air-gapped side's reader.
+    let mut seen = std::collections::BTreeSet::new();
     for layer in &image.layers {
+        if !seen.insert(&layer.digest) {
+            continue;
+        }
         let compressed = layer.media_type.encoding() != LayerEncoding::Tar;
         entries.push(file(&layer.digest, compressed)?);
     }
@@ -276,6 +283,132 @@ pub fn write_charms_archive(path: &Path, charms: &[PathBuf]) -> io::Result<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::MediaType;
+    use std::io::Read;
+
+    /// The archive's members and, per member, its entries and their bytes, read back by the tar
+    /// crate through flate2.
+    /// A member's entries: path and bytes.
+    type Entries = Vec<(String, Vec<u8>)>;
+
+    fn read_back(path: &Path) -> Vec<(String, Entries)> {
+        let mut outer = tar::Archive::new(flate2::read::GzDecoder::new(File::open(path).unwrap()));
+        let mut members = Vec::new();
+        for m in outer.entries().unwrap() {
+            let mut m = m.unwrap();
+            let name = m.path().unwrap().display().to_string();
+            let mut bytes = Vec::new();
+            m.read_to_end(&mut bytes).unwrap();
+            let mut inner = tar::Archive::new(&bytes[..]);
+            let files = inner
+                .entries()
+                .unwrap()
+                .map(|e| {
+                    let mut e = e.unwrap();
+                    let path = e.path().unwrap().display().to_string();
+                    let mut data = Vec::new();
+                    e.read_to_end(&mut data).unwrap();
+                    (path, data)
+                })
+                .collect();
+            members.push((name, files));
+        }
+        members
+    }
+
+    #[test]
+    fn a_layer_listed_twice_is_one_entry_and_compressed_layers_come_back_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs");
+        fs::create_dir_all(&blobs).unwrap();
+        let blob = |bytes: &[u8]| {
+            let d = Digest::of(bytes);
+            fs::write(blobs.join(d.hex()), bytes).unwrap();
+            d
+        };
+        // A gzip layer (its bytes stored as they are), a plain-tar layer (deflated), a config.
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&b"layer one ".repeat(10_000)).unwrap();
+            e.finish().unwrap()
+        };
+        let plain = b"layer two ".repeat(10_000);
+        let one = Digest::of(&b"layer one ".repeat(10_000));
+        let two = Digest::of(&plain);
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{one}","{two}","{one}"]}}}}"#
+        );
+        let config = config.as_bytes();
+        let (g, p, c) = (blob(&gz), blob(&plain), blob(config));
+        let layer = |m: MediaType, d: &Digest, n: usize| Descriptor::new(m, d.clone(), n as u64);
+        let manifest = crate::oci::Manifest::new(
+            MediaType::OciManifest,
+            layer(MediaType::OciConfig, &c, config.len()),
+            vec![
+                layer(MediaType::OciLayerGzip, &g, gz.len()),
+                layer(MediaType::OciLayerTar, &p, plain.len()),
+                layer(MediaType::OciLayerGzip, &g, gz.len()),
+            ],
+        )
+        .to_bytes();
+        let image = ResolvedImage {
+            index_digest: None,
+            manifest_digest: Digest::of(&manifest),
+            manifest_media_type: MediaType::OciManifest,
+            manifest,
+            config: Descriptor::new(MediaType::OciConfig, c.clone(), config.len() as u64),
+            layers: vec![
+                Descriptor::new(MediaType::OciLayerGzip, g.clone(), gz.len() as u64),
+                Descriptor::new(MediaType::OciLayerTar, p.clone(), plain.len() as u64),
+                Descriptor::new(MediaType::OciLayerGzip, g.clone(), gz.len() as u64),
+            ],
+        };
+        let path = dir.path().join("images.tar.gz");
+        let mut archive = ImagesArchive::create(&path, None).unwrap();
+        // A long member name takes a GNU long-name entry in the outer tar.
+        let long = format!("172.17.0.2:5000/{}/app:v1", "team".repeat(30));
+        let name = archive
+            .add(&image, &blobs, std::slice::from_ref(&long))
+            .unwrap();
+        archive.finish().unwrap();
+
+        let members = read_back(&path);
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].0, name);
+        let files = &members[0].1;
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths.iter().filter(|p| **p == g.blob_path()).count(),
+            1,
+            "{paths:?}"
+        );
+        let data = |path: &str| &files.iter().find(|(p, _)| p == path).unwrap().1;
+        assert_eq!(data(&g.blob_path()), &gz);
+        assert_eq!(data(&p.blob_path()), &plain);
+        assert_eq!(data(&c.blob_path()), &config.to_vec());
+        let listed: Vec<SaveManifestEntry> = serde_json::from_slice(data("manifest.json")).unwrap();
+        assert_eq!(
+            listed[0].layers,
+            [g.blob_path(), p.blob_path(), g.blob_path()],
+            "manifest.json keeps the image's order"
+        );
+        assert_eq!(listed[0].repo_tags.as_deref(), Some(&[long][..]));
+        assert_eq!(
+            fs::read_to_string(dir.path().join("retagged-images.txt")).unwrap(),
+            format!("172.17.0.2:5000/{}/app:v1", "team".repeat(30))
+        );
+        // The air-gapped side's reader takes it: every layer checked against the config.
+        let read = crate::artifacts::process_images(
+            &path,
+            &dir.path().join("airgap"),
+            &crate::artifacts::ProcessOptions::default(),
+            &mut crate::artifacts::NoHooks,
+            &mut crate::artifacts::NoProgress,
+        )
+        .unwrap();
+        assert_eq!(read.images.len(), 1);
+        assert_eq!(read.images[0].layers.len(), 3);
+    }
 
     #[test]
     fn retag_names_follow_canonicals_script() {
