@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""peak-disk.py DIR... OUT: the largest total size of the files under DIRs seen while it runs,
-sampled every 100 ms by this one process and written to OUT whenever it grows (a shell loop
-would fork du, awk and sleep ten times a second, CPU the measured tool would be charged for).
-Runs until killed."""
+"""peak-disk.py DIR... OUT: how far the total size of the files under DIRs grew above what it
+was when this started (what a run adds, not what earlier runs left there), sampled every
+100 ms by this one process and written to OUT whenever it grows (a shell loop would fork du,
+awk and sleep ten times a second, CPU the measured tool would be charged for). Runs until
+killed."""
 import os
 import sys
 import time
@@ -26,9 +27,10 @@ def size(path):
 
 
 dirs, out = sys.argv[1:-1], sys.argv[-1]
+start = sum(size(d) for d in dirs)
 peak = 0
 while True:
-    now = sum(size(d) for d in dirs)
+    now = sum(size(d) for d in dirs) - start
     if now > peak:
         peak = now
         with open(out, "w") as f:
