@@ -45,6 +45,11 @@ fn header_bytes(path: &str, size: u64) -> io::Result<Vec<u8>> {
     Ok(std::mem::take(b.get_mut()))
 }
 
+/// An IO error with the file it happened on.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
 fn padding(size: u64) -> usize {
     ((512 - size % 512) % 512) as usize
 }
@@ -79,11 +84,13 @@ fn write_content<W: Write>(out: &mut MixedGzipWriter<W>, content: &Content) -> i
             size,
             compressed,
         } => {
-            let mut f = File::open(path)?;
+            let mut f = File::open(path).map_err(at(path))?;
             let mut piece = vec![0; READ_PIECE];
             let mut left = *size;
             while left > 0 {
-                let n = f.read(&mut piece[..READ_PIECE.min(left as usize)])?;
+                let n = f
+                    .read(&mut piece[..READ_PIECE.min(left as usize)])
+                    .map_err(at(path))?;
                 if n == 0 {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -128,7 +135,7 @@ fn image_entries(
 ) -> io::Result<Vec<(String, Content)>> {
     let file = |digest: &Digest, compressed: bool| -> io::Result<(String, Content)> {
         let path = blobs_dir.join(digest.hex());
-        let size = fs::metadata(&path)?.len();
+        let size = fs::metadata(&path).map_err(at(&path))?.len();
         Ok((
             digest.blob_path(),
             Content::File {
@@ -268,7 +275,7 @@ pub fn write_charms_archive(path: &Path, charms: &[PathBuf]) -> io::Result<PathB
             .unwrap_or_default();
         let content = Content::File {
             path: charm.clone(),
-            size: fs::metadata(charm)?.len(),
+            size: fs::metadata(charm).map_err(at(charm))?.len(),
             compressed: true,
         };
         write_entry(&mut out, &name, &content)?;

@@ -803,6 +803,29 @@ pub async fn pull(ctx: StepContext) -> Result<(), StepError> {
     )))
 }
 
+/// A failed archive write as the step reports it: the archive, the cause, and what to do when
+/// the disk is full (the archive is left under its temporary name, never as done). A stop or a
+/// question passes through as it is.
+fn write_failure(archive: &std::path::Path, e: StepError) -> StepError {
+    let StepError::Failed(text) = e else {
+        return e;
+    };
+    let full = text.contains("No space left on device") || text.contains("no storage space");
+    let dir = archive.parent().unwrap_or(archive);
+    StepError::failed(if full {
+        format!(
+            "cannot write {}: {text}. Free space in {} (the archive needs about the size of the \
+             images pulled) or set [gather] output_dir to a larger disk, then retry; the \
+             archive is left unfinished under a temporary name, and blobs already dropped into \
+             it are fetched again",
+            archive.display(),
+            dir.display()
+        )
+    } else {
+        format!("cannot write {}: {text}", archive.display())
+    })
+}
+
 /// `images.tar.gz`, `retagged-images.txt`, `charms.tar.gz` and the lock file.
 pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let choice = choice(&ctx)?;
@@ -868,6 +891,7 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let total = pulled.len() as u64;
     let ctx2 = ctx.clone();
     let retag2 = retag.clone();
+    let images_shown = images_path.clone();
     let (entries, volumes) = blocking(move || -> std::io::Result<_> {
         let mut archive = ImagesArchive::create(&images_path, max_volume)?;
         let mut locked = Vec::new();
@@ -908,7 +932,8 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
         let volumes = archive.finish()?;
         Ok((locked, volumes))
     })
-    .await?;
+    .await
+    .map_err(|e| write_failure(&images_shown, e))?;
     if !volumes.is_empty() {
         ctx.log(
             Level::Info,
@@ -951,7 +976,9 @@ pub async fn write(ctx: StepContext) -> Result<(), StepError> {
     let charm_files: Vec<PathBuf> = charms.iter().map(|c| c.path.clone()).collect();
     let charms_path = out.join("charms.tar.gz");
     let charms_target = charms_path.clone();
-    blocking(move || archive::write_charms_archive(&charms_target, &charm_files)).await?;
+    blocking(move || archive::write_charms_archive(&charms_target, &charm_files))
+        .await
+        .map_err(|e| write_failure(&charms_path, e))?;
     let bundle_sha256 = match &choice.bundle {
         Some(p) => Some(crate::artifacts::spool::sha256_file(p).map_err(StepError::failed)?),
         None => None,
@@ -1111,7 +1138,34 @@ pub async fn done(ctx: StepContext) -> Result<(), StepError> {
 
 #[cfg(test)]
 mod tests {
-    use super::docker_hub_credentials;
+    use super::{StepError, docker_hub_credentials, write_failure};
+
+    #[test]
+    fn a_full_disk_while_writing_an_archive_names_it_and_what_to_do() {
+        let archive = std::path::Path::new("/srv/carry/images.tar.gz");
+        let full = std::io::Error::from_raw_os_error(28); // ENOSPC, as write(2) reports it
+        let e = write_failure(
+            archive,
+            StepError::failed(format!("/srv/carry/images.tar.gz.part: {full}")),
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot write /srv/carry/images.tar.gz: "),
+            "{text}"
+        );
+        assert!(text.contains("Free space in /srv/carry"), "{text}");
+        assert!(text.contains("[gather] output_dir"), "{text}");
+        let other = write_failure(archive, StepError::failed("blobs/ab: Permission denied"));
+        assert_eq!(
+            other.to_string(),
+            "cannot write /srv/carry/images.tar.gz: blobs/ab: Permission denied"
+        );
+        // A stop is not a failure to write.
+        assert!(matches!(
+            write_failure(archive, StepError::Cancelled),
+            StepError::Cancelled
+        ));
+    }
 
     #[test]
     fn docker_hub_credentials_are_read_from_every_form_docker_login_leaves() {
