@@ -158,19 +158,15 @@ async fn pulled_images_become_an_archive_the_air_gapped_side_reads() {
         // A docker-archive's layers are named by their uncompressed digests: the config's.
         let config: serde_json::Value =
             serde_json::from_slice(&std::fs::read(blobs.join(config.hex())).unwrap()).unwrap();
-        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap().to_string())
-            .collect();
-        let read_layers: Vec<String> = json["Layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(read_layers, diff_ids, "{retagged} ({upstream_ref})");
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            let items = v.as_array().unwrap().iter();
+            items.map(|l| l.as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(
+            strings(&json["Layers"]),
+            strings(&config["rootfs"]["diff_ids"]),
+            "{retagged} ({upstream_ref})"
+        );
     }
 }
 
