@@ -90,6 +90,16 @@ impl Digest {
         Digest::from_hex(path.strip_prefix("blobs/sha256/")?).ok()
     }
 
+    /// The digest a file's name in an image member promises: `blobs/sha256/<hex>` (OCI
+    /// layout) or `<hex>.tar` at the member's root (skopeo's docker-archive). A promise only:
+    /// the reader checks it.
+    pub fn promised_by_name(path: &str) -> Option<Digest> {
+        Digest::from_blob_path(path).or_else(|| {
+            let name = path.strip_suffix(".tar").filter(|p| !p.contains('/'))?;
+            Digest::from_hex(name).ok()
+        })
+    }
+
     /// A tag that names this digest (a tag cannot hold `:`).
     pub fn as_tag(&self) -> String {
         format!("sha256-{}", self.hex)
@@ -551,6 +561,15 @@ mod tests {
     use super::*;
 
     const HEX: &str = "3b6a4a63971acec3b71a0178cd093014a695ddf7c31d91d56ebb110eec6cdbe1";
+
+    #[test]
+    fn names_that_promise_a_digest() {
+        let d = Digest::from_hex(HEX).ok();
+        assert_eq!(Digest::promised_by_name(&format!("{HEX}.tar")), d);
+        assert_eq!(Digest::promised_by_name(&format!("blobs/sha256/{HEX}")), d);
+        assert_eq!(Digest::promised_by_name("0123/layer.tar"), None);
+        assert_eq!(Digest::promised_by_name(&format!("x/{HEX}.tar")), None);
+    }
 
     #[test]
     fn digests_are_parsed_once_and_shown_as_written() {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::Ctx;
 use super::layout::plan_images;
-use super::member::{MemberOptions, MemberPrint, peek_member, read_member};
+use super::member::{MemberOptions, MemberPrint, ProvenFiles, peek_member, read_member};
 use super::pipe::PipeReader;
 use super::verify::{Verified, commit_files, verify_image};
 use crate::artifacts::disk::{SpoolMode, estimate_space, free_space};
@@ -161,6 +161,7 @@ fn read_archive(
     // Every member name read in this pass and what it held: a second member under a name
     // already read is refused unless it holds the same bytes, or its image would be lost.
     let mut printed: HashMap<String, MemberPrint> = HashMap::new();
+    let proven = std::cell::RefCell::new(ProvenFiles::default());
 
     let outer_ctx = Ctx {
         archive: &label,
@@ -275,6 +276,7 @@ fn read_archive(
         let member_opts = MemberOptions {
             inflate_gzip: opts.inflate_gzip_layers,
             sink: opts.sink.as_deref(),
+            proven: &proven,
         };
         let mut contents = {
             let rep = &mut reporter;

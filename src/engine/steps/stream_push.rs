@@ -216,15 +216,6 @@ impl StreamPush {
     }
 }
 
-/// `<hex>.tar` (skopeo's docker-archive) or `blobs/sha256/<hex>` (OCI layout): a name that
-/// promises the content's digest (the reader checks the promise).
-fn named_digest(path: &str) -> Option<Digest> {
-    Digest::from_blob_path(path).or_else(|| {
-        let name = path.strip_suffix(".tar").filter(|p| !p.contains('/'))?;
-        Digest::from_hex(name).ok()
-    })
-}
-
 struct StreamSink {
     push: Arc<StreamPush>,
 }
@@ -249,7 +240,11 @@ impl FileSink for StreamSink {
             Compression::Zstd => LayerEncoding::Zstd,
         };
         Ok(Some(
-            match self.push.staging.open(named_digest(path).as_ref(), stored) {
+            match self
+                .push
+                .staging
+                .open(Digest::promised_by_name(path).as_ref(), stored)
+            {
                 Opened::AlreadyThere => Box::new(AlreadyThere),
                 Opened::Sending(file) => Box::new(Sending(file)),
             },
@@ -262,6 +257,9 @@ struct AlreadyThere;
 impl SentFile for AlreadyThere {
     fn write(&mut self, _chunk: &[u8]) -> io::Result<()> {
         Ok(())
+    }
+    fn discards(&self) -> bool {
+        true
     }
     fn finish(self: Box<Self>, _digest: &Digest) -> io::Result<Box<dyn SentBlob>> {
         Ok(Box::new(AlreadyThere))
@@ -317,20 +315,5 @@ impl PushProgress for LogProgress {
                 .log(Level::Warn, format!("pushing {source} failed: {reason}")),
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_that_promise_a_digest() {
-        let hex = "a".repeat(64);
-        let d = Digest::from_hex(&hex).ok();
-        assert_eq!(named_digest(&format!("{hex}.tar")), d);
-        assert_eq!(named_digest(&format!("blobs/sha256/{hex}")), d);
-        assert_eq!(named_digest("0123/layer.tar"), None);
-        assert_eq!(named_digest(&format!("x/{hex}.tar")), None);
     }
 }
