@@ -542,8 +542,8 @@ mod tests {
         b.into_inner().unwrap_or_else(|e| panic!("{e}"))
     }
 
-    #[test]
-    fn small_files_past_the_in_memory_budget_are_spooled() {
+    /// Runs `f` with a member's context and a blob store in a fresh work directory.
+    pub(super) fn in_work_dir<T>(f: impl FnOnce(&Ctx, &mut BlobStore) -> T) -> T {
         let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = BlobStore::open(work.path()).unwrap_or_else(|e| panic!("{e}"));
         let cancel = std::sync::atomic::AtomicBool::new(false);
@@ -554,29 +554,36 @@ mod tests {
             cancel: &cancel,
             needed_hint: 0,
         };
-        let proven = RefCell::default();
-        let opts = MemberOptions {
-            inflate_gzip: false,
-            sink: None,
-            proven: &proven,
-        };
-        // 80 files of 1 MiB: 64 fit the budget, the rest go to the spool.
-        let count = 80;
-        let tar = tar_of(count, INLINE_MAX as usize);
-        let out = read_member(&tar[..], &ctx, &mut store, &opts, &mut || {})
-            .unwrap_or_else(|e| panic!("{e}"));
-        let in_memory = out
-            .files
-            .values()
-            .filter(|f| matches!(f.held, Some(Held::Memory(_))))
-            .count();
-        let spooled = out
-            .files
-            .values()
-            .filter(|f| matches!(f.held, Some(Held::Temp(_))))
-            .count();
-        assert_eq!(in_memory as u64, INLINE_TOTAL_MAX / INLINE_MAX);
-        assert_eq!(in_memory + spooled, count);
+        f(&ctx, &mut store)
+    }
+
+    #[test]
+    fn small_files_past_the_in_memory_budget_are_spooled() {
+        in_work_dir(|ctx, store| {
+            let proven = RefCell::default();
+            let opts = MemberOptions {
+                inflate_gzip: false,
+                sink: None,
+                proven: &proven,
+            };
+            // 80 files of 1 MiB: 64 fit the budget, the rest go to the spool.
+            let count = 80;
+            let tar = tar_of(count, INLINE_MAX as usize);
+            let out = read_member(&tar[..], ctx, store, &opts, &mut || {})
+                .unwrap_or_else(|e| panic!("{e}"));
+            let in_memory = out
+                .files
+                .values()
+                .filter(|f| matches!(f.held, Some(Held::Memory(_))))
+                .count();
+            let spooled = out
+                .files
+                .values()
+                .filter(|f| matches!(f.held, Some(Held::Temp(_))))
+                .count();
+            assert_eq!(in_memory as u64, INLINE_TOTAL_MAX / INLINE_MAX);
+            assert_eq!(in_memory + spooled, count);
+        })
     }
 }
 
@@ -636,90 +643,68 @@ mod repeated_layer_tests {
     /// The digest the reader gives `name` in a second member holding `second`, after a first
     /// member held `first` under the same name; the sink discards both when `discards`.
     fn second_copy_digest(first: &[u8], second: &[u8], name: &str, discards: bool) -> Digest {
-        let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut store = BlobStore::open(work.path()).unwrap_or_else(|e| panic!("{e}"));
-        let cancel = std::sync::atomic::AtomicBool::new(false);
-        let ctx = Ctx {
-            archive: "images.tar.gz",
-            member: "m.tar",
-            work_dir: work.path(),
-            cancel: &cancel,
-            needed_hint: 0,
-        };
-        let sink = Nowhere { discards };
-        let proven = RefCell::default();
-        let opts = MemberOptions {
-            inflate_gzip: false,
-            sink: Some(&sink),
-            proven: &proven,
-        };
-        read_member(
-            &member_with(name, first)[..],
-            &ctx,
-            &mut store,
-            &opts,
-            &mut || {},
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let out = read_member(
-            &member_with(name, second)[..],
-            &ctx,
-            &mut store,
-            &opts,
-            &mut || {},
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        out.files[name].sha256.clone()
+        super::tests::in_work_dir(|ctx, store| {
+            let sink = Nowhere { discards };
+            let proven = RefCell::default();
+            let opts = MemberOptions {
+                inflate_gzip: false,
+                sink: Some(&sink),
+                proven: &proven,
+            };
+            let mut read = |content: &[u8]| {
+                read_member(
+                    &member_with(name, content)[..],
+                    ctx,
+                    store,
+                    &opts,
+                    &mut || {},
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+            };
+            read(first);
+            read(second).files[name].sha256.clone()
+        })
     }
 
     const SIZE: usize = 2 << 20;
 
-    #[test]
-    fn a_discarded_copy_of_a_proved_layer_is_not_hashed_again() {
+    /// A layer, the name that promises its digest, and a copy under that name with other bytes.
+    fn layer_named_copy() -> (Vec<u8>, String, Vec<u8>) {
         let layer = vec![7u8; SIZE];
         let name = format!("{}.tar", Digest::of(&layer).hex());
+        (layer, name, vec![8u8; SIZE])
+    }
+
+    #[test]
+    fn a_discarded_copy_of_a_proved_layer_is_not_hashed_again() {
         // The copy differs, so its digest shows whether it was hashed: it was not, and it
         // takes the digest the first copy proved (its bytes went nowhere).
-        let other = vec![8u8; SIZE];
-        assert_eq!(
-            second_copy_digest(&layer, &other, &name, true),
-            Digest::of(&layer)
-        );
+        let (layer, name, other) = layer_named_copy();
+        let got = second_copy_digest(&layer, &other, &name, true);
+        assert_eq!(got, Digest::of(&layer));
     }
 
     #[test]
     fn a_copy_that_is_kept_is_hashed() {
-        let layer = vec![7u8; SIZE];
-        let name = format!("{}.tar", Digest::of(&layer).hex());
-        let other = vec![8u8; SIZE];
-        assert_eq!(
-            second_copy_digest(&layer, &other, &name, false),
-            Digest::of(&other)
-        );
+        let (layer, name, other) = layer_named_copy();
+        let got = second_copy_digest(&layer, &other, &name, false);
+        assert_eq!(got, Digest::of(&other));
     }
 
     #[test]
     fn a_first_copy_that_broke_its_name_proves_nothing() {
-        let layer = vec![7u8; SIZE];
-        let name = format!("{}.tar", Digest::of(&layer).hex());
-        let broken = vec![9u8; SIZE];
         // The first copy is not what its name says, so the second is hashed too (and an
         // image that uses a wrong one fails to verify rather than take the name's word).
-        let other = vec![8u8; SIZE];
-        assert_eq!(
-            second_copy_digest(&broken, &other, &name, true),
-            Digest::of(&other)
-        );
+        let (_, name, other) = layer_named_copy();
+        let got = second_copy_digest(&[9u8; SIZE], &other, &name, true);
+        assert_eq!(got, Digest::of(&other));
     }
 
     #[test]
     fn a_copy_of_another_size_is_hashed() {
-        let layer = vec![7u8; SIZE];
-        let name = format!("{}.tar", Digest::of(&layer).hex());
+        let (layer, name, _) = layer_named_copy();
         let longer = vec![7u8; SIZE + 512];
-        assert_eq!(
-            second_copy_digest(&layer, &longer, &name, true),
-            Digest::of(&longer)
-        );
+        let got = second_copy_digest(&layer, &longer, &name, true);
+        assert_eq!(got, Digest::of(&longer));
     }
 }
