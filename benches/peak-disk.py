@@ -33,6 +33,9 @@ while True:
     now = sum(size(d) for d in dirs) - start
     if now > peak:
         peak = now
-        with open(out, "w") as f:
+        # Written beside and renamed over, so a kill between the two leaves the last peak,
+        # never an empty file.
+        with open(out + ".tmp", "w") as f:
             f.write(str(peak))
+        os.replace(out + ".tmp", out)
     time.sleep(0.1)
