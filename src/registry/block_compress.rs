@@ -93,37 +93,37 @@ fn pool() -> &'static Pool {
     })
 }
 
+/// The thread's compressor for `level`, made on first use: one per thread and level, reused
+/// for every block.
+fn per_level<C>(
+    kept: &mut Vec<(i32, C)>,
+    level: i32,
+    make: impl FnOnce() -> io::Result<C>,
+) -> io::Result<&mut C> {
+    let index = match kept.iter().position(|(l, _)| *l == level) {
+        Some(i) => i,
+        None => {
+            kept.push((level, make()?));
+            kept.len() - 1
+        }
+    };
+    Ok(&mut kept[index].1)
+}
+
 fn gzip_member(
     compressors: &mut Vec<(i32, libdeflater::Compressor)>,
     scratch: &mut Vec<u8>,
     level: i32,
     data: &[u8],
 ) -> io::Result<Vec<u8>> {
-    let index = match compressors.iter().position(|(l, _)| *l == level) {
-        Some(i) => i,
-        None => {
-            let lvl = libdeflater::CompressionLvl::new(level)
-                .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
-            compressors.push((level, libdeflater::Compressor::new(lvl)));
-            compressors.len() - 1
-        }
-    };
-    let index = if looks_incompressible(data) {
-        // libdeflate's level 0 writes stored blocks: what level 1 ends up writing for such a
-        // block, without the match search it would spend on it first.
-        match compressors.iter().position(|(l, _)| *l == 0) {
-            Some(i) => i,
-            None => {
-                let lvl = libdeflater::CompressionLvl::new(0)
-                    .map_err(|e| io::Error::other(format!("gzip level 0: {e:?}")))?;
-                compressors.push((0, libdeflater::Compressor::new(lvl)));
-                compressors.len() - 1
-            }
-        }
-    } else {
-        index
-    };
-    let c = &mut compressors[index].1;
+    // libdeflate's level 0 writes stored blocks: what level 1 ends up writing for an
+    // incompressible block, without the match search it would spend on it first.
+    let level = if looks_incompressible(data) { 0 } else { level };
+    let c = per_level(compressors, level, || {
+        let lvl = libdeflater::CompressionLvl::new(level)
+            .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
+        Ok(libdeflater::Compressor::new(lvl))
+    })?;
     scratch.resize(c.gzip_compress_bound(data.len()), 0);
     let n = c
         .gzip_compress(data, scratch)
@@ -141,16 +141,10 @@ fn zstd_frame(
     level: i32,
     data: &[u8],
 ) -> io::Result<Vec<u8>> {
-    let index = match zstds.iter().position(|(l, _)| *l == level) {
-        Some(i) => i,
-        None => {
-            zstds.push((level, zstd::bulk::Compressor::new(level)?));
-            zstds.len() - 1
-        }
-    };
+    let z = per_level(zstds, level, || zstd::bulk::Compressor::new(level))?;
     scratch.clear();
     scratch.reserve(zstd::zstd_safe::compress_bound(data.len()));
-    let n = zstds[index].1.compress_to_buffer(data, scratch)?;
+    let n = z.compress_to_buffer(data, scratch)?;
     Ok(scratch[..n].to_vec())
 }
 

@@ -304,8 +304,9 @@ pub fn read_member<R: Read>(
         // instead of the spool.
         let mut dest = Dest::Memory(Vec::new());
         let promised = Digest::promised_by_name(&path);
-        // Set at the first chunk when this is a copy of a file already proved, going nowhere.
-        let mut copy_of: Option<Proven> = None;
+        // Set at the first chunk when this is a copy of a file already proved, going nowhere:
+        // the digest it was proved to have, and what else was found.
+        let mut copy_of: Option<(Digest, Proven)> = None;
         let mut hasher = Sha256::new();
         let mut inflater: Option<flate2::write::MultiGzDecoder<HashSink>> = None;
         let mut compression = Compression::None;
@@ -336,7 +337,11 @@ pub fn read_member<R: Read>(
                 if let (Dest::Sent(s), Some(d)) = (&dest, &promised)
                     && s.discards()
                 {
-                    copy_of = opts.proven.borrow().get(d, size, compression);
+                    copy_of = opts
+                        .proven
+                        .borrow()
+                        .get(d, size, compression)
+                        .map(|p| (d.clone(), p));
                 }
                 if compression == Compression::Gzip && opts.inflate_gzip && copy_of.is_none() {
                     inflater = Some(flate2::write::MultiGzDecoder::new(HashSink {
@@ -383,20 +388,23 @@ pub fn read_member<R: Read>(
             }
             None => None,
         };
-        let (sha256, uncompressed) = match (copy_of, &promised) {
-            (Some(proved), Some(d)) => (d.clone(), proved.uncompressed),
-            _ => (Digest::from_hasher(hasher), uncompressed),
+        let (sha256, uncompressed) = match copy_of {
+            Some((digest, proved)) => (digest, proved.uncompressed),
+            None => {
+                let sha256 = Digest::from_hasher(hasher);
+                if promised.as_ref() == Some(&sha256) {
+                    opts.proven.borrow_mut().0.insert(
+                        sha256.clone(),
+                        Proven {
+                            size: got,
+                            compression,
+                            uncompressed: uncompressed.clone(),
+                        },
+                    );
+                }
+                (sha256, uncompressed)
+            }
         };
-        if let Some(d) = promised.filter(|d| *d == sha256) {
-            opts.proven.borrow_mut().0.insert(
-                d,
-                Proven {
-                    size: got,
-                    compression,
-                    uncompressed: uncompressed.clone(),
-                },
-            );
-        }
         let held = match dest {
             Dest::Temp(mut t) => {
                 t.flush(ctx.work_dir)?;
